@@ -1,0 +1,52 @@
+# SyncHub developer commands. `make run` and `make test` bootstrap their own virtualenv.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+TOOLS := .venv-tools
+PORT ?= 8080
+ARGS ?=
+PYTEST_ARGS ?=
+export SAM_CLI_TELEMETRY := 0
+export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
+
+.PHONY: venv tools run test invoke validate build ci clean
+
+$(VENV)/.installed: requirements-dev.txt layers/synchub/requirements.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(TOOLS)/.installed: requirements-tools.txt
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	touch $@
+
+venv: $(VENV)/.installed
+tools: $(TOOLS)/.installed
+
+## run: the whole service locally on http://127.0.0.1:$(PORT) (ARGS=--no-engine keeps tasks pending)
+run: venv
+	$(VENV)/bin/python -m local --port $(PORT) $(ARGS)
+
+## test: unit, functional and e2e tests
+test: venv
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+## invoke: one function, once, with an event file: make invoke FUNCTION=CreateTaskFunction EVENT=events/create_task.json
+invoke: venv
+	$(VENV)/bin/python -m local.invoke $(FUNCTION) $(EVENT)
+
+## validate: sam validate --lint and cfn-lint on template.yaml
+validate: tools
+	AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy $(TOOLS)/bin/sam validate --lint
+	$(TOOLS)/bin/cfn-lint template.yaml
+
+## build: sam build (arm64 layer with the pinned dependencies)
+build: tools
+	AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/sam build
+
+ci:
+	bash .ci/run
+
+clean:
+	rm -rf .aws-sam .pytest_cache

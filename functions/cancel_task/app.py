@@ -1,0 +1,21 @@
+"""POST /api/sync/tasks/{id}/cancel: cancel a pending task (200) or ask a running one to stop (202)."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from synchub.api import create_app, json_response
+from synchub.observability import logger
+from synchub.schedule.tasks import schedule_service
+
+app = create_app()
+
+
+@app.post("/api/sync/tasks/<task_id>/cancel")
+def cancel_task(task_id: str):
+    task, status = schedule_service().cancel_task(task_id)
+    logger.info("task cancel", extra={"task_id": task_id, "http_status": status})
+    return json_response(status, task)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

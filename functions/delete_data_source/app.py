@@ -1,0 +1,22 @@
+"""DELETE /api/sync/data-sources/{id}: remove a data source that has no pending or running task."""
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from synchub.api import create_app
+from synchub.observability import logger
+from synchub.schedule.data_sources import data_source_service
+
+app = create_app()
+
+
+@app.delete("/api/sync/data-sources/<data_source_id>")
+def delete_data_source(data_source_id: str):
+    data_source_service().delete(data_source_id)
+    logger.info("data source deleted", extra={"data_source_id": data_source_id})
+    return Response(status_code=204, body="")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,19 @@
+"""GET /api/sync/tasks/{id}: one task, with live progress while it runs."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from synchub.api import create_app, json_response
+from synchub.observability import logger
+from synchub.schedule.tasks import schedule_service
+
+app = create_app()
+
+
+@app.get("/api/sync/tasks/<task_id>")
+def get_task(task_id: str):
+    return json_response(200, schedule_service().get_task(task_id))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,32 @@
+"""GET /api/sync/tasks: tasks newest first, filtered by data source and/or status, paged."""
+
+from typing import Annotated, Optional
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from synchub.api import create_app, json_response
+from synchub.models.tasks import ResourceId, TaskStatus
+from synchub.observability import logger
+from synchub.schedule.tasks import schedule_service
+
+app = create_app()
+
+
+@app.get("/api/sync/tasks")
+def list_tasks(
+    page: Annotated[int, Query(ge=1)] = 1,
+    size: Annotated[int, Query(ge=1, le=100)] = 10,
+    data_source_id: Annotated[Optional[ResourceId], Query()] = None,
+    status: Annotated[Optional[TaskStatus], Query()] = None,
+    next_token: Annotated[Optional[str], Query(max_length=2048)] = None,
+):
+    listing = schedule_service().list_tasks(
+        page=page, size=size, data_source_id=data_source_id, status=status, next_token=next_token
+    )
+    return json_response(200, listing)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

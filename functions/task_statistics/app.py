@@ -1,0 +1,31 @@
+"""GET /api/sync/tasks/statistics: task statistics over a window, plus the engine's live figures."""
+
+from datetime import datetime
+from typing import Annotated, Optional
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from synchub.api import create_app, json_response
+from synchub.models.tasks import ResourceId
+from synchub.observability import logger
+from synchub.stats.service import statistics_service
+
+app = create_app()
+
+
+@app.get("/api/sync/tasks/statistics")
+def task_statistics(
+    data_source_id: Annotated[Optional[ResourceId], Query()] = None,
+    start_time: Annotated[Optional[datetime], Query()] = None,
+    end_time: Annotated[Optional[datetime], Query()] = None,
+):
+    statistics = statistics_service().statistics(
+        data_source_id=data_source_id, start_time=start_time, end_time=end_time
+    )
+    return json_response(200, statistics)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

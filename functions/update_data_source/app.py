@@ -1,0 +1,23 @@
+"""PUT /api/sync/data-sources/{id}: replace a data source (a masked secret keeps its stored value)."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from synchub.api import create_app, json_response
+from synchub.models.data_sources import UpdateDataSourceRequest
+from synchub.observability import logger
+from synchub.schedule.data_sources import data_source_service
+
+app = create_app()
+
+
+@app.put("/api/sync/data-sources/<data_source_id>")
+def update_data_source(data_source_id: str, request: Annotated[UpdateDataSourceRequest, Body()]):
+    return json_response(200, data_source_service().replace(data_source_id, request))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

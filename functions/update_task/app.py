@@ -1,0 +1,24 @@
+"""PUT /api/sync/tasks/{id}: replace the config of a pending task."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from synchub.api import create_app, json_response
+from synchub.models.tasks import UpdateTaskRequest
+from synchub.observability import logger
+from synchub.schedule.tasks import schedule_service
+
+app = create_app()
+
+
+@app.put("/api/sync/tasks/<task_id>")
+def update_task(task_id: str, request: Annotated[UpdateTaskRequest, Body()]):
+    task = schedule_service().update_task(task_id, request.config.model_dump(exclude_none=True))
+    return json_response(200, task)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,159 @@
+"""Resolver factory, request guards and RFC 9457 problem details.
+
+Every handler builds its app with :func:`create_app`, so every route maps errors the same way:
+``SyncHubError`` subclasses carry their status and code; request validation becomes 400 (malformed JSON)
+or 422 (schema violations) with the offending fields; anything unexpected becomes an opaque 500.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from botocore.exceptions import ClientError
+
+from synchub.errors import SyncHubError
+from synchub.observability import logger
+from synchub.settings import get_settings
+
+PROBLEM_JSON = "application/problem+json"
+THROTTLING_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "Throttling",
+     "TransactionConflict", "TransactionCanceledException", "RequestThrottled"}
+)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": f"urn:synchub:problem:{code.lower().replace('_', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return Response(status_code=status, content_type=PROBLEM_JSON, body=_dumps(body), headers=headers or {})
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type="application/json", body=_dumps(body), headers=headers or {})
+
+
+def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    cleaned = []
+    for error in errors:
+        loc = [part for part in error.get("loc", ()) if not isinstance(part, str) or part]
+        message = str(error.get("msg") or error.get("type") or "invalid")
+        cleaned.append({"loc": loc, "msg": message[:300], "type": str(error.get("type", "value_error"))})
+    return cleaned
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+class SyncHubResolver(APIGatewayRestResolver):
+    """APIGatewayRestResolver that refuses oversize and non-JSON bodies before anything parses them."""
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        body = event.get("body")
+        if body:
+            limit = get_settings().max_body_bytes
+            size = len(body.encode("utf-8")) if isinstance(body, str) else len(body)
+            if event.get("isBase64Encoded"):
+                size = size * 3 // 4
+            if size > limit:
+                return self._direct(event, problem_response(
+                    413, "PAYLOAD_TOO_LARGE", "Payload too large",
+                    f"The request body has {size} bytes; the limit is {limit}."))
+            headers = {k.lower(): v for k, v in (event.get("headers") or {}).items() if isinstance(v, str)}
+            content_type = headers.get("content-type", "")
+            if content_type and not _is_json(content_type):
+                return self._direct(event, problem_response(
+                    415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type",
+                    f"Send the body as JSON with 'Content-Type: application/json' (got '{content_type[:100]}')."))
+        return super().resolve(event, context)
+
+    @staticmethod
+    def _direct(event: dict[str, Any], response: Response) -> dict[str, Any]:
+        return {
+            "statusCode": response.status_code,
+            "headers": {"Content-Type": PROBLEM_JSON},
+            "multiValueHeaders": {},
+            "body": response.body,
+            "isBase64Encoded": False,
+        }
+
+
+def create_app() -> SyncHubResolver:
+    """The resolver every route function uses, with the shared error mapping registered."""
+    app = SyncHubResolver(enable_validation=True)
+
+    @app.exception_handler(SyncHubError)
+    def _domain_error(error: SyncHubError) -> Response:
+        return problem_response(error.status, error.code, error.title, error.detail, error.errors, **error.extra)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation_error(error: RequestValidationError) -> Response:
+        errors = list(error.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            reason = next((e.get("ctx", {}).get("error") for e in errors if e.get("type") == "json_invalid"), None)
+            return problem_response(400, "MALFORMED_REQUEST", "Malformed request",
+                                    f"The request body is not valid JSON ({reason or 'decode error'}).")
+        return problem_response(422, "VALIDATION_FAILED", "Validation failed",
+                                "The request does not match the schema; see 'errors'.", _field_errors(errors))
+
+    @app.not_found
+    def _no_route(error: NotFoundError) -> Response:
+        return problem_response(404, "NOT_FOUND", "Not found", "No such route.")
+
+    @app.exception_handler(ClientError)
+    def _aws_error(error: ClientError) -> Response:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in THROTTLING_CODES:
+            logger.warning("AWS throttled a request", extra={"aws_error": code})
+            return problem_response(503, "SERVICE_UNAVAILABLE", "Service unavailable",
+                                    "The service is busy; retry shortly.", headers={"Retry-After": "1"})
+        logger.exception("AWS request failed", extra={"aws_error": code})
+        return problem_response(500, "INTERNAL_ERROR", "Internal error", "An unexpected error occurred.")
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        logger.exception("unhandled error")
+        return problem_response(500, "INTERNAL_ERROR", "Internal error", "An unexpected error occurred.")
+
+    return app
+
+
+def caller_of(app: APIGatewayRestResolver) -> str:
+    """Who is calling: the authorizer's principal or claims where present, else ``anonymous``."""
+    context = app.current_event.raw_event.get("requestContext") or {}
+    authorizer = context.get("authorizer") or {}
+    claims = authorizer.get("claims") or {}
+    for value in (claims.get("username"), claims.get("cognito:username"), claims.get("sub"),
+                  authorizer.get("principalId")):
+        if isinstance(value, str) and value:
+            return value[:256]
+    identity = context.get("identity") or {}
+    for value in (identity.get("userArn"), identity.get("caller")):
+        if isinstance(value, str) and value:
+            return value[:256]
+    return "anonymous"

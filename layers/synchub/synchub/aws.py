@@ -1,0 +1,43 @@
+"""The one place that builds boto3 clients: lazily, once per process, and injectable for tests."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+_clients: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def client(service: str) -> Any:
+    """A shared boto3 client for ``service`` (created on first use; honours ``AWS_ENDPOINT_URL``)."""
+    found = _clients.get(service)
+    if found is not None:
+        return found
+    with _lock:
+        found = _clients.get(service)
+        if found is None:
+            import boto3
+            from botocore.config import Config
+
+            found = boto3.session.Session().client(
+                service,
+                config=Config(
+                    retries={"mode": "standard", "max_attempts": 4},
+                    connect_timeout=3,
+                    read_timeout=10,
+                    tcp_keepalive=True,
+                ),
+            )
+            _clients[service] = found
+    return found
+
+
+def set_client(service: str, instance: Any) -> None:
+    """Inject a client (a stubbed or wrapped one) for ``service``."""
+    _clients[service] = instance
+
+
+def reset_clients() -> None:
+    """Forget every client, so the next call builds fresh ones from the current environment."""
+    _clients.clear()

@@ -1,0 +1,1 @@
+"""The one DynamoDB access layer: stores for tasks, data sources and the statistics aggregate."""

@@ -1,0 +1,133 @@
+"""The tasks table: records, conditional status changes and the listing indexes."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from synchub import aws
+from synchub.dal.codec import UpdateBuilder, from_item, to_attr, to_item
+from synchub.dal.paging import Page, PageState, ShardedIndex, read_page
+from botocore.exceptions import ClientError
+
+from synchub.dal.transactions import ConditionFailed, transact_write
+from synchub.ids import shard_of
+from synchub.settings import Settings
+
+INDEX_ALL = "ByAll"
+INDEX_STATUS = "ByStatus"
+INDEX_DATA_SOURCE = "ByDataSource"
+INDEX_DATA_SOURCE_STATUS = "ByDataSourceStatus"
+INDEX_UNSUBMITTED = "Unsubmitted"
+
+
+def index_keys(task: dict[str, Any], list_shards: int) -> dict[str, str]:
+    """The listing-index attributes of a task in its current status."""
+    shard = int(task.get("list_shard", shard_of(task["id"], list_shards)))
+    status, data_source = task["status"], task["data_source_id"]
+    return {
+        "lk_all": f"ALL#{shard}",
+        "lk_status": f"{status}#{shard}",
+        "lk_ds": data_source,
+        "lk_ds_status": f"{data_source}#{status}",
+    }
+
+
+class TaskStore:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.table = settings.tasks_table
+
+    # ---- single items -------------------------------------------------------------------------
+    def get(self, task_id: str) -> dict[str, Any] | None:
+        response = aws.client("dynamodb").get_item(
+            TableName=self.table, Key={"id": {"S": task_id}}, ConsistentRead=True
+        )
+        return from_item(response.get("Item"))
+
+    def put_op(self, task: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": to_item(task),
+                "ConditionExpression": "attribute_not_exists(id)",
+            }
+        }
+
+    def update_op(
+        self,
+        task_id: str,
+        fields: dict[str, Any],
+        *,
+        expect_status: Iterable[str] | None = None,
+        condition: str | None = None,
+        condition_values: dict[str, Any] | None = None,
+        remove: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """An Update item: set ``fields`` (None removes) only if the status is one of ``expect_status``."""
+        update = UpdateBuilder()
+        for name, value in fields.items():
+            update.set(name, value)
+        for name in remove:
+            update.remove(name)
+        conditions = ["attribute_exists(id)"]
+        if expect_status is not None:
+            statuses = list(expect_status)
+            placeholders = [update.value(status) for status in statuses]
+            conditions.append(f"{update.name('status')} IN ({', '.join(placeholders)})")
+        if condition:
+            conditions.append(condition)
+        values = dict(update.values)
+        for key, value in (condition_values or {}).items():
+            values[key] = to_attr(value)
+        op: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"id": {"S": task_id}},
+            "UpdateExpression": update.expression,
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeNames": update.names,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if values:
+            op["ExpressionAttributeValues"] = values
+        return {"Update": op}
+
+    def transact(self, ops: list[dict[str, Any]]) -> None:
+        transact_write(ops)
+
+    def update(self, op: dict[str, Any]) -> dict[str, Any]:
+        """Run one Update item on its own, returning the new record."""
+        params = dict(op["Update"])
+        params["ReturnValues"] = "ALL_NEW"
+        try:
+            response = aws.client("dynamodb").update_item(**params)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise ConditionFailed(from_item(error.response.get("Item"))) from error
+            raise
+        return from_item(response.get("Attributes")) or {}
+
+    # ---- listing ------------------------------------------------------------------------------
+    def listing_index(self, *, data_source_id: str | None, status: str | None) -> ShardedIndex:
+        shards = self.settings.list_shards
+        if data_source_id and status:
+            return ShardedIndex(self.table, INDEX_DATA_SOURCE_STATUS, "lk_ds_status", f"{data_source_id}#{status}", 1)
+        if data_source_id:
+            return ShardedIndex(self.table, INDEX_DATA_SOURCE, "lk_ds", data_source_id, 1)
+        if status:
+            return ShardedIndex(self.table, INDEX_STATUS, "lk_status", status, shards)
+        return ShardedIndex(self.table, INDEX_ALL, "lk_all", "ALL", shards)
+
+    def page(self, index: ShardedIndex, state: PageState, size: int) -> Page:
+        return read_page(aws.client("dynamodb").query, index, state, size)
+
+    def unsubmitted(self, limit: int) -> list[dict[str, Any]]:
+        """Oldest pending tasks whose submission to the engine has not been confirmed (sparse index)."""
+        response = aws.client("dynamodb").query(
+            TableName=self.table,
+            IndexName=INDEX_UNSUBMITTED,
+            KeyConditionExpression="resubmit = :flag",
+            ExpressionAttributeValues={":flag": {"S": "1"}},
+            ScanIndexForward=True,
+            Limit=limit,
+        )
+        return [from_item(item) for item in response.get("Items", [])]  # type: ignore[misc]

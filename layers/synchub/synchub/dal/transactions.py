@@ -1,0 +1,53 @@
+"""TransactWriteItems with conflict retries and readable cancellation reasons."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from synchub import aws
+from synchub.dal.codec import from_item
+
+
+class TransactionFailed(Exception):
+    """A condition of the transaction failed; ``reasons[i]`` is the code for item ``i`` (or ``None``)."""
+
+    def __init__(self, reasons: list[str | None], old_items: list[dict[str, Any] | None]):
+        super().__init__(f"transaction cancelled: {reasons}")
+        self.reasons = reasons
+        self.old_items = old_items
+
+    def failed_at(self, index: int) -> bool:
+        return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
+
+
+class ConditionFailed(Exception):
+    """A single conditional write found the item in another state; ``old`` is the item as it was."""
+
+    def __init__(self, old: dict[str, Any] | None):
+        super().__init__("condition failed")
+        self.old = old
+
+
+def transact_write(items: list[dict[str, Any]], attempts: int = 6) -> None:
+    """Run the transaction; retry when it only lost a race with another transaction on the same items."""
+    for attempt in range(attempts):
+        try:
+            aws.client("dynamodb").transact_write_items(TransactItems=items)
+            return
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            raw = error.response.get("CancellationReasons") or []
+            reasons = [(r or {}).get("Code") if (r or {}).get("Code") not in ("None", "") else None for r in raw]
+            old = [from_item((r or {}).get("Item")) for r in raw]
+            if any(code == "ConditionalCheckFailed" for code in reasons):
+                raise TransactionFailed(reasons, old) from error
+            if attempt == attempts - 1 or not any(code in ("TransactionConflict", "ThrottlingError") for code in reasons):
+                if not reasons:
+                    raise
+                raise TransactionFailed(reasons, old) from error
+            time.sleep(min(0.5, 0.01 * 2**attempt) * (0.5 + random.random()))

@@ -1,0 +1,49 @@
+"""Submission of tasks to the engine's SQS queue, and the queue's live figures."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from synchub import aws
+from synchub.settings import Settings
+
+
+def task_message(task: dict[str, Any], *, hop: int = 0, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The engine message for ``task``: which task, which attempt, how many continuations so far."""
+    message: dict[str, Any] = {"task_id": task["id"], "attempt": int(task.get("attempt") or 1), "hop": hop}
+    if checkpoint is not None:
+        message["checkpoint"] = checkpoint
+    return message
+
+
+class SyncEngine:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def submit(self, task: dict[str, Any], *, delay_seconds: int = 0, hop: int = 0,
+               checkpoint: dict[str, Any] | None = None) -> str:
+        """Send the task's message to the sync queue; returns the SQS message id."""
+        response = aws.client("sqs").send_message(
+            QueueUrl=self.settings.sync_queue_url,
+            MessageBody=json.dumps(task_message(task, hop=hop, checkpoint=checkpoint), separators=(",", ":")),
+            DelaySeconds=max(0, min(900, delay_seconds)),
+        )
+        return response["MessageId"]
+
+    def queue_figures(self) -> dict[str, int]:
+        """Visible, in-flight and delayed message counts of the sync queue (approximate, as SQS says)."""
+        response = aws.client("sqs").get_queue_attributes(
+            QueueUrl=self.settings.sync_queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )
+        attributes = response.get("Attributes", {})
+        return {
+            "queue_length": int(attributes.get("ApproximateNumberOfMessages", 0))
+            + int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
+            "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        }

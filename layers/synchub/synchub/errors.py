@@ -1,0 +1,73 @@
+"""Domain errors. Each carries its HTTP status and stable ``code``; ``synchub.api`` renders them as RFC 9457."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SyncHubError(Exception):
+    """Base of every error a client may see."""
+
+    status: int = 500
+    code: str = "INTERNAL_ERROR"
+    title: str = "Internal error"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, **extra: Any):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.extra = extra
+
+
+class MalformedRequest(SyncHubError):
+    status, code, title = 400, "MALFORMED_REQUEST", "Malformed request"
+
+
+class NotFound(SyncHubError):
+    status, code, title = 404, "NOT_FOUND", "Not found"
+
+
+class TaskNotFound(NotFound):
+    code, title = "TASK_NOT_FOUND", "Task not found"
+
+
+class DataSourceNotFound(NotFound):
+    code, title = "DATA_SOURCE_NOT_FOUND", "Data source not found"
+
+
+class Conflict(SyncHubError):
+    status, code, title = 409, "CONFLICT", "Conflict"
+
+
+class InvalidState(Conflict):
+    code, title = "INVALID_STATE", "Invalid task state"
+
+
+class DataSourceInUse(Conflict):
+    code, title = "DATA_SOURCE_IN_USE", "Data source in use"
+
+
+class DataSourceExists(Conflict):
+    code, title = "DATA_SOURCE_EXISTS", "Data source exists"
+
+
+class PayloadTooLarge(SyncHubError):
+    status, code, title = 413, "PAYLOAD_TOO_LARGE", "Payload too large"
+
+
+class UnsupportedMediaType(SyncHubError):
+    status, code, title = 415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"
+
+
+class ValidationFailed(SyncHubError):
+    status, code, title = 422, "VALIDATION_FAILED", "Validation failed"
+
+
+class UnknownDataSource(ValidationFailed):
+    """A request names a data source that does not exist (422: the body is well-formed but unusable)."""
+
+    code, title = "DATA_SOURCE_NOT_FOUND", "Data source not found"
+
+
+class ServiceUnavailable(SyncHubError):
+    status, code, title = 503, "SERVICE_UNAVAILABLE", "Service unavailable"

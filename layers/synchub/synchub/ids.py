@@ -1,0 +1,29 @@
+"""Identifiers: time-sortable task ids and stable shard numbers."""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+from ulid import ULID
+
+TASK_ID_PATTERN = re.compile(r"^task_[0-9A-HJKMNP-TV-Z]{26}$")
+NAME_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+def new_task_id() -> str:
+    """``task_`` + a ULID: lexicographic order is creation order (to the millisecond)."""
+    return f"task_{ULID()}"
+
+
+def new_data_source_id() -> str:
+    return f"ds_{str(ULID()).lower()}"
+
+
+def is_task_id(value: str) -> bool:
+    return bool(TASK_ID_PATTERN.match(value))
+
+
+def shard_of(key: str, shards: int) -> int:
+    """A stable shard in ``[0, shards)`` for ``key`` (CRC32, the same in every process)."""
+    return zlib.crc32(key.encode()) % shards

@@ -1,0 +1,72 @@
+"""Data source requests and validation of their connection settings per type."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
+
+from synchub.models.tasks import ResourceId
+
+DataSourceType = Literal["http", "postgresql", "mysql", "file", "csv", "json", "jsonl"]
+FILE_TYPES = frozenset({"file", "csv", "json", "jsonl"})
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
+
+
+def _require(config: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> None:
+    value = config.get(key)
+    if value is None or value == "":
+        raise ValueError(f"connection_config.{key} is required for this type ({what})")
+    if not isinstance(value, kind):
+        raise ValueError(f"connection_config.{key} must be {what}")
+
+
+class DataSourceBody(BaseModel):
+    """Fields shared by create and replace."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    type: DataSourceType
+    description: Annotated[str, StringConstraints(max_length=1024)] | None = None
+    connection_config: dict[str, Any]
+    params_config: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_connection(self) -> "DataSourceBody":
+        config = self.connection_config
+        if self.type == "http":
+            _require(config, "base_url", str, "an http(s) URL")
+            parsed = urlparse(config["base_url"])
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ValueError("connection_config.base_url must be an absolute http(s) URL")
+            if "headers" in config and not isinstance(config["headers"], dict):
+                raise ValueError("connection_config.headers must be an object")
+        elif self.type in ("postgresql", "mysql"):
+            _require(config, "host", str, "a host name")
+            _require(config, "database", str, "a database name")
+            port = config.get("port")
+            if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536):
+                raise ValueError("connection_config.port must be an integer between 1 and 65535")
+        elif self.type in FILE_TYPES:
+            _require(config, "bucket", str, "an S3 bucket name")
+            if self.type == "file":
+                fmt = config.get("format")
+                if fmt not in ("csv", "json", "jsonl"):
+                    raise ValueError("connection_config.format must be one of csv, json, jsonl for type 'file'")
+        return self
+
+
+class CreateDataSourceRequest(DataSourceBody):
+    id: ResourceId | None = None
+
+
+class UpdateDataSourceRequest(DataSourceBody):
+    """A full replacement; a secret field sent back as the mask keeps its stored value."""
+
+
+class ListQuery(BaseModel):
+    page: Annotated[StrictInt, Field(ge=1)] = 1
+    size: Annotated[StrictInt, Field(ge=1, le=100)] = 10

@@ -1,0 +1,89 @@
+"""Task requests, query parameters and the public task shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+
+TaskType = Literal["full_sync", "incremental_sync", "realtime_sync"]
+TaskStatus = Literal["pending", "running", "success", "failed", "cancelled", "paused"]
+TASK_TYPES: tuple[str, ...] = ("full_sync", "incremental_sync", "realtime_sync")
+TASK_STATUSES: tuple[str, ...] = ("pending", "running", "success", "failed", "cancelled", "paused")
+TERMINAL_STATUSES = frozenset({"success", "failed", "cancelled"})
+ACTIVE_STATUSES = frozenset({"pending", "running"})
+
+ResourceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+
+
+class TaskParameters(BaseModel):
+    """Run parameters of a task (stored as its ``config``). Known keys are typed; connectors may read more."""
+
+    model_config = ConfigDict(extra="allow")
+
+    batch_size: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
+    timeout: Annotated[StrictInt, Field(ge=1, le=7 * 86_400, description="seconds")] | None = None
+    poll_interval: Annotated[StrictInt, Field(ge=1, le=86_400, description="seconds (realtime_sync)")] | None = None
+    destination: Literal["s3", "dynamodb"] | None = None
+
+
+class CreateTaskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data_source_id: ResourceId
+    interface_id: ResourceId | None = None
+    task_type: TaskType
+    parameters: TaskParameters = Field(default_factory=TaskParameters)
+
+
+class UpdateTaskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    config: TaskParameters
+
+
+class RetryTaskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    restart: bool = False
+
+
+PUBLIC_TASK_FIELDS: tuple[str, ...] = (
+    "id",
+    "data_source_id",
+    "interface_id",
+    "task_type",
+    "status",
+    "config",
+    "progress",
+    "processed_rows",
+    "total_rows",
+    "error_count",
+    "error_message",
+    "result",
+    "start_time",
+    "end_time",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "attempt",
+    "retry_of",
+    "cancel_requested",
+    "submitted",
+    "speed",
+    "current_phase",
+    "estimated_time",
+    "progress_updated_at",
+)
+
+LIVE_PROGRESS_FIELDS = ("speed", "current_phase", "estimated_time", "progress_updated_at")
+
+
+def public_task(record: dict[str, Any]) -> dict[str, Any]:
+    """The contract's view of a stored task: internal bookkeeping (leases, index keys) left out."""
+    view = {name: record.get(name) for name in PUBLIC_TASK_FIELDS}
+    if record.get("status") != "running":
+        for name in LIVE_PROGRESS_FIELDS:
+            if view[name] is None:
+                view.pop(name)
+    return view

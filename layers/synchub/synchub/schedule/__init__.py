@@ -1,0 +1,1 @@
+"""ScheduleService: task records and their state machine; DataSourceService: the source registry."""

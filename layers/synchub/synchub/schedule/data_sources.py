@@ -1,0 +1,176 @@
+"""DataSourceService: the registry of data sources that tasks read from."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from synchub.dal.data_sources import DataSourceStore
+from synchub.dal.paging import PageState
+from synchub.dal.statistics import StatisticsStore
+from synchub.dal.transactions import TransactionFailed, transact_write
+from synchub.errors import DataSourceExists, DataSourceInUse, DataSourceNotFound, ValidationFailed
+from synchub.ids import NAME_ID_PATTERN, new_data_source_id
+from synchub.models.data_sources import CreateDataSourceRequest, DataSourceBody
+from synchub.schedule.secrets import MASK, SecretVault, merge_secrets, split_secrets
+from synchub.settings import Settings, get_settings
+from synchub.stats.aggregate import scope_of_data_source
+from synchub.timeutil import now_iso
+
+logger = logging.getLogger(__name__)
+
+PUBLIC_FIELDS = ("id", "name", "type", "description", "connection_config", "params_config", "created_at",
+                 "updated_at", "created_by")
+MAX_PAGE_OFFSET = 10_000
+
+
+def public_data_source(record: dict[str, Any]) -> dict[str, Any]:
+    view = {name: record.get(name) for name in PUBLIC_FIELDS}
+    view["params_config"] = view["params_config"] or {}
+    view["has_secrets"] = bool(record.get("secret_arn"))
+    return view
+
+
+class DataSourceService:
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or get_settings()
+        self.store = DataSourceStore(self.settings)
+        self.stats = StatisticsStore(self.settings)
+        self.vault = SecretVault(self.settings.secrets_prefix)
+
+    def get_record(self, data_source_id: str) -> dict[str, Any]:
+        record = self.store.get(data_source_id) if NAME_ID_PATTERN.match(data_source_id) else None
+        if record is None:
+            raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.")
+        return record
+
+    def get(self, data_source_id: str) -> dict[str, Any]:
+        return public_data_source(self.get_record(data_source_id))
+
+    def create(self, request: CreateDataSourceRequest, created_by: str) -> dict[str, Any]:
+        data_source_id = request.id or new_data_source_id()
+        if self.store.get(data_source_id) is not None:
+            raise DataSourceExists(f"Data source '{data_source_id}' already exists.")
+        masked, secrets = split_secrets(request.connection_config)
+        unresolved = [path for path, value in secrets.items() if value == MASK]
+        if unresolved:
+            raise ValidationFailed(
+                "A secret field holds the mask instead of a value.",
+                errors=[{"loc": ["body", "connection_config", *p.split("/")], "msg": "mask given as a secret value",
+                         "type": "value_error"} for p in unresolved],
+            )
+        now = now_iso()
+        record = {
+            "id": data_source_id,
+            "name": request.name,
+            "type": request.type,
+            "description": request.description,
+            "connection_config": masked,
+            "params_config": request.params_config,
+            "created_at": now,
+            "updated_at": now,
+            "created_by": created_by,
+        }
+        if secrets:
+            record["secret_arn"] = self.vault.create(data_source_id, secrets)
+        try:
+            self.store.put(record, must_exist=False)
+        except ClientError as error:
+            if record.get("secret_arn"):
+                self.vault.delete(record["secret_arn"])
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise DataSourceExists(f"Data source '{data_source_id}' already exists.") from error
+            raise
+        return public_data_source(record)
+
+    def replace(self, data_source_id: str, request: DataSourceBody) -> dict[str, Any]:
+        current = self.get_record(data_source_id)
+        stored = self.vault.read(current["secret_arn"]) if current.get("secret_arn") else {}
+        masked, secrets = split_secrets(request.connection_config)
+        missing = []
+        for path, value in list(secrets.items()):
+            if value == MASK:
+                if path in stored:
+                    secrets[path] = stored[path]
+                else:
+                    missing.append(path)
+        if missing:
+            raise ValidationFailed(
+                "A secret field holds the mask but no value is stored for it; send the real value.",
+                errors=[{"loc": ["body", "connection_config", *p.split("/")], "msg": "no stored secret",
+                         "type": "value_error"} for p in missing],
+            )
+        record = {
+            **current,
+            "name": request.name,
+            "type": request.type,
+            "description": request.description,
+            "connection_config": masked,
+            "params_config": request.params_config,
+            "updated_at": now_iso(),
+        }
+        old_arn = current.get("secret_arn")
+        if secrets and old_arn:
+            if secrets != stored:
+                self.vault.replace(old_arn, secrets)
+        elif secrets:
+            record["secret_arn"] = self.vault.create(data_source_id, secrets)
+        else:
+            record.pop("secret_arn", None)
+        try:
+            self.store.put(record, must_exist=True)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.") from error
+            raise
+        if old_arn and not secrets:
+            self.vault.delete(old_arn)
+        return public_data_source(record)
+
+    def delete(self, data_source_id: str) -> None:
+        """Delete a data source that has no pending or running task (atomically checked)."""
+        current = self.get_record(data_source_id)
+        ops = [self.store.delete_op(data_source_id), *self.stats.no_active_tasks_checks(scope_of_data_source(data_source_id))]
+        try:
+            transact_write(ops)
+        except TransactionFailed as failure:
+            if failure.failed_at(0):
+                raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.") from failure
+            raise DataSourceInUse(
+                f"Data source '{data_source_id}' has pending or running tasks; cancel them first."
+            ) from failure
+        if current.get("secret_arn"):
+            try:
+                self.vault.delete(current["secret_arn"])
+            except ClientError:
+                logger.warning("could not schedule deletion of a data source secret", exc_info=True)
+
+    def list(self, *, page: int, size: int) -> dict[str, Any]:
+        offset = (page - 1) * size
+        if offset > MAX_PAGE_OFFSET:
+            raise ValidationFailed(f"page * size may reach at most {MAX_PAGE_OFFSET + size}.",
+                                   errors=[{"loc": ["query", "page"], "msg": "too deep", "type": "too_deep"}])
+        state = PageState(cursors=[None], page=1)
+        if offset:
+            state = PageState(cursors=self.store.page(state, offset).state.cursors, page=page)
+        result = self.store.page(state, size)
+        return {
+            "data_sources": [public_data_source(item) for item in result.items],
+            "pagination": {"page": page, "size": size, "has_more": result.has_more},
+        }
+
+    def resolved_connection(self, data_source_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(record, connection config with its secrets filled in) for the engine's use only."""
+        record = self.get_record(data_source_id)
+        config = record.get("connection_config") or {}
+        if record.get("secret_arn"):
+            config = merge_secrets(config, self.vault.read(record["secret_arn"]))
+        return record, config
+
+
+@lru_cache(maxsize=1)
+def data_source_service() -> DataSourceService:
+    return DataSourceService()

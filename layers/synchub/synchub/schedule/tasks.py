@@ -1,0 +1,386 @@
+"""ScheduleService owns task records: create, read, list, update, cancel, retry, and every status move.
+
+Every status change is one DynamoDB transaction: the task's update, conditional on the status and the
+version it was read at, plus the statistics deltas of the change. A lost race surfaces as a failed
+condition and is re-read, never overwritten.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any, Iterable
+
+from synchub.dal.data_sources import DataSourceStore
+from synchub.dal.paging import InvalidToken, PageState, decode_token, encode_token
+from synchub.dal.statistics import StatisticsStore
+from synchub.dal.tasks import TaskStore, index_keys
+from synchub.dal.transactions import ConditionFailed, TransactionFailed
+from synchub.engine.submit import SyncEngine
+from synchub.errors import InvalidState, TaskNotFound, UnknownDataSource, ValidationFailed
+from synchub.ids import is_task_id, new_task_id, shard_of
+from synchub.models.tasks import TERMINAL_STATUSES, CreateTaskRequest, public_task
+from synchub.settings import Settings, get_settings
+from synchub.stats.aggregate import SCOPE_ALL, scope_of_data_source
+from synchub.timeutil import now_iso, parse_iso, utcnow
+
+logger = logging.getLogger(__name__)
+
+# Deepest offset reachable with ``page`` alone; beyond it clients follow ``next_token``.
+MAX_PAGE_OFFSET = 10_000
+# Statuses each action may start from.
+CANCELLABLE_NOW = "pending"
+CANCELLABLE_LATER = "running"
+
+
+class ScheduleService:
+    def __init__(self, settings: Settings | None = None, engine: SyncEngine | None = None):
+        self.settings = settings or get_settings()
+        self.tasks = TaskStore(self.settings)
+        self.stats = StatisticsStore(self.settings)
+        self.data_sources = DataSourceStore(self.settings)
+        self.engine = engine or SyncEngine(self.settings)
+
+    # ---- records ------------------------------------------------------------------------------
+    def _new_record(
+        self,
+        *,
+        data_source_id: str,
+        interface_id: str | None,
+        task_type: str,
+        config: dict[str, Any],
+        created_by: str,
+        attempt: int = 1,
+        retry_of: str | None = None,
+        resume_from: str | None = None,
+    ) -> dict[str, Any]:
+        now = now_iso()
+        task_id = new_task_id()
+        record: dict[str, Any] = {
+            "id": task_id,
+            "data_source_id": data_source_id,
+            "interface_id": interface_id,
+            "task_type": task_type,
+            "status": "pending",
+            "config": config,
+            "progress": 0,
+            "processed_rows": 0,
+            "error_count": 0,
+            "created_at": now,
+            "updated_at": now,
+            "created_by": created_by,
+            "attempt": attempt,
+            "retry_of": retry_of,
+            "resume_from": resume_from,
+            "cancel_requested": False,
+            "submitted": False,
+            "resubmit": "1",
+            "version": 1,
+            "stats_shard": shard_of(task_id, self.settings.statistics_shards),
+            "list_shard": shard_of(task_id, self.settings.list_shards),
+        }
+        record.update(index_keys(record, self.settings.list_shards))
+        return record
+
+    def get_record(self, task_id: str) -> dict[str, Any]:
+        record = self.tasks.get(task_id) if is_task_id(task_id) else None
+        if record is None:
+            raise TaskNotFound(f"Task '{task_id}' does not exist.")
+        return record
+
+    def get_task(self, task_id: str) -> dict[str, Any]:
+        return public_task(self.get_record(task_id))
+
+    # ---- transitions --------------------------------------------------------------------------
+    def transition_ops(
+        self,
+        before: dict[str, Any],
+        changes: dict[str, Any],
+        *,
+        remove: Iterable[str] = (),
+        condition: str | None = None,
+        condition_values: dict[str, Any] | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Transaction items moving ``before`` by ``changes`` (conditional on its status and version)."""
+        after = {**before, **changes, "version": int(before.get("version", 1)) + 1}
+        for name in remove:
+            after.pop(name, None)
+        after["updated_at"] = changes.get("updated_at") or now_iso()
+        fields = {**changes, "version": after["version"], "updated_at": after["updated_at"]}
+        if after["status"] != before["status"]:
+            fields.update(index_keys(after, self.settings.list_shards))
+            # The aggregate's delta was computed from these values; write exactly them.
+            for name in ("processed_rows", "start_time", "end_time"):
+                fields.setdefault(name, after.get(name))
+        version_condition = "#ver = :seen_version"
+        values = {":seen_version": int(before.get("version", 1)), **(condition_values or {})}
+        op = self.tasks.update_op(
+            before["id"],
+            fields,
+            expect_status=[before["status"]],
+            condition=version_condition + (f" AND ({condition})" if condition else ""),
+            condition_values=values,
+            remove=remove,
+        )
+        op["Update"]["ExpressionAttributeNames"]["#ver"] = "version"
+        ops = [op]
+        if after["status"] != before["status"]:
+            ops.extend(self.stats.change_ops(before, after))
+        return ops, after
+
+    def transition(self, before: dict[str, Any], changes: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Apply a change to a task read as ``before``; raises ``TransactionFailed`` if it moved meanwhile."""
+        ops, after = self.transition_ops(before, changes, **kwargs)
+        self.tasks.transact(ops)
+        return after
+
+    # ---- create -------------------------------------------------------------------------------
+    def create_task(self, request: CreateTaskRequest, created_by: str) -> dict[str, Any]:
+        """Store a new pending task, then submit it to the engine (the reaper retries a failed submit)."""
+        record = self._new_record(
+            data_source_id=request.data_source_id,
+            interface_id=request.interface_id,
+            task_type=request.task_type,
+            config=request.parameters.model_dump(exclude_none=True),
+            created_by=created_by,
+        )
+        ops = [
+            self.tasks.put_op(record),
+            self.data_sources.exists_check(request.data_source_id),
+            *self.stats.change_ops(None, record),
+        ]
+        try:
+            self.tasks.transact(ops)
+        except TransactionFailed as failure:
+            if failure.failed_at(1):
+                raise UnknownDataSource(
+                    f"Data source '{request.data_source_id}' does not exist.",
+                    errors=[{"loc": ["body", "data_source_id"], "msg": "unknown data source", "type": "not_found"}],
+                ) from failure
+            raise
+        return public_task(self.submit(record))
+
+    def submit(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Send a stored task to the engine and clear its unsubmitted mark; on failure leave the mark."""
+        try:
+            self.engine.submit(record)
+        except Exception:  # any SQS failure: the record stays marked and the reaper submits it later
+            logger.warning("submission to the engine failed; the reaper will retry", extra={"task_id": record["id"]},
+                           exc_info=True)
+            return record
+        try:
+            return self.tasks.update(
+                self.tasks.update_op(record["id"], {"submitted": True}, remove=["resubmit"])
+            )
+        except Exception:
+            logger.warning("task submitted but not marked so; a duplicate message may follow",
+                           extra={"task_id": record["id"]}, exc_info=True)
+            return {**record, "submitted": True}
+
+    # ---- list ---------------------------------------------------------------------------------
+    def list_tasks(
+        self, *, page: int, size: int, data_source_id: str | None, status: str | None, next_token: str | None
+    ) -> dict[str, Any]:
+        index = self.tasks.listing_index(data_source_id=data_source_id, status=status)
+        if next_token:
+            try:
+                state = decode_token(index, next_token)
+            except InvalidToken as error:
+                raise ValidationFailed(
+                    str(error), errors=[{"loc": ["query", "next_token"], "msg": str(error), "type": "value_error"}]
+                ) from error
+        else:
+            offset = (page - 1) * size
+            if offset > MAX_PAGE_OFFSET:
+                message = f"page * size may reach at most {MAX_PAGE_OFFSET + size}; follow next_token to go deeper"
+                raise ValidationFailed(message, errors=[{"loc": ["query", "page"], "msg": message, "type": "too_deep"}])
+            state = PageState(cursors=[None] * index.shards, page=1)
+            if offset:
+                skipped = self.tasks.page(index, state, offset)
+                state = PageState(cursors=skipped.state.cursors, page=page)
+        result = self.tasks.page(index, state, size)
+        gauges = self.stats.gauges(scope_of_data_source(data_source_id) if data_source_id else SCOPE_ALL)
+        total = int(gauges.get(f"st_{status}", 0)) if status else int(sum(gauges.values()))
+        pagination: dict[str, Any] = {
+            "page": state.page,
+            "size": size,
+            "total": total,
+            "total_pages": (total + size - 1) // size,
+        }
+        if result.has_more and result.items:
+            pagination["next_token"] = encode_token(index, result.state)
+        return {"tasks": [public_task(item) for item in result.items], "pagination": pagination}
+
+    # ---- update -------------------------------------------------------------------------------
+    def update_task(self, task_id: str, config: dict[str, Any]) -> dict[str, Any]:
+        """Replace the config of a pending task."""
+        if not is_task_id(task_id):
+            raise TaskNotFound(f"Task '{task_id}' does not exist.")
+        op = self.tasks.update_op(task_id, {"config": config, "updated_at": now_iso()}, expect_status=["pending"])
+        update = op["Update"]
+        update["UpdateExpression"] += " ADD #ver :one"
+        update["ExpressionAttributeNames"]["#ver"] = "version"
+        update["ExpressionAttributeValues"][":one"] = {"N": "1"}
+        try:
+            return public_task(self.tasks.update(op))
+        except ConditionFailed as failure:
+            if failure.old is None:
+                raise TaskNotFound(f"Task '{task_id}' does not exist.") from failure
+            raise InvalidState(
+                f"Task '{task_id}' is {failure.old['status']}; only pending tasks can be updated.",
+                current_status=failure.old["status"],
+            ) from failure
+
+    # ---- cancel -------------------------------------------------------------------------------
+    def cancel_task(self, task_id: str) -> tuple[dict[str, Any], int]:
+        """Cancel now (pending → cancelled, 200) or ask the engine to stop (running, 202)."""
+        for _ in range(5):
+            before = self.get_record(task_id)
+            status = before["status"]
+            try:
+                if status == CANCELLABLE_NOW:
+                    now = now_iso()
+                    after = self.transition(
+                        before,
+                        {"status": "cancelled", "end_time": now, "updated_at": now, "current_phase": "cancelled"},
+                        remove=["resubmit"],
+                    )
+                    return public_task(after), 200
+                if status == CANCELLABLE_LATER:
+                    if before.get("cancel_requested"):
+                        return public_task(before), 202
+                    now = now_iso()
+                    after = self.transition(before, {"cancel_requested": True, "cancel_requested_at": now,
+                                                     "updated_at": now})
+                    return public_task(after), 202
+            except TransactionFailed:
+                continue  # it moved under us: look again
+            raise InvalidState(
+                f"Task '{task_id}' is {status}; only pending or running tasks can be cancelled.",
+                current_status=status,
+            )
+        raise InvalidState(f"Task '{task_id}' keeps changing; try again.")
+
+    # ---- retry --------------------------------------------------------------------------------
+    def retry_task(self, task_id: str, *, restart: bool, created_by: str) -> dict[str, Any]:
+        """A new pending task repeating a failed one (resuming from its checkpoint unless ``restart``)."""
+        before = self.get_record(task_id)
+        if before["status"] != "failed":
+            raise InvalidState(
+                f"Task '{task_id}' is {before['status']}; only failed tasks can be retried.",
+                current_status=before["status"],
+            )
+        if before.get("retried_by"):
+            raise InvalidState(
+                f"Task '{task_id}' was already retried as '{before['retried_by']}'; retry that task instead.",
+                current_status=before["status"],
+                retried_by=before["retried_by"],
+            )
+        record = self._new_record(
+            data_source_id=before["data_source_id"],
+            interface_id=before.get("interface_id"),
+            task_type=before["task_type"],
+            config=before.get("config") or {},
+            created_by=created_by,
+            attempt=int(before.get("attempt") or 1) + 1,
+            retry_of=before["id"],
+            resume_from=None if restart else before["id"],
+        )
+        mark_op, _ = self.transition_ops(
+            before, {"retried_by": record["id"]}, condition="attribute_not_exists(retried_by)"
+        )
+        ops = [
+            self.tasks.put_op(record),
+            *mark_op,
+            self.data_sources.exists_check(record["data_source_id"]),
+            *self.stats.change_ops(None, record),
+        ]
+        try:
+            self.tasks.transact(ops)
+        except TransactionFailed as failure:
+            if failure.failed_at(2):
+                raise UnknownDataSource(
+                    f"Data source '{record['data_source_id']}' of task '{task_id}' no longer exists."
+                ) from failure
+            if failure.failed_at(1):
+                current = self.get_record(task_id)
+                if current.get("retried_by"):
+                    raise InvalidState(
+                        f"Task '{task_id}' was already retried as '{current['retried_by']}'.",
+                        current_status=current["status"],
+                        retried_by=current["retried_by"],
+                    ) from failure
+                raise InvalidState(f"Task '{task_id}' changed while retrying; try again.") from failure
+            raise
+        return public_task(self.submit(record))
+
+    # ---- engine-side moves --------------------------------------------------------------------
+    def start_task(self, task_id: str, *, lease_owner: str, lease_seconds: int) -> dict[str, Any] | None:
+        """pending → running under a lease; ``None`` if the task is not pending (duplicate or stale message)."""
+        for _ in range(5):
+            before = self.tasks.get(task_id)
+            if before is None or before["status"] != "pending":
+                return None
+            now = utcnow()
+            try:
+                return self.transition(
+                    before,
+                    {
+                        "status": "running",
+                        "start_time": now_iso(),
+                        "current_phase": "starting",
+                        "lease_owner": lease_owner,
+                        "lease_expires_at": (now + timedelta(seconds=lease_seconds)).isoformat(),
+                        "heartbeat_at": now_iso(),
+                        "submitted": True,
+                    },
+                    remove=["resubmit"],
+                )
+            except TransactionFailed:
+                continue
+        return None
+
+    def finish_task(self, task_id: str, *, lease_owner: str, status: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """running → a terminal status, only by the lease holder; ``None`` if the lease was lost."""
+        if status not in TERMINAL_STATUSES:
+            raise ValueError(f"not a terminal status: {status}")
+        for _ in range(5):
+            before = self.tasks.get(task_id)
+            if before is None or before["status"] != "running" or before.get("lease_owner") != lease_owner:
+                return None
+            now = now_iso()
+            try:
+                return self.transition(
+                    before,
+                    {"status": status, "end_time": now, "updated_at": now, **changes},
+                    remove=["lease_owner", "lease_expires_at"],
+                )
+            except TransactionFailed:
+                continue
+        return None
+
+    # ---- reaper -------------------------------------------------------------------------------
+    def resubmit_unsubmitted(self, limit: int = 100) -> dict[str, int]:
+        """Submit pending tasks whose submission failed (oldest first); clear marks of non-pending ones."""
+        cutoff = utcnow() - timedelta(seconds=self.settings.resubmit_after_seconds)
+        submitted = cleared = 0
+        for item in self.tasks.unsubmitted(limit):
+            if parse_iso(item["created_at"]) > cutoff:
+                continue
+            record = self.tasks.get(item["id"])
+            if record is None or "resubmit" not in record:
+                continue
+            if record["status"] != "pending":
+                self.tasks.update(self.tasks.update_op(record["id"], {}, remove=["resubmit"]))
+                cleared += 1
+                continue
+            after = self.submit(record)
+            submitted += 1 if after.get("submitted") else 0
+        return {"submitted": submitted, "cleared": cleared}
+
+
+@lru_cache(maxsize=1)
+def schedule_service() -> ScheduleService:
+    """The process-wide service (built on first use, after the environment is in place)."""
+    return ScheduleService()

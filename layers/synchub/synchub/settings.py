@@ -1,0 +1,41 @@
+"""One settings model, read from the environment the template gives each function."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    """Names and knobs of the deployed stack; every field maps to an upper-case env var."""
+
+    tasks_table: str = "synchub-tasks"
+    data_sources_table: str = "synchub-data-sources"
+    statistics_table: str = "synchub-statistics"
+    sync_queue_url: str = ""
+    secrets_prefix: str = "synchub"
+    engine_max_concurrency: int = Field(default=10, ge=1)
+    # Shards of the statistics aggregate; a task's counters always live on the shard its id hashes to.
+    statistics_shards: int = Field(default=4, ge=1, le=32)
+    # Shards of the task listing indexes that have one partition per status (or one for everything).
+    list_shards: int = Field(default=4, ge=1, le=32)
+    # A pending task still marked unsubmitted after this many seconds is submitted by the reaper.
+    resubmit_after_seconds: int = Field(default=60, ge=0)
+    max_body_bytes: int = Field(default=262_144, ge=1024)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        values = {}
+        for name in cls.model_fields:
+            raw = os.environ.get(name.upper())
+            if raw not in (None, ""):
+                values[name] = raw
+        return cls.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings.from_env()

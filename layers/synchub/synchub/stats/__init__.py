@@ -1,0 +1,1 @@
+"""Statistics: time-bucketed, sharded aggregate counters kept in step with the tasks."""

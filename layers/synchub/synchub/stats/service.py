@@ -1,0 +1,96 @@
+"""StatisticsService: window statistics from the aggregate plus the engine's live figures."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+from functools import lru_cache
+from typing import Any
+
+from synchub import aws
+from synchub.dal.codec import from_item
+from synchub.dal.statistics import StatisticsStore
+from synchub.dal.tasks import INDEX_STATUS
+from synchub.engine.submit import SyncEngine
+from synchub.errors import ValidationFailed
+from synchub.settings import Settings, get_settings
+from synchub.stats.aggregate import SCOPE_ALL, scope_of_data_source, summarise
+from synchub.timeutil import iso, utcnow
+
+DEFAULT_WINDOW = timedelta(days=7)
+MAX_WINDOW_DAYS = 366
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware UTC; a time without an offset is read as UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+class StatisticsService:
+    def __init__(self, settings: Settings | None = None, engine: SyncEngine | None = None):
+        self.settings = settings or get_settings()
+        self.store = StatisticsStore(self.settings)
+        self.engine = engine or SyncEngine(self.settings)
+
+    def statistics(
+        self, *, data_source_id: str | None, start_time: datetime | None, end_time: datetime | None
+    ) -> dict[str, Any]:
+        """Statistics of the tasks created in the window, widened to whole UTC days (the buckets)."""
+        end = _utc(end_time) if end_time else utcnow()
+        start = _utc(start_time) if start_time else end - DEFAULT_WINDOW
+        if start > end:
+            raise ValidationFailed(
+                "start_time must not be after end_time.",
+                errors=[{"loc": ["query", "start_time"], "msg": "after end_time", "type": "value_error"}],
+            )
+        if (end.date() - start.date()).days + 1 > MAX_WINDOW_DAYS:
+            raise ValidationFailed(
+                f"The window may span at most {MAX_WINDOW_DAYS} days.",
+                errors=[{"loc": ["query", "start_time"], "msg": "window too long", "type": "value_error"}],
+            )
+        first_day, last_day = start.date(), end.date()
+        period_start = datetime.combine(first_day, time.min, tzinfo=timezone.utc)
+        period_end = datetime.combine(last_day, time.max, tzinfo=timezone.utc)
+        scope = scope_of_data_source(data_source_id) if data_source_id else SCOPE_ALL
+        counters = self.store.window(scope, first_day.isoformat(), last_day.isoformat())
+        result = summarise(counters, iso(period_start), iso(period_end))
+        result["data_source_id"] = data_source_id
+        result["engine_statistics"] = self.engine_statistics()
+        return result
+
+    def engine_statistics(self) -> dict[str, Any]:
+        gauges = self.store.gauges(SCOPE_ALL)
+        running = int(gauges.get("st_running", 0))
+        figures = self.engine.queue_figures()
+        return {
+            "running_tasks": running,
+            "pending_tasks": int(gauges.get("st_pending", 0)),
+            "queue_length": figures["queue_length"],
+            "in_flight": figures["in_flight"],
+            "max_concurrent": self.settings.engine_max_concurrency,
+            "speed": self._running_speed() if running else 0.0,
+        }
+
+    def _running_speed(self) -> float:
+        """Rows per second over all running tasks (bounded: at most the engine's concurrency is running)."""
+        dynamodb = aws.client("dynamodb")
+        limit = min(100, self.settings.engine_max_concurrency * 2)
+        total = 0.0
+        for shard in range(self.settings.list_shards):
+            response = dynamodb.query(
+                TableName=self.settings.tasks_table,
+                IndexName=INDEX_STATUS,
+                KeyConditionExpression="lk_status = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"running#{shard}"}},
+                ProjectionExpression="speed",
+                Limit=limit,
+            )
+            for raw in response.get("Items", []):
+                total += float((from_item(raw) or {}).get("speed") or 0)
+        return round(total, 2)
+
+
+@lru_cache(maxsize=1)
+def statistics_service() -> StatisticsService:
+    return StatisticsService()

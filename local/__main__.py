@@ -1,0 +1,41 @@
+"""``python -m local``: run SyncHub locally (API on http://127.0.0.1:8080), no Docker needed."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+
+from local.stack import LocalStack
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8080)), help="API port (env PORT)")
+    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", 4566)),
+                        help="port of the embedded AWS emulator (env MOTO_PORT)")
+    parser.add_argument("--no-engine", action="store_true",
+                        help="serve the API without invoking queue consumers: tasks stay pending")
+    parser.add_argument("--no-schedules", action="store_true", help="do not run scheduled functions")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stack = LocalStack(port=args.port, moto_port=args.moto_port, engine=not args.no_engine,
+                       schedules=not args.no_schedules)
+    stack.start()
+    print(f"SyncHub API on {stack.base_url}  (AWS emulator on http://127.0.0.1:{args.moto_port}; "
+          f"engine {'off' if args.no_engine else 'on'})", flush=True)
+    print(f"  try: curl {stack.base_url}/api/sync/tasks", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

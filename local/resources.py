@@ -1,0 +1,140 @@
+"""Creates the template's stateful resources (DynamoDB tables, SQS queues, S3 buckets) in the emulator.
+
+Names follow ``<stack>-<LogicalId>``; the returned :class:`Stack` resolves ``Ref``/``GetAtt``/``Sub``
+the way CloudFormation would, so each function's environment comes straight from the template.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from local.template import parameter_defaults
+
+ACCOUNT_ID = "123456789012"
+TABLE_PROPERTIES = (
+    "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "BillingMode",
+    "StreamSpecification", "ProvisionedThroughput",
+)
+
+
+@dataclass
+class Stack:
+    name: str
+    region: str
+    parameters: dict[str, Any]
+    refs: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def pseudo(self, name: str) -> str | None:
+        return {
+            "AWS::StackName": self.name,
+            "AWS::Region": self.region,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }.get(name)
+
+    def resolve(self, value: Any) -> Any:
+        """Evaluate intrinsic functions in ``value`` (those the local stack needs)."""
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self._ref(arg)
+            if key == "Fn::GetAtt":
+                logical, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
+                return self.attributes.get(logical, {}).get(attribute, f"{logical}.{attribute}")
+            if key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+                return re.sub(r"\$\{([^}]+)\}", lambda m: str(variables.get(m.group(1)) or self._sub_var(m.group(1))), text)
+            if key == "Fn::Join":
+                return str(arg[0]).join(str(self.resolve(v)) for v in arg[1])
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _ref(self, name: str) -> Any:
+        if name in self.parameters:
+            return self.parameters[name]
+        pseudo = self.pseudo(name)
+        if pseudo is not None:
+            return pseudo
+        return self.refs.get(name, name)
+
+    def _sub_var(self, name: str) -> Any:
+        if "." in name:
+            logical, attribute = name.split(".", 1)
+            return self.attributes.get(logical, {}).get(attribute, name)
+        return self._ref(name)
+
+
+def create_resources(
+    template: dict[str, Any], *, stack_name: str = "synchub-local", region: str = "us-east-1",
+    session: boto3.session.Session | None = None,
+) -> Stack:
+    """Create every DynamoDB table, SQS queue and S3 bucket of the template; return the resolved stack."""
+    session = session or boto3.session.Session(region_name=region)
+    stack = Stack(stack_name, region, parameter_defaults(template))
+    resources = template["Resources"]
+    # Queues first without redrive (a dead-letter queue must exist before it is referenced).
+    sqs = session.client("sqs", region_name=region)
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::SQS::Queue":
+            continue
+        props = resource.get("Properties") or {}
+        name = props.get("QueueName") or f"{stack_name}-{logical_id}"
+        attributes = {"FifoQueue": "true"} if props.get("FifoQueue") else {}
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        stack.refs[logical_id] = url
+        stack.attributes[logical_id] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::SQS::Queue":
+            continue
+        props = stack.resolve(resource.get("Properties") or {})
+        attributes = {
+            key: str(props[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds",
+                                             "ReceiveMessageWaitTimeSeconds") if key in props
+        }
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+        if attributes:
+            sqs.set_queue_attributes(QueueUrl=stack.refs[logical_id], Attributes=attributes)
+
+    dynamodb = session.client("dynamodb", region_name=region)
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::DynamoDB::Table":
+            continue
+        props = stack.resolve(resource.get("Properties") or {})
+        name = props.get("TableName") or f"{stack_name}-{logical_id}"
+        params = {key: props[key] for key in TABLE_PROPERTIES if key in props}
+        description = dynamodb.create_table(TableName=name, **params)["TableDescription"]
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        stack.refs[logical_id] = name
+        stack.attributes[logical_id] = {"Arn": description["TableArn"]}
+        if description.get("LatestStreamArn"):
+            stack.attributes[logical_id]["StreamArn"] = description["LatestStreamArn"]
+
+    s3 = session.client("s3", region_name=region)
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::S3::Bucket":
+            continue
+        props = stack.resolve(resource.get("Properties") or {})
+        name = (props.get("BucketName") or f"{stack_name}-{logical_id}").lower()
+        s3.create_bucket(Bucket=name)
+        stack.refs[logical_id] = name
+        stack.attributes[logical_id] = {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
+    return stack
+
+
+def function_environment(stack: Stack, environment: dict[str, Any]) -> dict[str, str]:
+    """A function's environment variables with every intrinsic resolved to the local resources."""
+    return {key: str(stack.resolve(value)) for key, value in environment.items()}

@@ -1,0 +1,249 @@
+"""The whole local stack in one process: emulator, resources, functions, HTTP API, queue pollers, schedules."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from local import api_gateway, demo
+from local.lambda_runtime import LocalFunction
+from local.resources import Stack, create_resources, function_environment
+from local.template import FunctionSpec, functions, layer_dirs, load_template
+
+log = logging.getLogger("synchub.local")
+
+DUMMY_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+}
+
+
+def use_emulator(endpoint_url: str) -> None:
+    """Point every boto3 client of this process at the emulator, with dummy credentials."""
+    os.environ.update(DUMMY_AWS_ENV)
+    os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+
+
+def start_emulator(port: int) -> Any:
+    """Start moto's server on 127.0.0.1:``port`` in a background thread."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    use_emulator(f"http://127.0.0.1:{port}")
+    return server
+
+
+def install_functions(template: dict[str, Any], stack: Stack) -> dict[str, LocalFunction]:
+    """Put the layers on the import path, set the functions' environment, and load nothing yet."""
+    for directory in layer_dirs(template):
+        if str(directory) not in sys.path:
+            sys.path.insert(0, str(directory))
+    specs = functions(template)
+    merged: dict[str, str] = {}
+    for spec in specs.values():
+        for key, value in function_environment(stack, spec.environment).items():
+            if key in merged and merged[key] != value:
+                log.warning("functions disagree on %s; the local stack shares one environment", key)
+            merged[key] = value
+    os.environ.update(merged)
+    return {logical_id: LocalFunction(spec, region=stack.region) for logical_id, spec in specs.items()}
+
+
+@dataclass
+class LocalStack:
+    port: int = 8080
+    moto_port: int = 4566
+    engine: bool = True
+    schedules: bool = True
+    host: str = "127.0.0.1"
+    template: dict[str, Any] = field(default_factory=load_template)
+
+    def start(self) -> None:
+        self.emulator = start_emulator(self.moto_port)
+        self.stack = create_resources(self.template)
+        self.functions = install_functions(self.template, self.stack)
+        self.routes = api_gateway.routes_of({k: f.spec for k, f in self.functions.items()})
+        self.stop_event = threading.Event()
+        self.demo = demo.DemoDataset()
+        self.httpd = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        demo.seed(self.base_url)
+        self.threads = [threading.Thread(target=self.httpd.serve_forever, name="api", daemon=True)]
+        if self.engine:
+            for function in self.functions.values():
+                for props in function.spec.events_of("SQS"):
+                    self.threads.append(threading.Thread(
+                        target=self._poll_queue, args=(function, props), name=f"sqs-{function.spec.logical_id}",
+                        daemon=True))
+        if self.schedules:
+            for function in self.functions.values():
+                for props in function.spec.events_of("Schedule"):
+                    self.threads.append(threading.Thread(
+                        target=self._run_schedule, args=(function, props), name=f"cron-{function.spec.logical_id}",
+                        daemon=True))
+        for thread in self.threads:
+            thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.httpd.shutdown()
+        self.emulator.stop()
+
+    # ---- SQS event sources --------------------------------------------------------------------
+    def _poll_queue(self, function: LocalFunction, props: dict[str, Any]) -> None:
+        import boto3
+
+        sqs = boto3.client("sqs")
+        queue_arn = self.stack.resolve(props["Queue"])
+        queue_url = next(a["QueueUrl"] for a in self.stack.attributes.values() if a.get("Arn") == queue_arn)
+        batch_size = min(10, int(props.get("BatchSize", 10)))
+        reports_failures = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
+        while not self.stop_event.is_set():
+            try:
+                received = sqs.receive_message(
+                    QueueUrl=queue_url, MaxNumberOfMessages=batch_size, WaitTimeSeconds=1,
+                    MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"],
+                ).get("Messages", [])
+            except Exception:  # emulator shutting down
+                if self.stop_event.is_set():
+                    return
+                log.exception("polling %s failed", queue_url)
+                time.sleep(1)
+                continue
+            if not received:
+                continue
+            event = {"Records": [_sqs_record(message, queue_arn, self.stack.region) for message in received]}
+            try:
+                response = function.invoke(event)
+            except Exception:
+                log.exception("%s failed; its batch returns to the queue after the visibility timeout",
+                              function.spec.logical_id)
+                continue
+            failed = set()
+            if reports_failures and isinstance(response, dict):
+                failed = {item.get("itemIdentifier") for item in response.get("batchItemFailures") or []}
+            done = [m for m in received if m["MessageId"] not in failed]
+            for start in range(0, len(done), 10):
+                sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])
+                ])
+
+    # ---- schedules ----------------------------------------------------------------------------
+    def _run_schedule(self, function: LocalFunction, props: dict[str, Any]) -> None:
+        interval = schedule_seconds(str(props.get("Schedule", "rate(1 minute)")))
+        while not self.stop_event.wait(interval):
+            event = {
+                "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+                "account": "123456789012", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "region": self.stack.region, "resources": [], "detail": {},
+            }
+            try:
+                function.invoke(event)
+            except Exception:
+                log.exception("scheduled run of %s failed", function.spec.logical_id)
+
+
+def schedule_seconds(expression: str) -> float:
+    """Seconds between runs of a ``rate(...)`` expression (cron expressions run every minute locally)."""
+    found = re.fullmatch(r"rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)", expression.strip())
+    if not found:
+        return 60.0
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[found.group(2).rstrip("s")]
+    return float(int(found.group(1)) * unit)
+
+
+def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message.get("MD5OfBody"),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "SyncHubLocal/1.0"
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            log.info("%s %s", self.address_string(), fmt % args)
+
+        def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _problem(self, status: int, code: str, title: str, detail: str) -> None:
+            body = {"type": f"urn:synchub:problem:{code.lower().replace('_', '-')}", "title": title,
+                    "status": status, "detail": detail, "code": code}
+            self._send(status, json.dumps(body).encode(), {"Content-Type": "application/problem+json"})
+
+        def _dispatch(self) -> None:
+            path, _, query = self.path.partition("?")
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length > 0 else b""
+            if path.startswith("/_local/"):
+                status, payload = local.demo.serve(path, query)
+                self._send(status, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+                return
+            route, params, path_exists = api_gateway.match(local.routes, self.command, path)
+            if route is None:
+                if path_exists:
+                    self._problem(405, "METHOD_NOT_ALLOWED", "Method not allowed",
+                                  f"{self.command} is not supported on {path}.")
+                else:
+                    self._problem(404, "NOT_FOUND", "Not found", f"No route for {path}.")
+                return
+            event = api_gateway.proxy_event(route, self.command, path, query, list(self.headers.items()), body,
+                                            params, source_ip=self.client_address[0])
+            try:
+                result = local.functions[route.function].invoke(event)
+            except Exception:
+                log.exception("%s raised", route.function)
+                self._problem(502, "BAD_GATEWAY", "Bad gateway", "The function failed (see the stack's log).")
+                return
+            headers = dict(result.get("headers") or {})
+            for name, values in (result.get("multiValueHeaders") or {}).items():
+                headers[name] = ", ".join(values)
+            raw = result.get("body") or ""
+            payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
+            self._send(int(result.get("statusCode", 200)), payload, headers)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch  # noqa: N815
+
+    return Handler
+
+
+def function_specs(template: dict[str, Any] | None = None) -> dict[str, FunctionSpec]:
+    return functions(template or load_template())
