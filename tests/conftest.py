@@ -1,0 +1,138 @@
+"""Shared fixtures: AWS under moto with resources built from template.yaml, and an API client that
+routes requests to the template's functions as API Gateway would."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from local import api_gateway
+from local.lambda_runtime import LocalFunction
+from local.resources import Stack, create_resources, function_environment
+from local.template import functions, load_template
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+TEMPLATE = load_template()
+FUNCTIONS = {logical_id: LocalFunction(spec) for logical_id, spec in functions(TEMPLATE).items()}
+ROUTES = api_gateway.routes_of(functions(TEMPLATE))
+
+
+@dataclass
+class HttpResult:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.text) if self.text else None
+
+
+class ApiClient:
+    """Sends a request through the template's routing to its function, like API Gateway + Lambda."""
+
+    def __init__(self) -> None:
+        self.log: list[HttpResult] = []
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        json_body: Any = None,
+        *,
+        body: str | bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> HttpResult:
+        path_only, _, query = path.partition("?")
+        route, params, exists = api_gateway.match(ROUTES, method, path_only)
+        assert route is not None, f"no route for {method} {path} (exists for another method: {exists})"
+        raw = body if body is not None else (json.dumps(json_body) if json_body is not None else b"")
+        raw_bytes = raw.encode() if isinstance(raw, str) else raw
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        event = api_gateway.proxy_event(route, method, path_only, query, list(all_headers.items()), raw_bytes, params)
+        result = FUNCTIONS[route.function].invoke(event)
+        response_headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            response_headers[name.lower()] = ", ".join(values)
+        outcome = HttpResult(int(result["statusCode"]), response_headers, result.get("body") or "")
+        self.log.append(outcome)
+        return outcome
+
+    def get(self, path: str, **kwargs: Any) -> HttpResult:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResult:
+        return self.request("POST", path, json_body, **kwargs)
+
+    def put(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResult:
+        return self.request("PUT", path, json_body, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> HttpResult:
+        return self.request("DELETE", path, **kwargs)
+
+
+def start_local_aws(monkeypatch: pytest.MonkeyPatch) -> Stack:
+    """Inside an active moto mock: build the template's resources and set every function's environment."""
+    import synchub.runtime
+
+    stack = create_resources(TEMPLATE)
+    for spec in functions(TEMPLATE).values():
+        for key, value in function_environment(stack, spec.environment).items():
+            monkeypatch.setenv(key, value)
+    synchub.runtime.reset()
+    return stack
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """moto in-process with the template's tables, queues and buckets."""
+    from moto import mock_aws
+
+    with mock_aws():
+        stack = start_local_aws(monkeypatch)
+        yield stack
+    import synchub.runtime
+
+    synchub.runtime.reset()
+
+
+@pytest.fixture
+def api(aws: Stack) -> ApiClient:
+    return ApiClient()
+
+
+@pytest.fixture
+def data_source(api: ApiClient) -> dict[str, Any]:
+    """A registered HTTP data source ``ds_test``."""
+    response = api.post("/api/sync/data-sources", {
+        "id": "ds_test", "name": "Test source", "type": "http",
+        "connection_config": {"base_url": "http://127.0.0.1:9/api"},
+    })
+    assert response.status == 201, response.text
+    return response.json
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())

@@ -1,0 +1,152 @@
+"""Data-source registry routes, and secrets that are write-only."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import boto3
+import pytest
+
+from tests.functional.test_tasks_api import CREATE, assert_problem
+from tests.helpers import run_task
+
+SECRET_VALUES = ("hunter2-pg-password", "tok_live_abcdef", "Bearer very-secret-jwt", "sk-api-key-999")
+
+PG = {
+    "id": "ds_pg", "name": "Orders DB", "type": "postgresql",
+    "connection_config": {"host": "db.internal", "port": 5432, "database": "shop", "user": "reader",
+                          "password": SECRET_VALUES[0]},
+    "params_config": {"table_name": "orders"},
+}
+HTTP = {
+    "id": "ds_http", "name": "CRM API", "type": "http",
+    "connection_config": {"base_url": "https://crm.example.com/v2", "token": SECRET_VALUES[1],
+                          "headers": {"Authorization": SECRET_VALUES[2], "X-Api-Key": SECRET_VALUES[3],
+                                      "Accept": "application/json"}},
+}
+
+
+def test_crud_round_trip(api):
+    created = api.post("/api/sync/data-sources", PG)
+    assert created.status == 201, created.text
+    assert created.headers["location"] == "/api/sync/data-sources/ds_pg"
+    source = created.json
+    assert source["connection_config"]["password"] == "********"
+    assert source["connection_config"]["host"] == "db.internal" and source["has_secrets"] is True
+    assert api.get("/api/sync/data-sources/ds_pg").json == source
+
+    listing = api.get("/api/sync/data-sources").json
+    assert [s["id"] for s in listing["data_sources"]] == ["ds_pg"]
+
+    replaced = api.put("/api/sync/data-sources/ds_pg", {**{k: v for k, v in PG.items() if k != "id"},
+                                                         "name": "Orders (replica)"})
+    assert replaced.status == 200 and replaced.json["name"] == "Orders (replica)"
+
+    assert api.delete("/api/sync/data-sources/ds_pg").status == 204
+    assert_problem(api.get("/api/sync/data-sources/ds_pg"), 404, "DATA_SOURCE_NOT_FOUND")
+    assert_problem(api.delete("/api/sync/data-sources/ds_pg"), 404, "DATA_SOURCE_NOT_FOUND")
+
+
+def test_generated_id_and_listing_newest_first(api):
+    ids = []
+    for n in range(3):
+        body = {**HTTP, "name": f"api {n}"}
+        body.pop("id")
+        ids.append(api.post("/api/sync/data-sources", body).json["id"])
+    assert all(i.startswith("ds_") for i in ids)
+    listing = api.get("/api/sync/data-sources?size=2").json
+    assert [s["id"] for s in listing["data_sources"]] == ids[::-1][:2] and listing["pagination"]["has_more"]
+    assert [s["id"] for s in api.get("/api/sync/data-sources?size=2&page=2").json["data_sources"]] == ids[:1]
+
+
+def test_secrets_live_in_secrets_manager_and_a_masked_value_keeps_them(api, aws):
+    from synchub.schedule.data_sources import data_source_service
+
+    api.post("/api/sync/data-sources", HTTP)
+    _, resolved = data_source_service().resolved_connection("ds_http")
+    assert resolved["token"] == SECRET_VALUES[1]
+    assert resolved["headers"]["Authorization"] == SECRET_VALUES[2]
+    stored = boto3.client("dynamodb").get_item(TableName=aws.refs["DataSourcesTable"],
+                                               Key={"id": {"S": "ds_http"}})["Item"]
+    assert not any(secret in json.dumps(stored) for secret in SECRET_VALUES)
+
+    shown = api.get("/api/sync/data-sources/ds_http").json
+    body = {k: v for k, v in shown.items() if k in ("name", "type", "connection_config", "params_config")}
+    body["connection_config"]["headers"]["X-Api-Key"] = "sk-rotated"
+    assert api.put("/api/sync/data-sources/ds_http", body).status == 200
+    _, resolved = data_source_service().resolved_connection("ds_http")
+    assert resolved["token"] == SECRET_VALUES[1] and resolved["headers"]["X-Api-Key"] == "sk-rotated"
+
+    body["connection_config"] = {"base_url": "https://crm.example.com/v3"}
+    api.put("/api/sync/data-sources/ds_http", body)
+    assert api.get("/api/sync/data-sources/ds_http").json["has_secrets"] is False
+
+
+def test_mask_without_a_stored_secret_is_422(api):
+    body = {**PG, "connection_config": {**PG["connection_config"], "password": "********"}}
+    assert_problem(api.post("/api/sync/data-sources", body), 422, "VALIDATION_FAILED")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {**PG, "type": "oracle-ish"},
+        {**PG, "connection_config": {"host": "db"}},
+        {**PG, "connection_config": {**PG["connection_config"], "port": "5432"}},
+        {**HTTP, "connection_config": {"base_url": "ftp://x"}},
+        {**HTTP, "connection_config": {"base_url": "https://x", "headers": ["a"]}},
+        {"id": "ds_f", "name": "files", "type": "file", "connection_config": {"bucket": "b", "format": "xml"}},
+        {**PG, "id": "bad id!"},
+        {**PG, "name": ""},
+        {**PG, "extra": 1},
+    ],
+)
+def test_invalid_data_sources_are_422(api, body):
+    assert_problem(api.post("/api/sync/data-sources", body), 422, "VALIDATION_FAILED")
+    assert api.get("/api/sync/data-sources").json["data_sources"] == []
+
+
+def test_duplicate_id_is_409(api):
+    api.post("/api/sync/data-sources", PG)
+    assert_problem(api.post("/api/sync/data-sources", PG), 409, "DATA_SOURCE_EXISTS")
+
+
+def test_delete_with_pending_or_running_tasks_is_409(api):
+    api.post("/api/sync/data-sources", {**HTTP, "id": "ds_test"})
+    first = api.post("/api/sync/tasks", CREATE).json
+    second = api.post("/api/sync/tasks", CREATE).json
+    run_task(second["id"], outcome="running")
+    assert_problem(api.delete("/api/sync/data-sources/ds_test"), 409, "DATA_SOURCE_IN_USE")
+    api.post(f"/api/sync/tasks/{first['id']}/cancel")
+    assert_problem(api.delete("/api/sync/data-sources/ds_test"), 409, "DATA_SOURCE_IN_USE")
+    from synchub.schedule.tasks import schedule_service
+
+    schedule_service().finish_task(second["id"], lease_owner="test-engine", status="success", changes={})
+    assert api.delete("/api/sync/data-sources/ds_test").status == 204
+    assert_problem(api.post("/api/sync/tasks", CREATE), 422, "DATA_SOURCE_NOT_FOUND")
+    # finished tasks keep their history
+    assert api.get("/api/sync/tasks?data_source_id=ds_test").json["pagination"]["total"] == 2
+
+
+def test_secrets_never_appear_in_responses_or_logs(api, capsys, caplog):
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="synchub")
+    api.post("/api/sync/data-sources", PG)
+    api.post("/api/sync/data-sources", HTTP)
+    api.get("/api/sync/data-sources/ds_pg")
+    api.get("/api/sync/data-sources/ds_http")
+    api.get("/api/sync/data-sources")
+    edited = {**{k: v for k, v in HTTP.items() if k != "id"}}
+    api.put("/api/sync/data-sources/ds_http", edited)
+    api.put("/api/sync/data-sources/ds_http", {**edited, "type": "bogus"})
+    api.post("/api/sync/data-sources", HTTP)  # duplicate: an error response
+    api.post("/api/sync/data-sources", {**PG, "id": "ds_pg2", "connection_config": {"password": SECRET_VALUES[0]}})
+    task = api.post("/api/sync/tasks", {**CREATE, "data_source_id": "ds_http"}).json
+    api.get(f"/api/sync/tasks/{task['id']}")
+    api.delete("/api/sync/data-sources/ds_pg")
+    captured = capsys.readouterr()
+    everything = "\n".join([captured.out, captured.err, caplog.text] + [r.text + json.dumps(r.headers) for r in api.log])
+    assert len(api.log) == 12 and "ds_http" in everything
+    for secret in SECRET_VALUES:
+        assert secret not in everything
