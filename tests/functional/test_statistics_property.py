@@ -1,0 +1,169 @@
+"""Property: after any sequence of creates, updates, cancels, retries and engine moves, the statistics
+equal a recount of the stored tasks, for every window and data-source filter tried."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+
+from synchub.errors import SyncHubError
+from synchub.models.data_sources import CreateDataSourceRequest
+from synchub.models.tasks import CreateTaskRequest
+from synchub.schedule import tasks as tasks_module
+from synchub.timeutil import iso
+from synchub.stats.aggregate import recount, summarise
+from tests.helpers import all_tasks, gauges_recount
+
+DATA_SOURCES = ("ds_a", "ds_b")
+START = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self):
+        self.now = START
+
+    def utcnow(self):
+        return self.now
+
+    def now_iso(self):
+        return iso(self.now)
+
+
+class StatisticsMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        from moto import mock_aws
+
+        from tests.conftest import TEMPLATE
+        from local.resources import create_resources
+        import synchub.runtime
+
+        self.mock = mock_aws()
+        self.mock.start()
+        self.mock.reset()  # a clean emulator per example, even if an earlier one did not stop
+        self.stack = create_resources(TEMPLATE)
+        synchub.runtime.reset()
+        from synchub.schedule.data_sources import data_source_service
+        from synchub.schedule.tasks import schedule_service
+        from synchub.stats.service import statistics_service
+
+        self.clock = Clock()
+        self.patches = pytest.MonkeyPatch()
+        self.patches.setattr(tasks_module, "utcnow", self.clock.utcnow)
+        self.patches.setattr(tasks_module, "now_iso", self.clock.now_iso)
+        self.service = schedule_service()
+        self.statistics = statistics_service()
+        for ds in DATA_SOURCES:
+            data_source_service().create(CreateDataSourceRequest(
+                id=ds, name=ds, type="http", connection_config={"base_url": "https://example.com"}), "prop")
+        self.ids: list[str] = []
+
+    def teardown(self):
+        self.patches.undo()
+        self.mock.stop()
+
+    # ---- moves ---------------------------------------------------------------------------------
+    @rule(ds=st.sampled_from(DATA_SOURCES), task_type=st.sampled_from(["full_sync", "incremental_sync", "realtime_sync"]))
+    def create(self, ds, task_type):
+        task = self.service.create_task(CreateTaskRequest(data_source_id=ds, task_type=task_type), "prop")
+        self.ids.append(task["id"])
+
+    @rule(hours=st.integers(min_value=1, max_value=40))
+    def advance_clock(self, hours):
+        self.clock.now += timedelta(hours=hours)
+
+    @precondition(lambda self: self.ids)
+    @rule(pick=st.integers(min_value=0), batch=st.integers(min_value=1, max_value=500))
+    def update(self, pick, batch):
+        try:
+            self.service.update_task(self.ids[pick % len(self.ids)], {"batch_size": batch})
+        except SyncHubError:
+            pass
+
+    @precondition(lambda self: self.ids)
+    @rule(pick=st.integers(min_value=0))
+    def cancel(self, pick):
+        try:
+            self.service.cancel_task(self.ids[pick % len(self.ids)])
+        except SyncHubError:
+            pass
+
+    @precondition(lambda self: self.ids)
+    @rule(pick=st.integers(min_value=0), restart=st.booleans())
+    def retry(self, pick, restart):
+        try:
+            task = self.service.retry_task(self.ids[pick % len(self.ids)], restart=restart, created_by="prop")
+            self.ids.append(task["id"])
+        except SyncHubError:
+            pass
+
+    @precondition(lambda self: self.ids)
+    @rule(pick=st.integers(min_value=0))
+    def start(self, pick):
+        self.service.start_task(self.ids[pick % len(self.ids)], lease_owner="engine", lease_seconds=600)
+
+    @precondition(lambda self: self.ids)
+    @rule(pick=st.integers(min_value=0), outcome=st.sampled_from(["success", "failed", "cancelled"]),
+          rows=st.integers(min_value=0, max_value=10_000), minutes=st.integers(min_value=0, max_value=300))
+    def finish(self, pick, outcome, rows, minutes):
+        self.clock.now += timedelta(minutes=minutes)
+        self.service.finish_task(self.ids[pick % len(self.ids)], lease_owner="engine", status=outcome,
+                                 changes={"processed_rows": rows})
+
+    # ---- the property ---------------------------------------------------------------------------
+    @invariant()
+    def statistics_equal_a_recount(self):
+        tasks = all_tasks(self.stack.refs["TasksTable"])
+        first, last = START.date(), self.clock.now.date()
+        span = (last - first).days
+        windows = {(first, last), (last, last), (first + timedelta(days=span // 2), last),
+                   (first - timedelta(days=3), first - timedelta(days=1))}
+        for ds in (None, *DATA_SOURCES):
+            scoped = [t for t in tasks if ds is None or t["data_source_id"] == ds]
+            for low, high in windows:
+                got = self.statistics.statistics(
+                    data_source_id=ds,
+                    start_time=datetime.combine(low, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=5),
+                    end_time=datetime.combine(high, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=5),
+                )
+                got.pop("engine_statistics")
+                got.pop("data_source_id")
+                in_window = [t for t in scoped if low <= date.fromisoformat(t["created_at"][:10]) <= high]
+                expected = summarise(recount(in_window), got["period"]["start_time"], got["period"]["end_time"])
+                assert got == expected, (ds, low, high)
+            listing = self.service.list_tasks(page=1, size=5, data_source_id=ds, status=None, next_token=None)
+            assert listing["pagination"]["total"] == len(scoped)
+            for status, count in gauges_recount(scoped).items():
+                listing = self.service.list_tasks(page=1, size=5, data_source_id=ds, status=status[3:],
+                                                  next_token=None)
+                assert listing["pagination"]["total"] == count
+        engine = self.statistics.engine_statistics()
+        counts = gauges_recount(tasks)
+        assert (engine["running_tasks"], engine["pending_tasks"]) == (counts["st_running"], counts["st_pending"])
+
+
+def test_statistics_always_equal_a_recount(monkeypatch):
+    from local.resources import function_environment
+    from local.template import functions
+    from tests.conftest import TEMPLATE
+
+    # Resource names are deterministic (<stack>-<LogicalId>), so the environment can be set up front.
+    from local.resources import Stack
+
+    from local.template import parameter_defaults
+
+    names = Stack("synchub-local", "us-east-1", parameter_defaults(TEMPLATE))
+    for logical_id in ("TasksTable", "DataSourcesTable", "StatisticsTable"):
+        names.refs[logical_id] = f"synchub-local-{logical_id}"
+    names.refs["SyncQueue"] = "https://sqs.us-east-1.amazonaws.com/123456789012/synchub-local-SyncQueue"
+    for spec in functions(TEMPLATE).values():
+        for key, value in function_environment(names, spec.environment).items():
+            monkeypatch.setenv(key, value)
+    run_state_machine_as_test(
+        StatisticsMachine,
+        settings=settings(max_examples=12, stateful_step_count=20, deadline=None,
+                          suppress_health_check=list(HealthCheck)),
+    )
