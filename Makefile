@@ -5,7 +5,7 @@ VENV := .venv
 TOOLS := .venv-tools
 PORT ?= 8080
 ARGS ?=
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n auto
 export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 

@@ -138,3 +138,34 @@ def create_resources(
 def function_environment(stack: Stack, environment: dict[str, Any]) -> dict[str, str]:
     """A function's environment variables with every intrinsic resolved to the local resources."""
     return {key: str(stack.resolve(value)) for key, value in environment.items()}
+
+
+def attach_resources(
+    template: dict[str, Any], *, stack_name: str = "synchub-local", region: str = "us-east-1",
+    session: boto3.session.Session | None = None,
+) -> Stack:
+    """The stack as already created by :func:`create_resources` in a running emulator (looked up, not made)."""
+    session = session or boto3.session.Session(region_name=region)
+    stack = Stack(stack_name, region, parameter_defaults(template))
+    sqs = session.client("sqs", region_name=region)
+    dynamodb = session.client("dynamodb", region_name=region)
+    for logical_id, resource in template["Resources"].items():
+        props = resource.get("Properties") or {}
+        if resource["Type"] == "AWS::SQS::Queue":
+            name = props.get("QueueName") or f"{stack_name}-{logical_id}"
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            stack.refs[logical_id] = url
+            stack.attributes[logical_id] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
+        elif resource["Type"] == "AWS::DynamoDB::Table":
+            name = props.get("TableName") or f"{stack_name}-{logical_id}"
+            table = dynamodb.describe_table(TableName=name)["Table"]
+            stack.refs[logical_id] = name
+            stack.attributes[logical_id] = {"Arn": table["TableArn"]}
+            if table.get("LatestStreamArn"):
+                stack.attributes[logical_id]["StreamArn"] = table["LatestStreamArn"]
+        elif resource["Type"] == "AWS::S3::Bucket":
+            name = (props.get("BucketName") or f"{stack_name}-{logical_id}").lower()
+            stack.refs[logical_id] = name
+            stack.attributes[logical_id] = {"Arn": f"arn:aws:s3:::{name}"}
+    return stack

@@ -1,0 +1,75 @@
+"""The local stack started as `make run` starts it (python -m local), on free ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningStack:
+    def __init__(self, base_url: str, moto_port: int, process: subprocess.Popen, log_path: Path):
+        self.base_url = base_url
+        self.moto_port = moto_port
+        self.process = process
+        self.log_path = log_path
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_stack(tmp_path: Path, *args: str) -> RunningStack:
+    port, moto_port = free_port(), free_port()
+    log_path = tmp_path / "stack.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local", "--port", str(port), "--moto-port", str(moto_port), *args],
+        cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"local stack exited: {log_path.read_text()[-3000:]}")
+        try:
+            if requests.get(f"{base_url}/_local/health", timeout=1).status_code == 200:
+                return RunningStack(base_url, moto_port, process, log_path)
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("local stack did not start within 60 s")
+
+
+def stop_stack(stack: RunningStack) -> None:
+    stack.process.terminate()
+    try:
+        stack.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        stack.process.kill()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_stack(tmp_path_factory.mktemp("stack"))
+    yield running
+    stop_stack(running)

@@ -1,0 +1,51 @@
+"""Every sample event in events/ runs against its function (what `make invoke` and `sam local invoke` use)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from local import api_gateway
+from tests.conftest import EVENTS, FUNCTIONS, ROUTES, load_event
+
+API_EVENTS = sorted(p.name for p in EVENTS.glob("*.json") if "httpMethod" in json.loads(p.read_text()))
+EXPECTED = {
+    "create_task.json": 201, "list_tasks.json": 200, "get_task.json": 404, "update_task.json": 404,
+    "cancel_task.json": 404, "retry_task.json": 404, "task_statistics.json": 200,
+    "create_data_source.json": 201, "list_data_sources.json": 200, "get_data_source.json": 200,
+    "update_data_source.json": 200, "delete_data_source.json": 204,
+}
+
+
+def test_every_function_has_a_sample_event():
+    covered = set()
+    for name in API_EVENTS:
+        event = load_event(name)
+        route, _, _ = api_gateway.match(ROUTES, event["httpMethod"], event["path"])
+        assert route is not None and route.resource == event["resource"], name
+        covered.add(route.function)
+    covered.add("ReaperFunction")  # events/reaper.json, a scheduled event
+    assert covered == set(FUNCTIONS)
+    assert set(API_EVENTS) == set(EXPECTED)
+
+
+@pytest.fixture
+def seeded(api):
+    from local.demo import seed
+
+    seed("http://127.0.0.1:8080")
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_sample_event_runs(seeded, name):
+    if name in ("update_data_source.json", "delete_data_source.json"):
+        run("create_data_source.json")
+    result = run(name)
+    assert result["statusCode"] == EXPECTED[name], result["body"]
+
+
+def run(name):
+    event = load_event(name)
+    route, _, _ = api_gateway.match(ROUTES, event["httpMethod"], event["path"])
+    return FUNCTIONS[route.function].invoke(event)
