@@ -65,7 +65,9 @@ def seed(base_url: str) -> None:
         params_config={
             "url_suffix": "/orders",
             "records_path": "data",
-            "pagination": {"style": "page", "page_param": "page", "size_param": "page_size", "page_size": 100},
+            "total_path": "total",
+            "pagination": {"style": "page", "page_param": "page", "size_param": "page_size", "page_size": 100,
+                           "has_more_path": "has_more"},
             "primary_key": "id",
             "cursor_field": "updated_at",
         },

@@ -40,10 +40,35 @@ def use_emulator(endpoint_url: str) -> None:
 
 
 def start_emulator(port: int) -> Any:
-    """Start moto's server on 127.0.0.1:``port`` in a background thread."""
-    from moto.server import ThreadedMotoServer
+    """Start moto's server on 127.0.0.1:``port`` in a background thread.
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    DynamoDB requests are handled one at a time: moto checks a condition and applies the write in two
+    steps, while DynamoDB does both atomically; serialising them keeps conditional writes honest when the
+    API and the engine race locally.
+    """
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    dynamodb_lock = threading.Lock()
+
+    def atomic_dynamodb(app: Any) -> Any:
+        def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+            if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+                with dynamodb_lock:
+                    return list(app(environ, start_response))
+            return app(environ, start_response)
+
+        return wsgi
+
+    class AtomicMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = atomic_dynamodb(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    server = AtomicMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     use_emulator(f"http://127.0.0.1:{port}")
     return server
@@ -114,40 +139,15 @@ class LocalStack:
     def _poll_queue(self, function: LocalFunction, props: dict[str, Any]) -> None:
         import boto3
 
-        sqs = boto3.client("sqs")
-        queue_arn = self.stack.resolve(props["Queue"])
-        queue_url = next(a["QueueUrl"] for a in self.stack.attributes.values() if a.get("Arn") == queue_arn)
-        batch_size = min(10, int(props.get("BatchSize", 10)))
-        reports_failures = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
+        source = QueueEventSource.from_template(function, props, self.stack, boto3.client("sqs"))
         while not self.stop_event.is_set():
             try:
-                received = sqs.receive_message(
-                    QueueUrl=queue_url, MaxNumberOfMessages=batch_size, WaitTimeSeconds=1,
-                    MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"],
-                ).get("Messages", [])
-            except Exception:  # emulator shutting down
+                source.poll_once(wait_seconds=1)
+            except Exception:  # emulator shutting down, or a bug in the poller itself
                 if self.stop_event.is_set():
                     return
-                log.exception("polling %s failed", queue_url)
+                log.exception("polling %s failed", source.queue_url)
                 time.sleep(1)
-                continue
-            if not received:
-                continue
-            event = {"Records": [_sqs_record(message, queue_arn, self.stack.region) for message in received]}
-            try:
-                response = function.invoke(event)
-            except Exception:
-                log.exception("%s failed; its batch returns to the queue after the visibility timeout",
-                              function.spec.logical_id)
-                continue
-            failed = set()
-            if reports_failures and isinstance(response, dict):
-                failed = {item.get("itemIdentifier") for item in response.get("batchItemFailures") or []}
-            done = [m for m in received if m["MessageId"] not in failed]
-            for start in range(0, len(done), 10):
-                sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])
-                ])
 
     # ---- schedules ----------------------------------------------------------------------------
     def _run_schedule(self, function: LocalFunction, props: dict[str, Any]) -> None:
@@ -171,6 +171,51 @@ def schedule_seconds(expression: str) -> float:
         return 60.0
     unit = {"minute": 60, "hour": 3600, "day": 86400}[found.group(2).rstrip("s")]
     return float(int(found.group(1)) * unit)
+
+
+@dataclass
+class QueueEventSource:
+    """An SQS event source mapping: receive a batch, invoke the function, delete what succeeded."""
+
+    function: LocalFunction
+    sqs: Any
+    queue_url: str
+    queue_arn: str
+    region: str
+    batch_size: int = 10
+    reports_failures: bool = False
+
+    @classmethod
+    def from_template(cls, function: LocalFunction, props: dict[str, Any], stack: Stack, sqs: Any) -> "QueueEventSource":
+        queue_arn = stack.resolve(props["Queue"])
+        queue_url = next(a["QueueUrl"] for a in stack.attributes.values() if a.get("Arn") == queue_arn)
+        return cls(function, sqs, queue_url, queue_arn, stack.region, min(10, int(props.get("BatchSize", 10))),
+                   "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []))
+
+    def poll_once(self, wait_seconds: int = 0) -> int:
+        """One receive → invoke → delete round; returns how many messages were delivered."""
+        received = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch_size, WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not received:
+            return 0
+        event = {"Records": [_sqs_record(message, self.queue_arn, self.region) for message in received]}
+        try:
+            response = self.function.invoke(event)
+        except Exception:
+            log.exception("%s failed; its batch returns to the queue after the visibility timeout",
+                          self.function.spec.logical_id)
+            return len(received)
+        failed = set()
+        if self.reports_failures and isinstance(response, dict):
+            failed = {item.get("itemIdentifier") for item in response.get("batchItemFailures") or []}
+        done = [m for m in received if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])
+            ])
+        return len(received)
 
 
 def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:

@@ -105,6 +105,25 @@ def start_local_aws(monkeypatch: pytest.MonkeyPatch) -> Stack:
     return stack
 
 
+@pytest.fixture(autouse=True)
+def atomic_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto evaluates a condition and applies a write in separate steps; DynamoDB does both atomically.
+    Serialising the in-process emulator's request handling restores that, so concurrent actors in the
+    tests race as whole requests, as they do against the real service."""
+    import threading
+
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.Lock()
+    original = BotocoreStubber.__call__
+
+    def serialised(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", serialised)
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """moto in-process with the template's tables, queues and buckets."""

@@ -1,4 +1,5 @@
-"""Scheduled reaper: submits tasks whose submission to the engine failed."""
+"""Scheduled reaper: submits tasks whose submission failed, and resumes (or fails) running tasks whose
+engine stopped sending heartbeats."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -8,6 +9,7 @@ from synchub.schedule.tasks import schedule_service
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    outcome = schedule_service().resubmit_unsubmitted()
+    service = schedule_service()
+    outcome = {**service.resubmit_unsubmitted(), **service.resume_stale_running()}
     logger.info("reaper pass", extra=outcome)
     return outcome

@@ -25,7 +25,7 @@ def test_every_function_has_a_sample_event():
         route, _, _ = api_gateway.match(ROUTES, event["httpMethod"], event["path"])
         assert route is not None and route.resource == event["resource"], name
         covered.add(route.function)
-    covered.add("ReaperFunction")  # events/reaper.json, a scheduled event
+    covered |= {"ReaperFunction", "SyncEngineFunction", "DeadLetterFunction"}  # scheduled and SQS events
     assert covered == set(FUNCTIONS)
     assert set(API_EVENTS) == set(EXPECTED)
 
@@ -49,3 +49,14 @@ def run(name):
     event = load_event(name)
     route, _, _ = api_gateway.match(ROUTES, event["httpMethod"], event["path"])
     return FUNCTIONS[route.function].invoke(event)
+
+
+@pytest.mark.parametrize("function, name", [("SyncEngineFunction", "sync_engine.json"),
+                                            ("DeadLetterFunction", "dead_letter.json"),
+                                            ("ReaperFunction", "reaper.json")])
+def test_background_sample_events_run(aws, function, name):
+    result = FUNCTIONS[function].invoke(load_event(name))
+    if function == "ReaperFunction":
+        assert result == {"submitted": 0, "cleared": 0, "resumed": 0, "failed": 0}
+    else:
+        assert result == {"batchItemFailures": []}  # an unknown task: nothing to do, nothing to retry

@@ -12,23 +12,6 @@ from tests.functional.test_tasks_api import CREATE
 from tests.helpers import all_tasks, gauges_recount
 
 
-@pytest.fixture(autouse=True)
-def atomic_emulator(monkeypatch):
-    """moto evaluates a condition and applies a write in separate steps; DynamoDB does both atomically.
-    Serialising the emulator's request handling restores that atomicity, so races here are real races
-    between whole requests, as against the service."""
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    lock = threading.Lock()
-    original = BotocoreStubber.__call__
-
-    def serialised(self, *args, **kwargs):
-        with lock:
-            return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(BotocoreStubber, "__call__", serialised)
-
-
 def race(actions):
     """Run the actions at the same moment; return each one's outcome ('won' or the exception name)."""
     barrier = threading.Barrier(len(actions))

@@ -49,10 +49,10 @@ def test_sqs_failure_keeps_the_task_and_the_reaper_submits_it(api, aws, data_sou
     get_settings.cache_clear()
     schedule_service.cache_clear()
     outcome = FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json"))
-    assert outcome == {"submitted": 1, "cleared": 0}
+    assert outcome == {"submitted": 1, "cleared": 0, "resumed": 0, "failed": 0}
     assert queued(aws) == [{"task_id": task["id"], "attempt": 1, "hop": 0}]
     assert api.get(f"/api/sync/tasks/{task['id']}").json["submitted"] is True
-    assert FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json")) == {"submitted": 0, "cleared": 0}
+    assert FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json")) == {"submitted": 0, "cleared": 0, "resumed": 0, "failed": 0}
 
 
 def test_reaper_waits_for_the_grace_period_and_skips_cancelled_tasks(api, aws, data_source, monkeypatch):
@@ -62,7 +62,7 @@ def test_reaper_waits_for_the_grace_period_and_skips_cancelled_tasks(api, aws, d
     cancelled = api.post("/api/sync/tasks", CREATE).json
     synchub_aws.set_client("sqs", real)
     assert api.post(f"/api/sync/tasks/{cancelled['id']}/cancel").status == 200
-    assert FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json")) == {"submitted": 0, "cleared": 0}
+    assert FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json")) == {"submitted": 0, "cleared": 0, "resumed": 0, "failed": 0}
     assert queued(aws) == []
     monkeypatch.setenv("RESUBMIT_AFTER_SECONDS", "0")
     from synchub.settings import get_settings
@@ -70,5 +70,5 @@ def test_reaper_waits_for_the_grace_period_and_skips_cancelled_tasks(api, aws, d
 
     get_settings.cache_clear()
     schedule_service.cache_clear()
-    assert FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json")) == {"submitted": 1, "cleared": 0}
+    assert FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json")) == {"submitted": 1, "cleared": 0, "resumed": 0, "failed": 0}
     assert [m["task_id"] for m in queued(aws)] == [young["id"]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 def reset() -> None:
     """Forget cached settings, boto3 clients and services so the next use re-reads the environment."""
     from synchub import aws
+    from synchub.engine.runner import reset_runner
     from synchub.schedule.data_sources import data_source_service
     from synchub.schedule.tasks import schedule_service
     from synchub.settings import get_settings
@@ -16,3 +17,4 @@ def reset() -> None:
     schedule_service.cache_clear()
     data_source_service.cache_clear()
     statistics_service.cache_clear()
+    reset_runner()

@@ -24,6 +24,19 @@ class Settings(BaseModel):
     # A pending task still marked unsubmitted after this many seconds is submitted by the reaper.
     resubmit_after_seconds: int = Field(default=60, ge=0)
     max_body_bytes: int = Field(default=262_144, ge=1024)
+    # ---- engine
+    data_lake_bucket: str = ""
+    # Continue in a fresh invocation when less than this many seconds of the current one remain.
+    engine_time_margin_seconds: float = Field(default=60.0, ge=0)
+    # SQS→Lambda→SQS hops one task may take (continuations and realtime polls) before it is failed.
+    engine_max_hops: int = Field(default=10_000, ge=1)
+    default_batch_size: int = Field(default=1000, ge=1)
+    # A running task whose heartbeat is older than this is resumed by the reaper (then failed after
+    # ``engine_max_resumptions``).
+    heartbeat_timeout_seconds: int = Field(default=900, ge=10)
+    engine_max_resumptions: int = Field(default=3, ge=0)
+    # First retry delay of a failed engine message; it doubles with each delivery (capped at 15 minutes).
+    engine_retry_base_seconds: int = Field(default=5, ge=0, le=900)
 
     @classmethod
     def from_env(cls) -> "Settings":

@@ -9,9 +9,13 @@ from synchub import aws
 from synchub.settings import Settings
 
 
-def task_message(task: dict[str, Any], *, hop: int = 0, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The engine message for ``task``: which task, which attempt, how many continuations so far."""
+def task_message(task: dict[str, Any], *, hop: int = 0, checkpoint: dict[str, Any] | None = None,
+                 run_id: str | None = None) -> dict[str, Any]:
+    """The engine message for ``task``: which task, which attempt, how many continuations so far, and
+    (to continue a run) which run holds its lease."""
     message: dict[str, Any] = {"task_id": task["id"], "attempt": int(task.get("attempt") or 1), "hop": hop}
+    if run_id is not None:
+        message["run_id"] = run_id
     if checkpoint is not None:
         message["checkpoint"] = checkpoint
     return message
@@ -22,11 +26,12 @@ class SyncEngine:
         self.settings = settings
 
     def submit(self, task: dict[str, Any], *, delay_seconds: int = 0, hop: int = 0,
-               checkpoint: dict[str, Any] | None = None) -> str:
+               checkpoint: dict[str, Any] | None = None, run_id: str | None = None) -> str:
         """Send the task's message to the sync queue; returns the SQS message id."""
+        message = task_message(task, hop=hop, checkpoint=checkpoint, run_id=run_id)
         response = aws.client("sqs").send_message(
             QueueUrl=self.settings.sync_queue_url,
-            MessageBody=json.dumps(task_message(task, hop=hop, checkpoint=checkpoint), separators=(",", ":")),
+            MessageBody=json.dumps(message, separators=(",", ":")),
             DelaySeconds=max(0, min(900, delay_seconds)),
         )
         return response["MessageId"]

@@ -60,6 +60,7 @@ PUBLIC_TASK_FIELDS: tuple[str, ...] = (
     "total_rows",
     "error_count",
     "error_message",
+    "error_code",
     "result",
     "start_time",
     "end_time",

@@ -12,6 +12,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any, Iterable
 
+from synchub import aws
 from synchub.dal.data_sources import DataSourceStore
 from synchub.dal.paging import InvalidToken, PageState, decode_token, encode_token
 from synchub.dal.statistics import StatisticsStore
@@ -23,9 +24,13 @@ from synchub.ids import is_task_id, new_task_id, shard_of
 from synchub.models.tasks import TERMINAL_STATUSES, CreateTaskRequest, public_task
 from synchub.settings import Settings, get_settings
 from synchub.stats.aggregate import SCOPE_ALL, scope_of_data_source
-from synchub.timeutil import now_iso, parse_iso, utcnow
+from synchub.timeutil import iso, now_iso, parse_iso, utcnow
 
 logger = logging.getLogger(__name__)
+
+
+def aws_query(**params: Any) -> dict[str, Any]:
+    return aws.client("dynamodb").query(**params)
 
 # Deepest offset reachable with ``page`` alone; beyond it clients follow ``next_token``.
 MAX_PAGE_OFFSET = 10_000
@@ -129,10 +134,11 @@ class ScheduleService:
             ops.extend(self.stats.change_ops(before, after))
         return ops, after
 
-    def transition(self, before: dict[str, Any], changes: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    def transition(self, before: dict[str, Any], changes: dict[str, Any], *,
+                   extra_ops: Iterable[dict[str, Any]] = (), **kwargs: Any) -> dict[str, Any]:
         """Apply a change to a task read as ``before``; raises ``TransactionFailed`` if it moved meanwhile."""
         ops, after = self.transition_ops(before, changes, **kwargs)
-        self.tasks.transact(ops)
+        self.tasks.transact([*ops, *extra_ops])
         return after
 
     # ---- create -------------------------------------------------------------------------------
@@ -331,8 +337,9 @@ class ScheduleService:
                         "start_time": now_iso(),
                         "current_phase": "starting",
                         "lease_owner": lease_owner,
-                        "lease_expires_at": (now + timedelta(seconds=lease_seconds)).isoformat(),
-                        "heartbeat_at": now_iso(),
+                        "lease_expires_at": iso(now + timedelta(seconds=lease_seconds)),
+                        "heartbeat_at": iso(now),
+                        "checkpoint_seq": 0,
                         "submitted": True,
                     },
                     remove=["resubmit"],
@@ -341,26 +348,98 @@ class ScheduleService:
                 continue
         return None
 
-    def finish_task(self, task_id: str, *, lease_owner: str, status: str, changes: dict[str, Any]) -> dict[str, Any] | None:
-        """running → a terminal status, only by the lease holder; ``None`` if the lease was lost."""
+    def finish_task(self, task_id: str, *, lease_owner: str | None, status: str, changes: dict[str, Any],
+                    extra_ops: Iterable[dict[str, Any]] = (), from_statuses: Iterable[str] = ("running",),
+                    ) -> dict[str, Any] | None:
+        """running → a terminal status, only by the lease holder (``None`` holder: whoever holds it, as the
+        dead-letter handler and the reaper do); returns ``None`` if the task is no longer ours to finish."""
         if status not in TERMINAL_STATUSES:
             raise ValueError(f"not a terminal status: {status}")
+        allowed = set(from_statuses)
         for _ in range(5):
             before = self.tasks.get(task_id)
-            if before is None or before["status"] != "running" or before.get("lease_owner") != lease_owner:
+            if before is None or before["status"] not in allowed:
+                return None
+            if lease_owner is not None and before.get("lease_owner") != lease_owner:
                 return None
             now = now_iso()
             try:
                 return self.transition(
                     before,
-                    {"status": status, "end_time": now, "updated_at": now, **changes},
-                    remove=["lease_owner", "lease_expires_at"],
+                    {"status": status, "end_time": now, "updated_at": now, "current_phase": status, **changes},
+                    remove=["lease_owner", "lease_expires_at", "resubmit"],
+                    extra_ops=extra_ops,
                 )
-            except TransactionFailed:
-                continue
+            except TransactionFailed as failure:
+                if failure.failed_at(0):
+                    continue
+                raise
         return None
 
+    def record_progress(self, task_id: str, *, lease_owner: str, seq: int, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """One conditional update per batch: progress, heartbeat and the checkpoint, only by the lease
+        holder and only from checkpoint ``seq`` (so a duplicate delivery cannot move it twice)."""
+        now = utcnow()
+        fields = {**changes, "checkpoint_seq": seq + 1, "heartbeat_at": iso(now), "progress_updated_at": iso(now),
+                  "updated_at": iso(now),
+                  "lease_expires_at": iso(now + timedelta(seconds=self.settings.heartbeat_timeout_seconds))}
+        op = self.tasks.update_op(
+            task_id, fields, expect_status=["running"],
+            condition="lease_owner = :run AND (checkpoint_seq = :seq OR (attribute_not_exists(checkpoint_seq) "
+                      "AND :seq = :zero))",
+            condition_values={":run": lease_owner, ":seq": seq, ":zero": 0},
+        )
+        update = op["Update"]
+        update["UpdateExpression"] += " ADD #ver :one"
+        update["ExpressionAttributeNames"]["#ver"] = "version"
+        update["ExpressionAttributeValues"][":one"] = {"N": "1"}
+        try:
+            return self.tasks.update(op)
+        except ConditionFailed:
+            return None
+
     # ---- reaper -------------------------------------------------------------------------------
+    def resume_stale_running(self, limit: int = 100) -> dict[str, int]:
+        """Running tasks whose heartbeat stopped (the engine died): resume each from its checkpoint under
+        a new lease, or fail it once it has been resumed ``engine_max_resumptions`` times."""
+        from synchub.dal.tasks import INDEX_STATUS
+
+        cutoff = iso(utcnow() - timedelta(seconds=self.settings.heartbeat_timeout_seconds))
+        resumed = failed = 0
+        for shard in range(self.settings.list_shards):
+            response = aws_query(
+                TableName=self.settings.tasks_table, IndexName=INDEX_STATUS,
+                KeyConditionExpression="lk_status = :pk",
+                FilterExpression="heartbeat_at < :cutoff",
+                ExpressionAttributeValues={":pk": {"S": f"running#{shard}"}, ":cutoff": {"S": cutoff}},
+                Limit=limit,
+            )
+            for raw in response.get("Items", []):
+                before = self.tasks.get(raw["id"]["S"])
+                if before is None or before["status"] != "running" or before.get("heartbeat_at", "") >= cutoff:
+                    continue
+                resumptions = int(before.get("resumptions") or 0)
+                if resumptions >= self.settings.engine_max_resumptions:
+                    if self.finish_task(before["id"], lease_owner=before.get("lease_owner"), status="failed", changes={
+                        "error_code": "HEARTBEAT_LOST",
+                        "error_message": f"The engine stopped reporting progress {resumptions + 1} times; "
+                                         "the task was given up.",
+                    }):
+                        failed += 1
+                    continue
+                run_id = f"resume-{before['id']}-{resumptions + 1}"
+                now = utcnow()
+                try:
+                    after = self.transition(before, {
+                        "lease_owner": run_id, "resumptions": resumptions + 1, "heartbeat_at": iso(now),
+                        "lease_expires_at": iso(now + timedelta(seconds=self.settings.heartbeat_timeout_seconds)),
+                    })
+                except TransactionFailed:
+                    continue
+                self.engine.submit(after, run_id=run_id, hop=0)
+                resumed += 1
+        return {"resumed": resumed, "failed": failed}
+
     def resubmit_unsubmitted(self, limit: int = 100) -> dict[str, int]:
         """Submit pending tasks whose submission failed (oldest first); clear marks of non-pending ones."""
         cutoff = utcnow() - timedelta(seconds=self.settings.resubmit_after_seconds)

@@ -1,0 +1,26 @@
+"""The engine: SQS batch of task messages → sync runs, reporting partial batch failures."""
+
+import json
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from synchub.engine.runner import engine_runner, retry_later_backoff
+from synchub.observability import logger
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def run_record(record: SQSRecord, lambda_context: LambdaContext) -> str:
+    message = json.loads(record.body)
+    try:
+        return engine_runner().handle(message, record.message_id, lambda_context.get_remaining_time_in_millis)
+    except Exception:
+        retry_later_backoff(record.receipt_handle, int(record.attributes.approximate_receive_count or 1))
+        raise
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(event=event, record_handler=run_record, processor=processor, context=context)

@@ -1,0 +1,1 @@
+"""Sources (http, postgresql, mysql, files in S3) and destinations (the data lake, DynamoDB)."""

@@ -1,0 +1,34 @@
+"""Chooses the source connector and the stream definition for a task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from synchub.connectors.base import PermanentSourceError, Source, StreamSpec
+
+FILE_TYPES = {"file", "csv", "json", "jsonl"}
+
+
+def stream_for(data_source: dict[str, Any], task: dict[str, Any]) -> StreamSpec:
+    """The data source's default stream (``params_config``) with the task's parameters over it."""
+    spec: dict[str, Any] = dict(data_source.get("params_config") or {})
+    config = task.get("config") or {}
+    for key in StreamSpec.model_fields:
+        if key in config and key != "interface_id":
+            spec[key] = config[key]
+    spec["interface_id"] = task.get("interface_id") or spec.get("interface_id") or "default"
+    if data_source["type"] in ("csv", "json", "jsonl"):
+        spec.setdefault("format", data_source["type"])
+    try:
+        return StreamSpec.model_validate(spec)
+    except ValueError as error:
+        raise PermanentSourceError(f"invalid stream configuration: {error}") from error
+
+
+def open_source(data_source: dict[str, Any], connection: dict[str, Any], stream: StreamSpec) -> Source:
+    kind = data_source["type"]
+    if kind == "http":
+        from synchub.connectors.http import HttpSource
+
+        return HttpSource(connection, stream)
+    raise PermanentSourceError(f"data sources of type '{kind}' cannot be synced yet")

@@ -1,0 +1,362 @@
+"""The engine under moto against a real HTTP source: exact rows, continuations, faults, cancel, timeout."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+
+import boto3
+import pytest
+
+from local.stack import QueueEventSource
+from synchub.schedule.tasks import schedule_service
+from tests.conftest import FUNCTIONS, TEMPLATE
+from tests.helpers import all_tasks
+from tests.http_source import PAGINATIONS, OrdersServer
+from synchub.stats.aggregate import recount, summarise
+
+
+@pytest.fixture(autouse=True)
+def immediate_retries(monkeypatch):
+    """Failed engine messages come back at once instead of after a backoff (the tests do not wait)."""
+    monkeypatch.setenv("ENGINE_RETRY_BASE_SECONDS", "0")
+    from synchub.settings import get_settings
+
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def orders():
+    server = OrdersServer(rows=2345)
+    yield server
+    server.close()
+
+
+def register(api, orders, style="page", ds="ds_orders", **extra):
+    body = {"id": ds, "name": "orders", "type": "http",
+            "connection_config": {"base_url": orders.base_url, "token": "secret-token"},
+            "params_config": {"records_path": "items", "total_path": "meta.total", "primary_key": "id",
+                              "cursor_field": "updated_at", **PAGINATIONS[style], **extra}}
+    response = api.post("/api/sync/data-sources", body)
+    assert response.status == 201, response.text
+
+
+def create(api, ds="ds_orders", task_type="full_sync", **parameters):
+    response = api.post("/api/sync/tasks", {"data_source_id": ds, "task_type": task_type,
+                                            "parameters": {"batch_size": 500, **parameters}})
+    assert response.status == 201, response.text
+    return response.json
+
+
+def engine_source(aws, function="SyncEngineFunction", queue="SyncQueue"):
+    props = FUNCTIONS[function].spec.events_of("SQS")[0]
+    return QueueEventSource.from_template(FUNCTIONS[function], props, aws, boto3.client("sqs"))
+
+
+def drain(aws, rounds=200):
+    """Deliver engine messages until the queue is empty; returns the number of deliveries."""
+    source, delivered = engine_source(aws), 0
+    for _ in range(rounds):
+        count = source.poll_once()
+        if not count:
+            return delivered
+        delivered += count
+    raise AssertionError("the engine never went idle")
+
+
+def lake_rows(aws, task):
+    """Every row in the task's data-lake parts, in part order."""
+    s3 = boto3.client("s3")
+    prefix = task["result"]["prefix"]
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=aws.refs["DataLakeBucket"], Prefix=prefix).get("Contents", [])
+                  if "/part-" in o["Key"])
+    rows = []
+    for key in keys:
+        body = gzip.decompress(s3.get_object(Bucket=aws.refs["DataLakeBucket"], Key=key)["Body"].read())
+        rows.extend(json.loads(line) for line in body.splitlines())
+    return rows
+
+
+def assert_exact(aws, task, expected_rows):
+    rows = lake_rows(aws, task)
+    assert [r["id"] for r in rows] == list(range(1, expected_rows + 1))
+    assert task["processed_rows"] == expected_rows == task["result"]["rows_written"]
+
+
+def assert_statistics_match(api, aws):
+    tasks = all_tasks(aws.refs["TasksTable"])
+    got = api.get("/api/sync/tasks/statistics").json
+    got.pop("engine_statistics"), got.pop("data_source_id")
+    assert got == summarise(recount(tasks), got["period"]["start_time"], got["period"]["end_time"])
+
+
+@pytest.mark.parametrize("style", list(PAGINATIONS))
+def test_full_sync_writes_exactly_the_source_rows(api, aws, orders, style):
+    register(api, orders, style)
+    task = create(api)
+    drain(aws)
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "success", done
+    assert done["progress"] == 100 and done["total_rows"] == 2345
+    assert_exact(aws, done, 2345)
+    manifest = json.loads(boto3.client("s3").get_object(Bucket=aws.refs["DataLakeBucket"],
+                                                        Key=done["result"]["manifest"])["Body"].read())
+    assert manifest["rows"] == 2345 and sum(p["rows"] for p in manifest["parts"]) == 2345
+    assert all(p["key"].startswith(f"ds_orders/default/{task['id']}/part-") for p in manifest["parts"])
+    assert_statistics_match(api, aws)
+
+
+def test_progress_rises_batch_by_batch(api, aws, orders, monkeypatch):
+    register(api, orders)
+    task = create(api, batch_size=400)
+    seen = []
+    runner_module = __import__("synchub.engine.runner", fromlist=["x"])
+    original = runner_module.LakeDestination.write
+
+    def spy(self, number, rows):
+        current = schedule_service().get_task(task["id"])
+        seen.append((current["status"], current["processed_rows"], current["progress"]))
+        return original(self, number, rows)
+
+    monkeypatch.setattr(runner_module.LakeDestination, "write", spy)
+    drain(aws)
+    rows = [r for _, r, _ in seen]
+    assert rows == sorted(rows) and rows[0] == 0 and rows[-1] >= 2000
+    assert all(status == "running" for status, _, _ in seen)
+    assert [p for _, _, p in seen] == sorted(p for _, _, p in seen) and seen[-1][2] > 80
+
+
+class OneBatchContext:
+    """A Lambda context whose time runs out after one batch: each invocation does exactly one."""
+
+    def __init__(self):
+        self.calls = 0
+        self.function_name, self.memory_limit_in_mb, self.aws_request_id = "SyncEngineFunction", 1024, "req"
+        self.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:SyncEngineFunction"
+
+    def get_remaining_time_in_millis(self):
+        self.calls += 1
+        return 900_000 if self.calls == 1 else 1
+
+
+def test_tiny_time_budget_continues_over_many_invocations(api, aws, orders, monkeypatch):
+    register(api, orders)
+    task = create(api, batch_size=300)
+    function = FUNCTIONS["SyncEngineFunction"]
+    monkeypatch.setattr(function, "context", lambda: OneBatchContext())
+    invocations = drain(aws)
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "success"
+    assert invocations == 8  # 2345 rows / 300 per batch: one batch per invocation
+    assert_exact(aws, done, 2345)
+
+
+def test_hop_guard_fails_a_task_that_keeps_continuing(api, aws, orders, monkeypatch):
+    monkeypatch.setenv("ENGINE_MAX_HOPS", "3")
+    import synchub.runtime
+
+    synchub.runtime.reset()
+    register(api, orders)
+    task = create(api, batch_size=100)
+    monkeypatch.setattr(FUNCTIONS["SyncEngineFunction"], "context", lambda: OneBatchContext())
+    drain(aws)
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "failed" and done["error_code"] == "HOP_LIMIT"
+    assert done["processed_rows"] == 400 and len(lake_rows(aws, {"result": {"prefix": f"ds_orders/default/{task['id']}"}})) == 400
+    assert_statistics_match(api, aws)
+
+
+def test_crash_after_write_before_checkpoint_resumes_without_duplicates(api, aws, orders, monkeypatch):
+    register(api, orders)
+    task = create(api)
+    service = schedule_service()
+    original = service.record_progress
+    crashes = {"left": 1, "calls": 0}
+
+    def dies_once(*args, **kwargs):
+        crashes["calls"] += 1
+        if crashes["calls"] == 3 and crashes["left"]:
+            crashes["left"] -= 1
+            raise RuntimeError("engine died between the part write and the checkpoint")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "record_progress", dies_once)
+    source = engine_source(aws)
+    assert source.poll_once() == 1  # fails: the message stays (made visible again after a backoff)
+    assert api.get(f"/api/sync/tasks/{task['id']}").json["processed_rows"] == 1000
+    drain(aws)
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "success"
+    assert_exact(aws, done, 2345)
+
+
+def test_duplicate_and_concurrent_deliveries_write_each_row_once(api, aws, orders):
+    register(api, orders)
+    task = create(api)
+    sqs = boto3.client("sqs")
+    message = sqs.receive_message(QueueUrl=aws.refs["SyncQueue"], MaxNumberOfMessages=1)["Messages"][0]
+    from local.stack import _sqs_record
+
+    event = {"Records": [_sqs_record(message, "arn:aws:sqs:us-east-1:123456789012:x", "us-east-1")]}
+    outcomes = []
+
+    def deliver():
+        outcomes.append(FUNCTIONS["SyncEngineFunction"].spec and _invoke_unlocked(event))
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    _invoke_unlocked(event)  # a third, late duplicate
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "success"
+    assert_exact(aws, done, 2345)
+    assert_statistics_match(api, aws)
+
+
+def _invoke_unlocked(event):
+    """Invoke the engine handler directly (two concurrent executions, as two Lambda environments)."""
+    function = FUNCTIONS["SyncEngineFunction"]
+    function._load()
+    return function._handler(event, function.context())
+
+
+def test_transient_failures_retry_then_succeed(api, aws, orders):
+    register(api, orders)
+    task = create(api)
+    orders.fail(503, times=2)
+    source = engine_source(aws)
+    source.poll_once()
+    assert api.get(f"/api/sync/tasks/{task['id']}").json["status"] == "running"
+    assert orders.failures == [503]  # one failure left for the redelivery
+    drain(aws)
+    assert orders.failures == []
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "success"
+    assert_exact(aws, done, 2345)
+
+
+@pytest.mark.parametrize("status", [401, 404])
+def test_permanent_failure_fails_the_task_at_once(api, aws, orders, status):
+    register(api, orders)
+    task = create(api)
+    orders.fail(status)
+    drain(aws)
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "failed" and done["error_code"] == "SOURCE_ERROR"
+    assert str(status) in done["error_message"] and "secret-token" not in done["error_message"]
+    assert_statistics_match(api, aws)
+
+
+def test_dead_letters_fail_their_tasks(api, aws, orders):
+    register(api, orders)
+    pending = create(api)
+    running = create(api)
+    schedule_service().start_task(running["id"], lease_owner="lost-engine", lease_seconds=60)
+    sqs = boto3.client("sqs")
+    discard_messages(aws)
+    for task in (pending, running):
+        sqs.send_message(QueueUrl=aws.refs["SyncDeadLetterQueue"], MessageBody=json.dumps({"task_id": task["id"]}))
+    sqs.send_message(QueueUrl=aws.refs["SyncDeadLetterQueue"], MessageBody="not json")
+    assert engine_source(aws, "DeadLetterFunction").poll_once() == 3
+    for task in (pending, running):
+        got = api.get(f"/api/sync/tasks/{task['id']}").json
+        assert got["status"] == "failed" and got["error_code"] == "ENGINE_GAVE_UP"
+    assert sqs.receive_message(QueueUrl=aws.refs["SyncDeadLetterQueue"]).get("Messages") is None
+    assert_statistics_match(api, aws)
+
+
+def test_cancel_of_a_running_full_sync_stops_at_the_next_batch(api, aws, orders, monkeypatch):
+    register(api, orders)
+    task = create(api, batch_size=200)
+    runner_module = __import__("synchub.engine.runner", fromlist=["x"])
+    original = runner_module.LakeDestination.write
+    writes = []
+
+    def cancel_during_second_batch(self, number, rows):
+        writes.append(number)
+        if number == 2:
+            assert api.post(f"/api/sync/tasks/{task['id']}/cancel").status == 202
+        return original(self, number, rows)
+
+    monkeypatch.setattr(runner_module.LakeDestination, "write", cancel_during_second_batch)
+    drain(aws)
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "cancelled" and writes == [1, 2]
+    assert done["processed_rows"] == 400 and done["result"]["rows_written"] == 400
+    assert [r["id"] for r in lake_rows(aws, done)] == list(range(1, 401))
+    assert_statistics_match(api, aws)
+
+
+def test_timeout_fails_the_task_with_code_timeout(api, aws, orders):
+    register(api, orders)
+    orders.delay = 0.4
+    task = create(api, batch_size=100, timeout=1)
+    drain(aws)
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "failed" and done["error_code"] == "TIMEOUT"
+    assert 0 < done["processed_rows"] < 2345
+    assert_statistics_match(api, aws)
+
+
+def test_stale_heartbeat_is_resumed_then_given_up(api, aws, orders, monkeypatch):
+    register(api, orders)
+    task = create(api)
+    service = schedule_service()
+    original = service.record_progress
+    calls = {"n": 0}
+
+    def engine_dies_after_first_batch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise SystemExit("the engine's execution environment vanished")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "record_progress", engine_dies_after_first_batch)
+    with pytest.raises(SystemExit):
+        engine_source(aws).poll_once()
+    discard_messages(aws)  # the message is gone with the engine
+    monkeypatch.setattr(service, "record_progress", original)
+    _age_heartbeat(aws, task["id"])
+    from tests.conftest import load_event
+
+    outcome = FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json"))
+    assert outcome["resumed"] == 1
+    drain(aws)
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "success"
+    assert_exact(aws, done, 2345)
+
+    # A task whose engine keeps dying is failed after the allowed resumptions.
+    second = create(api)
+    schedule_service().start_task(second["id"], lease_owner="dead", lease_seconds=60)
+    discard_messages(aws)
+    for _ in range(3):
+        _age_heartbeat(aws, second["id"])
+        assert FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json"))["resumed"] == 1
+        discard_messages(aws)
+    _age_heartbeat(aws, second["id"])
+    assert FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json"))["failed"] == 1
+    got = api.get(f"/api/sync/tasks/{second['id']}").json
+    assert got["status"] == "failed" and got["error_code"] == "HEARTBEAT_LOST"
+    assert_statistics_match(api, aws)
+
+
+def discard_messages(aws):
+    """Drop every visible engine message (as if it was lost with its engine)."""
+    sqs = boto3.client("sqs")
+    while True:
+        messages = sqs.receive_message(QueueUrl=aws.refs["SyncQueue"], MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return
+        for message in messages:
+            sqs.delete_message(QueueUrl=aws.refs["SyncQueue"], ReceiptHandle=message["ReceiptHandle"])
+
+
+def _age_heartbeat(aws, task_id):
+    boto3.client("dynamodb").update_item(
+        TableName=aws.refs["TasksTable"], Key={"id": {"S": task_id}},
+        UpdateExpression="SET heartbeat_at = :old", ExpressionAttributeValues={":old": {"S": "2000-01-01T00:00:00.000Z"}},
+    )
