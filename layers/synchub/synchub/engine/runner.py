@@ -13,7 +13,10 @@ import time
 from typing import Any, Callable
 
 from synchub import aws
-from synchub.connectors.base import Batch, PermanentSourceError, TransientSourceError
+from datetime import timedelta
+
+from synchub.connectors.base import Batch, PermanentSourceError, TransientSourceError, newer_than
+from synchub.dal.watermarks import WatermarkStore
 from synchub.connectors.lake import LakeDestination
 from synchub.engine.sources import open_source, stream_for
 from synchub.errors import NotFound
@@ -21,7 +24,10 @@ from synchub.observability import logger
 from synchub.schedule.data_sources import DataSourceService
 from synchub.schedule.tasks import ScheduleService
 from synchub.settings import Settings
-from synchub.timeutil import parse_iso, utcnow
+from synchub.timeutil import iso, parse_iso, utcnow
+
+INCREMENTAL_TYPES = ("incremental_sync", "realtime_sync")
+MAX_SQS_DELAY = 900
 
 
 class RetryLater(Exception):
@@ -33,6 +39,7 @@ class SyncRunner:
         self.settings = settings
         self.schedule = schedule
         self.data_sources = data_sources
+        self.watermarks = WatermarkStore(settings)
 
     # ---- entry point ----------------------------------------------------------------------------
     def handle(self, message: dict[str, Any], message_id: str, remaining_ms: Callable[[], int]) -> str:
@@ -55,6 +62,12 @@ class SyncRunner:
         elif task["status"] != "running" or task.get("lease_owner") != run_id:
             return "stale"
         hop = int(message.get("hop") or 0)
+        not_before = message.get("not_before")
+        if isinstance(not_before, str) and parse_iso(not_before) > utcnow() and not task.get("cancel_requested"):
+            wait = (parse_iso(not_before) - utcnow()).total_seconds()
+            self.schedule.engine.submit(task, hop=hop, run_id=run_id, delay_seconds=int(min(MAX_SQS_DELAY, wait)),
+                                        extra={"not_before": not_before})
+            return "waiting"
         if hop > self.settings.engine_max_hops:
             self._fail(task, run_id, f"The task exceeded {self.settings.engine_max_hops} continuations.", "HOP_LIMIT")
             return "failed"
@@ -78,18 +91,22 @@ class SyncRunner:
         config = task.get("config") or {}
         batch_size = int(config.get("batch_size") or self.settings.default_batch_size)
         timeout = config.get("timeout")
+        incremental = task["task_type"] in INCREMENTAL_TYPES
+        realtime = task["task_type"] == "realtime_sync"
+        if incremental and not stream.cursor_field:
+            raise PermanentSourceError("incremental and realtime syncs need a cursor_field in the stream")
         destination = LakeDestination(self.settings.data_lake_bucket, task["data_source_id"], stream.interface_id,
                                       task["id"])
-        checkpoint = task.get("checkpoint") or {"state": None, "next_part": 1, "rows": 0, "part_rows": []}
+        checkpoint = task.get("checkpoint") or self._initial_checkpoint(task, stream, incremental)
         seq = int(task.get("checkpoint_seq") or 0)
         started = parse_iso(task["start_time"])
-        source = open_source(data_source, connection, stream)
+        source = open_source(data_source, connection, stream, incremental=incremental)
         try:
             while True:
                 if task.get("cancel_requested"):
                     self._finish(task, run_id, "cancelled", checkpoint, destination, stream)
                     return "cancelled"
-                if timeout and (utcnow() - started).total_seconds() > float(timeout):
+                if timeout and not realtime and (utcnow() - started).total_seconds() > float(timeout):
                     self._fail(task, run_id, f"The task ran longer than its timeout of {timeout} s.", "TIMEOUT",
                                checkpoint)
                     return "failed"
@@ -97,7 +114,7 @@ class SyncRunner:
                     self._continue(task, run_id, hop + 1)
                     return "continued"
                 read_started = time.monotonic()
-                batch: Batch = source.read(checkpoint["state"], batch_size)
+                batch: Batch = source.read(checkpoint["state"], batch_size, watermark=checkpoint.get("since"))
                 part_rows = list(checkpoint["part_rows"])
                 next_part = int(checkpoint["next_part"])
                 if batch.rows:
@@ -105,22 +122,64 @@ class SyncRunner:
                     part_rows.append(len(batch.rows))
                     next_part += 1
                 rows = int(checkpoint["rows"]) + len(batch.rows)
-                checkpoint = {"state": batch.state, "next_part": next_part, "rows": rows, "part_rows": part_rows}
+                max_cursor = checkpoint.get("max_cursor")
+                if incremental:
+                    for row in batch.rows:
+                        value = row.get(stream.cursor_field or "")
+                        if value is not None and newer_than(value, max_cursor):
+                            max_cursor = value
+                checkpoint = {**checkpoint, "state": batch.state, "next_part": next_part, "rows": rows,
+                              "part_rows": part_rows, "max_cursor": max_cursor}
+                cycle_done = batch.state is None
                 total = batch.total_rows if batch.total_rows is not None else task.get("total_rows")
-                updated = self.schedule.record_progress(
-                    task["id"], lease_owner=run_id, seq=seq,
-                    changes=self._progress(task, started, rows, total, batch.state is None, checkpoint,
-                                           time.monotonic() - read_started),
-                )
+                changes = self._progress(task, started, rows, total, cycle_done and not realtime,
+                                         checkpoint, time.monotonic() - read_started)
+                wait = 0
+                if cycle_done and realtime:
+                    # End of a poll: wait, then read again from the start, only rows past the newest seen.
+                    wait = int(config.get("poll_interval") or 60)
+                    checkpoint["since"] = max_cursor
+                    checkpoint["polls"] = int(checkpoint.get("polls") or 0) + 1
+                    next_poll = utcnow() + timedelta(seconds=wait)
+                    changes.update(checkpoint=checkpoint, current_phase="waiting", next_poll_at=iso(next_poll),
+                                   total_rows=None, estimated_time=None)
+                updated = self.schedule.record_progress(task["id"], lease_owner=run_id, seq=seq, changes=changes)
                 if updated is None:
                     logger.info("lost the task to another run; stopping", extra={"task_id": task["id"]})
                     return "lost-lease"
                 task, seq = updated, seq + 1
-                if batch.state is None:
+                if cycle_done and realtime:
+                    if task.get("cancel_requested"):
+                        self._finish(task, run_id, "cancelled", checkpoint, destination, stream)
+                        return "cancelled"
+                    self.schedule.engine.submit(task, hop=hop + 1, run_id=run_id,
+                                                delay_seconds=min(MAX_SQS_DELAY, wait),
+                                                extra={"not_before": iso(next_poll)})
+                    return "waiting"
+                if cycle_done:
                     self._finish(task, run_id, "success", checkpoint, destination, stream)
                     return "success"
         finally:
             source.close()
+
+    def _initial_checkpoint(self, task: dict[str, Any], stream: Any, incremental: bool) -> dict[str, Any]:
+        """Where a run starts: a failed attempt's checkpoint (for a retry), else the beginning, past the
+        committed watermark for incremental syncs."""
+        checkpoint: dict[str, Any] = {"state": None, "next_part": 1, "rows": 0, "part_rows": [], "inherited": []}
+        if incremental:
+            checkpoint["since"] = self.watermarks.get(task["data_source_id"], stream.interface_id)
+            checkpoint["max_cursor"] = checkpoint["since"]
+        previous = self.schedule.tasks.get(task["resume_from"]) if task.get("resume_from") else None
+        if previous and previous.get("checkpoint"):
+            old = previous["checkpoint"]
+            old_destination = LakeDestination(self.settings.data_lake_bucket, previous["data_source_id"],
+                                              stream.interface_id, previous["id"])
+            inherited = list(old.get("inherited") or []) + [
+                {"key": old_destination.part_key(n + 1), "rows": count} for n, count in enumerate(old["part_rows"])]
+            checkpoint.update(state=old.get("state"), rows=int(old.get("rows") or 0), inherited=inherited)
+            if incremental:
+                checkpoint.update(since=old.get("since"), max_cursor=old.get("max_cursor"))
+        return checkpoint
 
     def _progress(self, task: dict[str, Any], started: Any, rows: int, total: int | None, done: bool,
                   checkpoint: dict[str, Any], batch_seconds: float) -> dict[str, Any]:
@@ -137,8 +196,9 @@ class SyncRunner:
                 "checkpoint": checkpoint, "last_batch_seconds": round(batch_seconds, 3)}
 
     # ---- endings --------------------------------------------------------------------------------
-    def _result(self, checkpoint: dict[str, Any], destination: LakeDestination) -> dict[str, Any]:
-        parts = [{"key": destination.part_key(n + 1), "rows": count} for n, count in enumerate(checkpoint["part_rows"])]
+    def _result(self, checkpoint: dict[str, Any], destination: LakeDestination) -> tuple[dict[str, Any], list]:
+        parts = list(checkpoint.get("inherited") or []) + [
+            {"key": destination.part_key(n + 1), "rows": count} for n, count in enumerate(checkpoint["part_rows"])]
         return {"destination": "s3", "bucket": destination.bucket, "prefix": destination.prefix,
                 "rows_written": int(checkpoint["rows"]), "parts": len(parts)}, parts
 
@@ -148,10 +208,18 @@ class SyncRunner:
         if status == "success":
             result["manifest"] = destination.finish(parts, {"task_id": task["id"], "data_source_id":
                                                             task["data_source_id"], "interface_id": stream.interface_id})
-        self.schedule.finish_task(task["id"], lease_owner=run_id, status=status, changes={
+        extra_ops = []
+        incremental = task["task_type"] in INCREMENTAL_TYPES
+        committed = status == "success" or (status == "cancelled" and task["task_type"] == "realtime_sync")
+        if incremental and committed and checkpoint.get("max_cursor") is not None:
+            extra_ops.append(self.watermarks.set_op(task["data_source_id"], stream.interface_id,
+                                                    checkpoint["max_cursor"], task["id"]))
+            result["watermark"] = checkpoint["max_cursor"]
+        self.schedule.finish_task(task["id"], lease_owner=run_id, status=status, extra_ops=extra_ops, changes={
             "processed_rows": int(checkpoint["rows"]), "result": result,
             "progress": 100 if status == "success" else task.get("progress", 0),
             "estimated_time": 0 if status == "success" else None, "speed": task.get("speed"),
+            "next_poll_at": None,
         })
         logger.info("task finished", extra={"task_id": task["id"], "status": status, "rows": checkpoint["rows"]})
 

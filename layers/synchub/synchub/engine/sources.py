@@ -25,10 +25,19 @@ def stream_for(data_source: dict[str, Any], task: dict[str, Any]) -> StreamSpec:
         raise PermanentSourceError(f"invalid stream configuration: {error}") from error
 
 
-def open_source(data_source: dict[str, Any], connection: dict[str, Any], stream: StreamSpec) -> Source:
+def open_source(data_source: dict[str, Any], connection: dict[str, Any], stream: StreamSpec, *,
+                incremental: bool = False) -> Source:
     kind = data_source["type"]
     if kind == "http":
         from synchub.connectors.http import HttpSource
 
         return HttpSource(connection, stream)
+    if kind == "postgresql":
+        from synchub.connectors.sql import PostgresSource
+
+        return PostgresSource(connection, stream, incremental=incremental)
+    if kind == "mysql":
+        from synchub.connectors.sql import MySqlSource
+
+        return MySqlSource(connection, stream, incremental=incremental)
     raise PermanentSourceError(f"data sources of type '{kind}' cannot be synced yet")

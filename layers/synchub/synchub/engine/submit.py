@@ -26,9 +26,10 @@ class SyncEngine:
         self.settings = settings
 
     def submit(self, task: dict[str, Any], *, delay_seconds: int = 0, hop: int = 0,
-               checkpoint: dict[str, Any] | None = None, run_id: str | None = None) -> str:
+               checkpoint: dict[str, Any] | None = None, run_id: str | None = None,
+               extra: dict[str, Any] | None = None) -> str:
         """Send the task's message to the sync queue; returns the SQS message id."""
-        message = task_message(task, hop=hop, checkpoint=checkpoint, run_id=run_id)
+        message = {**task_message(task, hop=hop, checkpoint=checkpoint, run_id=run_id), **(extra or {})}
         response = aws.client("sqs").send_message(
             QueueUrl=self.settings.sync_queue_url,
             MessageBody=json.dumps(message, separators=(",", ":")),

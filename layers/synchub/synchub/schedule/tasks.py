@@ -410,13 +410,15 @@ class ScheduleService:
             response = aws_query(
                 TableName=self.settings.tasks_table, IndexName=INDEX_STATUS,
                 KeyConditionExpression="lk_status = :pk",
-                FilterExpression="heartbeat_at < :cutoff",
+                FilterExpression="heartbeat_at < :cutoff AND (attribute_not_exists(next_poll_at) "
+                                 "OR next_poll_at < :cutoff)",
                 ExpressionAttributeValues={":pk": {"S": f"running#{shard}"}, ":cutoff": {"S": cutoff}},
                 Limit=limit,
             )
             for raw in response.get("Items", []):
                 before = self.tasks.get(raw["id"]["S"])
-                if before is None or before["status"] != "running" or before.get("heartbeat_at", "") >= cutoff:
+                if before is None or before["status"] != "running" or before.get("heartbeat_at", "") >= cutoff \
+                        or before.get("next_poll_at", "") >= cutoff:
                     continue
                 resumptions = int(before.get("resumptions") or 0)
                 if resumptions >= self.settings.engine_max_resumptions:

@@ -1,0 +1,205 @@
+"""Relational sources (PostgreSQL with psycopg, MySQL/MariaDB with PyMySQL): a table or a query, read
+by keyset paging on the primary key (full) or on (cursor field, primary key) (incremental)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from synchub.connectors.base import Batch, PermanentSourceError, StreamSpec, TransientSourceError
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    return value
+
+
+class SqlSource:
+    quote_char = '"'
+
+    def __init__(self, connection: dict[str, Any], stream: StreamSpec, *, incremental: bool):
+        self.settings = connection
+        self.stream = stream
+        if not stream.table_name and not stream.query:
+            raise PermanentSourceError("the stream names neither table_name nor query")
+        if not stream.primary_key:
+            raise PermanentSourceError("a primary_key is needed to page through a table")
+        if incremental and not stream.cursor_field:
+            raise PermanentSourceError("incremental and realtime syncs need a cursor_field")
+        self.incremental = incremental
+        self.order = [stream.cursor_field, stream.primary_key] if incremental else [stream.primary_key]
+        self._connection: Any = None
+
+    # ---- SQL ------------------------------------------------------------------------------------
+    def quote(self, name: str) -> str:
+        if not IDENTIFIER.match(name):
+            raise PermanentSourceError(f"'{name}' is not a plain SQL identifier")
+        q = self.quote_char
+        return ".".join(f"{q}{part}{q}" for part in name.split("."))
+
+    def relation(self) -> str:
+        if self.stream.query:
+            return f"({self.stream.query.rstrip().rstrip(';')}) AS synchub_q"
+        return self.quote(self.stream.table_name or "")
+
+    def _where(self, after: list[Any] | None, watermark: Any) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if after is not None:
+            columns = ", ".join(self.quote(c) for c in self.order)
+            clauses.append(f"({columns}) > ({', '.join(['%s'] * len(after))})")
+            params.extend(after)
+        if self.incremental and watermark is not None:
+            clauses.append(f"{self.quote(self.stream.cursor_field or '')} > %s")
+            params.append(watermark)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    # ---- reading --------------------------------------------------------------------------------
+    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None) -> Batch:
+        after = (state or {}).get("after")
+        where, params = self._where(after, watermark)
+        order_by = ", ".join(self.quote(c) for c in self.order)
+        sql = f"SELECT * FROM {self.relation()}{where} ORDER BY {order_by} LIMIT {int(batch_size)}"
+        total = None
+        with self.translate_errors():
+            cursor = self.connection().cursor()
+            if state is None:
+                count_where, count_params = self._where(None, watermark)
+                cursor.execute(f"SELECT COUNT(*) FROM {self.relation()}{count_where}", count_params)
+                total = int(self._first_value(cursor.fetchone()))
+            cursor.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            rows = [{n: jsonable(v) for n, v in zip(names, self._values(raw, names))} for raw in cursor.fetchall()]
+            cursor.close()
+        for column in self.order:
+            if rows and column not in rows[0]:
+                raise PermanentSourceError(f"column '{column}' is not in the source rows")
+        next_state = {"after": [rows[-1][c] for c in self.order]} if len(rows) == batch_size else None
+        return Batch(rows, next_state, total)
+
+    @staticmethod
+    def _values(raw: Any, names: list[str]) -> list[Any]:
+        return [raw[n] for n in names] if isinstance(raw, dict) else list(raw)
+
+    @staticmethod
+    def _first_value(raw: Any) -> Any:
+        return next(iter(raw.values())) if isinstance(raw, dict) else raw[0]
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            finally:
+                self._connection = None
+
+    # ---- per driver -----------------------------------------------------------------------------
+    def connection(self) -> Any:
+        raise NotImplementedError
+
+    def translate_errors(self) -> Any:
+        raise NotImplementedError
+
+
+class _Errors:
+    """Context manager mapping driver exceptions to transient / permanent source errors."""
+
+    def __init__(self, classify):
+        self.classify = classify
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if error is None or isinstance(error, (PermanentSourceError, TransientSourceError)):
+            return False
+        mapped = self.classify(error)
+        if mapped is None:
+            return False
+        raise mapped from error
+
+
+class PostgresSource(SqlSource):
+    quote_char = '"'
+
+    def connection(self) -> Any:
+        if self._connection is None:
+            import psycopg
+
+            config = self.settings
+            with self.translate_errors():
+                self._connection = psycopg.connect(
+                    host=config["host"], port=int(config.get("port") or 5432), dbname=config["database"],
+                    user=config.get("user") or config.get("username"), password=config.get("password"),
+                    connect_timeout=int(config.get("connect_timeout") or 10),
+                    sslmode=config.get("sslmode") or "prefer", autocommit=True,
+                    application_name="synchub",
+                )
+        return self._connection
+
+    def translate_errors(self) -> Any:
+        def classify(error: Exception) -> Exception | None:
+            import psycopg
+
+            if not isinstance(error, psycopg.Error):
+                return None
+            text = str(error).splitlines()[0] if str(error) else type(error).__name__
+            if isinstance(error, psycopg.OperationalError):
+                if "authentication" in text or "does not exist" in text or "permission" in text:
+                    return PermanentSourceError(f"PostgreSQL refused the connection: {text}")
+                self.close()
+                return TransientSourceError(f"PostgreSQL unavailable: {text}")
+            if isinstance(error, (psycopg.errors.QueryCanceled, psycopg.errors.AdminShutdown,
+                                  psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)):
+                self.close()
+                return TransientSourceError(f"PostgreSQL: {text}")
+            return PermanentSourceError(f"PostgreSQL: {text}")
+
+        return _Errors(classify)
+
+
+class MySqlSource(SqlSource):
+    quote_char = "`"
+    # Client errors that mean the server could not be reached or went away: worth retrying.
+    TRANSIENT_CODES = frozenset({2002, 2003, 2006, 2013, 1040, 1205, 1213})
+
+    def connection(self) -> Any:
+        if self._connection is None:
+            import pymysql
+
+            config = self.settings
+            with self.translate_errors():
+                self._connection = pymysql.connect(
+                    host=config["host"], port=int(config.get("port") or 3306), database=config["database"],
+                    user=config.get("user") or config.get("username"), password=config.get("password") or "",
+                    connect_timeout=int(config.get("connect_timeout") or 10), read_timeout=60,
+                    cursorclass=pymysql.cursors.Cursor, autocommit=True, charset="utf8mb4",
+                )
+        return self._connection
+
+    def translate_errors(self) -> Any:
+        def classify(error: Exception) -> Exception | None:
+            import pymysql
+
+            if not isinstance(error, pymysql.err.Error):
+                return None
+            code = error.args[0] if error.args and isinstance(error.args[0], int) else None
+            text = str(error.args[1]) if len(error.args) > 1 else str(error)
+            if code in self.TRANSIENT_CODES or isinstance(error, pymysql.err.InterfaceError):
+                self.close()
+                return TransientSourceError(f"MySQL unavailable ({code}): {text}")
+            return PermanentSourceError(f"MySQL error {code}: {text}")
+
+        return _Errors(classify)
