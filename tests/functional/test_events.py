@@ -15,6 +15,8 @@ EXPECTED = {
     "cancel_task.json": 404, "retry_task.json": 404, "task_statistics.json": 200,
     "create_data_source.json": 201, "list_data_sources.json": 200, "get_data_source.json": 200,
     "update_data_source.json": 200, "delete_data_source.json": 204,
+    "create_interface.json": 201, "list_interfaces.json": 200, "get_interface.json": 200,
+    "update_interface.json": 200, "delete_interface.json": 204,
 }
 
 
@@ -41,6 +43,8 @@ def seeded(api):
 def test_sample_event_runs(seeded, name):
     if name in ("update_data_source.json", "delete_data_source.json"):
         run("create_data_source.json")
+    if name in ("get_interface.json", "update_interface.json", "delete_interface.json"):
+        run("create_interface.json")
     result = run(name)
     assert result["statusCode"] == EXPECTED[name], result["body"]
 

@@ -69,5 +69,9 @@ class UnknownDataSource(ValidationFailed):
     code, title = "DATA_SOURCE_NOT_FOUND", "Data source not found"
 
 
+class UnknownInterface(ValidationFailed):
+    code, title = "INTERFACE_NOT_FOUND", "Interface not found"
+
+
 class ServiceUnavailable(SyncHubError):
     status, code, title = 503, "SERVICE_UNAVAILABLE", "Service unavailable"

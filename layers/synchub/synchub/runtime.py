@@ -8,6 +8,7 @@ def reset() -> None:
     from synchub import aws
     from synchub.engine.runner import reset_runner
     from synchub.schedule.data_sources import data_source_service
+    from synchub.schedule.interfaces import interface_service
     from synchub.schedule.tasks import schedule_service
     from synchub.settings import get_settings
     from synchub.stats.service import statistics_service
@@ -16,5 +17,6 @@ def reset() -> None:
     aws.reset_clients()
     schedule_service.cache_clear()
     data_source_service.cache_clear()
+    interface_service.cache_clear()
     statistics_service.cache_clear()
     reset_runner()

@@ -14,6 +14,7 @@ class Settings(BaseModel):
     tasks_table: str = "synchub-tasks"
     data_sources_table: str = "synchub-data-sources"
     statistics_table: str = "synchub-statistics"
+    interfaces_table: str = "synchub-interfaces"
     sync_queue_url: str = ""
     secrets_prefix: str = "synchub"
     engine_max_concurrency: int = Field(default=10, ge=1)

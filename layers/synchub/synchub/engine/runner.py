@@ -16,6 +16,7 @@ from synchub import aws
 from datetime import timedelta
 
 from synchub.connectors.base import Batch, PermanentSourceError, TransientSourceError, newer_than
+from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.watermarks import WatermarkStore
 from synchub.connectors.lake import LakeDestination
 from synchub.engine.sources import open_source, stream_for
@@ -40,6 +41,7 @@ class SyncRunner:
         self.schedule = schedule
         self.data_sources = data_sources
         self.watermarks = WatermarkStore(settings)
+        self.interfaces = InterfaceStore(settings)
 
     # ---- entry point ----------------------------------------------------------------------------
     def handle(self, message: dict[str, Any], message_id: str, remaining_ms: Callable[[], int]) -> str:
@@ -87,7 +89,12 @@ class SyncRunner:
             data_source, connection = self.data_sources.resolved_connection(task["data_source_id"])
         except NotFound as error:
             raise PermanentSourceError(f"data source '{task['data_source_id']}' no longer exists") from error
-        stream = stream_for(data_source, task)
+        interface = None
+        if task.get("interface_id"):
+            interface = self.interfaces.get(task["data_source_id"], task["interface_id"])
+            if interface is None:
+                raise PermanentSourceError(f"interface '{task['interface_id']}' no longer exists")
+        stream = stream_for(data_source, task, interface)
         config = task.get("config") or {}
         batch_size = int(config.get("batch_size") or self.settings.default_batch_size)
         timeout = config.get("timeout")

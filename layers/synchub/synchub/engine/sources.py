@@ -9,9 +9,14 @@ from synchub.connectors.base import PermanentSourceError, Source, StreamSpec
 FILE_TYPES = {"file", "csv", "json", "jsonl"}
 
 
-def stream_for(data_source: dict[str, Any], task: dict[str, Any]) -> StreamSpec:
-    """The data source's default stream (``params_config``) with the task's parameters over it."""
+def stream_for(data_source: dict[str, Any], task: dict[str, Any],
+               interface: dict[str, Any] | None = None) -> StreamSpec:
+    """The data source's default stream (``params_config``), the task's interface over it, and the task's
+    parameters over both."""
     spec: dict[str, Any] = dict(data_source.get("params_config") or {})
+    for key, value in (interface or {}).items():
+        if key in StreamSpec.model_fields and value is not None and key != "interface_id":
+            spec[key] = value
     config = task.get("config") or {}
     for key in StreamSpec.model_fields:
         if key in config and key != "interface_id":

@@ -19,7 +19,7 @@ from synchub.dal.statistics import StatisticsStore
 from synchub.dal.tasks import TaskStore, index_keys
 from synchub.dal.transactions import ConditionFailed, TransactionFailed
 from synchub.engine.submit import SyncEngine
-from synchub.errors import InvalidState, TaskNotFound, UnknownDataSource, ValidationFailed
+from synchub.errors import InvalidState, TaskNotFound, UnknownDataSource, UnknownInterface, ValidationFailed
 from synchub.ids import is_task_id, new_task_id, shard_of
 from synchub.models.tasks import TERMINAL_STATUSES, CreateTaskRequest, public_task
 from synchub.settings import Settings, get_settings
@@ -151,11 +151,12 @@ class ScheduleService:
             config=request.parameters.model_dump(exclude_none=True),
             created_by=created_by,
         )
-        ops = [
-            self.tasks.put_op(record),
-            self.data_sources.exists_check(request.data_source_id),
-            *self.stats.change_ops(None, record),
-        ]
+        ops = [self.tasks.put_op(record), self.data_sources.exists_check(request.data_source_id)]
+        if request.interface_id:
+            from synchub.dal.interfaces import InterfaceStore
+
+            ops.append(InterfaceStore(self.settings).exists_check(request.data_source_id, request.interface_id))
+        ops.extend(self.stats.change_ops(None, record))
         try:
             self.tasks.transact(ops)
         except TransactionFailed as failure:
@@ -163,6 +164,11 @@ class ScheduleService:
                 raise UnknownDataSource(
                     f"Data source '{request.data_source_id}' does not exist.",
                     errors=[{"loc": ["body", "data_source_id"], "msg": "unknown data source", "type": "not_found"}],
+                ) from failure
+            if request.interface_id and failure.failed_at(2):
+                raise UnknownInterface(
+                    f"Data source '{request.data_source_id}' has no interface '{request.interface_id}'.",
+                    errors=[{"loc": ["body", "interface_id"], "msg": "unknown interface", "type": "not_found"}],
                 ) from failure
             raise
         return public_task(self.submit(record))

@@ -1,0 +1,21 @@
+"""DELETE /api/sync/data-sources/{id}/interfaces/{interface_id}: remove a stream definition."""
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from synchub.api import create_app
+from synchub.observability import logger
+from synchub.schedule.interfaces import interface_service
+
+app = create_app()
+
+
+@app.delete("/api/sync/data-sources/<data_source_id>/interfaces/<interface_id>")
+def delete_interface(data_source_id: str, interface_id: str):
+    interface_service().delete(data_source_id, interface_id)
+    return Response(status_code=204, body="")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,74 @@
+"""Interfaces: the streams a data source offers (what to read, how to parse it, which keys)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from synchub.connectors.base import Pagination
+from synchub.models.tasks import ResourceId
+from synchub.schedule.secrets import is_secret_key
+
+Column = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_$.]{0,127}$")]
+
+
+def _secret_paths(value: Any, path: str = "") -> list[str]:
+    found = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if is_secret_key(str(key)):
+                found.append(here)
+            found.extend(_secret_paths(inner, here))
+    return found
+
+
+class InterfaceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
+    description: Annotated[str, StringConstraints(max_length=1024)] | None = None
+    # databases
+    table_name: Column | None = None
+    query: Annotated[str, StringConstraints(min_length=1, max_length=20_000)] | None = None
+    # http
+    url_suffix: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    method: Literal["GET", "POST"] | None = None
+    headers: dict[str, str] | None = None
+    query_params: dict[str, Any] | None = None
+    body: dict[str, Any] | None = None
+    records_path: Annotated[str, StringConstraints(max_length=256)] | None = None
+    total_path: Annotated[str, StringConstraints(max_length=256)] | None = None
+    pagination: Pagination | None = None
+    # files in S3
+    prefix: Annotated[str, StringConstraints(max_length=1024)] | None = None
+    format: Literal["csv", "json", "jsonl"] | None = None
+    # keys and destination
+    cursor_field: Column | None = None
+    primary_key: Column | None = None
+    destination: Literal["s3", "dynamodb"] | None = None
+
+    @model_validator(mode="after")
+    def _no_credentials(self) -> "InterfaceBody":
+        secrets = _secret_paths(self.headers or {}, "headers") + _secret_paths(self.query_params or {}, "query_params")
+        if secrets:
+            raise ValueError(f"credentials belong on the data source (write-only there), not in {', '.join(secrets)}")
+        if self.table_name and self.query:
+            raise ValueError("give table_name or query, not both")
+        return self
+
+    def stream_fields(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True, exclude={"name", "description"})
+
+
+class CreateInterfaceRequest(InterfaceBody):
+    id: ResourceId | None = None
+
+
+class UpdateInterfaceRequest(InterfaceBody):
+    """A full replacement."""
+
+
+class InterfaceQuery(BaseModel):
+    page: Annotated[int, Field(ge=1)] = 1

@@ -1,0 +1,100 @@
+"""InterfaceService: the streams of each data source."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from synchub.dal.data_sources import DataSourceStore
+from synchub.dal.interfaces import InterfaceStore
+from synchub.dal.transactions import ConditionFailed, TransactionFailed, transact_write
+from synchub.errors import Conflict, DataSourceNotFound, NotFound
+from synchub.ids import NAME_ID_PATTERN
+from synchub.models.interfaces import CreateInterfaceRequest, InterfaceBody
+from synchub.settings import Settings, get_settings
+from synchub.timeutil import now_iso
+
+from ulid import ULID
+
+PUBLIC_FIELDS = ("id", "data_source_id", "name", "description", "table_name", "query", "url_suffix", "method",
+                 "headers", "query_params", "body", "records_path", "total_path", "pagination", "prefix", "format",
+                 "cursor_field", "primary_key", "destination", "created_at", "updated_at")
+
+
+class InterfaceNotFound(NotFound):
+    code, title = "INTERFACE_NOT_FOUND", "Interface not found"
+
+
+class InterfaceExists(Conflict):
+    code, title = "INTERFACE_EXISTS", "Interface exists"
+
+
+def public_interface(record: dict[str, Any]) -> dict[str, Any]:
+    return {name: record.get(name) for name in PUBLIC_FIELDS if record.get(name) is not None or name in
+            ("id", "data_source_id", "name")}
+
+
+class InterfaceService:
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or get_settings()
+        self.store = InterfaceStore(self.settings)
+        self.data_sources = DataSourceStore(self.settings)
+
+    def _require_source(self, data_source_id: str) -> None:
+        if not NAME_ID_PATTERN.match(data_source_id) or self.data_sources.get(data_source_id) is None:
+            raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.")
+
+    def get_record(self, data_source_id: str, interface_id: str) -> dict[str, Any]:
+        self._require_source(data_source_id)
+        record = self.store.get(data_source_id, interface_id) if NAME_ID_PATTERN.match(interface_id) else None
+        if record is None:
+            raise InterfaceNotFound(f"Interface '{interface_id}' of data source '{data_source_id}' does not exist.")
+        return record
+
+    def get(self, data_source_id: str, interface_id: str) -> dict[str, Any]:
+        return public_interface(self.get_record(data_source_id, interface_id))
+
+    def create(self, data_source_id: str, request: CreateInterfaceRequest) -> dict[str, Any]:
+        self._require_source(data_source_id)
+        now = now_iso()
+        record = {"id": request.id or f"if_{str(ULID()).lower()}", "data_source_id": data_source_id,
+                  "name": request.name, "description": request.description, **request.stream_fields(),
+                  "created_at": now, "updated_at": now}
+        try:
+            transact_write([self.store.put_op(record, must_exist=False), self.data_sources.exists_check(data_source_id)])
+        except TransactionFailed as failure:
+            if failure.failed_at(1):
+                raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.") from failure
+            raise InterfaceExists(f"Interface '{record['id']}' already exists on '{data_source_id}'.") from failure
+        return public_interface(record)
+
+    def replace(self, data_source_id: str, interface_id: str, request: InterfaceBody) -> dict[str, Any]:
+        current = self.get_record(data_source_id, interface_id)
+        record = {"id": interface_id, "data_source_id": data_source_id, "name": request.name,
+                  "description": request.description, **request.stream_fields(),
+                  "created_at": current["created_at"], "updated_at": now_iso()}
+        try:
+            transact_write([self.store.put_op(record, must_exist=True)])
+        except TransactionFailed as failure:
+            raise InterfaceNotFound(f"Interface '{interface_id}' does not exist.") from failure
+        return public_interface(record)
+
+    def delete(self, data_source_id: str, interface_id: str) -> None:
+        self.get_record(data_source_id, interface_id)
+        try:
+            self.store.delete(data_source_id, interface_id)
+        except ConditionFailed as failure:
+            raise InterfaceNotFound(f"Interface '{interface_id}' does not exist.") from failure
+
+    def list(self, data_source_id: str, *, size: int, after: str | None) -> dict[str, Any]:
+        self._require_source(data_source_id)
+        items, last = self.store.page(data_source_id, after=after, size=size)
+        pagination: dict[str, Any] = {"size": size}
+        if last:
+            pagination["next_token"] = last
+        return {"interfaces": [public_interface(item) for item in items], "pagination": pagination}
+
+
+@lru_cache(maxsize=1)
+def interface_service() -> InterfaceService:
+    return InterfaceService()
