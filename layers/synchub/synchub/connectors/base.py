@@ -63,6 +63,8 @@ class Batch:
     rows: list[dict[str, Any]]
     state: dict[str, Any] | None  # where the next batch starts; None when the source is exhausted
     total_rows: int | None = None
+    # The newest cursor value the batch covers, for sources whose cursor is not a row field (file times).
+    cursor: Any = None
 
 
 class Source(Protocol):

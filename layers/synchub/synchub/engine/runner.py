@@ -19,7 +19,7 @@ from synchub.connectors.base import Batch, PermanentSourceError, TransientSource
 from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.watermarks import WatermarkStore
 from synchub.connectors.lake import LakeDestination
-from synchub.engine.sources import open_source, stream_for
+from synchub.engine.sources import FILE_TYPES, open_source, stream_for
 from synchub.errors import NotFound
 from synchub.observability import logger
 from synchub.schedule.data_sources import DataSourceService
@@ -100,7 +100,8 @@ class SyncRunner:
         timeout = config.get("timeout")
         incremental = task["task_type"] in INCREMENTAL_TYPES
         realtime = task["task_type"] == "realtime_sync"
-        if incremental and not stream.cursor_field:
+        files = data_source["type"] in FILE_TYPES
+        if incremental and not stream.cursor_field and not files:
             raise PermanentSourceError("incremental and realtime syncs need a cursor_field in the stream")
         destination = LakeDestination(self.settings.data_lake_bucket, task["data_source_id"], stream.interface_id,
                                       task["id"])
@@ -130,7 +131,10 @@ class SyncRunner:
                     next_part += 1
                 rows = int(checkpoint["rows"]) + len(batch.rows)
                 max_cursor = checkpoint.get("max_cursor")
-                if incremental:
+                if incremental and batch.cursor is not None:
+                    if newer_than(batch.cursor, max_cursor):
+                        max_cursor = batch.cursor
+                elif incremental:
                     for row in batch.rows:
                         value = row.get(stream.cursor_field or "")
                         if value is not None and newer_than(value, max_cursor):

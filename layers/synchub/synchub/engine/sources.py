@@ -45,4 +45,8 @@ def open_source(data_source: dict[str, Any], connection: dict[str, Any], stream:
         from synchub.connectors.sql import MySqlSource
 
         return MySqlSource(connection, stream, incremental=incremental)
+    if kind in FILE_TYPES:
+        from synchub.connectors.files import S3FileSource
+
+        return S3FileSource(connection, stream, stream.format or connection.get("format") or kind)
     raise PermanentSourceError(f"data sources of type '{kind}' cannot be synced yet")
