@@ -360,3 +360,25 @@ def _age_heartbeat(aws, task_id):
         TableName=aws.refs["TasksTable"], Key={"id": {"S": task_id}},
         UpdateExpression="SET heartbeat_at = :old", ExpressionAttributeValues={":old": {"S": "2000-01-01T00:00:00.000Z"}},
     )
+
+
+def test_dynamodb_destination_upserts_by_primary_key(api, aws, orders):
+    register(api, orders)
+    for _ in range(2):  # the second full sync overwrites the same items
+        task = create(api, destination="dynamodb")
+        drain(aws)
+        done = api.get(f"/api/sync/tasks/{task['id']}").json
+        assert done["status"] == "success", done
+        assert done["result"]["destination"] == "dynamodb" and done["result"]["rows_written"] == 2345
+    client = boto3.client("dynamodb")
+    items, kwargs = [], {"TableName": aws.refs["DestinationTable"], "KeyConditionExpression": "pk = :pk",
+                         "ExpressionAttributeValues": {":pk": {"S": "ds_orders#default"}}}
+    while True:
+        response = client.query(**kwargs)
+        items.extend(response["Items"])
+        if "LastEvaluatedKey" not in response:
+            break
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    assert sorted(int(i["sk"]["S"]) for i in items) == list(range(1, 2346))
+    assert all(i["task_id"]["S"] == task["id"] for i in items)
+    assert items[0]["data"]["M"]["customer"]["S"].startswith("customer-")

@@ -27,6 +27,7 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(default=262_144, ge=1024)
     # ---- engine
     data_lake_bucket: str = ""
+    destination_table: str = ""
     # Continue in a fresh invocation when less than this many seconds of the current one remain.
     engine_time_margin_seconds: float = Field(default=60.0, ge=0)
     # SQS→Lambda→SQS hops one task may take (continuations and realtime polls) before it is failed.

@@ -103,8 +103,7 @@ class SyncRunner:
         files = data_source["type"] in FILE_TYPES
         if incremental and not stream.cursor_field and not files:
             raise PermanentSourceError("incremental and realtime syncs need a cursor_field in the stream")
-        destination = LakeDestination(self.settings.data_lake_bucket, task["data_source_id"], stream.interface_id,
-                                      task["id"])
+        destination = self._destination(task, stream)
         checkpoint = task.get("checkpoint") or self._initial_checkpoint(task, stream, incremental)
         seq = int(task.get("checkpoint_seq") or 0)
         started = parse_iso(task["start_time"])
@@ -173,6 +172,16 @@ class SyncRunner:
         finally:
             source.close()
 
+    def _destination(self, task: dict[str, Any], stream: Any) -> Any:
+        """The data lake (default) or the DynamoDB destination table, per the stream or the task."""
+        if stream.destination == "dynamodb":
+            from synchub.connectors.dynamodb_table import DynamoDbDestination
+
+            return DynamoDbDestination(self.settings.destination_table, task["data_source_id"], stream.interface_id,
+                                       task["id"], stream.primary_key)
+        return LakeDestination(self.settings.data_lake_bucket, task["data_source_id"], stream.interface_id,
+                               task["id"])
+
     def _initial_checkpoint(self, task: dict[str, Any], stream: Any, incremental: bool) -> dict[str, Any]:
         """Where a run starts: a failed attempt's checkpoint (for a retry), else the beginning, past the
         committed watermark for incremental syncs."""
@@ -207,16 +216,19 @@ class SyncRunner:
                 "checkpoint": checkpoint, "last_batch_seconds": round(batch_seconds, 3)}
 
     # ---- endings --------------------------------------------------------------------------------
-    def _result(self, checkpoint: dict[str, Any], destination: LakeDestination) -> tuple[dict[str, Any], list]:
+    def _result(self, checkpoint: dict[str, Any], destination: Any) -> tuple[dict[str, Any], list]:
         parts = list(checkpoint.get("inherited") or []) + [
             {"key": destination.part_key(n + 1), "rows": count} for n, count in enumerate(checkpoint["part_rows"])]
-        return {"destination": "s3", "bucket": destination.bucket, "prefix": destination.prefix,
-                "rows_written": int(checkpoint["rows"]), "parts": len(parts)}, parts
+        if isinstance(destination, LakeDestination):
+            return {"destination": "s3", "bucket": destination.bucket, "prefix": destination.prefix,
+                    "rows_written": int(checkpoint["rows"]), "parts": len(parts)}, parts
+        return {"destination": "dynamodb", "table": destination.table, "partition": destination.partition,
+                "rows_written": int(checkpoint["rows"]), "batches": len(parts)}, parts
 
     def _finish(self, task: dict[str, Any], run_id: str, status: str, checkpoint: dict[str, Any],
-                destination: LakeDestination, stream: Any) -> None:
+                destination: Any, stream: Any) -> None:
         result, parts = self._result(checkpoint, destination)
-        if status == "success":
+        if status == "success" and isinstance(destination, LakeDestination):
             result["manifest"] = destination.finish(parts, {"task_id": task["id"], "data_source_id":
                                                             task["data_source_id"], "interface_id": stream.interface_id})
         extra_ops = []
