@@ -19,10 +19,14 @@ def main() -> None:
     parser.add_argument("--no-engine", action="store_true",
                         help="serve the API without invoking queue consumers: tasks stay pending")
     parser.add_argument("--no-schedules", action="store_true", help="do not run scheduled functions")
+    parser.add_argument("--no-postgres", action="store_true",
+                        help="do not start the embedded PostgreSQL behind the demo source ds_pg_demo")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("werkzeug", "pgserver", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     stack = LocalStack(port=args.port, moto_port=args.moto_port, engine=not args.no_engine,
-                       schedules=not args.no_schedules)
+                       schedules=not args.no_schedules, demo_postgres=not args.no_postgres)
     stack.start()
     print(f"SyncHub API on {stack.base_url}  (AWS emulator on http://127.0.0.1:{args.moto_port}; "
           f"engine {'off' if args.no_engine else 'on'})", flush=True)

@@ -50,6 +50,61 @@ class DemoDataset:
                      "has_more": last < self.rows}
 
 
+DEMO_PG_DATA_SOURCE_ID = "ds_pg_demo"
+
+
+def start_demo_postgres(data_dir: str, rows: int = DEMO_ROWS) -> dict[str, Any] | None:
+    """An embedded PostgreSQL (the pgserver package) holding ``demo_orders``; None where it cannot start."""
+    try:
+        import pgserver
+        import psycopg
+    except ImportError:
+        log.warning("pgserver is not installed; the PostgreSQL demo source is not available")
+        return None
+    try:
+        server = pgserver.get_server(data_dir, cleanup_mode="stop")
+        uri = server.get_uri()
+        with psycopg.connect(uri, autocommit=True) as connection:
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS demo_orders (id integer PRIMARY KEY, customer text NOT NULL, "
+                "amount numeric(10,2) NOT NULL, currency text NOT NULL, updated_at timestamptz NOT NULL)")
+            connection.execute(
+                "INSERT INTO demo_orders SELECT n, 'customer-' || lpad((n %% 997)::text, 3, '0'), "
+                "((n * 7919) %% 100000) / 100.0, (ARRAY['EUR','USD','GBP'])[n %% 3 + 1], "
+                "timestamptz '2026-01-01 00:00:00+00' + n * interval '1 minute' "
+                "FROM generate_series(1, %s) AS n ON CONFLICT (id) DO NOTHING", (rows,))
+    except Exception:  # noqa: BLE001 - the rest of the stack works without it
+        log.warning("the embedded PostgreSQL did not start; the PostgreSQL demo source is not available",
+                    exc_info=True)
+        return None
+    from urllib.parse import parse_qs, urlparse
+
+    parsed = urlparse(uri)
+    return {"server": server, "host": parse_qs(parsed.query).get("host", ["127.0.0.1"])[0],
+            "port": parsed.port or 5432, "database": parsed.path.lstrip("/") or "postgres",
+            "user": parsed.username or "postgres"}
+
+
+def seed_postgres(settings: dict[str, Any]) -> None:
+    """Create ``ds_pg_demo`` (the embedded PostgreSQL's ``demo_orders``) unless it exists."""
+    from synchub.errors import DataSourceExists
+    from synchub.models.data_sources import CreateDataSourceRequest
+    from synchub.schedule.data_sources import data_source_service
+
+    request = CreateDataSourceRequest(
+        id=DEMO_PG_DATA_SOURCE_ID, name="Demo orders (embedded PostgreSQL)", type="postgresql",
+        description="The demo orders in a PostgreSQL table, read by keyset paging.",
+        connection_config={"host": settings["host"], "port": settings["port"], "database": settings["database"],
+                           "user": settings["user"], "sslmode": "disable"},
+        params_config={"table_name": "demo_orders", "primary_key": "id", "cursor_field": "updated_at"},
+    )
+    try:
+        data_source_service().create(request, created_by="seed")
+        log.info("seeded data source %s", DEMO_PG_DATA_SOURCE_ID)
+    except DataSourceExists:
+        pass
+
+
 def seed(base_url: str) -> None:
     """Create the demo data source ``ds_123`` unless it exists."""
     from synchub.errors import DataSourceExists

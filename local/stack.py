@@ -96,6 +96,7 @@ class LocalStack:
     moto_port: int = 4566
     engine: bool = True
     schedules: bool = True
+    demo_postgres: bool = True
     host: str = "127.0.0.1"
     template: dict[str, Any] = field(default_factory=load_template)
 
@@ -110,6 +111,14 @@ class LocalStack:
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         demo.seed(self.base_url)
+        self.postgres = None
+        if self.demo_postgres:
+            import tempfile
+
+            self._pg_dir = tempfile.mkdtemp(prefix="synchub-pg-")
+            self.postgres = demo.start_demo_postgres(self._pg_dir)
+            if self.postgres:
+                demo.seed_postgres(self.postgres)
         self.threads = [threading.Thread(target=self.httpd.serve_forever, name="api", daemon=True)]
         if self.engine:
             for function in self.functions.values():
@@ -134,6 +143,11 @@ class LocalStack:
         self.stop_event.set()
         self.httpd.shutdown()
         self.emulator.stop()
+        if self.postgres:
+            import shutil
+
+            self.postgres["server"].cleanup()
+            shutil.rmtree(self._pg_dir, ignore_errors=True)
 
     # ---- SQS event sources --------------------------------------------------------------------
     def _poll_queue(self, function: LocalFunction, props: dict[str, Any]) -> None:

@@ -53,7 +53,7 @@ def start_stack(tmp_path: Path, *args: str) -> RunningStack:
         try:
             if requests.get(f"{base_url}/_local/health", timeout=1).status_code == 200:
                 return RunningStack(base_url, moto_port, process, log_path)
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still seeding
             pass
         time.sleep(0.2)
     process.kill()

@@ -74,3 +74,53 @@ def test_invoke_runs_one_function_against_the_running_stack(stack):
     response = json.loads(result.stdout[result.stdout.index("{\n"):])
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["data_source_id"] == "ds_123"
+
+
+def _follow(stack, task_id, timeout=120):
+    """Poll a task until it ends; returns the snapshots seen."""
+    import time
+
+    snapshots, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = requests.get(stack.url(f"/api/sync/tasks/{task_id}")).json()
+        snapshots.append(task)
+        if task["status"] in ("success", "failed", "cancelled"):
+            return snapshots
+        time.sleep(0.2)
+    raise AssertionError(f"task {task_id} still {snapshots[-1]['status']} after {timeout} s")
+
+
+@pytest.mark.parametrize("data_source_id", ["ds_123", "ds_pg_demo"])
+def test_seed_example_syncs_the_demo_dataset_to_success(stack, data_source_id):
+    created = requests.post(stack.url("/api/sync/tasks"), json={
+        "data_source_id": data_source_id, "task_type": "full_sync", "parameters": {"batch_size": 1000, "timeout": 300}})
+    assert created.status_code == 201, created.text
+    snapshots = _follow(stack, created.json()["id"])
+    final = snapshots[-1]
+    assert final["status"] == "success", final
+    assert final["processed_rows"] == 10_000 and final["total_rows"] == 10_000 and final["progress"] == 100
+    running = [s for s in snapshots if s["status"] == "running"]
+    rows = [s["processed_rows"] for s in running]
+    assert rows == sorted(rows)
+    if data_source_id == "ds_123":  # the HTTP demo is slow enough to be watched mid-run
+        assert len(set(rows)) >= 2 and 0 < max(rows) < 10_000
+        assert all("speed" in s and "current_phase" in s for s in running)
+    stats = requests.get(stack.url("/api/sync/tasks/statistics"), params={"data_source_id": data_source_id}).json()
+    assert stats["successful_tasks"] >= 1 and stats["processed_rows"] >= 10_000
+
+
+def test_no_engine_keeps_tasks_pending(tmp_path):
+    from tests.e2e.conftest import start_stack, stop_stack
+
+    quiet = start_stack(tmp_path, "--no-engine", "--no-postgres")
+    try:
+        task = requests.post(quiet.url("/api/sync/tasks"), json={"data_source_id": "ds_123",
+                                                                 "task_type": "full_sync"}).json()
+        import time
+
+        time.sleep(2)
+        assert requests.get(quiet.url(f"/api/sync/tasks/{task['id']}")).json()["status"] == "pending"
+        stats = requests.get(quiet.url("/api/sync/tasks/statistics")).json()["engine_statistics"]
+        assert stats["pending_tasks"] == 1 and stats["queue_length"] == 1
+    finally:
+        stop_stack(quiet)
