@@ -103,7 +103,7 @@ def test_seed_example_syncs_the_demo_dataset_to_success(stack, data_source_id):
     rows = [s["processed_rows"] for s in running]
     assert rows == sorted(rows)
     if data_source_id == "ds_123":  # the HTTP demo is slow enough to be watched mid-run
-        assert len(set(rows)) >= 2 and 0 < max(rows) < 10_000
+        assert len(set(rows)) >= 2 and any(0 < r < 10_000 for r in rows)
         assert all("speed" in s and "current_phase" in s for s in running)
     stats = requests.get(stack.url("/api/sync/tasks/statistics"), params={"data_source_id": data_source_id}).json()
     assert stats["successful_tasks"] >= 1 and stats["processed_rows"] >= 10_000
