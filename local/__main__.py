@@ -6,6 +6,8 @@ import argparse
 import logging
 import os
 import signal
+import socket
+import sys
 import threading
 
 from local.stack import LocalStack
@@ -14,8 +16,8 @@ from local.stack import LocalStack
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8080)), help="API port (env PORT)")
-    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", 4566)),
-                        help="port of the embedded AWS emulator (env MOTO_PORT)")
+    parser.add_argument("--moto-port", type=int, default=None,
+                        help="port of the embedded AWS emulator (env MOTO_PORT; default 4566, or a free one)")
     parser.add_argument("--no-engine", action="store_true",
                         help="serve the API without invoking queue consumers: tasks stay pending")
     parser.add_argument("--no-schedules", action="store_true", help="do not run scheduled functions")
@@ -25,10 +27,15 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("werkzeug", "pgserver", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    stack = LocalStack(port=args.port, moto_port=args.moto_port, engine=not args.no_engine,
+    if not _free(args.port):
+        print(f"port {args.port} is already in use (is `make run` running?); choose another with PORT=…",
+              file=sys.stderr)
+        sys.exit(1)
+    moto_port = args.moto_port or int(os.environ.get("MOTO_PORT", 0)) or (4566 if _free(4566) else _any_port())
+    stack = LocalStack(port=args.port, moto_port=moto_port, engine=not args.no_engine,
                        schedules=not args.no_schedules, demo_postgres=not args.no_postgres)
     stack.start()
-    print(f"SyncHub API on {stack.base_url}  (AWS emulator on http://127.0.0.1:{args.moto_port}; "
+    print(f"SyncHub API on {stack.base_url}  (AWS emulator on http://127.0.0.1:{moto_port}; "
           f"engine {'off' if args.no_engine else 'on'})", flush=True)
     print(f"  try: curl {stack.base_url}/api/sync/tasks", flush=True)
     stopped = threading.Event()
@@ -39,6 +46,18 @@ def main() -> None:
         pass
     finally:
         stack.stop()
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.3)
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _any_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 if __name__ == "__main__":

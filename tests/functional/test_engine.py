@@ -382,3 +382,20 @@ def test_dynamodb_destination_upserts_by_primary_key(api, aws, orders):
     assert sorted(int(i["sk"]["S"]) for i in items) == list(range(1, 2346))
     assert all(i["task_id"]["S"] == task["id"] for i in items)
     assert items[0]["data"]["M"]["customer"]["S"].startswith("customer-")
+
+
+def test_a_source_that_never_recovers_ends_in_the_dead_letter_queue_and_fails(api, aws, orders):
+    register(api, orders)
+    task = create(api)
+    orders.fail(503, times=1000)
+    engine = engine_source(aws)
+    deliveries = 0
+    while engine.poll_once():  # redeliveries come back at once (no backoff in tests)
+        deliveries += 1
+        assert deliveries < 20
+    assert deliveries == 5  # the template's maxReceiveCount
+    assert api.get(f"/api/sync/tasks/{task['id']}").json["status"] == "running"
+    assert engine_source(aws, "DeadLetterFunction").poll_once() == 1
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "failed" and done["error_code"] == "ENGINE_GAVE_UP"
+    assert_statistics_match(api, aws)

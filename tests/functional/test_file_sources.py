@@ -90,3 +90,22 @@ def test_broken_file_fails_the_task_with_its_name(api, aws, files_source):
         pytest.skip("any bytes parse as some CSV")
     done = run(api, aws, "full_sync")
     assert done["status"] == "failed" and "bad." in done["error_message"]
+
+
+def test_realtime_picks_up_new_files_until_cancelled(api, aws, files_source):
+    put_files(files_source, 1, 2)
+    task = api.post("/api/sync/tasks", {"data_source_id": "ds_files", "task_type": "realtime_sync",
+                                        "parameters": {"batch_size": 200, "poll_interval": 1}}).json
+    drain(aws)
+    assert api.get(f"/api/sync/tasks/{task['id']}").json["processed_rows"] == 2 * 137
+    time.sleep(1.1)
+    put_files(files_source, 3, 1)
+    time.sleep(1.1)
+    drain(aws)
+    assert api.get(f"/api/sync/tasks/{task['id']}").json["processed_rows"] == 3 * 137
+    assert api.post(f"/api/sync/tasks/{task['id']}/cancel").status == 202
+    time.sleep(1.1)
+    drain(aws)
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "cancelled"
+    assert as_int(written_ids(aws, done)) == expected_ids(1, 3)
