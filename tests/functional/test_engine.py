@@ -189,6 +189,7 @@ def test_crash_after_write_before_checkpoint_resumes_without_duplicates(api, aws
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "success"
     assert_exact(aws, done, 2345)
+    assert_statistics_match(api, aws)
 
 
 def test_duplicate_and_concurrent_deliveries_write_each_row_once(api, aws, orders):
@@ -236,6 +237,7 @@ def test_transient_failures_retry_then_succeed(api, aws, orders):
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "success"
     assert_exact(aws, done, 2345)
+    assert_statistics_match(api, aws)
 
 
 @pytest.mark.parametrize("status", [401, 404])

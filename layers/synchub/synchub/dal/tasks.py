@@ -62,13 +62,17 @@ class TaskStore:
         condition: str | None = None,
         condition_values: dict[str, Any] | None = None,
         remove: Iterable[str] = (),
+        bump_version: bool = False,
     ) -> dict[str, Any]:
-        """An Update item: set ``fields`` (None removes) only if the status is one of ``expect_status``."""
+        """An Update item: set ``fields`` (None removes) only if the status is one of ``expect_status``;
+        ``bump_version`` adds one to the version that status changes are conditional on."""
         update = UpdateBuilder()
         for name, value in fields.items():
             update.set(name, value)
         for name in remove:
             update.remove(name)
+        if bump_version:
+            update.add("version", 1)
         conditions = ["attribute_exists(id)"]
         if expect_status is not None:
             statuses = list(expect_status)

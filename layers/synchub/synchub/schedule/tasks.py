@@ -229,11 +229,8 @@ class ScheduleService:
         """Replace the config of a pending task."""
         if not is_task_id(task_id):
             raise TaskNotFound(f"Task '{task_id}' does not exist.")
-        op = self.tasks.update_op(task_id, {"config": config, "updated_at": now_iso()}, expect_status=["pending"])
-        update = op["Update"]
-        update["UpdateExpression"] += " ADD #ver :one"
-        update["ExpressionAttributeNames"]["#ver"] = "version"
-        update["ExpressionAttributeValues"][":one"] = {"N": "1"}
+        op = self.tasks.update_op(task_id, {"config": config, "updated_at": now_iso()}, expect_status=["pending"],
+                                  bump_version=True)
         try:
             return public_task(self.tasks.update(op))
         except ConditionFailed as failure:
@@ -394,11 +391,8 @@ class ScheduleService:
             condition="lease_owner = :run AND (checkpoint_seq = :seq OR (attribute_not_exists(checkpoint_seq) "
                       "AND :seq = :zero))",
             condition_values={":run": lease_owner, ":seq": seq, ":zero": 0},
+            bump_version=True,
         )
-        update = op["Update"]
-        update["UpdateExpression"] += " ADD #ver :one"
-        update["ExpressionAttributeNames"]["#ver"] = "version"
-        update["ExpressionAttributeValues"][":one"] = {"N": "1"}
         try:
             return self.tasks.update(op)
         except ConditionFailed:
