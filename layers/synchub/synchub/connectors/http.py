@@ -10,7 +10,9 @@ import urllib3
 
 from synchub.connectors.base import Batch, PermanentSourceError, StreamSpec, TransientSourceError, dig, newer_than
 
-_pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, read=30))
+# No automatic retries (the engine retries through the queue, with backoff); redirects are followed.
+_pool = urllib3.PoolManager(retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5),
+                            timeout=urllib3.Timeout(connect=5, read=30))
 
 
 class HttpSource:
