@@ -9,7 +9,7 @@ PYTEST_ARGS ?= -n auto
 export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: venv tools run test invoke validate build ci clean
+.PHONY: venv tools run test invoke bench validate build ci clean
 
 $(VENV)/.installed: requirements-dev.txt layers/synchub/requirements.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: venv
 ## invoke: one function, once, with an event file: make invoke FUNCTION=CreateTaskFunction EVENT=events/create_task.json
 invoke: venv
 	$(VENV)/bin/python -m local.invoke $(FUNCTION) $(EVENT)
+
+## bench: benchmarks beside same-run baselines; writes bench/results.json (ARGS=--smoke for a quick check)
+bench: venv
+	$(VENV)/bin/python -m bench.run $(ARGS)
 
 ## validate: sam validate --lint and cfn-lint on template.yaml
 validate: tools

@@ -1,0 +1,80 @@
+"""``make bench``: runs the benchmark suite and writes bench/results.json plus a table on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("boto3", "botocore", "aws-lambda-powertools", "pydantic", "moto")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the suite runs and the report forms")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
+    args = parser.parse_args()
+
+    from bench import coldstart
+    from local.resources import create_resources, function_environment
+    from local.stack import install_functions, start_emulator
+    from local.template import functions, load_template
+    from local import demo
+
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    template = load_template()
+    emulator = start_emulator(free_port())
+    stack = create_resources(template)
+    install_functions(template, stack)
+    demo.seed("http://127.0.0.1:9")
+    specs = functions(template)
+    merged: dict[str, str] = {}
+    for spec in specs.values():
+        merged.update(function_environment(stack, spec.environment))
+    env = coldstart.child_environment(merged)
+
+    started = time.time()
+    report = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
+        "versions": versions(),
+        "smoke": args.smoke,
+        "cold_start": coldstart.measure(specs, template, env, repeats=1 if args.smoke else 7),
+    }
+    report["seconds"] = round(time.time() - started, 1)
+    emulator.stop()
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+
+    print(f"\nCold start (median of {report['cold_start'][0]['repeats']} fresh interpreters; baseline = import boto3 "
+          "and create the function's clients)")
+    print(f"{'function':28} {'seconds':>8} {'baseline':>9} {'ratio':>6} {'goal':>5} {'RSS MB':>7} {'base MB':>7}")
+    for row in report["cold_start"]:
+        mark = "ok" if row["meets_goal"] else "MISS"
+        print(f"{row['function']:28} {row['median_seconds']:8.3f} {row['baseline_median_seconds']:9.3f} "
+              f"{row['ratio']:6.2f} {row['goal_ratio']:5.1f} {row['rss_mb']:7.1f} {row['baseline_rss_mb']:7.1f} {mark}")
+    print(f"\nreport: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
