@@ -226,3 +226,9 @@ def test_retry_errors(api, data_source):
     run_task(task["id"], outcome="failed")
     assert_problem(api.post(f"/api/sync/tasks/{task['id']}/retry", {"restart": "yes please"}), 422,
                    "VALIDATION_FAILED")
+
+
+def test_create_without_or_with_null_parameters_has_an_empty_config(api, data_source):
+    assert create(api, parameters=None)["config"] == {}
+    body = {"data_source_id": "ds_test", "task_type": "realtime_sync"}
+    assert api.post("/api/sync/tasks", body).json["config"] == {}

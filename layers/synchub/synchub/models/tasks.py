@@ -33,7 +33,11 @@ class CreateTaskRequest(BaseModel):
     data_source_id: ResourceId
     interface_id: ResourceId | None = None
     task_type: TaskType
-    parameters: TaskParameters = Field(default_factory=TaskParameters)
+    parameters: TaskParameters | None = None
+
+    def config(self) -> dict[str, Any]:
+        """The parameters as stored in the task's ``config`` (unset known keys left out)."""
+        return self.parameters.model_dump(exclude_none=True) if self.parameters else {}
 
 
 class UpdateTaskRequest(BaseModel):

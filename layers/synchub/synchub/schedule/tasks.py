@@ -148,7 +148,7 @@ class ScheduleService:
             data_source_id=request.data_source_id,
             interface_id=request.interface_id,
             task_type=request.task_type,
-            config=request.parameters.model_dump(exclude_none=True),
+            config=request.config(),
             created_by=created_by,
         )
         ops = [self.tasks.put_op(record), self.data_sources.exists_check(request.data_source_id)]
