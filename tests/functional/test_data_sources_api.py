@@ -150,3 +150,19 @@ def test_secrets_never_appear_in_responses_or_logs(api, capsys, caplog):
     assert len(api.log) == 12 and "ds_http" in everything
     for secret in SECRET_VALUES:
         assert secret not in everything
+
+
+@pytest.mark.parametrize("query", ["size=0", "size=101", "page=0", "page=abc"])
+def test_list_bad_queries_are_422(api, query):
+    assert_problem(api.get(f"/api/sync/data-sources?{query}"), 422, "VALIDATION_FAILED")
+
+
+def test_unknown_ids_and_bad_bodies(api):
+    body = {k: v for k, v in PG.items() if k != "id"}
+    assert_problem(api.put("/api/sync/data-sources/ds_none", body), 404, "DATA_SOURCE_NOT_FOUND")
+    assert_problem(api.get("/api/sync/data-sources/%3Cscript%3E"), 404, "DATA_SOURCE_NOT_FOUND")
+    assert_problem(api.post("/api/sync/data-sources", body="{"), 400, "MALFORMED_REQUEST")
+    api.post("/api/sync/data-sources", PG)
+    assert_problem(api.put("/api/sync/data-sources/ds_pg", {**body, "id": "other"}), 422, "VALIDATION_FAILED")
+    assert_problem(api.put("/api/sync/data-sources/ds_pg", {**body, "connection_config": {"x" * 10: "y" * 300_000}}),
+                   413, "PAYLOAD_TOO_LARGE")
