@@ -61,8 +61,12 @@ def main() -> int:
         "smoke": args.smoke,
         "cold_start": coldstart.measure(specs, template, env, repeats=1 if args.smoke else 7),
     }
-    report["seconds"] = round(time.time() - started, 1)
     emulator.stop()
+    from bench import throughput
+
+    report["engine_throughput"] = throughput.measure([2_000, 6_000] if args.smoke else [50_000, 200_000],
+                                                     repeats=1 if args.smoke else 3)
+    report["seconds"] = round(time.time() - started, 1)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
 
     print(f"\nCold start (median of {report['cold_start'][0]['repeats']} fresh interpreters; baseline = import boto3 "
@@ -72,6 +76,16 @@ def main() -> int:
         mark = "ok" if row["meets_goal"] else "MISS"
         print(f"{row['function']:28} {row['median_seconds']:8.3f} {row['baseline_median_seconds']:9.3f} "
               f"{row['ratio']:6.2f} {row['goal_ratio']:5.1f} {row['rss_mb']:7.1f} {row['baseline_rss_mb']:7.1f} {mark}")
+    print("\nEngine throughput, full_sync PostgreSQL → S3 data lake (baseline: plain psycopg + gzip JSONL + boto3)")
+    print(f"{'rows':>8} {'engine r/s':>11} {'baseline r/s':>13} {'ratio':>6} {'goal':>5} {'engine MB':>10} {'base MB':>8}")
+    for row in report["engine_throughput"]["postgresql_to_s3"]:
+        mark = "ok" if row["meets_goal"] else "MISS"
+        print(f"{row['rows']:8d} {row['engine_rows_per_s']:11d} {row['baseline_rows_per_s']:13d} {row['ratio']:6.2f} "
+              f"{row['goal_ratio']:5.1f} {row['engine_peak_mb']:10.1f} {row['baseline_peak_mb']:8.1f} {mark}")
+    flat = report["engine_throughput"]["memory_flatness"]
+    if flat:
+        print(f"peak memory {flat['engine_peak_mb'][0]} MB at {flat['rows'][0]} rows vs {flat['engine_peak_mb'][1]} MB at "
+              f"{flat['rows'][1]} rows (×{flat['growth']}) {'ok' if flat['meets_goal'] else 'MISS'}")
     print(f"\nreport: {args.output}")
     return 0
 
