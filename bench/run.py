@@ -6,19 +6,12 @@ import argparse
 import json
 import os
 import platform
-import socket
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def versions() -> dict[str, str]:
@@ -35,6 +28,7 @@ def main() -> int:
 
     from bench import coldstart
     from local.resources import create_resources, function_environment
+    from local.ports import free_port
     from local.stack import install_functions, start_emulator
     from local.template import functions, load_template
     from local import demo

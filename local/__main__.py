@@ -6,10 +6,10 @@ import argparse
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 
+from local.ports import free_port, in_use
 from local.stack import LocalStack
 
 
@@ -27,11 +27,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("werkzeug", "pgserver", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if not _free(args.port):
+    if in_use(args.port):
         print(f"port {args.port} is already in use (is `make run` running?); choose another with PORT=…",
               file=sys.stderr)
         sys.exit(1)
-    moto_port = args.moto_port or int(os.environ.get("MOTO_PORT", 0)) or (4566 if _free(4566) else _any_port())
+    moto_port = args.moto_port or int(os.environ.get("MOTO_PORT", 0)) or (free_port() if in_use(4566) else 4566)
     stack = LocalStack(port=args.port, moto_port=moto_port, engine=not args.no_engine,
                        schedules=not args.no_schedules, demo_postgres=not args.no_postgres)
     stack.start()
@@ -46,18 +46,6 @@ def main() -> None:
         pass
     finally:
         stack.stop()
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.3)
-        return probe.connect_ex(("127.0.0.1", port)) != 0
-
-
-def _any_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 if __name__ == "__main__":

@@ -11,26 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 from pathlib import Path
 
 from local import demo
+from local.ports import free_port, in_use
 from local.resources import attach_resources, create_resources
 from local.stack import install_functions, start_emulator, use_emulator
 from local.template import load_template
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.3)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,12 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     template = load_template()
     event = json.loads(args.event.read_text())
     emulator = None
-    if _listening(args.moto_port):
+    if in_use(args.moto_port):
         use_emulator(f"http://127.0.0.1:{args.moto_port}")
         stack = attach_resources(template)
         print(f"# using the running local stack's emulator on port {args.moto_port}", file=sys.stderr)
     else:
-        emulator = start_emulator(_free_port())
+        emulator = start_emulator(free_port())
         stack = create_resources(template)
     functions = install_functions(template, stack)
     if emulator is not None:

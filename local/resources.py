@@ -30,6 +30,21 @@ class Stack:
     refs: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)
 
+    def record_queue(self, logical_id: str, name: str, url: str, arn: str) -> None:
+        self.refs[logical_id] = url
+        self.attributes[logical_id] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
+
+    def record_table(self, logical_id: str, name: str, description: dict[str, Any]) -> None:
+        """Record a table from its CreateTable/DescribeTable description."""
+        self.refs[logical_id] = name
+        self.attributes[logical_id] = {"Arn": description["TableArn"]}
+        if description.get("LatestStreamArn"):
+            self.attributes[logical_id]["StreamArn"] = description["LatestStreamArn"]
+
+    def record_bucket(self, logical_id: str, name: str) -> None:
+        self.refs[logical_id] = name
+        self.attributes[logical_id] = {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
+
     def pseudo(self, name: str) -> str | None:
         return {
             "AWS::StackName": self.name,
@@ -74,6 +89,15 @@ class Stack:
         return self._ref(name)
 
 
+NAME_PROPERTY = {"AWS::SQS::Queue": "QueueName", "AWS::DynamoDB::Table": "TableName", "AWS::S3::Bucket": "BucketName"}
+
+
+def physical_name(stack_name: str, logical_id: str, resource: dict[str, Any]) -> str:
+    """The name a resource gets locally: its explicit name, else ``<stack>-<LogicalId>`` (lower case for buckets)."""
+    name = (resource.get("Properties") or {}).get(NAME_PROPERTY[resource["Type"]]) or f"{stack_name}-{logical_id}"
+    return name.lower() if resource["Type"] == "AWS::S3::Bucket" else name
+
+
 def create_resources(
     template: dict[str, Any], *, stack_name: str = "synchub-local", region: str = "us-east-1",
     session: boto3.session.Session | None = None,
@@ -88,12 +112,11 @@ def create_resources(
         if resource["Type"] != "AWS::SQS::Queue":
             continue
         props = resource.get("Properties") or {}
-        name = props.get("QueueName") or f"{stack_name}-{logical_id}"
+        name = physical_name(stack_name, logical_id, resource)
         attributes = {"FifoQueue": "true"} if props.get("FifoQueue") else {}
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        stack.refs[logical_id] = url
-        stack.attributes[logical_id] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
+        stack.record_queue(logical_id, name, url, arn)
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::SQS::Queue":
             continue
@@ -112,26 +135,21 @@ def create_resources(
         if resource["Type"] != "AWS::DynamoDB::Table":
             continue
         props = stack.resolve(resource.get("Properties") or {})
-        name = props.get("TableName") or f"{stack_name}-{logical_id}"
+        name = physical_name(stack_name, logical_id, resource)
         params = {key: props[key] for key in TABLE_PROPERTIES if key in props}
         description = dynamodb.create_table(TableName=name, **params)["TableDescription"]
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
             dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
-        stack.refs[logical_id] = name
-        stack.attributes[logical_id] = {"Arn": description["TableArn"]}
-        if description.get("LatestStreamArn"):
-            stack.attributes[logical_id]["StreamArn"] = description["LatestStreamArn"]
+        stack.record_table(logical_id, name, description)
 
     s3 = session.client("s3", region_name=region)
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::S3::Bucket":
             continue
-        props = stack.resolve(resource.get("Properties") or {})
-        name = (props.get("BucketName") or f"{stack_name}-{logical_id}").lower()
+        name = physical_name(stack_name, logical_id, resource)
         s3.create_bucket(Bucket=name)
-        stack.refs[logical_id] = name
-        stack.attributes[logical_id] = {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
+        stack.record_bucket(logical_id, name)
     return stack
 
 
@@ -150,22 +168,15 @@ def attach_resources(
     sqs = session.client("sqs", region_name=region)
     dynamodb = session.client("dynamodb", region_name=region)
     for logical_id, resource in template["Resources"].items():
-        props = resource.get("Properties") or {}
+        if resource["Type"] not in NAME_PROPERTY:
+            continue
+        name = physical_name(stack_name, logical_id, resource)
         if resource["Type"] == "AWS::SQS::Queue":
-            name = props.get("QueueName") or f"{stack_name}-{logical_id}"
             url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            stack.refs[logical_id] = url
-            stack.attributes[logical_id] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
+            stack.record_queue(logical_id, name, url, arn)
         elif resource["Type"] == "AWS::DynamoDB::Table":
-            name = props.get("TableName") or f"{stack_name}-{logical_id}"
-            table = dynamodb.describe_table(TableName=name)["Table"]
-            stack.refs[logical_id] = name
-            stack.attributes[logical_id] = {"Arn": table["TableArn"]}
-            if table.get("LatestStreamArn"):
-                stack.attributes[logical_id]["StreamArn"] = table["LatestStreamArn"]
-        elif resource["Type"] == "AWS::S3::Bucket":
-            name = (props.get("BucketName") or f"{stack_name}-{logical_id}").lower()
-            stack.refs[logical_id] = name
-            stack.attributes[logical_id] = {"Arn": f"arn:aws:s3:::{name}"}
+            stack.record_table(logical_id, name, dynamodb.describe_table(TableName=name)["Table"])
+        else:
+            stack.record_bucket(logical_id, name)
     return stack

@@ -264,9 +264,10 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
 
         def _problem(self, status: int, code: str, title: str, detail: str) -> None:
-            body = {"type": f"urn:synchub:problem:{code.lower().replace('_', '-')}", "title": title,
-                    "status": status, "detail": detail, "code": code}
-            self._send(status, json.dumps(body).encode(), {"Content-Type": "application/problem+json"})
+            from synchub.api.resolver import PROBLEM_JSON, problem_response
+
+            self._send(status, problem_response(status, code, title, detail).body.encode(),
+                       {"Content-Type": PROBLEM_JSON})
 
         def _dispatch(self) -> None:
             path, _, query = self.path.partition("?")

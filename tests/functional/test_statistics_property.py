@@ -37,21 +37,18 @@ class StatisticsMachine(RuleBasedStateMachine):
         super().__init__()
         from moto import mock_aws
 
-        from tests.conftest import TEMPLATE
-        from local.resources import create_resources
-        import synchub.runtime
+        from tests.conftest import start_local_aws
 
         self.mock = mock_aws()
         self.mock.start()
         self.mock.reset()  # a clean emulator per example, even if an earlier one did not stop
-        self.stack = create_resources(TEMPLATE)
-        synchub.runtime.reset()
+        self.patches = pytest.MonkeyPatch()
+        self.stack = start_local_aws(self.patches)
         from synchub.schedule.data_sources import data_source_service
         from synchub.schedule.tasks import schedule_service
         from synchub.stats.service import statistics_service
 
         self.clock = Clock()
-        self.patches = pytest.MonkeyPatch()
         self.patches.setattr(tasks_module, "utcnow", self.clock.utcnow)
         self.patches.setattr(tasks_module, "now_iso", self.clock.now_iso)
         self.service = schedule_service()
@@ -145,23 +142,7 @@ class StatisticsMachine(RuleBasedStateMachine):
         assert (engine["running_tasks"], engine["pending_tasks"]) == (counts["st_running"], counts["st_pending"])
 
 
-def test_statistics_always_equal_a_recount(monkeypatch):
-    from local.resources import function_environment
-    from local.template import functions
-    from tests.conftest import TEMPLATE
-
-    # Resource names are deterministic (<stack>-<LogicalId>), so the environment can be set up front.
-    from local.resources import Stack
-
-    from local.template import parameter_defaults
-
-    names = Stack("synchub-local", "us-east-1", parameter_defaults(TEMPLATE))
-    for logical_id in ("TasksTable", "DataSourcesTable", "StatisticsTable"):
-        names.refs[logical_id] = f"synchub-local-{logical_id}"
-    names.refs["SyncQueue"] = "https://sqs.us-east-1.amazonaws.com/123456789012/synchub-local-SyncQueue"
-    for spec in functions(TEMPLATE).values():
-        for key, value in function_environment(names, spec.environment).items():
-            monkeypatch.setenv(key, value)
+def test_statistics_always_equal_a_recount():
     run_state_machine_as_test(
         StatisticsMachine,
         settings=settings(max_examples=12, stateful_step_count=20, deadline=None,
