@@ -59,13 +59,14 @@ class TaskStore:
         fields: dict[str, Any],
         *,
         expect_status: Iterable[str] | None = None,
+        expect_version: int | None = None,
         condition: str | None = None,
         condition_values: dict[str, Any] | None = None,
         remove: Iterable[str] = (),
         bump_version: bool = False,
     ) -> dict[str, Any]:
-        """An Update item: set ``fields`` (None removes) only if the status is one of ``expect_status``;
-        ``bump_version`` adds one to the version that status changes are conditional on."""
+        """An Update item: set ``fields`` (None removes) only if the status is one of ``expect_status`` and
+        the version is ``expect_version``; ``bump_version`` adds one to the version."""
         update = UpdateBuilder()
         for name, value in fields.items():
             update.set(name, value)
@@ -78,6 +79,8 @@ class TaskStore:
             statuses = list(expect_status)
             placeholders = [update.value(status) for status in statuses]
             conditions.append(f"{update.name('status')} IN ({', '.join(placeholders)})")
+        if expect_version is not None:
+            conditions.append(f"{update.name('version')} = {update.value(expect_version)}")
         if condition:
             conditions.append(condition)
         values = dict(update.values)
@@ -123,6 +126,26 @@ class TaskStore:
 
     def page(self, index: ShardedIndex, state: PageState, size: int) -> Page:
         return read_page(aws.client("dynamodb").query, index, state, size)
+
+    def running(self, *, limit: int, stale_before: str | None = None,
+                projection: str | None = None) -> list[dict[str, Any]]:
+        """Running tasks, up to ``limit`` per listing shard; with ``stale_before``, only those whose heartbeat
+        (and next realtime poll, if any) is older than that time."""
+        items: list[dict[str, Any]] = []
+        for shard in range(self.settings.list_shards):
+            params: dict[str, Any] = {
+                "TableName": self.table, "IndexName": INDEX_STATUS, "KeyConditionExpression": "lk_status = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": f"running#{shard}"}}, "Limit": limit,
+            }
+            if stale_before is not None:
+                params["FilterExpression"] = ("heartbeat_at < :cutoff AND "
+                                              "(attribute_not_exists(next_poll_at) OR next_poll_at < :cutoff)")
+                params["ExpressionAttributeValues"][":cutoff"] = {"S": stale_before}
+            if projection:
+                params["ProjectionExpression"] = projection
+            response = aws.client("dynamodb").query(**params)
+            items.extend(from_item(raw) or {} for raw in response.get("Items", []))
+        return items
 
     def unsubmitted(self, limit: int) -> list[dict[str, Any]]:
         """Oldest pending tasks whose submission to the engine has not been confirmed (sparse index)."""

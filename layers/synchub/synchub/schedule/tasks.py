@@ -12,7 +12,6 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any, Iterable
 
-from synchub import aws
 from synchub.dal.data_sources import DataSourceStore
 from synchub.dal.paging import InvalidToken, PageState, decode_token, encode_token
 from synchub.dal.statistics import StatisticsStore
@@ -28,9 +27,6 @@ from synchub.timeutil import iso, now_iso, parse_iso, utcnow
 
 logger = logging.getLogger(__name__)
 
-
-def aws_query(**params: Any) -> dict[str, Any]:
-    return aws.client("dynamodb").query(**params)
 
 # Deepest offset reachable with ``page`` alone; beyond it clients follow ``next_token``.
 MAX_PAGE_OFFSET = 10_000
@@ -118,17 +114,15 @@ class ScheduleService:
             # The aggregate's delta was computed from these values; write exactly them.
             for name in ("processed_rows", "start_time", "end_time"):
                 fields.setdefault(name, after.get(name))
-        version_condition = "#ver = :seen_version"
-        values = {":seen_version": int(before.get("version", 1)), **(condition_values or {})}
         op = self.tasks.update_op(
             before["id"],
             fields,
             expect_status=[before["status"]],
-            condition=version_condition + (f" AND ({condition})" if condition else ""),
-            condition_values=values,
+            expect_version=int(before.get("version", 1)),
+            condition=condition,
+            condition_values=condition_values,
             remove=remove,
         )
-        op["Update"]["ExpressionAttributeNames"]["#ver"] = "version"
         ops = [op]
         if after["status"] != before["status"]:
             ops.extend(self.stats.change_ops(before, after))
@@ -388,9 +382,8 @@ class ScheduleService:
                   "lease_expires_at": iso(now + timedelta(seconds=self.settings.heartbeat_timeout_seconds))}
         op = self.tasks.update_op(
             task_id, fields, expect_status=["running"],
-            condition="lease_owner = :run AND (checkpoint_seq = :seq OR (attribute_not_exists(checkpoint_seq) "
-                      "AND :seq = :zero))",
-            condition_values={":run": lease_owner, ":seq": seq, ":zero": 0},
+            condition="lease_owner = :run AND checkpoint_seq = :seq",  # start_task sets checkpoint_seq 0
+            condition_values={":run": lease_owner, ":seq": seq},
             bump_version=True,
         )
         try:
@@ -402,44 +395,33 @@ class ScheduleService:
     def resume_stale_running(self, limit: int = 100) -> dict[str, int]:
         """Running tasks whose heartbeat stopped (the engine died): resume each from its checkpoint under
         a new lease, or fail it once it has been resumed ``engine_max_resumptions`` times."""
-        from synchub.dal.tasks import INDEX_STATUS
-
         cutoff = iso(utcnow() - timedelta(seconds=self.settings.heartbeat_timeout_seconds))
         resumed = failed = 0
-        for shard in range(self.settings.list_shards):
-            response = aws_query(
-                TableName=self.settings.tasks_table, IndexName=INDEX_STATUS,
-                KeyConditionExpression="lk_status = :pk",
-                FilterExpression="heartbeat_at < :cutoff AND (attribute_not_exists(next_poll_at) "
-                                 "OR next_poll_at < :cutoff)",
-                ExpressionAttributeValues={":pk": {"S": f"running#{shard}"}, ":cutoff": {"S": cutoff}},
-                Limit=limit,
-            )
-            for raw in response.get("Items", []):
-                before = self.tasks.get(raw["id"]["S"])
-                if before is None or before["status"] != "running" or before.get("heartbeat_at", "") >= cutoff \
-                        or before.get("next_poll_at", "") >= cutoff:
-                    continue
-                resumptions = int(before.get("resumptions") or 0)
-                if resumptions >= self.settings.engine_max_resumptions:
-                    if self.finish_task(before["id"], lease_owner=before.get("lease_owner"), status="failed", changes={
-                        "error_code": "HEARTBEAT_LOST",
-                        "error_message": f"The engine stopped reporting progress {resumptions + 1} times; "
-                                         "the task was given up.",
-                    }):
-                        failed += 1
-                    continue
-                run_id = f"resume-{before['id']}-{resumptions + 1}"
-                now = utcnow()
-                try:
-                    after = self.transition(before, {
-                        "lease_owner": run_id, "resumptions": resumptions + 1, "heartbeat_at": iso(now),
-                        "lease_expires_at": iso(now + timedelta(seconds=self.settings.heartbeat_timeout_seconds)),
-                    })
-                except TransactionFailed:
-                    continue
-                self.engine.submit(after, run_id=run_id, hop=0)
-                resumed += 1
+        for stale in self.tasks.running(limit=limit, stale_before=cutoff):
+            before = self.tasks.get(stale["id"])
+            if before is None or before["status"] != "running" or before.get("heartbeat_at", "") >= cutoff \
+                    or before.get("next_poll_at", "") >= cutoff:
+                continue
+            resumptions = int(before.get("resumptions") or 0)
+            if resumptions >= self.settings.engine_max_resumptions:
+                if self.finish_task(before["id"], lease_owner=before.get("lease_owner"), status="failed", changes={
+                    "error_code": "HEARTBEAT_LOST",
+                    "error_message": f"The engine stopped reporting progress {resumptions + 1} times; "
+                                     "the task was given up.",
+                }):
+                    failed += 1
+                continue
+            run_id = f"resume-{before['id']}-{resumptions + 1}"
+            now = utcnow()
+            try:
+                after = self.transition(before, {
+                    "lease_owner": run_id, "resumptions": resumptions + 1, "heartbeat_at": iso(now),
+                    "lease_expires_at": iso(now + timedelta(seconds=self.settings.heartbeat_timeout_seconds)),
+                })
+            except TransactionFailed:
+                continue
+            self.engine.submit(after, run_id=run_id, hop=0)
+            resumed += 1
         return {"resumed": resumed, "failed": failed}
 
     def resubmit_unsubmitted(self, limit: int = 100) -> dict[str, int]:

@@ -6,10 +6,8 @@ from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from synchub import aws
-from synchub.dal.codec import from_item
 from synchub.dal.statistics import StatisticsStore
-from synchub.dal.tasks import INDEX_STATUS
+from synchub.dal.tasks import TaskStore
 from synchub.engine.submit import SyncEngine
 from synchub.errors import ValidationFailed
 from synchub.settings import Settings, get_settings
@@ -31,6 +29,7 @@ class StatisticsService:
     def __init__(self, settings: Settings | None = None, engine: SyncEngine | None = None):
         self.settings = settings or get_settings()
         self.store = StatisticsStore(self.settings)
+        self.tasks = TaskStore(self.settings)
         self.engine = engine or SyncEngine(self.settings)
 
     def statistics(
@@ -74,21 +73,8 @@ class StatisticsService:
 
     def _running_speed(self) -> float:
         """Rows per second over all running tasks (bounded: at most the engine's concurrency is running)."""
-        dynamodb = aws.client("dynamodb")
-        limit = min(100, self.settings.engine_max_concurrency * 2)
-        total = 0.0
-        for shard in range(self.settings.list_shards):
-            response = dynamodb.query(
-                TableName=self.settings.tasks_table,
-                IndexName=INDEX_STATUS,
-                KeyConditionExpression="lk_status = :pk",
-                ExpressionAttributeValues={":pk": {"S": f"running#{shard}"}},
-                ProjectionExpression="speed",
-                Limit=limit,
-            )
-            for raw in response.get("Items", []):
-                total += float((from_item(raw) or {}).get("speed") or 0)
-        return round(total, 2)
+        running = self.tasks.running(limit=min(100, self.settings.engine_max_concurrency * 2), projection="speed")
+        return round(sum(float(task.get("speed") or 0) for task in running), 2)
 
 
 @lru_cache(maxsize=1)
