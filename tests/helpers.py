@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 
 from synchub.dal.codec import from_item, to_item
+from synchub.dal.tasks import index_keys
 from synchub.schedule.tasks import schedule_service
 from synchub.stats import aggregate
 
@@ -63,8 +64,6 @@ def bulk_load_tasks(count: int, *, data_source_id: str, statuses: tuple[str, ...
         record["status"] = statuses[number % len(statuses)]
         record.pop("resubmit")
         record["submitted"] = True
-        from synchub.dal.tasks import index_keys
-
         record.update(index_keys(record, service.settings.list_shards))
         day, bucket, gauge = aggregate.deltas(None, record)
         for scope in aggregate.scopes(record):

@@ -4,6 +4,7 @@ by keyset paging on the primary key (full) or on (cursor field, primary key) (in
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,9 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-class SqlSource:
+class SqlSource(ABC):
+    """Keyset paging shared by the drivers; each subclass opens its connection and classifies its errors."""
+
     quote_char = '"'
 
     def __init__(self, connection: dict[str, Any], stream: StreamSpec, *, incremental: bool):
@@ -106,11 +109,13 @@ class SqlSource:
                 self._connection = None
 
     # ---- per driver -----------------------------------------------------------------------------
+    @abstractmethod
     def connection(self) -> Any:
-        raise NotImplementedError
+        """The open driver connection (opened on first use)."""
 
+    @abstractmethod
     def translate_errors(self) -> Any:
-        raise NotImplementedError
+        """A context manager turning driver exceptions into transient or permanent source errors."""
 
 
 class _Errors:

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
+from synchub.ids import NAME_ID_PATTERN
+
 TaskType = Literal["full_sync", "incremental_sync", "realtime_sync"]
 TaskStatus = Literal["pending", "running", "success", "failed", "cancelled", "paused"]
 TASK_TYPES: tuple[str, ...] = ("full_sync", "incremental_sync", "realtime_sync")
@@ -13,7 +15,7 @@ TASK_STATUSES: tuple[str, ...] = ("pending", "running", "success", "failed", "ca
 TERMINAL_STATUSES = frozenset({"success", "failed", "cancelled"})
 ACTIVE_STATUSES = frozenset({"pending", "running"})
 
-ResourceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+ResourceId = Annotated[str, StringConstraints(pattern=NAME_ID_PATTERN.pattern)]
 
 
 class TaskParameters(BaseModel):
