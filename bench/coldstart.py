@@ -31,23 +31,41 @@ CHILD = r"""
 import importlib.util, json, sys, time
 start = time.perf_counter()
 mode, code_dir, event_path, services = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(",")
-if mode == "baseline":
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "bench", 512, "bench"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    def get_remaining_time_in_millis(self):
+        return 900_000
+
+if mode in ("baseline", "framework"):
     import boto3
     session = boto3.session.Session()
     clients = [session.client(s) for s in services if s]
     result = None
+    if mode == "framework":
+        # The floor any handler built on Powertools and pydantic pays: logger, validating resolver, one model.
+        from aws_lambda_powertools import Logger
+        from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+        from pydantic import BaseModel
+
+        class Model(BaseModel):
+            name: str = "x"
+
+        logger = Logger(service="floor")
+        app = APIGatewayRestResolver(enable_validation=True)
+        event = json.load(open(event_path))
+        route = event["resource"].replace("{", "<").replace("}", ">")
+
+        @app.route(route, method=event["httpMethod"])
+        def floor_route(**params) -> dict:
+            return Model().model_dump()
+
+        result = logger.inject_lambda_context(lambda e, c: app.resolve(e, c))(event, Context())
 else:
     spec = importlib.util.spec_from_file_location("handler_under_test", code_dir + "/app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    imported = time.perf_counter()
-
-    class Context:
-        function_name, memory_limit_in_mb, aws_request_id = "bench", 512, "bench"
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-        def get_remaining_time_in_millis(self):
-            return 900_000
-
     result = module.lambda_handler(json.load(open(event_path)), Context())
 end = time.perf_counter()
 peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
@@ -81,10 +99,13 @@ def measure(specs: dict[str, FunctionSpec], template: dict[str, Any], env: dict[
         spec = specs[logical_id]
         services = services_of(template["Resources"][logical_id]["Properties"])
         event = ROOT / "events" / event_name
-        function_runs, baseline_runs = [], []
-        for _ in range(repeats):  # interleaved, so machine noise hits both alike
+        is_api = "httpMethod" in json.loads(event.read_text())
+        function_runs, baseline_runs, framework_runs = [], [], []
+        for _ in range(repeats):  # interleaved, so machine noise hits all alike
             baseline_runs.append(run_child("baseline", spec, event, services, env))
             function_runs.append(run_child("function", spec, event, services, env))
+            if is_api:
+                framework_runs.append(run_child("framework", spec, event, services, env))
         function_s = statistics.median(r["seconds"] for r in function_runs)
         baseline_s = statistics.median(r["seconds"] for r in baseline_runs)
         goal = 2.0 if logical_id == "SyncEngineFunction" else 1.5
@@ -96,6 +117,10 @@ def measure(specs: dict[str, FunctionSpec], template: dict[str, Any], env: dict[
             "baseline_rss_mb": round(statistics.median(r["rss_mb"] for r in baseline_runs), 1),
             "first_status": function_runs[0]["status"],
         })
+        if framework_runs:
+            framework_s = statistics.median(r["seconds"] for r in framework_runs)
+            rows[-1]["framework_median_seconds"] = round(framework_s, 4)
+            rows[-1]["framework_ratio"] = round(framework_s / baseline_s, 3)
     return rows
 
 

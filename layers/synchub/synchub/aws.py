@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 _clients: dict[str, Any] = {}
+_session: Any = None
 _lock = threading.Lock()
 
 
@@ -17,10 +18,14 @@ def client(service: str) -> Any:
     with _lock:
         found = _clients.get(service)
         if found is None:
+            global _session
             import boto3
             from botocore.config import Config
 
-            found = boto3.session.Session().client(
+            if _session is None:
+                # One session for every client: its loader caches the service data files they share.
+                _session = boto3.session.Session()
+            found = _session.client(
                 service,
                 config=Config(
                     retries={"mode": "standard", "max_attempts": 4},
@@ -40,4 +45,6 @@ def set_client(service: str, instance: Any) -> None:
 
 def reset_clients() -> None:
     """Forget every client, so the next call builds fresh ones from the current environment."""
+    global _session
     _clients.clear()
+    _session = None
