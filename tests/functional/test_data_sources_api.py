@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from tests.functional.test_tasks_api import CREATE, assert_problem
-from tests.helpers import run_task
+from local.seeding import SEEDING_LEASE_OWNER, run_task
 
 SECRET_VALUES = ("hunter2-pg-password", "tok_live_abcdef", "Bearer very-secret-jwt", "sk-api-key-999")
 
@@ -122,7 +122,7 @@ def test_delete_with_pending_or_running_tasks_is_409(api):
     assert_problem(api.delete("/api/sync/data-sources/ds_test"), 409, "DATA_SOURCE_IN_USE")
     from synchub.schedule.tasks import schedule_service
 
-    schedule_service().finish_task(second["id"], lease_owner="test-engine", status="success", changes={})
+    schedule_service().finish_task(second["id"], lease_owner=SEEDING_LEASE_OWNER, status="success", changes={})
     assert api.delete("/api/sync/data-sources/ds_test").status == 204
     assert_problem(api.post("/api/sync/tasks", CREATE), 422, "DATA_SOURCE_NOT_FOUND")
     # finished tasks keep their history

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.functional.test_tasks_api import CREATE, assert_problem
-from tests.helpers import run_task
+from local.seeding import run_task
 
 
 @pytest.fixture

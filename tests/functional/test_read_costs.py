@@ -6,7 +6,7 @@ import pytest
 
 from synchub import aws as synchub_aws
 from tests.functional.test_tasks_api import CREATE
-from tests.helpers import bulk_load_tasks, run_task
+from local.seeding import bulk_load_tasks, run_task
 
 
 class DynamoRecorder:

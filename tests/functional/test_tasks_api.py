@@ -7,7 +7,7 @@ import json
 import boto3
 import pytest
 
-from tests.helpers import run_task
+from local.seeding import run_task
 
 CREATE = {"data_source_id": "ds_test", "task_type": "full_sync", "parameters": {"batch_size": 1000, "timeout": 300}}
 

@@ -15,6 +15,7 @@ from synchub.settings import Settings
 class InterfaceStore:
     def __init__(self, settings: Settings):
         self.table = settings.interfaces_table
+        self.data_sources_table = settings.data_sources_table
 
     @staticmethod
     def key(data_source_id: str, interface_id: str) -> dict[str, Any]:
@@ -28,6 +29,30 @@ class InterfaceStore:
     def put_op(self, record: dict[str, Any], *, must_exist: bool) -> dict[str, Any]:
         return {"Put": {"TableName": self.table, "Item": to_item(record),
                         "ConditionExpression": "attribute_exists(id)" if must_exist else "attribute_not_exists(id)"}}
+
+    def get_with_source(self, data_source_id: str, interface_id: str) -> tuple[bool, dict[str, Any] | None]:
+        """(whether the data source exists, the interface or None) in one consistent BatchGetItem."""
+        request = {
+            self.table: {"Keys": [self.key(data_source_id, interface_id)], "ConsistentRead": True},
+            self.data_sources_table: {"Keys": [{"id": {"S": data_source_id}}], "ConsistentRead": True,
+                                      "ProjectionExpression": "id"},
+        }
+        found: dict[str, list[dict[str, Any]]] = {}
+        while request:
+            response = aws.client("dynamodb").batch_get_item(RequestItems=request)
+            for table, items in response.get("Responses", {}).items():
+                found.setdefault(table, []).extend(items)
+            request = response.get("UnprocessedKeys") or {}
+        interfaces = found.get(self.table) or []
+        return bool(found.get(self.data_sources_table)), from_item(interfaces[0]) if interfaces else None
+
+    def put(self, record: dict[str, Any], *, must_exist: bool) -> None:
+        try:
+            aws.client("dynamodb").put_item(**self.put_op(record, must_exist=must_exist)["Put"])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise ConditionFailed(None) from error
+            raise
 
     def exists_check(self, data_source_id: str, interface_id: str) -> dict[str, Any]:
         return {"ConditionCheck": {"TableName": self.table, "Key": self.key(data_source_id, interface_id),

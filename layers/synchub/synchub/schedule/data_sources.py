@@ -52,9 +52,11 @@ class DataSourceService:
 
     def create(self, request: CreateDataSourceRequest, created_by: str) -> dict[str, Any]:
         data_source_id = request.id or new_data_source_id()
-        if self.store.get(data_source_id) is not None:
-            raise DataSourceExists(f"Data source '{data_source_id}' already exists.")
         masked, secrets = split_secrets(request.connection_config)
+        # The conditional put below refuses an existing id; with secrets, look first so a taken id
+        # never costs a secret created only to be deleted again.
+        if secrets and self.store.get(data_source_id) is not None:
+            raise DataSourceExists(f"Data source '{data_source_id}' already exists.")
         unresolved = [path for path, value in secrets.items() if value == MASK]
         if unresolved:
             raise ValidationFailed(

@@ -40,13 +40,15 @@ class InterfaceService:
         self.store = InterfaceStore(self.settings)
         self.data_sources = DataSourceStore(self.settings)
 
-    def _require_source(self, data_source_id: str) -> None:
-        if not NAME_ID_PATTERN.match(data_source_id) or self.data_sources.get(data_source_id) is None:
-            raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.")
-
     def get_record(self, data_source_id: str, interface_id: str) -> dict[str, Any]:
-        self._require_source(data_source_id)
-        record = self.store.get(data_source_id, interface_id) if NAME_ID_PATTERN.match(interface_id) else None
+        if not NAME_ID_PATTERN.match(data_source_id):
+            raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.")
+        if NAME_ID_PATTERN.match(interface_id):
+            source_exists, record = self.store.get_with_source(data_source_id, interface_id)
+        else:
+            source_exists, record = self.data_sources.get(data_source_id) is not None, None
+        if not source_exists:
+            raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.")
         if record is None:
             raise InterfaceNotFound(f"Interface '{interface_id}' of data source '{data_source_id}' does not exist.")
         return record
@@ -55,12 +57,13 @@ class InterfaceService:
         return public_interface(self.get_record(data_source_id, interface_id))
 
     def create(self, data_source_id: str, request: CreateInterfaceRequest) -> dict[str, Any]:
-        self._require_source(data_source_id)
+        if not NAME_ID_PATTERN.match(data_source_id):
+            raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.")
         now = now_iso()
         record = {"id": request.id or f"if_{str(ULID()).lower()}", "data_source_id": data_source_id,
                   "name": request.name, "description": request.description, **request.stream_fields(),
                   "created_at": now, "updated_at": now}
-        try:
+        try:  # the data source's existence is a condition of the same transaction, not a separate read
             transact_write([self.store.put_op(record, must_exist=False), self.data_sources.exists_check(data_source_id)])
         except TransactionFailed as failure:
             if failure.failed_at(1):
@@ -74,8 +77,8 @@ class InterfaceService:
                   "description": request.description, **request.stream_fields(),
                   "created_at": current["created_at"], "updated_at": now_iso()}
         try:
-            transact_write([self.store.put_op(record, must_exist=True)])
-        except TransactionFailed as failure:
+            self.store.put(record, must_exist=True)
+        except ConditionFailed as failure:
             raise InterfaceNotFound(f"Interface '{interface_id}' does not exist.") from failure
         return public_interface(record)
 
@@ -87,7 +90,8 @@ class InterfaceService:
             raise InterfaceNotFound(f"Interface '{interface_id}' does not exist.") from failure
 
     def list(self, data_source_id: str, *, size: int, after: str | None) -> dict[str, Any]:
-        self._require_source(data_source_id)
+        if not NAME_ID_PATTERN.match(data_source_id) or self.data_sources.get(data_source_id) is None:
+            raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.")
         items, last = self.store.page(data_source_id, after=after, size=size)
         pagination: dict[str, Any] = {"size": size}
         if last:

@@ -1,0 +1,72 @@
+"""The in-process stack the request-level benchmarks run on: moto with the template's resources, the
+template's functions loadable in this process, and a meter on the service's AWS clients."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+from urllib.parse import urlencode
+
+import boto3
+
+from bench.meter import AwsMeter
+from local.api_gateway import Route, proxy_event
+from local.lambda_runtime import LocalFunction
+from local.resources import Stack, create_resources
+from local.stack import DUMMY_AWS_ENV, install_functions
+from local.template import load_template
+
+SERVICES = ("dynamodb", "sqs", "s3", "secretsmanager")
+
+
+@dataclass
+class BenchStack:
+    stack: Stack
+    functions: dict[str, LocalFunction]
+    meter: AwsMeter
+
+    def api(self, function: str, method: str, resource: str, path: str, *, query: dict[str, Any] | None = None,
+            body: Any = None) -> tuple[int, Any, float]:
+        """Invoke a route's function as API Gateway would: (status, decoded body, seconds)."""
+        import json
+        import time
+
+        route = Route.build(method, resource, function)
+        found = route.pattern.match(path)
+        assert found, (resource, path)
+        raw = json.dumps(body).encode() if body is not None else b""
+        headers = [("Content-Type", "application/json")] if body is not None else []
+        event = proxy_event(route, method, path, urlencode(query or {}), headers, raw, found.groupdict())
+        started = time.perf_counter()
+        response = self.functions[function].invoke(event)
+        elapsed = time.perf_counter() - started
+        text = response.get("body") or ""
+        return response["statusCode"], json.loads(text) if text else None, elapsed
+
+
+@contextmanager
+def bench_stack(stack_name: str = "synchub-bench") -> Iterator[BenchStack]:
+    """moto in-process with the template's resources; the service's clients carry an :class:`AwsMeter`."""
+    from moto import mock_aws
+
+    os.environ.update(DUMMY_AWS_ENV)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    with mock_aws():
+        template = load_template()
+        stack = create_resources(template, stack_name=stack_name)
+        functions = install_functions(template, stack)
+        import synchub.runtime
+        from synchub import aws
+        from synchub.observability import logger
+
+        logger.setLevel("WARNING")  # keeps the report readable; an INFO line costs tens of microseconds
+        synchub.runtime.reset()
+        meter = AwsMeter(boto3.session.Session().client("dynamodb"))
+        for service in SERVICES:
+            meter.attach(aws.client(service))
+        try:
+            yield BenchStack(stack, functions, meter)
+        finally:
+            synchub.runtime.reset()
