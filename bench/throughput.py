@@ -1,9 +1,11 @@
-"""Engine throughput and memory: a full_sync from PostgreSQL into the data lake, beside a plain
-psycopg + gzip JSON Lines + boto3 script that moves the same rows with no bookkeeping.
+"""Engine throughput and memory: a full_sync from PostgreSQL and from an HTTP JSON API into the data
+lake, each beside a plain script (psycopg or urllib3, gzip JSON Lines, boto3) that moves the same rows in
+the same part sizes with no bookkeeping.
 
-Both run in this process against the same in-process S3 emulator and the same embedded PostgreSQL
-(pgserver), so the ratio compares the engine's overhead, not the machine. Memory is the tracemalloc
-peak of a separate run of each (tracemalloc slows Python, so timings come from untraced runs).
+Both run in this process against the same in-process S3 emulator, the same embedded PostgreSQL (pgserver)
+and the same local HTTP server, so the ratio compares the engine's overhead, not the machine. Memory is
+the tracemalloc peak of a separate run of each (tracemalloc slows Python, so timings come from untraced
+runs).
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import tempfile
 import time
 import tracemalloc
 from typing import Any, Callable
 
 BATCH_SIZE = 5000
+HTTP_PAGE_SIZE = 1000
 
 
 def _load_rows(uri: str, rows: int) -> None:
@@ -31,6 +33,37 @@ def _load_rows(uri: str, rows: int) -> None:
             "INSERT INTO bench_orders SELECT n, 'customer-' || (n %% 997), (n %% 100000) / 100.0, "
             "(ARRAY['EUR','USD','GBP'])[n %% 3 + 1], timestamptz '2026-01-01' + n * interval '1 second' "
             "FROM generate_series(1, %s) n", (rows,))
+
+
+def _write_part(s3: Any, bucket: str, key: str, records: list[dict[str, Any]]) -> None:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0) as stream:
+        for record in records:
+            stream.write(json.dumps(record, default=str, separators=(",", ":")).encode())
+            stream.write(b"\n")
+    s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+
+
+def _http_baseline(base_url: str, rows: int, bucket: str) -> int:
+    """Read ``rows`` rows page by page over HTTP and write gzip JSON Lines parts of BATCH_SIZE: nothing else."""
+    import boto3
+    import urllib3
+
+    s3 = boto3.client("s3")
+    http = urllib3.PoolManager()
+    written, page, part, pending = 0, 1, 0, []
+    while True:
+        response = http.request("GET", f"{base_url}/orders?page={page}&page_size={HTTP_PAGE_SIZE}")
+        records = json.loads(response.data)["items"]
+        pending.extend(records)
+        page += 1
+        if len(pending) >= BATCH_SIZE or (not records and pending):
+            part += 1
+            _write_part(s3, bucket, f"baseline-http/{rows}/part-{part:05d}.jsonl.gz", pending)
+            written += len(pending)
+            pending = []
+        if not records:
+            return written
 
 
 def _baseline(uri: str, rows: int, bucket: str) -> int:
@@ -48,13 +81,8 @@ def _baseline(uri: str, rows: int, bucket: str) -> int:
             batch = cursor.fetchall()
             if not batch:
                 return written
-            buffer = io.BytesIO()
-            with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0) as stream:
-                for raw in batch:
-                    stream.write(json.dumps(dict(zip(names, raw)), default=str, separators=(",", ":")).encode())
-                    stream.write(b"\n")
             part += 1
-            s3.put_object(Bucket=bucket, Key=f"baseline/{rows}/part-{part:05d}.jsonl.gz", Body=buffer.getvalue())
+            _write_part(s3, bucket, f"baseline/{rows}/part-{part:05d}.jsonl.gz", [dict(zip(names, raw)) for raw in batch])
             written += len(batch)
             last = batch[-1][0]
 
@@ -66,97 +94,116 @@ def _timed(action: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def _peak(action: Callable[[], Any]) -> float:
-    tracemalloc.start()
-    try:
-        action()
-        return tracemalloc.get_traced_memory()[1] / 2**20
-    finally:
-        tracemalloc.stop()
+    """Peak traced memory of ``action``, with the S3 emulator keeping no object bodies: in-process they
+    would count as the engine's memory, which in Lambda they are not."""
+    from unittest import mock
+
+    from moto.s3.models import S3Backend
+
+    original = S3Backend.put_object
+
+    def bodiless(self: Any, bucket_name: str, key_name: str, value: bytes, *args: Any, **kwargs: Any) -> Any:
+        return original(self, bucket_name, key_name, b"", *args, **kwargs)
+
+    with mock.patch.object(S3Backend, "put_object", bodiless):
+        tracemalloc.start()
+        try:
+            action()
+            return tracemalloc.get_traced_memory()[1] / 2**20
+        finally:
+            tracemalloc.stop()
+
+
+def _flatness(results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if len(results) < 2:
+        return None
+    small, large = results[0], results[-1]
+    return {"rows": [small["rows"], large["rows"]],
+            "engine_peak_mb": [small["engine_peak_mb"], large["engine_peak_mb"]],
+            "growth": round(large["engine_peak_mb"] / max(small["engine_peak_mb"], 0.1), 2),
+            "goal": "peak memory flat as rows grow (growth ≤ 1.2)",
+            "meets_goal": large["engine_peak_mb"] <= 1.2 * small["engine_peak_mb"]}
 
 
 def measure(sizes: list[int], repeats: int) -> dict[str, Any]:
-    """Rows/s and peak memory of the engine and of the baseline for each size (medians of ``repeats``)."""
+    """Rows/s and peak memory of the engine and of the baselines for each source and size (medians of ``repeats``)."""
     import statistics
+    from urllib.parse import parse_qs, urlparse
 
-    import boto3
     import pgserver
-    from moto import mock_aws
 
-    from local.resources import create_resources, function_environment
-    from local.stack import QueueEventSource, install_functions
-    from local.template import load_template
+    from bench.environment import bench_stack
+    from local.orders_server import OrdersServer
+    from local.stack import QueueEventSource
 
-    from local.stack import DUMMY_AWS_ENV
+    results: dict[str, list[dict[str, Any]]] = {"postgresql": [], "http": []}
+    with tempfile.TemporaryDirectory(prefix="synchub-bench-pg-") as data_dir, bench_stack() as bench:
+        import boto3
+        from synchub.models.data_sources import CreateDataSourceRequest
+        from synchub.models.tasks import CreateTaskRequest
+        from synchub.schedule.data_sources import data_source_service
+        from synchub.schedule.tasks import schedule_service
 
-    os.environ.update(DUMMY_AWS_ENV)
-    os.environ.pop("AWS_ENDPOINT_URL", None)  # the in-process emulator, not a server
-    results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="synchub-bench-pg-") as data_dir, mock_aws():
         server = pgserver.get_server(data_dir, cleanup_mode="stop")
         try:
             uri = server.get_uri()
             _load_rows(uri, max(sizes))
-            template = load_template()
-            stack = create_resources(template, stack_name="synchub-bench")
-            functions = install_functions(template, stack)
-            for spec in (f.spec for f in functions.values()):
-                os.environ.update(function_environment(stack, spec.environment))
-            import synchub.runtime  # importable now: install_functions put the layer on the path
-            from synchub.models.data_sources import CreateDataSourceRequest
-            from synchub.models.tasks import CreateTaskRequest
-            from synchub.schedule.data_sources import data_source_service
-            from synchub.schedule.tasks import schedule_service
-
-            synchub.runtime.reset()
-            from urllib.parse import parse_qs, urlparse
-
             parsed = urlparse(uri)
             host = parse_qs(parsed.query).get("host", ["127.0.0.1"])[0]
-            engine = functions["SyncEngineFunction"]
-            events = QueueEventSource.from_template(engine, engine.spec.events_of("SQS")[0], stack, boto3.client("sqs"))
-            bucket = stack.refs["DataLakeBucket"]
+            engine = bench.functions["SyncEngineFunction"]
+            events = QueueEventSource.from_template(engine, engine.spec.events_of("SQS")[0], bench.stack,
+                                                    boto3.client("sqs"))
+            bucket = bench.stack.refs["DataLakeBucket"]
             for rows in sizes:
-                data_source_service().create(CreateDataSourceRequest(
-                    id=f"ds_bench_{rows}", name="bench", type="postgresql",
-                    connection_config={"host": host, "port": parsed.port or 5432, "database": "postgres",
-                                       "user": "postgres", "sslmode": "disable"},
-                    params_config={"query": f"SELECT * FROM bench_orders WHERE id <= {rows}", "primary_key": "id"},
-                ), "bench")
+                http_server = OrdersServer(rows)
+                flows = {
+                    "postgresql": ({"type": "postgresql",
+                                    "connection_config": {"host": host, "port": parsed.port or 5432,
+                                                          "database": "postgres", "user": "postgres",
+                                                          "sslmode": "disable"},
+                                    "params_config": {"query": f"SELECT * FROM bench_orders WHERE id <= {rows}",
+                                                      "primary_key": "id"}},
+                                   lambda: _baseline(uri, rows, bucket)),
+                    "http": ({"type": "http", "connection_config": {"base_url": http_server.base_url},
+                              "params_config": {"url_suffix": "/orders", "records_path": "items",
+                                                "total_path": "meta.total", "primary_key": "id",
+                                                "pagination": {"style": "page", "size_param": "page_size",
+                                                               "page_size": HTTP_PAGE_SIZE}}},
+                             lambda: _http_baseline(http_server.base_url, rows, bucket)),
+                }
+                for source, (definition, baseline) in flows.items():
+                    data_source_id = f"ds_bench_{source}_{rows}"
+                    data_source_service().create(CreateDataSourceRequest.model_validate(
+                        {"id": data_source_id, "name": "bench", **definition}), "bench")
 
-                def engine_run() -> int:
-                    task = schedule_service().create_task(CreateTaskRequest(
-                        data_source_id=f"ds_bench_{rows}", task_type="full_sync",
-                        parameters={"batch_size": BATCH_SIZE}), "bench")
-                    while events.poll_once():
-                        pass
-                    done = schedule_service().get_task(task["id"])
-                    assert done["status"] == "success" and done["processed_rows"] == rows, done
-                    return rows
+                    def engine_run() -> int:
+                        task = schedule_service().create_task(CreateTaskRequest(
+                            data_source_id=data_source_id, task_type="full_sync",
+                            parameters={"batch_size": BATCH_SIZE}), "bench")
+                        while events.poll_once():
+                            pass
+                        done = schedule_service().get_task(task["id"])
+                        assert done["status"] == "success" and done["processed_rows"] == rows, done
+                        return rows
 
-                engine_seconds, baseline_seconds = [], []
-                for _ in range(repeats):  # interleaved
-                    engine_seconds.append(_timed(engine_run)[0])
-                    elapsed, moved = _timed(lambda: _baseline(uri, rows, bucket))
-                    assert moved == rows
-                    baseline_seconds.append(elapsed)
-                engine_rate = rows / statistics.median(engine_seconds)
-                baseline_rate = rows / statistics.median(baseline_seconds)
-                results.append({
-                    "source": "postgresql", "rows": rows, "batch_size": BATCH_SIZE, "repeats": repeats,
-                    "engine_rows_per_s": round(engine_rate), "baseline_rows_per_s": round(baseline_rate),
-                    "ratio": round(engine_rate / baseline_rate, 3), "goal_ratio": 0.8,
-                    "meets_goal": engine_rate / baseline_rate >= 0.8,
-                    "engine_peak_mb": round(_peak(engine_run), 1),
-                    "baseline_peak_mb": round(_peak(lambda: _baseline(uri, rows, bucket)), 1),
-                })
+                    engine_seconds, baseline_seconds = [], []
+                    for _ in range(repeats):  # interleaved
+                        engine_seconds.append(_timed(engine_run)[0])
+                        elapsed, moved = _timed(baseline)
+                        assert moved == rows, (source, moved, rows)
+                        baseline_seconds.append(elapsed)
+                    engine_rate = rows / statistics.median(engine_seconds)
+                    baseline_rate = rows / statistics.median(baseline_seconds)
+                    results[source].append({
+                        "source": source, "rows": rows, "batch_size": BATCH_SIZE, "repeats": repeats,
+                        "engine_rows_per_s": round(engine_rate), "baseline_rows_per_s": round(baseline_rate),
+                        "ratio": round(engine_rate / baseline_rate, 3), "goal_ratio": 0.8,
+                        "meets_goal": engine_rate / baseline_rate >= 0.8,
+                        "engine_peak_mb": round(_peak(engine_run), 1),
+                        "baseline_peak_mb": round(_peak(baseline), 1),
+                    })
+                http_server.close()
         finally:
             server.cleanup()
-    flat = None
-    if len(results) >= 2:
-        small, large = results[0], results[-1]
-        flat = {"rows": [small["rows"], large["rows"]],
-                "engine_peak_mb": [small["engine_peak_mb"], large["engine_peak_mb"]],
-                "growth": round(large["engine_peak_mb"] / max(small["engine_peak_mb"], 0.1), 2),
-                "goal": "peak memory flat as rows grow (growth ≤ 1.2)",
-                "meets_goal": large["engine_peak_mb"] <= 1.2 * small["engine_peak_mb"]}
-    return {"postgresql_to_s3": results, "memory_flatness": flat}
+    return {"postgresql_to_s3": results["postgresql"], "http_to_s3": results["http"],
+            "memory_flatness": {source: _flatness(rows) for source, rows in results.items()}}

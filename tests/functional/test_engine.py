@@ -13,7 +13,7 @@ from local.stack import QueueEventSource
 from synchub.schedule.tasks import schedule_service
 from tests.conftest import FUNCTIONS, TEMPLATE
 from tests.helpers import all_tasks
-from tests.http_source import PAGINATIONS, OrdersServer
+from local.orders_server import PAGINATIONS, OrdersServer
 from synchub.stats.aggregate import recount, summarise
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.functional.test_engine import assert_exact, drain, immediate_retries  # noqa: F401
 from tests.functional.test_tasks_api import assert_problem
-from tests.http_source import OrdersServer
+from local.orders_server import OrdersServer
 
 ORDERS = {"id": "orders", "name": "Orders", "url_suffix": "/orders", "records_path": "items",
           "total_path": "meta.total", "primary_key": "id", "cursor_field": "updated_at",

@@ -12,7 +12,7 @@ import pytest
 from synchub.connectors.base import PermanentSourceError
 from tests.databases import MySqlTable, PostgresTable, mysql, postgres  # noqa: F401 - fixtures
 from tests.functional.test_engine import assert_statistics_match, drain, immediate_retries  # noqa: F401
-from tests.http_source import PAGINATIONS, OrdersServer
+from local.orders_server import PAGINATIONS, OrdersServer
 
 INITIAL = 1234
 

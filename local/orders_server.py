@@ -1,4 +1,4 @@
-"""A real HTTP source for engine tests: paginated JSON orders on 127.0.0.1, with injectable failures."""
+"""A real HTTP source for tests and benchmarks: paginated JSON orders on 127.0.0.1, with injectable failures."""
 
 from __future__ import annotations
 
