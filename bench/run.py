@@ -20,68 +20,131 @@ def versions() -> dict[str, str]:
     return {name: version(name) for name in ("boto3", "botocore", "aws-lambda-powertools", "pydantic", "moto")}
 
 
+SECTIONS = ("cold_start", "routes", "engine_throughput", "scale", "dollars")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the suite runs and the report forms")
+    parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args()
-
-    from bench import coldstart
-    from local.resources import create_resources, function_environment
-    from local.ports import free_port
-    from local.stack import install_functions, start_emulator
-    from local.template import functions, load_template
-    from local import demo
-
-    import logging
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    template = load_template()
-    emulator = start_emulator(free_port())
-    stack = create_resources(template)
-    install_functions(template, stack)
-    demo.seed("http://127.0.0.1:9")
-    specs = functions(template)
-    merged: dict[str, str] = {}
-    for spec in specs.values():
-        merged.update(function_environment(stack, spec.environment))
-    env = coldstart.child_environment(merged)
+    sections = args.only or list(SECTIONS)
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
     started = time.time()
-    report = {
+    report: dict = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
         "versions": versions(),
         "smoke": args.smoke,
-        "cold_start": coldstart.measure(specs, template, env, repeats=1 if args.smoke else 7),
     }
-    emulator.stop()
-    from bench import throughput
+    timings: dict[str, float] = {}
 
-    report["engine_throughput"] = throughput.measure([2_000, 6_000] if args.smoke else [50_000, 200_000],
-                                                     repeats=1 if args.smoke else 3)
+    def run(section: str, action) -> None:
+        if section in sections:
+            begun = time.time()
+            report[section] = action()
+            timings[section] = round(time.time() - begun, 1)
+
+    run("cold_start", lambda: cold_start(repeats=1 if args.smoke else 7))
+    from bench import dollars, routes, scale, throughput
+
+    run("routes", lambda: routes.measure(repeats=2 if args.smoke else 25))
+    run("engine_throughput", lambda: throughput.measure([2_000, 6_000] if args.smoke else [50_000, 200_000],
+                                                        repeats=1 if args.smoke else 3))
+    run("scale", lambda: scale.measure(*((1_000, 2_000) if args.smoke else (1_000, 100_000))))
+    run("dollars", dollars.measure)
     report["seconds"] = round(time.time() - started, 1)
+    report["section_seconds"] = timings
     args.output.write_text(json.dumps(report, indent=2) + "\n")
-
-    print(f"\nCold start (median of {report['cold_start'][0]['repeats']} fresh interpreters; baseline = import boto3 "
-          "and create the function's clients)")
-    print(f"{'function':28} {'seconds':>8} {'baseline':>9} {'ratio':>6} {'goal':>5} {'RSS MB':>7} {'base MB':>7}")
-    for row in report["cold_start"]:
-        mark = "ok" if row["meets_goal"] else "MISS"
-        print(f"{row['function']:28} {row['median_seconds']:8.3f} {row['baseline_median_seconds']:9.3f} "
-              f"{row['ratio']:6.2f} {row['goal_ratio']:5.1f} {row['rss_mb']:7.1f} {row['baseline_rss_mb']:7.1f} {mark}")
-    print("\nEngine throughput, full_sync PostgreSQL → S3 data lake (baseline: plain psycopg + gzip JSONL + boto3)")
-    print(f"{'rows':>8} {'engine r/s':>11} {'baseline r/s':>13} {'ratio':>6} {'goal':>5} {'engine MB':>10} {'base MB':>8}")
-    for row in report["engine_throughput"]["postgresql_to_s3"]:
-        mark = "ok" if row["meets_goal"] else "MISS"
-        print(f"{row['rows']:8d} {row['engine_rows_per_s']:11d} {row['baseline_rows_per_s']:13d} {row['ratio']:6.2f} "
-              f"{row['goal_ratio']:5.1f} {row['engine_peak_mb']:10.1f} {row['baseline_peak_mb']:8.1f} {mark}")
-    flat = report["engine_throughput"]["memory_flatness"]
-    if flat:
-        print(f"peak memory {flat['engine_peak_mb'][0]} MB at {flat['rows'][0]} rows vs {flat['engine_peak_mb'][1]} MB at "
-              f"{flat['rows'][1]} rows (×{flat['growth']}) {'ok' if flat['meets_goal'] else 'MISS'}")
-    print(f"\nreport: {args.output}")
+    print_tables(report)
+    print(f"\nreport: {args.output} ({report['seconds']} s)")
     return 0
+
+
+def cold_start(repeats: int) -> list[dict]:
+    """Cold starts run in fresh interpreters against an emulator server holding the template's resources."""
+    import logging
+
+    from bench import coldstart
+    from local import demo
+    from local.ports import free_port
+    from local.resources import create_resources, function_environment
+    from local.stack import install_functions, start_emulator
+    from local.template import functions, load_template
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    template = load_template()
+    emulator = start_emulator(free_port())
+    try:
+        stack = create_resources(template)
+        install_functions(template, stack)
+        demo.seed("http://127.0.0.1:9")
+        specs = functions(template)
+        merged: dict[str, str] = {}
+        for spec in specs.values():
+            merged.update(function_environment(stack, spec.environment))
+        return coldstart.measure(specs, template, coldstart.child_environment(merged), repeats=repeats)
+    finally:
+        emulator.stop()
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def _mark(ok: bool) -> str:
+    return "ok" if ok else "MISS"
+
+
+def print_tables(report: dict) -> None:
+    if "cold_start" in report:
+        rows = report["cold_start"]
+        print(f"\nCold start (median of {rows[0]['repeats']} fresh interpreters; baseline = import boto3 and create "
+              "the function's clients; floor = baseline + Powertools logger, validating resolver and one pydantic "
+              "model, no AWS call)")
+        print(f"{'function':28} {'seconds':>8} {'baseline':>9} {'ratio':>6} {'goal':>5} {'floor×':>7} {'RSS MB':>7} "
+              f"{'base MB':>7}")
+        for row in rows:
+            floor = f"{row['framework_ratio']:.2f}" if "framework_ratio" in row else "-"
+            print(f"{row['function']:28} {row['median_seconds']:8.3f} {row['baseline_median_seconds']:9.3f} "
+                  f"{row['ratio']:6.2f} {row['goal_ratio']:5.1f} {floor:>7} {row['rss_mb']:7.1f} "
+                  f"{row['baseline_rss_mb']:7.1f} {_mark(row['meets_goal'])}")
+    if "routes" in report:
+        print("\nPer route, warm (requests and capacity of one call; time: median handler vs the same requests "
+              "made directly with boto3)")
+        print(f"{'route':36} {'requests':>8} {'RRU':>6} {'WRU':>6} {'ms':>7} {'direct':>7} {'ratio':>6}  needed-only")
+        for row in report["routes"]:
+            print(f"{row['route']:36} {row['total_requests']:8d} {row['read_units']:6.1f} {row['write_units']:6.1f} "
+                  f"{row['warm_ms']:7.2f} {row['direct_ms']:7.2f} {row['ratio']:6.2f} {_mark(row['meets_goal'])}"
+                  f"  {_mark(row['only_needed_requests'])}")
+    if "engine_throughput" in report:
+        print("\nEngine throughput, full_sync → S3 data lake (baseline: plain psycopg / urllib3 + gzip JSONL + boto3)")
+        print(f"{'source':11} {'rows':>8} {'engine r/s':>11} {'baseline r/s':>13} {'ratio':>6} {'goal':>5} "
+              f"{'engine MB':>10} {'base MB':>8}")
+        flows = report["engine_throughput"]
+        for row in flows["postgresql_to_s3"] + flows["http_to_s3"]:
+            print(f"{row['source']:11} {row['rows']:8d} {row['engine_rows_per_s']:11d} {row['baseline_rows_per_s']:13d} "
+                  f"{row['ratio']:6.2f} {row['goal_ratio']:5.1f} {row['engine_peak_mb']:10.1f} "
+                  f"{row['baseline_peak_mb']:8.1f} {_mark(row['meets_goal'])}")
+        for source, flat in flows["memory_flatness"].items():
+            if flat:
+                print(f"{source}: peak memory {flat['engine_peak_mb'][0]} MB at {flat['rows'][0]} rows vs "
+                      f"{flat['engine_peak_mb'][1]} MB at {flat['rows'][1]} rows (×{flat['growth']}) "
+                      f"{_mark(flat['meets_goal'])}")
+    if "scale" in report:
+        few, many = report["scale"]["rows"][0]["tasks"]
+        print(f"\nScale: requests and capacity with {few:,} vs {many:,} tasks stored")
+        for row in report["scale"]["rows"]:
+            print(f"{row['request']:44} {row['few']['total_requests']:3d} req {row['few']['read_units']:6.1f} RRU  vs "
+                  f"{row['many']['total_requests']:3d} req {row['many']['read_units']:6.1f} RRU  "
+                  f"{'identical' if row['identical'] else 'DIFFERENT'}")
+    if "dollars" in report:
+        money = report["dollars"]
+        print(f"\nDollars per million lifecycles ({money['lifecycle']}; prices {money['prices']['region']}, "
+              f"recorded {money['prices']['recorded']})")
+        for item in money["line_items"]:
+            print(f"{item['item']:48} {item['per_lifecycle']:>10} × ${item['unit_usd']:.10f} = "
+                  f"${item['usd_per_million_lifecycles']:>8.2f}")
+        print(f"{'total':48} {'':>10}   {'':>13}   ${money['usd_per_million_lifecycles']:>8.2f}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,134 @@
+"""Dollars: what one task lifecycle costs on AWS, priced per million lifecycles.
+
+A lifecycle is: create over the API, run a full_sync of 10,000 rows from the HTTP source into the data lake,
+finish with success, one GET of the task and one statistics read. Everything is counted while it runs on
+the in-process stack: API requests, Lambda invocations and their measured durations (GB-seconds at each
+function's configured memory), the AWS requests the functions make, DynamoDB capacity units (computed as
+in :mod:`bench.meter`), and the SQS requests of the Lambda event source that delivers the engine's
+messages (one receive and one delete per delivery). Prices come from the dated table in
+``bench/prices-us-east-1.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.environment import bench_stack
+
+PRICES = Path(__file__).with_name("prices-us-east-1.json")
+LIFECYCLE_ROWS = 10_000
+PER = 1_000_000
+
+
+def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
+    """Counts of one lifecycle and their price, scaled to one million lifecycles."""
+    import boto3
+
+    from local.orders_server import OrdersServer
+    from local.stack import QueueEventSource
+
+    table = json.loads(PRICES.read_text())
+    price = table["prices_usd"]
+    source = OrdersServer(rows)
+    try:
+        with bench_stack(stack_name="synchub-dollars") as bench:
+            from synchub.models.data_sources import CreateDataSourceRequest
+            from synchub.schedule.data_sources import data_source_service
+
+            data_source_service().create(CreateDataSourceRequest.model_validate({
+                "id": "ds_orders", "name": "Orders API", "type": "http",
+                "connection_config": {"base_url": source.base_url},
+                "params_config": {"url_suffix": "/orders", "records_path": "items", "total_path": "meta.total",
+                                  "primary_key": "id",
+                                  "pagination": {"style": "page", "size_param": "page_size", "page_size": 1000}},
+            }), "bench")
+            engine = bench.functions["SyncEngineFunction"]
+            invocations: list[tuple[str, float, int]] = []  # (function, seconds, memory MB)
+            plain_invoke = engine.invoke
+
+            def timed_invoke(event: dict[str, Any]) -> Any:
+                started = time.perf_counter()
+                try:
+                    return plain_invoke(event)
+                finally:
+                    invocations.append((engine.spec.logical_id, time.perf_counter() - started, engine.spec.memory))
+
+            engine.invoke = timed_invoke  # type: ignore[method-assign]
+            deliveries = QueueEventSource.from_template(engine, engine.spec.events_of("SQS")[0], bench.stack,
+                                                        boto3.client("sqs"))
+
+            def api(function: str, method: str, resource: str, path: str) -> Any:
+                status, body, seconds = bench.api(function, method, resource, path,
+                                                  body={"data_source_id": "ds_orders", "task_type": "full_sync"}
+                                                  if method == "POST" else None)
+                assert status in (200, 201), (path, status, body)
+                invocations.append((function, seconds, bench.functions[function].spec.memory))
+                return body
+
+            # warm every function once (cold starts are measured in their own section)
+            warm = api("CreateTaskFunction", "POST", "/api/sync/tasks", "/api/sync/tasks")
+            while deliveries.poll_once():
+                pass
+            api("GetTaskFunction", "GET", "/api/sync/tasks/{id}", f"/api/sync/tasks/{warm['id']}")
+            api("TaskStatisticsFunction", "GET", "/api/sync/tasks/statistics", "/api/sync/tasks/statistics")
+            invocations.clear()
+
+            bench.meter.start()
+            task = api("CreateTaskFunction", "POST", "/api/sync/tasks", "/api/sync/tasks")
+            polls = 0
+            while deliveries.poll_once():
+                polls += 1
+            done = api("GetTaskFunction", "GET", "/api/sync/tasks/{id}", f"/api/sync/tasks/{task['id']}")
+            api("TaskStatisticsFunction", "GET", "/api/sync/tasks/statistics", "/api/sync/tasks/statistics")
+            usage = bench.meter.stop()
+            assert done["status"] == "success" and done["processed_rows"] == rows, done
+            s3 = boto3.client("s3")
+            stored = sum(o["Size"] for o in s3.list_objects_v2(Bucket=bench.stack.refs["DataLakeBucket"],
+                                                                Prefix=f"ds_orders/").get("Contents", [])
+                         if task["id"] in o["Key"])
+    finally:
+        source.close()
+
+    requests = usage.requests
+    api_requests = sum(1 for name, _, _ in invocations if name != "SyncEngineFunction")
+    gb_seconds = sum(math.ceil(seconds * 1000) / 1000 * memory / 1024 for _, seconds, memory in invocations)
+    sqs_requests = sum(n for op, n in requests.items() if op.startswith("sqs.")) + 2 * polls
+    s3_puts = sum(n for op, n in requests.items() if op in ("s3.PutObject", "s3.CopyObject", "s3.ListObjectsV2",
+                                                             "s3.CreateMultipartUpload", "s3.UploadPart",
+                                                             "s3.CompleteMultipartUpload"))
+    s3_gets = sum(n for op, n in requests.items() if op in ("s3.GetObject", "s3.HeadObject"))
+    secrets_calls = sum(n for op, n in requests.items() if op.startswith("secretsmanager."))
+    lines = [
+        ("API Gateway REST requests", api_requests, price["api_gateway_rest_request"]),
+        ("Lambda requests", len(invocations), price["lambda_request"]),
+        ("Lambda GB-seconds (arm64)", round(gb_seconds, 4), price["lambda_gb_second_arm64"]),
+        ("DynamoDB read request units", round(usage.read_units, 2), price["dynamodb_read_request_unit"]),
+        ("DynamoDB write request units", round(usage.write_units, 2), price["dynamodb_write_request_unit"]),
+        ("SQS requests (service + event source polling)", sqs_requests, price["sqs_standard_request"]),
+        ("S3 PUT/LIST requests", s3_puts, price["s3_put_request"]),
+        ("S3 GET/HEAD requests", s3_gets, price["s3_get_request"]),
+        ("Secrets Manager API calls", secrets_calls, price["secretsmanager_api_call"]),
+    ]
+    items = [{"item": name, "per_lifecycle": quantity, "unit_usd": unit,
+              "usd_per_million_lifecycles": round(quantity * unit * PER, 2)} for name, quantity, unit in lines]
+    return {
+        "lifecycle": f"create, full_sync of {rows:,} rows (HTTP → data lake), success, one GET, one statistics read",
+        "prices": {"table": PRICES.name, "recorded": table["recorded"], "region": table["region"]},
+        "aws_requests": dict(sorted(requests.items())),
+        "invocations": [{"function": name, "ms": round(seconds * 1000, 1), "memory_mb": memory}
+                        for name, seconds, memory in invocations],
+        "line_items": items,
+        "usd_per_million_lifecycles": round(sum(i["usd_per_million_lifecycles"] for i in items), 2),
+        "not_included": {
+            "s3_storage_gb_month_per_million": round(stored * PER / 2**30, 1),
+            "s3_storage_usd_per_month_per_million": round(stored * PER / 2**30 * price["s3_standard_gb_month"], 2),
+            "also": "CloudWatch Logs ingestion, data transfer, the reaper's schedule (one invocation a minute, "
+                    "whatever the load) and idle polling of the engine queue by the event source mapping",
+        },
+        "note": "durations are measured here against the in-process emulator, whose latency stands in for "
+                "AWS's; the engine's time is dominated by fetching and writing the rows",
+    }
