@@ -121,6 +121,7 @@ def measure(specs: dict[str, FunctionSpec], template: dict[str, Any], env: dict[
             framework_s = statistics.median(r["seconds"] for r in framework_runs)
             rows[-1]["framework_median_seconds"] = round(framework_s, 4)
             rows[-1]["framework_ratio"] = round(framework_s / baseline_s, 3)
+            rows[-1]["over_framework_seconds"] = round(function_s - framework_s, 4)
     return rows
 
 
