@@ -16,6 +16,8 @@ import json
 import tempfile
 import time
 import tracemalloc
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Callable
 
 BATCH_SIZE = 5000
@@ -35,11 +37,20 @@ def _load_rows(uri: str, rows: int) -> None:
             "FROM generate_series(1, %s) n", (rows,))
 
 
+def _plain_json(value: Any) -> Any:
+    """What a plain script would write for values JSON has no type for: numbers stay numbers, times ISO 8601."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
 def _write_part(s3: Any, bucket: str, key: str, records: list[dict[str, Any]]) -> None:
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0) as stream:
         for record in records:
-            stream.write(json.dumps(record, default=str, separators=(",", ":")).encode())
+            stream.write(json.dumps(record, default=_plain_json, separators=(",", ":"), ensure_ascii=False).encode())
             stream.write(b"\n")
     s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
 
@@ -85,6 +96,18 @@ def _baseline(uri: str, rows: int, bucket: str) -> int:
             _write_part(s3, bucket, f"baseline/{rows}/part-{part:05d}.jsonl.gz", [dict(zip(names, raw)) for raw in batch])
             written += len(batch)
             last = batch[-1][0]
+
+
+def _first_parts_equal(bucket: str, engine_prefix: str, task_id: str, baseline_prefix: str, rows: int) -> bool:
+    """Whether the engine's first part holds the same JSON Lines as the baseline's (the same work was done)."""
+    import boto3
+
+    s3 = boto3.client("s3")
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=engine_prefix).get("Contents", [])
+                  if task_id in o["Key"] and "/part-" in o["Key"])
+    engine = s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read()
+    baseline = s3.get_object(Bucket=bucket, Key=f"{baseline_prefix}{rows}/part-00001.jsonl.gz")["Body"].read()
+    return gzip.decompress(engine) == gzip.decompress(baseline)
 
 
 def _timed(action: Callable[[], Any]) -> tuple[float, Any]:
@@ -176,7 +199,7 @@ def measure(sizes: list[int], repeats: int) -> dict[str, Any]:
                     data_source_service().create(CreateDataSourceRequest.model_validate(
                         {"id": data_source_id, "name": "bench", **definition}), "bench")
 
-                    def engine_run() -> int:
+                    def engine_run() -> str:
                         task = schedule_service().create_task(CreateTaskRequest(
                             data_source_id=data_source_id, task_type="full_sync",
                             parameters={"batch_size": BATCH_SIZE}), "bench")
@@ -184,14 +207,17 @@ def measure(sizes: list[int], repeats: int) -> dict[str, Any]:
                             pass
                         done = schedule_service().get_task(task["id"])
                         assert done["status"] == "success" and done["processed_rows"] == rows, done
-                        return rows
+                        return task["id"]
 
                     engine_seconds, baseline_seconds = [], []
                     for _ in range(repeats):  # interleaved
-                        engine_seconds.append(_timed(engine_run)[0])
+                        elapsed, task_id = _timed(engine_run)
+                        engine_seconds.append(elapsed)
                         elapsed, moved = _timed(baseline)
                         assert moved == rows, (source, moved, rows)
                         baseline_seconds.append(elapsed)
+                    same = _first_parts_equal(bucket, f"{data_source_id}/", task_id,
+                                              "baseline/" if source == "postgresql" else "baseline-http/", rows)
                     engine_rate = rows / statistics.median(engine_seconds)
                     baseline_rate = rows / statistics.median(baseline_seconds)
                     results[source].append({
@@ -199,6 +225,7 @@ def measure(sizes: list[int], repeats: int) -> dict[str, Any]:
                         "engine_rows_per_s": round(engine_rate), "baseline_rows_per_s": round(baseline_rate),
                         "ratio": round(engine_rate / baseline_rate, 3), "goal_ratio": 0.8,
                         "meets_goal": engine_rate / baseline_rate >= 0.8,
+                        "same_first_part": same,
                         "engine_peak_mb": round(_peak(engine_run), 1),
                         "baseline_peak_mb": round(_peak(baseline), 1),
                     })

@@ -15,18 +15,41 @@ from synchub.connectors.base import Batch, PermanentSourceError, StreamSpec, Tra
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 
 
+def _decimal(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
 def jsonable(value: Any) -> Any:
+    """One driver value as a JSON-ready value."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, (date, time)):
         return value.isoformat()
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        return _decimal(value)
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).hex()
     return value
+
+
+_NATIVE = frozenset({str, int, float, bool, type(None)})
+_CONVERTERS: dict[type, Any] = {datetime: datetime.isoformat, date: date.isoformat, time: time.isoformat,
+                                Decimal: _decimal, UUID: str, bytes: bytes.hex}
+
+
+def json_rows(names: list[str], raws: list[Any]) -> list[dict[str, Any]]:
+    """Rows as dicts of JSON-ready values, converted column by column: only columns holding values JSON
+    cannot carry (decimals, dates, UUIDs, bytes) are touched, each with the converter of its type."""
+    columns = list(zip(*raws))
+    for index, column in enumerate(columns):
+        kinds = set(map(type, column)) - _NATIVE
+        if not kinds:
+            continue
+        convert = _CONVERTERS.get(next(iter(kinds)), jsonable) if len(kinds) == 1 else jsonable
+        columns[index] = tuple(value if type(value) in _NATIVE else convert(value) for value in column)
+    return [dict(zip(names, values)) for values in zip(*columns)]
 
 
 class SqlSource(ABC):
@@ -85,7 +108,7 @@ class SqlSource(ABC):
                 total = int(self._first_value(cursor.fetchone()))
             cursor.execute(sql, params)
             names = [d[0] for d in cursor.description]
-            rows = [{n: jsonable(v) for n, v in zip(names, self._values(raw, names))} for raw in cursor.fetchall()]
+            rows = json_rows(names, [self._values(raw, names) for raw in cursor.fetchall()])
             cursor.close()
         for column in self.order:
             if rows and column not in rows[0]:
