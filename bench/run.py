@@ -74,9 +74,12 @@ def cold_start(repeats: int) -> list[dict]:
     from local.stack import install_functions, start_emulator
     from local.template import functions, load_template
 
+    from local.orders_server import OrdersServer
+
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     template = load_template()
     emulator = start_emulator(free_port())
+    source = OrdersServer(100)
     try:
         stack = create_resources(template)
         install_functions(template, stack)
@@ -85,8 +88,13 @@ def cold_start(repeats: int) -> list[dict]:
         merged: dict[str, str] = {}
         for spec in specs.values():
             merged.update(function_environment(stack, spec.environment))
-        return coldstart.measure(specs, template, coldstart.child_environment(merged), repeats=repeats)
+        import synchub.runtime
+
+        synchub.runtime.reset()
+        return coldstart.measure(specs, template, coldstart.child_environment(merged), repeats=repeats,
+                                 first_events=coldstart.FirstEvents(source.base_url))
     finally:
+        source.close()
         emulator.stop()
         os.environ.pop("AWS_ENDPOINT_URL", None)
 

@@ -17,7 +17,7 @@ class PermanentSourceError(Exception):
 
 
 class Pagination(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     style: Literal["page", "offset", "cursor", "next_link", "none"] = "none"
     page_param: str = "page"
@@ -34,7 +34,7 @@ class Pagination(BaseModel):
 class StreamSpec(BaseModel):
     """What to read and how: from the data source's ``params_config``, an interface, or the task."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     interface_id: str = "default"
     # http

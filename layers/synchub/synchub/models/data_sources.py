@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from synchub.models.tasks import ResourceId
 
@@ -26,7 +26,7 @@ def _require(config: dict[str, Any], key: str, kind: type | tuple[type, ...], wh
 class DataSourceBody(BaseModel):
     """Fields shared by create and replace."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: Name
     type: DataSourceType
@@ -65,8 +65,3 @@ class CreateDataSourceRequest(DataSourceBody):
 
 class UpdateDataSourceRequest(DataSourceBody):
     """A full replacement; a secret field sent back as the mask keeps its stored value."""
-
-
-class ListQuery(BaseModel):
-    page: Annotated[StrictInt, Field(ge=1)] = 1
-    size: Annotated[StrictInt, Field(ge=1, le=100)] = 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
 from synchub.connectors.base import Pagination
 from synchub.models.tasks import ResourceId
@@ -25,7 +25,7 @@ def _secret_paths(value: Any, path: str = "") -> list[str]:
 
 
 class InterfaceBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
     description: Annotated[str, StringConstraints(max_length=1024)] | None = None
@@ -68,7 +68,3 @@ class CreateInterfaceRequest(InterfaceBody):
 
 class UpdateInterfaceRequest(InterfaceBody):
     """A full replacement."""
-
-
-class InterfaceQuery(BaseModel):
-    page: Annotated[int, Field(ge=1)] = 1

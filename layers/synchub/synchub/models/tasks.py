@@ -21,7 +21,7 @@ ResourceId = Annotated[str, StringConstraints(pattern=NAME_ID_PATTERN.pattern)]
 class TaskParameters(BaseModel):
     """Run parameters of a task (stored as its ``config``). Known keys are typed; connectors may read more."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     batch_size: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
     timeout: Annotated[StrictInt, Field(ge=1, le=7 * 86_400, description="seconds")] | None = None
@@ -30,7 +30,7 @@ class TaskParameters(BaseModel):
 
 
 class CreateTaskRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     data_source_id: ResourceId
     interface_id: ResourceId | None = None
@@ -43,13 +43,13 @@ class CreateTaskRequest(BaseModel):
 
 
 class UpdateTaskRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     config: TaskParameters
 
 
 class RetryTaskRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     restart: bool = False
 
