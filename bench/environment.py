@@ -47,13 +47,45 @@ class BenchStack:
 
 
 @contextmanager
-def bench_stack(stack_name: str = "synchub-bench") -> Iterator[BenchStack]:
-    """moto in-process with the template's resources; the service's clients carry an :class:`AwsMeter`."""
+def emulator_process() -> Iterator[str]:
+    """moto's server in a process of its own: what it stores and allocates is not this process's memory."""
+    import subprocess
+    import sys
+    import time
+
+    from local.ports import free_port, in_use
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not in_use(port):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the emulator process did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@contextmanager
+def bench_stack(stack_name: str = "synchub-bench", *, separate_emulator: bool = False) -> Iterator[BenchStack]:
+    """The template's resources on moto, in this process (default) or in a process of its own; the
+    service's clients carry an :class:`AwsMeter`."""
+    from contextlib import ExitStack
+
     from moto import mock_aws
 
     os.environ.update(DUMMY_AWS_ENV)
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    with mock_aws():
+    with ExitStack() as scope:
+        if separate_emulator:
+            os.environ["AWS_ENDPOINT_URL"] = scope.enter_context(emulator_process())
+            scope.callback(os.environ.pop, "AWS_ENDPOINT_URL", None)
+        else:
+            scope.enter_context(mock_aws())
         template = load_template()
         stack = create_resources(template, stack_name=stack_name)
         functions = install_functions(template, stack)
