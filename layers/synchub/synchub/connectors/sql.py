@@ -108,17 +108,16 @@ class SqlSource(ABC):
                 total = int(self._first_value(cursor.fetchone()))
             cursor.execute(sql, params)
             names = [d[0] for d in cursor.description]
-            rows = json_rows(names, [self._values(raw, names) for raw in cursor.fetchall()])
+            fetched = cursor.fetchall()
+            if fetched and isinstance(fetched[0], dict):  # a driver configured for dict rows
+                fetched = [[raw[n] for n in names] for raw in fetched]
+            rows = json_rows(names, fetched)
             cursor.close()
         for column in self.order:
             if rows and column not in rows[0]:
                 raise PermanentSourceError(f"column '{column}' is not in the source rows")
         next_state = {"after": [rows[-1][c] for c in self.order]} if len(rows) == batch_size else None
         return Batch(rows, next_state, total)
-
-    @staticmethod
-    def _values(raw: Any, names: list[str]) -> list[Any]:
-        return [raw[n] for n in names] if isinstance(raw, dict) else list(raw)
 
     @staticmethod
     def _first_value(raw: Any) -> Any:

@@ -10,10 +10,11 @@ fresh invocation through a continuation message.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any, Callable
 
 from synchub import aws
-from datetime import timedelta
 
 from synchub.connectors.base import Batch, PermanentSourceError, TransientSourceError, newer_than
 from synchub.dal.interfaces import InterfaceStore
@@ -108,6 +109,10 @@ class SyncRunner:
         seq = int(task.get("checkpoint_seq") or 0)
         started = parse_iso(task["start_time"])
         source = open_source(data_source, connection, stream, incremental=incremental)
+        # The next batch is read while this one is written and checkpointed: reading has no side effects,
+        # so a read ahead that is never used (cancel, continuation, failure) is simply dropped.
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
+        ahead: Future | None = None
         try:
             while True:
                 if task.get("cancel_requested"):
@@ -121,7 +126,13 @@ class SyncRunner:
                     self._continue(task, run_id, hop + 1)
                     return "continued"
                 read_started = time.monotonic()
-                batch: Batch = source.read(checkpoint["state"], batch_size, watermark=checkpoint.get("since"))
+                if ahead is not None:
+                    batch: Batch = ahead.result()
+                    ahead = None
+                else:
+                    batch = source.read(checkpoint["state"], batch_size, watermark=checkpoint.get("since"))
+                if batch.state is not None:
+                    ahead = reader.submit(source.read, batch.state, batch_size, checkpoint.get("since"))
                 part_rows = list(checkpoint["part_rows"])
                 next_part = int(checkpoint["next_part"])
                 if batch.rows:
@@ -170,6 +181,7 @@ class SyncRunner:
                     self._finish(task, run_id, "success", checkpoint, destination, stream)
                     return "success"
         finally:
+            reader.shutdown(wait=True, cancel_futures=True)  # the source is closed only once no read is running
             source.close()
 
     def _destination(self, task: dict[str, Any], stream: Any) -> Any:
