@@ -224,6 +224,13 @@ def _row(logical_id: str, services: list[str], repeats: int, is_api: bool, funct
         row["framework_median_seconds"] = round(framework_s, 4)
         row["framework_ratio"] = round(framework_s / baseline_s, 3)
         row["over_framework_seconds"] = round(function_s - framework_s, 4)
+        if not row["meets_goal"]:
+            row["why"] = (f"misses {goal}× by {row['ratio'] - goal:.2f}: the Powertools + pydantic floor alone is "
+                          f"{row['framework_ratio']:.2f}× the baseline, and the function adds "
+                          f"{(function_s - framework_s) * 1000:.0f} ms over it (its modules and its first AWS "
+                          "requests, which the floor does not make)")
+    elif not row["meets_goal"]:
+        row["why"] = f"misses {goal}× by {row['ratio'] - goal:.2f}"
     return row
 
 
