@@ -185,6 +185,10 @@ def run_child(mode: str, spec: FunctionSpec, event: Path, services: list[str], e
 
 def measure(specs: dict[str, FunctionSpec], template: dict[str, Any], env: dict[str, str], repeats: int,
             first_events: FirstEvents) -> list[dict]:
+    # The deployed layer ships bytecode (layers/synchub/Makefile compiles it), so the package is compiled
+    # here too; the handlers' own app.py is compiled at import, as in Lambda.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "layers" / "synchub" / "synchub")],
+                   check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})
     rows = []
     with tempfile.TemporaryDirectory(prefix="synchub-cold-") as scratch:
         event = Path(scratch) / "event.json"
