@@ -19,6 +19,7 @@ EVENTS = {
     "CreateTaskFunction": "create_task.json", "ListTasksFunction": "list_tasks.json",
     "GetTaskFunction": "get_task.json", "UpdateTaskFunction": "update_task.json",
     "CancelTaskFunction": "cancel_task.json", "RetryTaskFunction": "retry_task.json",
+    "DeleteTaskFunction": "delete_task.json",
     "TaskStatisticsFunction": "task_statistics.json", "CreateDataSourceFunction": "create_data_source.json",
     "ListDataSourcesFunction": "list_data_sources.json", "GetDataSourceFunction": "get_data_source.json",
     "UpdateDataSourceFunction": "update_data_source.json", "DeleteDataSourceFunction": "delete_data_source.json",
@@ -150,6 +151,8 @@ class FirstEvents:
             return self._with_id(event, "task_123", self._task()["id"])
         if logical_id == "RetryTaskFunction":
             return self._with_id(event, "task_123", self._task(outcome="failed")["id"])
+        if logical_id == "DeleteTaskFunction":
+            return self._with_id(event, "task_123", self._task(outcome="success")["id"])
         if logical_id == "CreateDataSourceFunction":
             return self._with_id(event, "ds_orders_db", f"ds_cold_{self.runs}")
         if logical_id in ("UpdateDataSourceFunction", "DeleteDataSourceFunction"):

@@ -62,6 +62,14 @@ def _failed_task(bench: BenchStack, n: int) -> dict[str, str]:
     return names
 
 
+def _finished_task(bench: BenchStack, n: int) -> dict[str, str]:
+    from local.seeding import run_task
+
+    names = _new_task(bench, n)
+    run_task(names["task_id"], outcome="success")
+    return names
+
+
 def _new_data_source(bench: BenchStack, n: int) -> dict[str, str]:
     from synchub.models.data_sources import CreateDataSourceRequest
     from synchub.schedule.data_sources import data_source_service
@@ -119,6 +127,10 @@ SCENARIOS = [
              {"dynamodb.GetItem": 1, "dynamodb.TransactWriteItems": 1, "sqs.SendMessage": 1, "dynamodb.UpdateItem": 1},
              TASK_READ + " (the new attempt copies it); then as create, the transaction also marking the failed "
              "task retried", body={}, setup=_failed_task, created=_created_task),
+    Scenario("DELETE /tasks/{id}", "DeleteTaskFunction", "DELETE", "/api/sync/tasks/{id}",
+             "/api/sync/tasks/{task_id}", 204, {"dynamodb.GetItem": 1, "dynamodb.TransactWriteItems": 1},
+             TASK_READ + " (only finished tasks go); one transaction deleting it on condition of its status and "
+             "version and taking its statistics deltas back", setup=_finished_task),
     Scenario("GET /tasks/statistics", "TaskStatisticsFunction", "GET", "/api/sync/tasks/statistics",
              "/api/sync/tasks/statistics", 200,
              {"dynamodb.Query": 4, "dynamodb.BatchGetItem": 1, "sqs.GetQueueAttributes": 1},

@@ -99,6 +99,14 @@ class StatisticsMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.ids)
     @rule(pick=st.integers(min_value=0))
+    def delete(self, pick):
+        try:
+            self.service.delete_task(self.ids[pick % len(self.ids)])  # finished tasks only; others refuse
+        except SyncHubError:
+            pass
+
+    @precondition(lambda self: self.ids)
+    @rule(pick=st.integers(min_value=0))
     def start(self, pick):
         self.service.start_task(self.ids[pick % len(self.ids)], lease_owner="engine", lease_seconds=600)
 

@@ -98,6 +98,17 @@ class TaskStore:
             op["ExpressionAttributeValues"] = values
         return {"Update": op}
 
+    def delete_op(self, task_id: str, *, expect_status: str, expect_version: int) -> dict[str, Any]:
+        """A Delete item: only while the task still has this status and version."""
+        return {"Delete": {
+            "TableName": self.table,
+            "Key": {"id": {"S": task_id}},
+            "ConditionExpression": "#status = :status AND #version = :version",
+            "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
+            "ExpressionAttributeValues": {":status": {"S": expect_status}, ":version": {"N": str(expect_version)}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }}
+
     def transact(self, ops: list[dict[str, Any]]) -> None:
         transact_write(ops)
 

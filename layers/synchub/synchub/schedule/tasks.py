@@ -265,6 +265,27 @@ class ScheduleService:
             )
         raise InvalidState(f"Task '{task_id}' keeps changing; try again.")
 
+    # ---- delete -------------------------------------------------------------------------------
+    def delete_task(self, task_id: str) -> None:
+        """Remove a finished task, and its contribution to the statistics, in one transaction."""
+        for _ in range(5):
+            before = self.get_record(task_id)
+            if before["status"] not in TERMINAL_STATUSES:
+                raise InvalidState(
+                    f"Task '{task_id}' is {before['status']}; only finished tasks (success, failed, cancelled) "
+                    "can be deleted.",
+                    current_status=before["status"],
+                )
+            ops = [self.tasks.delete_op(task_id, expect_status=before["status"],
+                                        expect_version=int(before.get("version", 1))),
+                   *self.stats.change_ops(before, None)]
+            try:
+                self.tasks.transact(ops)
+                return
+            except TransactionFailed:
+                continue  # deleted or changed meanwhile: look again (a second delete finds nothing: 404)
+        raise InvalidState(f"Task '{task_id}' keeps changing; try again.")
+
     # ---- retry --------------------------------------------------------------------------------
     def retry_task(self, task_id: str, *, restart: bool, created_by: str) -> dict[str, Any]:
         """A new pending task repeating a failed one (resuming from its checkpoint unless ``restart``)."""
