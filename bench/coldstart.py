@@ -19,7 +19,7 @@ EVENTS = {
     "CreateTaskFunction": "create_task.json", "ListTasksFunction": "list_tasks.json",
     "GetTaskFunction": "get_task.json", "UpdateTaskFunction": "update_task.json",
     "CancelTaskFunction": "cancel_task.json", "RetryTaskFunction": "retry_task.json",
-    "DeleteTaskFunction": "delete_task.json",
+    "DeleteTaskFunction": "delete_task.json", "CleanupTasksFunction": "cleanup_tasks.json",
     "TaskStatisticsFunction": "task_statistics.json", "CreateDataSourceFunction": "create_data_source.json",
     "ListDataSourcesFunction": "list_data_sources.json", "GetDataSourceFunction": "get_data_source.json",
     "UpdateDataSourceFunction": "update_data_source.json", "DeleteDataSourceFunction": "delete_data_source.json",

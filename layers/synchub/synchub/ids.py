@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from datetime import datetime
 
 from ulid import ULID
 
@@ -11,9 +12,14 @@ TASK_ID_PATTERN = re.compile(r"^task_[0-9A-HJKMNP-TV-Z]{26}$")
 NAME_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
-def new_task_id() -> str:
-    """``task_`` + a ULID: lexicographic order is creation order (to the millisecond)."""
-    return f"task_{ULID()}"
+def new_task_id(created: datetime | None = None) -> str:
+    """``task_`` + a ULID of the creation time: lexicographic order is creation order (to the millisecond)."""
+    return f"task_{ULID.from_datetime(created) if created else ULID()}"
+
+
+def task_id_floor(moment: datetime) -> str:
+    """The smallest task id created at ``moment``: every task created earlier sorts below it."""
+    return f"task_{str(ULID.from_datetime(moment))[:10]}{'0' * 16}"
 
 
 def new_data_source_id() -> str:

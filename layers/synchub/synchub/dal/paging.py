@@ -69,18 +69,39 @@ class Page:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def encode_token(index: ShardedIndex, state: PageState) -> str:
-    payload = {"i": index.index, "f": index.partition_value, "c": state.cursors, "p": state.page}
+def _pack(payload: dict[str, Any]) -> str:
     raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_token(index: ShardedIndex, token: str) -> PageState:
+def _unpack(token: str) -> Any:
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        payload = json.loads(raw)
+        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError) as error:
         raise InvalidToken("next_token is not a token this API issued") from error
+
+
+def encode_cleanup_token(binding: str, position: dict[str, Any]) -> str:
+    """A cleanup continuation: which (status, shard) partition and the last id handled, bound to the request."""
+    return _pack({"b": binding, "i": position["i"], "a": position["a"]})
+
+
+def decode_cleanup_token(token: str, binding: str) -> dict[str, Any]:
+    payload = _unpack(token)
+    if not isinstance(payload, dict) or payload.get("b") != binding:
+        raise InvalidToken("next_token belongs to a different cleanup (before_date and statuses must stay the same)")
+    index, after = payload.get("i"), payload.get("a")
+    if not isinstance(index, int) or index < 0 or not (after is None or isinstance(after, str)):
+        raise InvalidToken("next_token is not a token this API issued")
+    return {"i": index, "a": after}
+
+
+def encode_token(index: ShardedIndex, state: PageState) -> str:
+    return _pack({"i": index.index, "f": index.partition_value, "c": state.cursors, "p": state.page})
+
+
+def decode_token(index: ShardedIndex, token: str) -> PageState:
+    payload = _unpack(token)
     if not isinstance(payload, dict) or payload.get("i") != index.index or payload.get("f") != index.partition_value:
         raise InvalidToken("next_token belongs to a different listing (filters must stay the same)")
     cursors = payload.get("c")

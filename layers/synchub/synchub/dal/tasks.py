@@ -98,6 +98,24 @@ class TaskStore:
             op["ExpressionAttributeValues"] = values
         return {"Update": op}
 
+    def oldest_in_status(self, status: str, shard: int, *, below: str, after: str | None,
+                         limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        """Tasks of one ByStatus shard with ids below ``below``, oldest first, at most ``limit``, after ``after``;
+        and the id to continue after (None when the shard has no more)."""
+        partition = f"{status}#{shard}"
+        params: dict[str, Any] = {
+            "TableName": self.table, "IndexName": INDEX_STATUS,
+            "KeyConditionExpression": "lk_status = :p AND id < :below",
+            "ExpressionAttributeValues": {":p": {"S": partition}, ":below": {"S": below}},
+            "Limit": limit,
+        }
+        if after:
+            params["ExclusiveStartKey"] = {"lk_status": {"S": partition}, "id": {"S": after}}
+        response = aws.client("dynamodb").query(**params)
+        items = [from_item(item) or {} for item in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        return items, (last["id"]["S"] if last else None)
+
     def delete_op(self, task_id: str, *, expect_status: str, expect_version: int) -> dict[str, Any]:
         """A Delete item: only while the task still has this status and version."""
         return {"Delete": {

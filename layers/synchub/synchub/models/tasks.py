@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from synchub.ids import NAME_ID_PATTERN
 
@@ -52,6 +53,25 @@ class RetryTaskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     restart: bool = False
+
+
+class CleanupRequest(BaseModel):
+    """Delete finished tasks created before ``before_date`` (a day, or an RFC 3339 time), a bounded number
+    per call; send ``next_token`` back to go on."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    before_date: date | AwareDatetime
+    statuses: Annotated[list[Literal["success", "failed", "cancelled"]], Field(min_length=1, max_length=3)] = [
+        "success", "failed", "cancelled"]
+    limit: Annotated[int, Field(ge=1, le=100)] = 100
+    next_token: Annotated[str, Field(max_length=2048)] | None = None
+
+    def before(self) -> datetime:
+        """The moment before which tasks go (a day means its start, UTC)."""
+        if isinstance(self.before_date, datetime):
+            return self.before_date.astimezone(timezone.utc)
+        return datetime.combine(self.before_date, time.min, tzinfo=timezone.utc)
 
 
 PUBLIC_TASK_FIELDS: tuple[str, ...] = (

@@ -13,14 +13,15 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from synchub.dal.data_sources import DataSourceStore
-from synchub.dal.paging import InvalidToken, PageState, decode_token, encode_token
+from synchub.dal.paging import (InvalidToken, PageState, decode_cleanup_token, decode_token,
+                                encode_cleanup_token, encode_token)
 from synchub.dal.statistics import StatisticsStore
 from synchub.dal.tasks import TaskStore, index_keys
 from synchub.dal.transactions import ConditionFailed, TransactionFailed
 from synchub.engine.submit import SyncEngine
 from synchub.errors import InvalidState, TaskNotFound, UnknownDataSource, UnknownInterface, ValidationFailed
-from synchub.ids import is_task_id, new_task_id, shard_of
-from synchub.models.tasks import TERMINAL_STATUSES, CreateTaskRequest, public_task
+from synchub.ids import is_task_id, new_task_id, shard_of, task_id_floor
+from synchub.models.tasks import TERMINAL_STATUSES, CleanupRequest, CreateTaskRequest, public_task
 from synchub.settings import Settings, get_settings
 from synchub.stats.aggregate import SCOPE_ALL, scope_of_data_source
 from synchub.timeutil import iso, now_iso, parse_iso, utcnow
@@ -56,8 +57,9 @@ class ScheduleService:
         retry_of: str | None = None,
         resume_from: str | None = None,
     ) -> dict[str, Any]:
-        now = now_iso()
-        task_id = new_task_id()
+        created = utcnow()
+        now = iso(created)
+        task_id = new_task_id(created)
         record: dict[str, Any] = {
             "id": task_id,
             "data_source_id": data_source_id,
@@ -285,6 +287,47 @@ class ScheduleService:
             except TransactionFailed:
                 continue  # deleted or changed meanwhile: look again (a second delete finds nothing: 404)
         raise InvalidState(f"Task '{task_id}' keeps changing; try again.")
+
+    def cleanup(self, request: CleanupRequest) -> dict[str, Any]:
+        """Delete up to ``request.limit`` finished tasks created before ``request.before()`` with one of
+        ``request.statuses``, oldest first per status and shard, through the ByStatus index (never a scan).
+        A task that changed since the index saw it is skipped. Returns the count and, while more may
+        match, a ``next_token`` bound to this request."""
+        below = task_id_floor(request.before())
+        statuses = sorted(set(request.statuses))
+        shards = self.settings.list_shards
+        binding = f"{below}|{','.join(statuses)}"
+        position = self._cleanup_position(request.next_token, binding)
+        deleted, skipped = [], 0
+        while position["i"] < len(statuses) * shards and len(deleted) < request.limit:
+            status, shard = statuses[position["i"] // shards], position["i"] % shards
+            items, last = self.tasks.oldest_in_status(status, shard, below=below, after=position["a"],
+                                                      limit=request.limit - len(deleted))
+            for item in items:
+                ops = [self.tasks.delete_op(item["id"], expect_status=status, expect_version=int(item["version"])),
+                       *self.stats.change_ops(item, None)]
+                try:
+                    self.tasks.transact(ops)
+                    deleted.append(item["id"])
+                except TransactionFailed:
+                    skipped += 1  # changed or gone since the index copy was written
+            position = {"i": position["i"], "a": last} if last else {"i": position["i"] + 1, "a": None}
+        done = position["i"] >= len(statuses) * shards
+        result: dict[str, Any] = {"deleted": len(deleted), "skipped": skipped, "deleted_ids": deleted, "done": done,
+                                  "before": iso(request.before()), "statuses": statuses}
+        if not done:
+            result["next_token"] = encode_cleanup_token(binding, position)
+        return result
+
+    @staticmethod
+    def _cleanup_position(token: str | None, binding: str) -> dict[str, Any]:
+        if not token:
+            return {"i": 0, "a": None}
+        try:
+            return decode_cleanup_token(token, binding)
+        except InvalidToken as error:
+            raise ValidationFailed(str(error), errors=[{"loc": ["body", "next_token"], "msg": str(error),
+                                                        "type": "value_error"}]) from error
 
     # ---- retry --------------------------------------------------------------------------------
     def retry_task(self, task_id: str, *, restart: bool, created_by: str) -> dict[str, Any]:

@@ -1,0 +1,26 @@
+"""POST /api/sync/tasks/cleanup: delete finished tasks created before a date, a bounded number per call."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from synchub.api import create_app, json_response
+from synchub.models.tasks import CleanupRequest
+from synchub.observability import logger
+from synchub.schedule.tasks import schedule_service
+
+app = create_app()
+
+
+@app.post("/api/sync/tasks/cleanup")
+def cleanup_tasks(request: Annotated[CleanupRequest, Body()]):
+    result = schedule_service().cleanup(request)
+    logger.info("tasks cleaned up", extra={"deleted": result["deleted"], "skipped": result["skipped"],
+                                           "done": result["done"]})
+    return json_response(200, result)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
