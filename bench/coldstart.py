@@ -20,6 +20,8 @@ EVENTS = {
     "GetTaskFunction": "get_task.json", "UpdateTaskFunction": "update_task.json",
     "CancelTaskFunction": "cancel_task.json", "RetryTaskFunction": "retry_task.json",
     "DeleteTaskFunction": "delete_task.json", "CleanupTasksFunction": "cleanup_tasks.json",
+    "BatchCancelTasksFunction": "batch_cancel_tasks.json", "BatchRetryTasksFunction": "batch_retry_tasks.json",
+    "BatchDeleteTasksFunction": "batch_delete_tasks.json",
     "TaskStatisticsFunction": "task_statistics.json", "CreateDataSourceFunction": "create_data_source.json",
     "ListDataSourcesFunction": "list_data_sources.json", "GetDataSourceFunction": "get_data_source.json",
     "UpdateDataSourceFunction": "update_data_source.json", "DeleteDataSourceFunction": "delete_data_source.json",
@@ -147,11 +149,11 @@ class FirstEvents:
 
     def event(self, logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
         self.runs += 1
-        if logical_id in ("GetTaskFunction", "UpdateTaskFunction", "CancelTaskFunction"):
+        if logical_id in ("GetTaskFunction", "UpdateTaskFunction", "CancelTaskFunction", "BatchCancelTasksFunction"):
             return self._with_id(event, "task_123", self._task()["id"])
-        if logical_id == "RetryTaskFunction":
+        if logical_id in ("RetryTaskFunction", "BatchRetryTasksFunction"):
             return self._with_id(event, "task_123", self._task(outcome="failed")["id"])
-        if logical_id == "DeleteTaskFunction":
+        if logical_id in ("DeleteTaskFunction", "BatchDeleteTasksFunction"):
             return self._with_id(event, "task_123", self._task(outcome="success")["id"])
         if logical_id == "CreateDataSourceFunction":
             return self._with_id(event, "ds_orders_db", f"ds_cold_{self.runs}")

@@ -13,6 +13,7 @@ API_EVENTS = sorted(p.name for p in EVENTS.glob("*.json") if "httpMethod" in jso
 EXPECTED = {
     "create_task.json": 201, "list_tasks.json": 200, "get_task.json": 404, "update_task.json": 404,
     "cancel_task.json": 404, "retry_task.json": 404, "delete_task.json": 404, "cleanup_tasks.json": 200, "task_statistics.json": 200,
+    "batch_cancel_tasks.json": 200, "batch_retry_tasks.json": 200, "batch_delete_tasks.json": 200,
     "create_data_source.json": 201, "list_data_sources.json": 200, "get_data_source.json": 200,
     "update_data_source.json": 200, "delete_data_source.json": 204,
     "create_interface.json": 201, "list_interfaces.json": 200, "get_interface.json": 200,

@@ -55,6 +55,19 @@ class RetryTaskRequest(BaseModel):
     restart: bool = False
 
 
+class BatchRequest(BaseModel):
+    """Up to 100 task ids to act on one by one (duplicates are acted on once)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    task_ids: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=64)]],
+                        Field(min_length=1, max_length=100)]
+
+
+class BatchRetryRequest(BatchRequest):
+    restart: bool = False
+
+
 class CleanupRequest(BaseModel):
     """Delete finished tasks created before ``before_date`` (a day, or an RFC 3339 time), a bounded number
     per call; send ``next_token`` back to go on."""

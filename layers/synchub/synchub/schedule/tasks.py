@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
+
+from botocore.exceptions import ClientError
 
 from synchub.dal.data_sources import DataSourceStore
 from synchub.dal.paging import (InvalidToken, PageState, decode_cleanup_token, decode_token,
@@ -19,7 +21,8 @@ from synchub.dal.statistics import StatisticsStore
 from synchub.dal.tasks import TaskStore, index_keys
 from synchub.dal.transactions import ConditionFailed, TransactionFailed
 from synchub.engine.submit import SyncEngine
-from synchub.errors import InvalidState, TaskNotFound, UnknownDataSource, UnknownInterface, ValidationFailed
+from synchub.errors import (InvalidState, SyncHubError, TaskNotFound, UnknownDataSource, UnknownInterface,
+                            ValidationFailed)
 from synchub.ids import is_task_id, new_task_id, shard_of, task_id_floor
 from synchub.models.tasks import TERMINAL_STATUSES, CleanupRequest, CreateTaskRequest, public_task
 from synchub.settings import Settings, get_settings
@@ -266,6 +269,40 @@ class ScheduleService:
                 current_status=status,
             )
         raise InvalidState(f"Task '{task_id}' keeps changing; try again.")
+
+    # ---- batches ------------------------------------------------------------------------------
+    @staticmethod
+    def run_batch(task_ids: Iterable[str], action: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+        """``action`` on each id in turn; one id's failure is reported for that id and never stops the rest."""
+        succeeded, failed = [], []
+        for task_id in dict.fromkeys(task_ids):
+            try:
+                succeeded.append({"task_id": task_id, **action(task_id)})
+            except SyncHubError as error:
+                failed.append({"task_id": task_id, "status": error.status, "code": error.code, "detail": error.detail})
+            except ClientError as error:  # the service refused this one (throttling): the caller may retry it
+                logger.warning("batch item %s failed: %s", task_id, error.response.get("Error", {}).get("Code"))
+                failed.append({"task_id": task_id, "status": 503, "code": "SERVICE_UNAVAILABLE",
+                               "detail": "The service is busy; retry this task."})
+        return {"succeeded": succeeded, "failed": failed}
+
+    def batch_cancel(self, task_ids: Iterable[str]) -> dict[str, Any]:
+        def cancel(task_id: str) -> dict[str, Any]:
+            task, status = self.cancel_task(task_id)
+            return {"status": status, "task": task}
+
+        return self.run_batch(task_ids, cancel)
+
+    def batch_retry(self, task_ids: Iterable[str], *, restart: bool, created_by: str) -> dict[str, Any]:
+        return self.run_batch(task_ids, lambda task_id: {
+            "status": 201, "task": self.retry_task(task_id, restart=restart, created_by=created_by)})
+
+    def batch_delete(self, task_ids: Iterable[str]) -> dict[str, Any]:
+        def delete(task_id: str) -> dict[str, Any]:
+            self.delete_task(task_id)
+            return {"status": 204}
+
+        return self.run_batch(task_ids, delete)
 
     # ---- delete -------------------------------------------------------------------------------
     def delete_task(self, task_id: str) -> None:
