@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from synchub import aws as synchub_aws
@@ -106,7 +108,20 @@ def read_profile(api, deep_token_pages=3):
 
 
 @pytest.mark.parametrize("size", [100, 5000])
-def test_listing_and_statistics_reads_do_not_grow_with_the_table(api, data_source, size, request):
+def test_listing_and_statistics_reads_do_not_grow_with_the_table(api, data_source, size, request, monkeypatch):
+    # every task on one day, whatever the time of the run: a load that crossed midnight would fill two day
+    # buckets in one run and one in the other
+    import synchub.schedule.tasks as tasks_module
+    from synchub.timeutil import iso, utcnow
+
+    clock = {"now": (utcnow() - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)}
+
+    def tick():
+        clock["now"] += timedelta(milliseconds=1)
+        return clock["now"]
+
+    monkeypatch.setattr(tasks_module, "utcnow", tick)
+    monkeypatch.setattr(tasks_module, "now_iso", lambda: iso(tick()))
     bulk_load_tasks(size, data_source_id="ds_test", statuses=("pending", "success", "pending", "failed"))
     profile = read_profile(api)
     cache = request.config.stash.setdefault(_PROFILES, {})
