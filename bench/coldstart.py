@@ -243,9 +243,9 @@ def _row(logical_id: str, services: list[str], repeats: int, is_api: bool, funct
     return row
 
 
-def child_environment(function_env: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()}
-    env.update(function_env)
+def child_environment() -> dict[str, str]:
+    """This process's environment (install_functions put every function's settings in it), the layer on the path."""
+    env = dict(os.environ)
     layer = str(ROOT / "layers" / "synchub")
     env["PYTHONPATH"] = layer
     env["POWERTOOLS_LOG_LEVEL"] = "ERROR"

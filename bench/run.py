@@ -70,11 +70,10 @@ def cold_start(repeats: int) -> list[dict]:
     from bench import coldstart
     from local import demo
     from local.ports import free_port
-    from local.resources import create_resources, function_environment
-    from local.stack import install_functions, start_emulator
-    from local.template import functions, load_template
-
     from local.orders_server import OrdersServer
+    from local.resources import create_resources
+    from local.stack import install_functions, start_emulator
+    from local.template import load_template
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     template = load_template()
@@ -82,16 +81,12 @@ def cold_start(repeats: int) -> list[dict]:
     source = OrdersServer(100)
     try:
         stack = create_resources(template)
-        install_functions(template, stack)
+        specs = {logical_id: function.spec for logical_id, function in install_functions(template, stack).items()}
         demo.seed("http://127.0.0.1:9")
-        specs = functions(template)
-        merged: dict[str, str] = {}
-        for spec in specs.values():
-            merged.update(function_environment(stack, spec.environment))
         import synchub.runtime
 
         synchub.runtime.reset()
-        return coldstart.measure(specs, template, coldstart.child_environment(merged), repeats=repeats,
+        return coldstart.measure(specs, template, coldstart.child_environment(), repeats=repeats,
                                  first_events=coldstart.FirstEvents(source.base_url))
     finally:
         source.close()

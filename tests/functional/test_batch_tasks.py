@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from local.seeding import run_task
-from tests.functional.test_delete_task import statistics_match_the_stored_tasks
+from tests.helpers import statistics_match_the_stored_tasks
 from tests.functional.test_tasks_api import assert_problem, create
 
 

@@ -11,7 +11,7 @@ import synchub.schedule.tasks as tasks_module
 from local.seeding import bulk_load_tasks
 from synchub import aws as synchub_aws
 from synchub.timeutil import iso
-from tests.functional.test_delete_task import statistics_match_the_stored_tasks
+from tests.helpers import statistics_match_the_stored_tasks
 from tests.functional.test_tasks_api import assert_problem
 from tests.helpers import all_tasks
 

@@ -5,26 +5,8 @@ from __future__ import annotations
 import pytest
 
 from local.seeding import run_task
-from synchub.stats.aggregate import recount, summarise
 from tests.functional.test_tasks_api import assert_problem, create
-from tests.helpers import all_tasks, gauges_recount
-
-
-def statistics_match_the_stored_tasks(api, aws, data_source_id=None):
-    tasks = [t for t in all_tasks(aws.refs["TasksTable"]) if data_source_id in (None, t["data_source_id"])]
-    query = f"?data_source_id={data_source_id}" if data_source_id else ""
-    window = ""
-    if tasks:  # a window holding every stored task
-        days = sorted(t["created_at"][:10] for t in tasks)
-        window = f"{'&' if query else '?'}start_time={days[0]}T00:00:00Z&end_time={days[-1]}T23:59:59Z"
-    got = api.get(f"/api/sync/tasks/statistics{query}{window}").json
-    got.pop("engine_statistics"), got.pop("data_source_id")
-    assert got == summarise(recount(tasks), got["period"]["start_time"], got["period"]["end_time"])
-    listing = api.get(f"/api/sync/tasks{query}").json
-    assert listing["pagination"]["total"] == len(tasks)
-    for status, count in gauges_recount(tasks).items():
-        filtered = api.get(f"/api/sync/tasks?status={status[3:]}{'&' + query[1:] if query else ''}").json
-        assert filtered["pagination"]["total"] == count, status
+from tests.helpers import statistics_match_the_stored_tasks
 
 
 @pytest.mark.parametrize("outcome", ["success", "failed", "cancelled"])

@@ -12,9 +12,8 @@ import pytest
 from local.stack import QueueEventSource
 from synchub.schedule.tasks import schedule_service
 from tests.conftest import FUNCTIONS, TEMPLATE
-from tests.helpers import all_tasks
+from tests.helpers import statistics_match_the_stored_tasks
 from local.orders_server import PAGINATIONS, OrdersServer
-from synchub.stats.aggregate import recount, summarise
 
 
 @pytest.fixture(autouse=True)
@@ -84,13 +83,6 @@ def assert_exact(aws, task, expected_rows):
     assert task["processed_rows"] == expected_rows == task["result"]["rows_written"]
 
 
-def assert_statistics_match(api, aws):
-    tasks = all_tasks(aws.refs["TasksTable"])
-    got = api.get("/api/sync/tasks/statistics").json
-    got.pop("engine_statistics"), got.pop("data_source_id")
-    assert got == summarise(recount(tasks), got["period"]["start_time"], got["period"]["end_time"])
-
-
 @pytest.mark.parametrize("style", list(PAGINATIONS))
 def test_full_sync_writes_exactly_the_source_rows(api, aws, orders, style):
     register(api, orders, style)
@@ -104,7 +96,7 @@ def test_full_sync_writes_exactly_the_source_rows(api, aws, orders, style):
                                                         Key=done["result"]["manifest"])["Body"].read())
     assert manifest["rows"] == 2345 and sum(p["rows"] for p in manifest["parts"]) == 2345
     assert all(p["key"].startswith(f"ds_orders/default/{task['id']}/part-") for p in manifest["parts"])
-    assert_statistics_match(api, aws)
+    statistics_match_the_stored_tasks(api, aws)
 
 
 def test_progress_rises_batch_by_batch(api, aws, orders, monkeypatch):
@@ -164,7 +156,7 @@ def test_hop_guard_fails_a_task_that_keeps_continuing(api, aws, orders, monkeypa
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "failed" and done["error_code"] == "HOP_LIMIT"
     assert done["processed_rows"] == 400 and len(lake_rows(aws, {"result": {"prefix": f"ds_orders/default/{task['id']}"}})) == 400
-    assert_statistics_match(api, aws)
+    statistics_match_the_stored_tasks(api, aws)
 
 
 def test_crash_after_write_before_checkpoint_resumes_without_duplicates(api, aws, orders, monkeypatch):
@@ -189,7 +181,7 @@ def test_crash_after_write_before_checkpoint_resumes_without_duplicates(api, aws
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "success"
     assert_exact(aws, done, 2345)
-    assert_statistics_match(api, aws)
+    statistics_match_the_stored_tasks(api, aws)
 
 
 def test_duplicate_and_concurrent_deliveries_write_each_row_once(api, aws, orders):
@@ -214,7 +206,7 @@ def test_duplicate_and_concurrent_deliveries_write_each_row_once(api, aws, order
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "success"
     assert_exact(aws, done, 2345)
-    assert_statistics_match(api, aws)
+    statistics_match_the_stored_tasks(api, aws)
 
 
 def _invoke_unlocked(event):
@@ -237,7 +229,7 @@ def test_transient_failures_retry_then_succeed(api, aws, orders):
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "success"
     assert_exact(aws, done, 2345)
-    assert_statistics_match(api, aws)
+    statistics_match_the_stored_tasks(api, aws)
 
 
 @pytest.mark.parametrize("status", [401, 404])
@@ -249,7 +241,7 @@ def test_permanent_failure_fails_the_task_at_once(api, aws, orders, status):
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "failed" and done["error_code"] == "SOURCE_ERROR"
     assert str(status) in done["error_message"] and "secret-token" not in done["error_message"]
-    assert_statistics_match(api, aws)
+    statistics_match_the_stored_tasks(api, aws)
 
 
 def test_dead_letters_fail_their_tasks(api, aws, orders):
@@ -267,7 +259,7 @@ def test_dead_letters_fail_their_tasks(api, aws, orders):
         got = api.get(f"/api/sync/tasks/{task['id']}").json
         assert got["status"] == "failed" and got["error_code"] == "ENGINE_GAVE_UP"
     assert sqs.receive_message(QueueUrl=aws.refs["SyncDeadLetterQueue"]).get("Messages") is None
-    assert_statistics_match(api, aws)
+    statistics_match_the_stored_tasks(api, aws)
 
 
 def test_cancel_of_a_running_full_sync_stops_at_the_next_batch(api, aws, orders, monkeypatch):
@@ -289,7 +281,7 @@ def test_cancel_of_a_running_full_sync_stops_at_the_next_batch(api, aws, orders,
     assert done["status"] == "cancelled" and writes == [1, 2]
     assert done["processed_rows"] == 400 and done["result"]["rows_written"] == 400
     assert [r["id"] for r in lake_rows(aws, done)] == list(range(1, 401))
-    assert_statistics_match(api, aws)
+    statistics_match_the_stored_tasks(api, aws)
 
 
 def test_timeout_fails_the_task_with_code_timeout(api, aws, orders):
@@ -300,7 +292,7 @@ def test_timeout_fails_the_task_with_code_timeout(api, aws, orders):
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "failed" and done["error_code"] == "TIMEOUT"
     assert 0 < done["processed_rows"] < 2345
-    assert_statistics_match(api, aws)
+    statistics_match_the_stored_tasks(api, aws)
 
 
 def test_stale_heartbeat_is_resumed_then_given_up(api, aws, orders, monkeypatch):
@@ -343,7 +335,7 @@ def test_stale_heartbeat_is_resumed_then_given_up(api, aws, orders, monkeypatch)
     assert FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json"))["failed"] == 1
     got = api.get(f"/api/sync/tasks/{second['id']}").json
     assert got["status"] == "failed" and got["error_code"] == "HEARTBEAT_LOST"
-    assert_statistics_match(api, aws)
+    statistics_match_the_stored_tasks(api, aws)
 
 
 def discard_messages(aws):
@@ -400,4 +392,4 @@ def test_a_source_that_never_recovers_ends_in_the_dead_letter_queue_and_fails(ap
     assert engine_source(aws, "DeadLetterFunction").poll_once() == 1
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "failed" and done["error_code"] == "ENGINE_GAVE_UP"
-    assert_statistics_match(api, aws)
+    statistics_match_the_stored_tasks(api, aws)

@@ -315,15 +315,23 @@ class ScheduleService:
                     "can be deleted.",
                     current_status=before["status"],
                 )
-            ops = [self.tasks.delete_op(task_id, expect_status=before["status"],
-                                        expect_version=int(before.get("version", 1))),
-                   *self.stats.change_ops(before, None)]
-            try:
-                self.tasks.transact(ops)
+            if self._delete_as_read(before):
                 return
-            except TransactionFailed:
-                continue  # deleted or changed meanwhile: look again (a second delete finds nothing: 404)
+            # deleted or changed meanwhile: look again (a second delete finds nothing: 404)
         raise InvalidState(f"Task '{task_id}' keeps changing; try again.")
+
+    def _delete_as_read(self, record: dict[str, Any]) -> bool:
+        """Delete ``record`` and take back its statistics, in one transaction conditional on the status and
+        version it was read with; False if it changed or went meanwhile."""
+        try:
+            self.tasks.transact([
+                self.tasks.delete_op(record["id"], expect_status=record["status"],
+                                     expect_version=int(record.get("version", 1))),
+                *self.stats.change_ops(record, None),
+            ])
+            return True
+        except TransactionFailed:
+            return False
 
     def cleanup(self, request: CleanupRequest) -> dict[str, Any]:
         """Delete up to ``request.limit`` finished tasks created before ``request.before()`` with one of
@@ -341,12 +349,9 @@ class ScheduleService:
             items, last = self.tasks.oldest_in_status(status, shard, below=below, after=position["a"],
                                                       limit=request.limit - len(deleted))
             for item in items:
-                ops = [self.tasks.delete_op(item["id"], expect_status=status, expect_version=int(item["version"])),
-                       *self.stats.change_ops(item, None)]
-                try:
-                    self.tasks.transact(ops)
+                if self._delete_as_read(item):
                     deleted.append(item["id"])
-                except TransactionFailed:
+                else:
                     skipped += 1  # changed or gone since the index copy was written
             position = {"i": position["i"], "a": last} if last else {"i": position["i"] + 1, "a": None}
         done = position["i"] >= len(statuses) * shards
