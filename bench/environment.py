@@ -13,6 +13,7 @@ import boto3
 
 from bench.meter import AwsMeter
 from local.api_gateway import Route, proxy_event
+from local.auth import authorized
 from local.lambda_runtime import LocalFunction
 from local.resources import Stack, create_resources
 from local.stack import DUMMY_AWS_ENV, install_functions
@@ -38,7 +39,8 @@ class BenchStack:
         assert found, (resource, path)
         raw = json.dumps(body).encode() if body is not None else b""
         headers = [("Content-Type", "application/json")] if body is not None else []
-        event = proxy_event(route, method, path, urlencode(query or {}), headers, raw, found.groupdict())
+        event = proxy_event(route, method, path, urlencode(query or {}), headers, raw, found.groupdict(),
+                            authorizer=authorized("bench"))
         started = time.perf_counter()
         response = self.functions[function].invoke(event)
         elapsed = time.perf_counter() - started

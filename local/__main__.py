@@ -23,6 +23,9 @@ def main() -> None:
     parser.add_argument("--no-schedules", action="store_true", help="do not run scheduled functions")
     parser.add_argument("--no-postgres", action="store_true",
                         help="do not start the embedded PostgreSQL behind the demo source ds_pg_demo")
+    parser.add_argument("--auth", action="store_true",
+                        help="enforce the template's API auth (AuthMode cognito) with a local user pool, and print "
+                             "a demo token; without it the API is open (AuthMode none)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("werkzeug", "pgserver", "botocore", "urllib3"):
@@ -33,11 +36,18 @@ def main() -> None:
         sys.exit(1)
     moto_port = args.moto_port or int(os.environ.get("MOTO_PORT", 0)) or (free_port() if in_use(4566) else 4566)
     stack = LocalStack(port=args.port, moto_port=moto_port, engine=not args.no_engine,
-                       schedules=not args.no_schedules, demo_postgres=not args.no_postgres)
+                       schedules=not args.no_schedules, demo_postgres=not args.no_postgres, auth=args.auth)
     stack.start()
     print(f"SyncHub API on {stack.base_url}  (AWS emulator on http://127.0.0.1:{moto_port}; "
           f"engine {'off' if args.no_engine else 'on'})", flush=True)
-    print(f"  try: curl {stack.base_url}/api/sync/tasks", flush=True)
+    if stack.demo_token:
+        print("  auth on (AuthMode cognito): demo token with scopes synchub/read and synchub/write, valid 12 h:",
+              flush=True)
+        print(f"  export SYNCHUB_TOKEN={stack.demo_token}", flush=True)
+        print(f'  try: curl -H "Authorization: Bearer $SYNCHUB_TOKEN" {stack.base_url}/api/sync/tasks', flush=True)
+        print(f"  more tokens: curl '{stack.base_url}/_local/token?user=alice&scope=synchub/read'", flush=True)
+    else:
+        print(f"  try: curl {stack.base_url}/api/sync/tasks", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:

@@ -68,8 +68,10 @@ def proxy_event(
     body: bytes,
     path_parameters: dict[str, str],
     source_ip: str = "127.0.0.1",
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The API Gateway REST (v1) proxy event Lambda receives for this request."""
+    """The API Gateway REST (v1) proxy event Lambda receives for this request; ``authorizer`` is what the
+    authorizer decided (``claims`` of a user-pool token, or an IAM ``identity``)."""
     single_headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
     for name, value in headers:
@@ -88,6 +90,11 @@ def proxy_event(
         except UnicodeDecodeError:
             text, is_base64 = base64.b64encode(body).decode(), True
     request_id = str(uuid.uuid4())
+    authorizer = authorizer or {}
+    identity = {"sourceIp": source_ip,
+                "userAgent": single_headers.get("User-Agent") or single_headers.get("user-agent"),
+                **(authorizer.get("identity") or {})}
+    context_authorizer = {"claims": authorizer["claims"]} if authorizer.get("claims") else None
     return {
         "resource": route.resource,
         "path": unquote(path),
@@ -111,8 +118,8 @@ def proxy_event(
             "domainPrefix": "localhost",
             "requestTimeEpoch": int(time.time() * 1000),
             "requestId": request_id,
-            "identity": {"sourceIp": source_ip, "userAgent": single_headers.get("User-Agent") or
-                         single_headers.get("user-agent")},
+            "identity": identity,
+            **({"authorizer": context_authorizer} if context_authorizer else {}),
             "domainName": "localhost",
             "apiId": "local",
         },

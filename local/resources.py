@@ -100,11 +100,12 @@ def physical_name(stack_name: str, logical_id: str, resource: dict[str, Any]) ->
 
 def create_resources(
     template: dict[str, Any], *, stack_name: str = "synchub-local", region: str = "us-east-1",
-    session: boto3.session.Session | None = None,
+    session: boto3.session.Session | None = None, parameters: dict[str, Any] | None = None,
 ) -> Stack:
-    """Create every DynamoDB table, SQS queue and S3 bucket of the template; return the resolved stack."""
+    """Create every DynamoDB table, SQS queue and S3 bucket of the template; return the resolved stack.
+    ``parameters`` override the template's parameter defaults."""
     session = session or boto3.session.Session(region_name=region)
-    stack = Stack(stack_name, region, parameter_defaults(template))
+    stack = Stack(stack_name, region, {**parameter_defaults(template), **(parameters or {})})
     resources = template["Resources"]
     # Queues first without redrive (a dead-letter queue must exist before it is referenced).
     sqs = session.client("sqs", region_name=region)
@@ -160,11 +161,11 @@ def function_environment(stack: Stack, environment: dict[str, Any]) -> dict[str,
 
 def attach_resources(
     template: dict[str, Any], *, stack_name: str = "synchub-local", region: str = "us-east-1",
-    session: boto3.session.Session | None = None,
+    session: boto3.session.Session | None = None, parameters: dict[str, Any] | None = None,
 ) -> Stack:
     """The stack as already created by :func:`create_resources` in a running emulator (looked up, not made)."""
     session = session or boto3.session.Session(region_name=region)
-    stack = Stack(stack_name, region, parameter_defaults(template))
+    stack = Stack(stack_name, region, {**parameter_defaults(template), **(parameters or {})})
     sqs = session.client("sqs", region_name=region)
     dynamodb = session.client("dynamodb", region_name=region)
     for logical_id, resource in template["Resources"].items():

@@ -16,9 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from local import api_gateway, demo
+from local.auth import ALL_SCOPES, Denied, LocalUserPool, authorize
 from local.lambda_runtime import LocalFunction
 from local.resources import Stack, create_resources, function_environment
-from local.template import FunctionSpec, functions, layer_dirs, load_template
+from local.template import FunctionSpec, api_auth, functions, layer_dirs, load_template
 
 log = logging.getLogger("synchub.local")
 
@@ -97,12 +98,21 @@ class LocalStack:
     engine: bool = True
     schedules: bool = True
     demo_postgres: bool = True
+    # Enforce the template's API auth (AuthMode cognito) with a local user pool; off keeps the API open.
+    auth: bool = False
     host: str = "127.0.0.1"
     template: dict[str, Any] = field(default_factory=load_template)
 
+    @property
+    def parameters(self) -> dict[str, str]:
+        return {"AuthMode": "cognito" if self.auth else "none"}
+
     def start(self) -> None:
         self.emulator = start_emulator(self.moto_port)
-        self.stack = create_resources(self.template)
+        self.stack = create_resources(self.template, parameters=self.parameters)
+        self.api_auth = api_auth(self.template, self.stack.parameters)
+        self.user_pool = LocalUserPool()
+        self.demo_token = self.user_pool.issue("demo", ALL_SCOPES) if self.api_auth.mode == "cognito" else None
         self.functions = install_functions(self.template, self.stack)
         self.routes = api_gateway.routes_of({k: f.spec for k, f in self.functions.items()})
         self.stop_event = threading.Event()
@@ -273,6 +283,9 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             path, _, query = self.path.partition("?")
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length > 0 else b""
+            if path.rstrip("/") == "/_local/token" and local.api_auth.mode == "cognito":
+                self._issue_token(query)
+                return
             if path.startswith("/_local/"):
                 status, payload = local.demo.serve(path, query)
                 self._send(status, json.dumps(payload).encode(), {"Content-Type": "application/json"})
@@ -285,8 +298,16 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
                 else:
                     self._problem(404, "NOT_FOUND", "Not found", f"No route for {path}.")
                 return
+            decision = authorize(local.api_auth, local.user_pool, self.command, route.resource,
+                                 list(self.headers.items()))
+            if isinstance(decision, Denied):
+                from synchub.api.resolver import PROBLEM_JSON, problem_response
+
+                problem = problem_response(decision.status, decision.code, decision.title, decision.detail)
+                self._send(decision.status, problem.body.encode(), {"Content-Type": PROBLEM_JSON, **decision.headers})
+                return
             event = api_gateway.proxy_event(route, self.command, path, query, list(self.headers.items()), body,
-                                            params, source_ip=self.client_address[0])
+                                            params, source_ip=self.client_address[0], authorizer=decision)
             try:
                 result = local.functions[route.function].invoke(event)
             except Exception:
@@ -299,6 +320,20 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             raw = result.get("body") or ""
             payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
             self._send(int(result.get("statusCode", 200)), payload, headers)
+
+        def _issue_token(self, query: str) -> None:
+            """Stands in for the user pool's token endpoint: ?user=NAME&scope=synchub/read+synchub/write."""
+            from urllib.parse import parse_qs
+
+            params = {k: v[-1] for k, v in parse_qs(query).items()}
+            scopes = params.get("scope", " ".join(ALL_SCOPES)).split()
+            ttl = params.get("expires_in", "43200")
+            if not ttl.lstrip("-").isdigit():
+                self._problem(400, "MALFORMED_REQUEST", "Malformed request", "expires_in must be an integer.")
+                return
+            token = local.user_pool.issue(params.get("user", "demo")[:128], scopes, ttl_seconds=int(ttl))
+            payload = {"access_token": token, "token_type": "Bearer", "expires_in": int(ttl), "scope": " ".join(scopes)}
+            self._send(200, json.dumps(payload).encode(), {"Content-Type": "application/json"})
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch  # noqa: N815
 

@@ -89,3 +89,81 @@ def layer_dirs(template: dict[str, Any]) -> list[Path]:
 
 def parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:
     return {name: spec.get("Default") for name, spec in (template.get("Parameters") or {}).items()}
+
+
+NO_VALUE = object()
+
+
+def evaluate(value: Any, template: dict[str, Any], parameters: dict[str, Any]) -> Any:
+    """Resolve the template's conditions in ``value``: ``Fn::If`` (with ``AWS::NoValue`` dropping the key or
+    item) and the condition functions over parameters, as CloudFormation's LanguageExtensions transform does
+    before SAM reads the API's Auth. Other intrinsics are left as they are."""
+    conditions = template.get("Conditions") or {}
+
+    def condition(spec: Any) -> bool:
+        if isinstance(spec, str):
+            return condition(conditions[spec])
+        if isinstance(spec, dict) and len(spec) == 1:
+            (name, args), = spec.items()
+            if name == "Fn::Equals":
+                left, right = (walk(a) for a in args)
+                return str(left) == str(right)
+            if name == "Fn::Not":
+                return not condition(args[0])
+            if name == "Fn::And":
+                return all(condition(a) for a in args)
+            if name == "Fn::Or":
+                return any(condition(a) for a in args)
+            if name == "Condition":
+                return condition(conditions[args])
+        raise ValueError(f"unsupported condition {spec!r}")
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [v for v in (walk(item) for item in node) if v is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (name, args), = node.items()
+            if name == "Fn::If":
+                return walk(args[1] if condition(args[0]) else args[2])
+            if name == "Ref" and args == "AWS::NoValue":
+                return NO_VALUE
+            if name == "Ref" and args in parameters:
+                return parameters[args]
+        return {k: v for k, v in ((k, walk(v)) for k, v in node.items()) if v is not NO_VALUE}
+
+    result = walk(value)
+    return None if result is NO_VALUE else result
+
+
+@dataclass
+class ApiAuth:
+    """The REST API's authorization as the template sets it for the given parameters."""
+
+    mode: str  # the default authorizer's kind: "cognito", "iam" or "none"
+    scopes: frozenset[str]  # the user-pool authorizer's AuthorizationScopes (a token needs one of them)
+    public: frozenset[tuple[str, str]]  # (METHOD, path) of events with Authorizer NONE
+
+
+def api_auth(template: dict[str, Any], parameters: dict[str, Any], api_logical_id: str = "SyncApi") -> ApiAuth:
+    api = template["Resources"][api_logical_id]
+    auth = evaluate((api.get("Properties") or {}).get("Auth") or {}, template, parameters) or {}
+    default = auth.get("DefaultAuthorizer")
+    authorizers = auth.get("Authorizers") or {}
+    if default == "AWS_IAM":
+        mode = "iam"
+    elif default and "UserPoolArn" in (authorizers.get(default) or {}):
+        mode = "cognito"
+    else:
+        mode = "none"
+    scopes = frozenset((authorizers.get(default) or {}).get("AuthorizationScopes") or []) if mode == "cognito" else frozenset()
+    public = set()
+    for spec in functions(template).values():
+        for name, event in spec.events.items():
+            if event.get("Type") != "Api":
+                continue
+            props = evaluate(event.get("Properties") or {}, template, parameters) or {}
+            if (props.get("Auth") or {}).get("Authorizer") == "NONE":
+                public.add((str(props["Method"]).upper(), props["Path"]))
+    return ApiAuth(mode, scopes, frozenset(public))

@@ -12,9 +12,10 @@ from typing import Any, Iterator
 import pytest
 
 from local import api_gateway
+from local.auth import ALL_SCOPES, Denied, LocalUserPool, authorize
 from local.lambda_runtime import LocalFunction
 from local.resources import Stack, create_resources, function_environment
-from local.template import functions, load_template
+from local.template import api_auth, functions, load_template, parameter_defaults
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -37,6 +38,11 @@ os.environ.pop("AWS_PROFILE", None)
 TEMPLATE = load_template()
 FUNCTIONS = {logical_id: LocalFunction(spec) for logical_id, spec in functions(TEMPLATE).items()}
 ROUTES = api_gateway.routes_of(functions(TEMPLATE))
+# The deployed default (AuthMode cognito): API Gateway's user-pool authorizer, with a local user pool.
+API_AUTH = api_auth(TEMPLATE, parameter_defaults(TEMPLATE))
+USER_POOL = LocalUserPool()
+TESTER = "tester@example.com"
+TESTER_TOKEN = USER_POOL.issue(TESTER, ALL_SCOPES)
 
 
 @dataclass
@@ -51,10 +57,12 @@ class HttpResult:
 
 
 class ApiClient:
-    """Sends a request through the template's routing to its function, like API Gateway + Lambda."""
+    """Sends a request through the template's routing and authorizer to its function, like API Gateway +
+    Lambda. Requests carry ``token`` (default: a token of ``tester@example.com`` with both scopes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, token: str | None = TESTER_TOKEN) -> None:
         self.log: list[HttpResult] = []
+        self.token = token
 
     def request(
         self,
@@ -64,14 +72,28 @@ class ApiClient:
         *,
         body: str | bytes | None = None,
         headers: dict[str, str] | None = None,
+        token: str | None | type[Ellipsis] = ...,
     ) -> HttpResult:
         path_only, _, query = path.partition("?")
         route, params, exists = api_gateway.match(ROUTES, method, path_only)
         assert route is not None, f"no route for {method} {path} (exists for another method: {exists})"
         raw = body if body is not None else (json.dumps(json_body) if json_body is not None else b"")
         raw_bytes = raw.encode() if isinstance(raw, str) else raw
-        all_headers = {"Content-Type": "application/json", **(headers or {})}
-        event = api_gateway.proxy_event(route, method, path_only, query, list(all_headers.items()), raw_bytes, params)
+        token = self.token if token is ... else token
+        all_headers = {"Content-Type": "application/json",
+                       **({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
+        decision = authorize(API_AUTH, USER_POOL, method, route.resource, all_headers)
+        if isinstance(decision, Denied):
+            from synchub.api.resolver import problem_response
+
+            problem = problem_response(decision.status, decision.code, decision.title, decision.detail)
+            outcome = HttpResult(decision.status, {"content-type": "application/problem+json",
+                                                   **{k.lower(): v for k, v in decision.headers.items()}},
+                                 problem.body)
+            self.log.append(outcome)
+            return outcome
+        event = api_gateway.proxy_event(route, method, path_only, query, list(all_headers.items()), raw_bytes, params,
+                                        authorizer=decision)
         result = FUNCTIONS[route.function].invoke(event)
         response_headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
         for name, values in (result.get("multiValueHeaders") or {}).items():

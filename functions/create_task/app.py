@@ -1,11 +1,12 @@
-"""POST /api/sync/tasks: store a sync task, then submit it to the engine."""
+"""POST /api/sync/tasks: store a sync task, then submit it to the engine (idempotent with Idempotency-Key)."""
 
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from synchub.api import caller_of, create_app, json_response
+from synchub.api import caller_of, create_app
+from synchub.api.idempotency import idempotency_key, idempotent
 from synchub.models.tasks import CreateTaskRequest
 from synchub.observability import logger
 from synchub.schedule.tasks import schedule_service
@@ -15,9 +16,15 @@ app = create_app()
 
 @app.post("/api/sync/tasks")
 def create_task(request: Annotated[CreateTaskRequest, Body()]):
-    task = schedule_service().create_task(request, created_by=caller_of(app))
-    logger.info("task created", extra={"task_id": task["id"], "submitted": task["submitted"]})
-    return json_response(201, task, headers={"Location": f"/api/sync/tasks/{task['id']}"})
+    caller = caller_of(app)
+
+    def create():
+        task = schedule_service().create_task(request, created_by=caller)
+        logger.info("task created", extra={"task_id": task["id"], "submitted": task["submitted"]})
+        return 201, task, {"Location": f"/api/sync/tasks/{task['id']}"}
+
+    return idempotent(idempotency_key(app.current_event.headers), caller=caller, operation="create_task",
+                      request=request.model_dump(mode="json"), lambda_context=app.lambda_context, respond=create)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,11 +1,12 @@
-"""POST /api/sync/tasks/{id}/retry: a new task repeating a failed one."""
+"""POST /api/sync/tasks/{id}/retry: a new task repeating a failed one (idempotent with Idempotency-Key)."""
 
 from typing import Annotated, Optional
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from synchub.api import caller_of, create_app, json_response
+from synchub.api import caller_of, create_app
+from synchub.api.idempotency import idempotency_key, idempotent
 from synchub.models.tasks import RetryTaskRequest
 from synchub.observability import logger
 from synchub.schedule.tasks import schedule_service
@@ -15,10 +16,17 @@ app = create_app()
 
 @app.post("/api/sync/tasks/<task_id>/retry")
 def retry_task(task_id: str, request: Annotated[Optional[RetryTaskRequest], Body()] = None):
+    caller = caller_of(app)
     restart = bool(request and request.restart)
-    task = schedule_service().retry_task(task_id, restart=restart, created_by=caller_of(app))
-    logger.info("task retried", extra={"task_id": task_id, "retry_task_id": task["id"]})
-    return json_response(201, task, headers={"Location": f"/api/sync/tasks/{task['id']}"})
+
+    def retry():
+        task = schedule_service().retry_task(task_id, restart=restart, created_by=caller)
+        logger.info("task retried", extra={"task_id": task_id, "retry_task_id": task["id"]})
+        return 201, task, {"Location": f"/api/sync/tasks/{task['id']}"}
+
+    return idempotent(idempotency_key(app.current_event.headers), caller=caller, operation="retry_task",
+                      request={"task_id": task_id, "restart": restart}, lambda_context=app.lambda_context,
+                      respond=retry)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from local.seeding import run_task
+from tests.conftest import TESTER
 
 CREATE = {"data_source_id": "ds_test", "task_type": "full_sync", "parameters": {"batch_size": 1000, "timeout": 300}}
 
@@ -38,7 +39,7 @@ def test_create_stores_the_task_and_queues_its_message(api, aws, data_source):
     assert task["config"] == {"batch_size": 1000, "timeout": 300}
     assert task["data_source_id"] == "ds_test" and task["task_type"] == "full_sync"
     assert task["attempt"] == 1 and task["retry_of"] is None and task["cancel_requested"] is False
-    assert task["progress"] == 0 and task["processed_rows"] == 0 and task["created_by"] == "anonymous"
+    assert task["progress"] == 0 and task["processed_rows"] == 0 and task["created_by"] == TESTER
     for field in ("interface_id", "total_rows", "error_count", "error_message", "result", "start_time",
                   "end_time", "created_at", "updated_at"):
         assert field in task
@@ -51,7 +52,7 @@ def test_create_stores_the_task_and_queues_its_message(api, aws, data_source):
 def test_create_takes_the_caller_from_the_authorizer(api, data_source):
     route_event_headers = {"Content-Type": "application/json"}
     response = api.post("/api/sync/tasks", CREATE, headers=route_event_headers)
-    assert response.json["created_by"] == "anonymous"
+    assert response.json["created_by"] == TESTER
 
 
 def test_create_for_unknown_data_source_is_422_and_stores_nothing(api):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -15,6 +16,9 @@ class Settings(BaseModel):
     data_sources_table: str = "synchub-data-sources"
     statistics_table: str = "synchub-statistics"
     interfaces_table: str = "synchub-interfaces"
+    idempotency_table: str = "synchub-idempotency"
+    # How long an Idempotency-Key's first response is kept and replayed.
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     sync_queue_url: str = ""
     secrets_prefix: str = "synchub"
     engine_max_concurrency: int = Field(default=10, ge=1)
@@ -24,6 +28,9 @@ class Settings(BaseModel):
     list_shards: int = Field(default=4, ge=1, le=32)
     # A pending task still marked unsubmitted after this many seconds is submitted by the reaper.
     resubmit_after_seconds: int = Field(default=60, ge=0)
+    # How API Gateway authenticates callers (template parameter AuthMode); see synchub.api.auth.
+    # Unset means cognito: a function deployed without it refuses callers rather than letting them in.
+    auth_mode: Literal["cognito", "iam", "none"] = "cognito"
     max_body_bytes: int = Field(default=262_144, ge=1024)
     # ---- engine
     data_lake_bucket: str = ""

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from botocore.exceptions import ClientError
 
+from synchub.api.auth import ANONYMOUS, Caller, caller_from_event
 from synchub.errors import SyncHubError
 from synchub.observability import logger
 from synchub.settings import get_settings
@@ -71,9 +72,16 @@ def _is_json(content_type: str) -> bool:
 
 
 class SyncHubResolver(APIGatewayRestResolver):
-    """APIGatewayRestResolver that refuses oversize and non-JSON bodies before anything parses them."""
+    """APIGatewayRestResolver that checks the caller's scope, then refuses oversize and non-JSON bodies,
+    before anything parses them."""
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            caller = caller_from_event(event, get_settings().auth_mode)
+        except SyncHubError as error:
+            return self._direct(event, problem_response(
+                error.status, error.code, error.title, error.detail, **error.extra))
+        self.append_context(caller=caller)
         body = event.get("body")
         if body:
             limit = get_settings().max_body_bytes
@@ -96,7 +104,8 @@ class SyncHubResolver(APIGatewayRestResolver):
     def _direct(event: dict[str, Any], response: Response) -> dict[str, Any]:
         return {
             "statusCode": response.status_code,
-            "headers": {"Content-Type": PROBLEM_JSON},
+            "headers": {**{k: v for k, v in response.headers.items() if isinstance(v, str)},
+                        "Content-Type": PROBLEM_JSON},
             "multiValueHeaders": {},
             "body": response.body,
             "isBase64Encoded": False,
@@ -144,16 +153,6 @@ def create_app() -> SyncHubResolver:
 
 
 def caller_of(app: APIGatewayRestResolver) -> str:
-    """Who is calling: the authorizer's principal or claims where present, else ``anonymous``."""
-    context = app.current_event.raw_event.get("requestContext") or {}
-    authorizer = context.get("authorizer") or {}
-    claims = authorizer.get("claims") or {}
-    for value in (claims.get("username"), claims.get("cognito:username"), claims.get("sub"),
-                  authorizer.get("principalId")):
-        if isinstance(value, str) and value:
-            return value[:256]
-    identity = context.get("identity") or {}
-    for value in (identity.get("userArn"), identity.get("caller")):
-        if isinstance(value, str) and value:
-            return value[:256]
-    return "anonymous"
+    """Who is calling (set from the authorizer context by :class:`SyncHubResolver` for this request)."""
+    caller = app.context.get("caller")
+    return caller.id if isinstance(caller, Caller) else ANONYMOUS
