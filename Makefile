@@ -9,7 +9,7 @@ PYTEST_ARGS ?= -n auto
 export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: venv tools run test invoke bench validate build ci clean
+.PHONY: venv tools run test invoke bench openapi api-check validate build ci clean
 
 $(VENV)/.installed: requirements-dev.txt layers/synchub/requirements.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,14 @@ invoke: venv
 ## bench: benchmarks beside same-run baselines; writes bench/results.json (ARGS=--smoke for a quick check)
 bench: venv
 	$(VENV)/bin/python -m bench.run $(ARGS)
+
+## openapi: regenerate the OpenAPI document from the code (layers/synchub/synchub/api/openapi.json)
+openapi: venv
+	$(VENV)/bin/python -m local.openapi
+
+## api-check: schemathesis against the local stack's OpenAPI document (EXAMPLES=20 cases per operation)
+api-check: venv
+	bash .ci/api-check
 
 ## validate: sam validate --lint and cfn-lint on template.yaml
 validate: tools

@@ -111,7 +111,8 @@ def proxy_event(
             "httpMethod": method.upper(),
             "extendedRequestId": request_id,
             "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
-            "path": f"/{STAGE}{path}",
+            # the local stack serves the API at the root, like a custom domain with no base path
+            "path": path,
             "accountId": "123456789012",
             "protocol": "HTTP/1.1",
             "stage": STAGE,

@@ -120,6 +120,7 @@ class LocalStack:
         self.httpd = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
+        os.environ["TOKEN_URL"] = f"http://{self.host}:{self.port}/_local/token" if self.auth else ""
         demo.seed(self.base_url)
         self.postgres = None
         if self.demo_postgres:
@@ -284,7 +285,8 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length > 0 else b""
             if path.rstrip("/") == "/_local/token" and local.api_auth.mode == "cognito":
-                self._issue_token(query)
+                # GET with a query, or an OAuth2 client-credentials POST (form body), as Swagger UI sends
+                self._issue_token(query or body.decode("utf-8", "replace"))
                 return
             if path.startswith("/_local/"):
                 status, payload = local.demo.serve(path, query)
@@ -336,6 +338,12 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             self._send(200, json.dumps(payload).encode(), {"Content-Type": "application/json"})
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch  # noqa: N815
+
+        def __getattr__(self, name: str) -> Any:
+            # Any other method (TRACE, QUERY, …) gets the same routing: a problem, never the server's HTML 501.
+            if name.startswith("do_"):
+                return self._dispatch
+            raise AttributeError(name)
 
     return Handler
 

@@ -6,6 +6,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import caller_of, create_app, json_response
+from synchub.api.openapi import responses
+from synchub.models.responses import BatchResult
 from synchub.models.tasks import BatchRetryRequest
 from synchub.observability import logger
 from synchub.schedule.tasks import schedule_service
@@ -13,7 +15,10 @@ from synchub.schedule.tasks import schedule_service
 app = create_app()
 
 
-@app.post("/api/sync/tasks/batch-retry")
+@app.post(
+    "/api/sync/tasks/batch-retry", summary="Retry up to 100 failed tasks", tags=["tasks"],
+    responses=responses(200, BatchResult, "Per-id results (each id's 404/409 is in failed)"),
+)
 def batch_retry_tasks(request: Annotated[BatchRetryRequest, Body()]):
     result = schedule_service().batch_retry(request.task_ids, restart=request.restart, created_by=caller_of(app))
     logger.info("batch retry", extra={"succeeded": len(result["succeeded"]), "failed": len(result["failed"])})

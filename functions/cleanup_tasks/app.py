@@ -6,6 +6,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
+from synchub.api.openapi import responses
+from synchub.models.responses import CleanupResult
 from synchub.models.tasks import CleanupRequest
 from synchub.observability import logger
 from synchub.schedule.tasks import schedule_service
@@ -13,7 +15,10 @@ from synchub.schedule.tasks import schedule_service
 app = create_app()
 
 
-@app.post("/api/sync/tasks/cleanup")
+@app.post(
+    "/api/sync/tasks/cleanup", summary="Delete finished tasks created before a date", tags=["tasks"],
+    responses=responses(200, CleanupResult, "What this call deleted; send next_token back while done is false"),
+)
 def cleanup_tasks(request: Annotated[CleanupRequest, Body()]):
     result = schedule_service().cleanup(request)
     logger.info("tasks cleaned up", extra={"deleted": result["deleted"], "skipped": result["skipped"],

@@ -6,14 +6,19 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import caller_of, create_app, json_response
+from synchub.api.openapi import LOCATION, responses
 from synchub.models.data_sources import CreateDataSourceRequest
+from synchub.models.responses import DataSource
 from synchub.observability import logger
 from synchub.schedule.data_sources import data_source_service
 
 app = create_app()
 
 
-@app.post("/api/sync/data-sources")
+@app.post(
+    "/api/sync/data-sources", summary="Register a data source", tags=["data-sources"],
+    responses=responses(201, DataSource, "Created", 409, headers=LOCATION),
+)
 def create_data_source(request: Annotated[CreateDataSourceRequest, Body()]):
     source = data_source_service().create(request, created_by=caller_of(app))
     logger.info("data source created", extra={"data_source_id": source["id"]})

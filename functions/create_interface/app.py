@@ -6,14 +6,19 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
+from synchub.api.openapi import LOCATION, responses
 from synchub.models.interfaces import CreateInterfaceRequest
+from synchub.models.responses import Interface
 from synchub.observability import logger
 from synchub.schedule.interfaces import interface_service
 
 app = create_app()
 
 
-@app.post("/api/sync/data-sources/<data_source_id>/interfaces")
+@app.post(
+    "/api/sync/data-sources/<data_source_id>/interfaces", summary="Add an interface to a data source", tags=["interfaces"],
+    responses=responses(201, Interface, "Created", 404, 409, headers=LOCATION),
+)
 def create_interface(data_source_id: str, request: Annotated[CreateInterfaceRequest, Body()]):
     interface = interface_service().create(data_source_id, request)
     location = f"/api/sync/data-sources/{data_source_id}/interfaces/{interface['id']}"

@@ -6,7 +6,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import caller_of, create_app
-from synchub.api.idempotency import idempotency_key, idempotent
+from synchub.api.idempotency import IdempotencyKey, idempotent
+from synchub.api.openapi import LOCATION, responses
+from synchub.models.responses import Task
 from synchub.models.tasks import CreateTaskRequest
 from synchub.observability import logger
 from synchub.schedule.tasks import schedule_service
@@ -14,8 +16,11 @@ from synchub.schedule.tasks import schedule_service
 app = create_app()
 
 
-@app.post("/api/sync/tasks")
-def create_task(request: Annotated[CreateTaskRequest, Body()]):
+@app.post(
+    "/api/sync/tasks", summary="Create a sync task", tags=["tasks"],
+    responses=responses(201, Task, "Created and submitted (or replayed for a repeated Idempotency-Key)", 409, headers=LOCATION),
+)
+def create_task(request: Annotated[CreateTaskRequest, Body()], idempotency_key: IdempotencyKey = None):
     caller = caller_of(app)
 
     def create():
@@ -23,7 +28,7 @@ def create_task(request: Annotated[CreateTaskRequest, Body()]):
         logger.info("task created", extra={"task_id": task["id"], "submitted": task["submitted"]})
         return 201, task, {"Location": f"/api/sync/tasks/{task['id']}"}
 
-    return idempotent(idempotency_key(app.current_event.headers), caller=caller, operation="create_task",
+    return idempotent(idempotency_key, caller=caller, operation="create_task",
                       request=request.model_dump(mode="json"), lambda_context=app.lambda_context, respond=create)
 
 

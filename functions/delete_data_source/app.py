@@ -4,13 +4,17 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app
+from synchub.api.openapi import responses
 from synchub.observability import logger
 from synchub.schedule.data_sources import data_source_service
 
 app = create_app()
 
 
-@app.delete("/api/sync/data-sources/<data_source_id>")
+@app.delete(
+    "/api/sync/data-sources/<data_source_id>", summary="Delete a data source", tags=["data-sources"],
+    responses=responses(204, None, "Deleted", 404, 409),
+)
 def delete_data_source(data_source_id: str):
     data_source_service().delete(data_source_id)
     logger.info("data source deleted", extra={"data_source_id": data_source_id})

@@ -4,13 +4,17 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app
+from synchub.api.openapi import responses
 from synchub.observability import logger
 from synchub.schedule.interfaces import interface_service
 
 app = create_app()
 
 
-@app.delete("/api/sync/data-sources/<data_source_id>/interfaces/<interface_id>")
+@app.delete(
+    "/api/sync/data-sources/<data_source_id>/interfaces/<interface_id>", summary="Delete an interface", tags=["interfaces"],
+    responses=responses(204, None, "Deleted", 404),
+)
 def delete_interface(data_source_id: str, interface_id: str):
     interface_service().delete(data_source_id, interface_id)
     return Response(status_code=204, body="")

@@ -6,6 +6,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
+from synchub.api.openapi import responses
+from synchub.models.responses import InterfacePage
 from synchub.models.tasks import ResourceId
 from synchub.observability import logger
 from synchub.schedule.interfaces import interface_service
@@ -13,7 +15,10 @@ from synchub.schedule.interfaces import interface_service
 app = create_app()
 
 
-@app.get("/api/sync/data-sources/<data_source_id>/interfaces")
+@app.get(
+    "/api/sync/data-sources/<data_source_id>/interfaces", summary="List a data source's interfaces", tags=["interfaces"],
+    responses=responses(200, InterfacePage, "A page of interfaces", 404),
+)
 def list_interfaces(
     data_source_id: str,
     size: Annotated[int, Query(ge=1, le=100)] = 50,

@@ -6,6 +6,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
+from synchub.api.openapi import responses
+from synchub.models.responses import TaskPage
 from synchub.models.tasks import ResourceId, TaskStatus
 from synchub.observability import logger
 from synchub.schedule.tasks import schedule_service
@@ -13,7 +15,10 @@ from synchub.schedule.tasks import schedule_service
 app = create_app()
 
 
-@app.get("/api/sync/tasks")
+@app.get(
+    "/api/sync/tasks", summary="List tasks", tags=["tasks"],
+    responses=responses(200, TaskPage, "A page of tasks, newest first"),
+)
 def list_tasks(
     page: Annotated[int, Query(ge=1)] = 1,
     size: Annotated[int, Query(ge=1, le=100)] = 10,

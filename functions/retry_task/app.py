@@ -6,7 +6,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import caller_of, create_app
-from synchub.api.idempotency import idempotency_key, idempotent
+from synchub.api.idempotency import IdempotencyKey, idempotent
+from synchub.api.openapi import LOCATION, responses
+from synchub.models.responses import Task
 from synchub.models.tasks import RetryTaskRequest
 from synchub.observability import logger
 from synchub.schedule.tasks import schedule_service
@@ -14,8 +16,12 @@ from synchub.schedule.tasks import schedule_service
 app = create_app()
 
 
-@app.post("/api/sync/tasks/<task_id>/retry")
-def retry_task(task_id: str, request: Annotated[Optional[RetryTaskRequest], Body()] = None):
+@app.post(
+    "/api/sync/tasks/<task_id>/retry", summary="Retry a failed task", tags=["tasks"],
+    responses=responses(201, Task, "The new retry task (or replayed for a repeated Idempotency-Key)", 404, 409, headers=LOCATION),
+)
+def retry_task(task_id: str, request: Annotated[Optional[RetryTaskRequest], Body()] = None,
+               idempotency_key: IdempotencyKey = None):
     caller = caller_of(app)
     restart = bool(request and request.restart)
 
@@ -24,7 +30,7 @@ def retry_task(task_id: str, request: Annotated[Optional[RetryTaskRequest], Body
         logger.info("task retried", extra={"task_id": task_id, "retry_task_id": task["id"]})
         return 201, task, {"Location": f"/api/sync/tasks/{task['id']}"}
 
-    return idempotent(idempotency_key(app.current_event.headers), caller=caller, operation="retry_task",
+    return idempotent(idempotency_key, caller=caller, operation="retry_task",
                       request={"task_id": task_id, "restart": restart}, lambda_context=app.lambda_context,
                       respond=retry)
 

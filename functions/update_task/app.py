@@ -6,6 +6,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
+from synchub.api.openapi import responses
+from synchub.models.responses import Task
 from synchub.models.tasks import UpdateTaskRequest
 from synchub.observability import logger
 from synchub.schedule.tasks import schedule_service
@@ -13,7 +15,10 @@ from synchub.schedule.tasks import schedule_service
 app = create_app()
 
 
-@app.put("/api/sync/tasks/<task_id>")
+@app.put(
+    "/api/sync/tasks/<task_id>", summary="Change a pending task's config", tags=["tasks"],
+    responses=responses(200, Task, "Updated", 404, 409),
+)
 def update_task(task_id: str, request: Annotated[UpdateTaskRequest, Body()]):
     task = schedule_service().update_task(task_id, request.config.model_dump(exclude_none=True))
     return json_response(200, task)

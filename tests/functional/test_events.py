@@ -17,7 +17,7 @@ EXPECTED = {
     "create_data_source.json": 201, "list_data_sources.json": 200, "get_data_source.json": 200,
     "update_data_source.json": 200, "delete_data_source.json": 204,
     "create_interface.json": 201, "list_interfaces.json": 200, "get_interface.json": 200,
-    "update_interface.json": 200, "delete_interface.json": 204,
+    "update_interface.json": 200, "delete_interface.json": 204, "openapi.json": 200,
 }
 
 

@@ -71,7 +71,7 @@ def test_a_failed_request_is_not_kept(api, aws, data_source):
 @pytest.mark.parametrize("value", ["", "x" * 256, "tab\there"])
 def test_a_malformed_key_is_refused(api, aws, data_source, value):
     response = api.post("/api/sync/tasks", CREATE, headers={"Idempotency-Key": value})
-    assert response.status == 422 and response.json["errors"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert response.status == 422 and response.json["errors"][0]["loc"] == ["header", "idempotency-key"]
     assert stored_tasks(aws) == []
 
 

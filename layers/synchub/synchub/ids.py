@@ -18,7 +18,10 @@ def new_task_id(created: datetime | None = None) -> str:
 
 
 def task_id_floor(moment: datetime) -> str:
-    """The smallest task id created at ``moment``: every task created earlier sorts below it."""
+    """The smallest task id created at ``moment``: every task created earlier sorts below it (moments
+    before 1970, where ids start, give the smallest id of all)."""
+    if moment.timestamp() <= 0:
+        return f"task_{'0' * 26}"
     return f"task_{str(ULID.from_datetime(moment))[:10]}{'0' * 16}"
 
 

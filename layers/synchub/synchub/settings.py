@@ -31,6 +31,8 @@ class Settings(BaseModel):
     # How API Gateway authenticates callers (template parameter AuthMode); see synchub.api.auth.
     # Unset means cognito: a function deployed without it refuses callers rather than letting them in.
     auth_mode: Literal["cognito", "iam", "none"] = "cognito"
+    # The user pool's OAuth2 token endpoint, shown in the served OpenAPI document.
+    token_url: str = ""
     max_body_bytes: int = Field(default=262_144, ge=1024)
     # ---- engine
     data_lake_bucket: str = ""

@@ -11,9 +11,10 @@ first request with a key is still running, a duplicate gets 409 ``IDEMPOTENCY_KE
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, Optional
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -27,7 +28,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from synchub import aws
 from synchub.api.resolver import json_response
-from synchub.errors import Conflict, ServiceUnavailable, ValidationFailed
+from synchub.errors import Conflict, ServiceUnavailable
 from synchub.settings import get_settings
 
 HEADER = "Idempotency-Key"
@@ -43,17 +44,10 @@ class IdempotencyKeyInUse(Conflict):
     code, title = "IDEMPOTENCY_KEY_IN_USE", "Idempotency key in use"
 
 
-def idempotency_key(headers: dict[str, str]) -> str | None:
-    """The request's ``Idempotency-Key`` (None when absent); 422 when it is empty, too long or not printable."""
-    value = next((v for k, v in headers.items() if k.lower() == HEADER.lower()), None)
-    if value is None:
-        return None
-    if not 1 <= len(value) <= MAX_KEY_LENGTH or not value.isprintable():
-        raise ValidationFailed(
-            f"{HEADER} must be 1–{MAX_KEY_LENGTH} printable characters.",
-            errors=[{"loc": ["header", HEADER], "msg": f"1–{MAX_KEY_LENGTH} printable characters",
-                     "type": "value_error"}])
-    return value
+# The header as a route parameter: validated (422) and documented with the route.
+IdempotencyKey = Annotated[Optional[str], Header(
+    alias=HEADER, min_length=1, max_length=MAX_KEY_LENGTH, pattern=r"^[^\x00-\x1f\x7f]+$",
+    description="Repeat a request safely: the same key within 24 hours returns the first response.")]
 
 
 def _mark_replayed(response: dict[str, Any], _record: Any) -> dict[str, Any]:

@@ -7,7 +7,9 @@ or 422 (schema violations) with the offending fields; anything unexpected become
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -71,13 +73,45 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
+def _is_utf8(body: str | bytes, base64_encoded: bool) -> bool:
+    if not base64_encoded:
+        return True
+    try:
+        base64.b64decode(body).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(body: str | bytes) -> bool:
+    """JSON may escape half a UTF-16 pair (``"\\ud800"``): valid JSON, but no text anyone can store."""
+    if not isinstance(body, str) or not _SURROGATE_ESCAPE.search(body):
+        return False
+    try:
+        text = json.dumps(json.loads(body), ensure_ascii=False)
+    except ValueError:  # not JSON at all: the request validation says so
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 class SyncHubResolver(APIGatewayRestResolver):
-    """APIGatewayRestResolver that checks the caller's scope, then refuses oversize and non-JSON bodies,
-    before anything parses them."""
+    """APIGatewayRestResolver that checks the caller's scope (unless ``public``), then refuses oversize and
+    non-JSON bodies, before anything parses them."""
+
+    def __init__(self, *args: Any, public: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.public = public
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
-            caller = caller_from_event(event, get_settings().auth_mode)
+            caller = caller_from_event(event, "none" if self.public else get_settings().auth_mode)
         except SyncHubError as error:
             return self._direct(event, problem_response(
                 error.status, error.code, error.title, error.detail, **error.extra))
@@ -98,6 +132,10 @@ class SyncHubResolver(APIGatewayRestResolver):
                 return self._direct(event, problem_response(
                     415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type",
                     f"Send the body as JSON with 'Content-Type: application/json' (got '{content_type[:100]}')."))
+            if not _is_utf8(body, bool(event.get("isBase64Encoded"))) or _has_lone_surrogate(body):
+                return self._direct(event, problem_response(
+                    400, "MALFORMED_REQUEST", "Malformed request",
+                    "The request body is not UTF-8 encoded JSON (or escapes an unpaired UTF-16 surrogate)."))
         return super().resolve(event, context)
 
     @staticmethod
@@ -112,9 +150,10 @@ class SyncHubResolver(APIGatewayRestResolver):
         }
 
 
-def create_app() -> SyncHubResolver:
-    """The resolver every route function uses, with the shared error mapping registered."""
-    app = SyncHubResolver(enable_validation=True)
+def create_app(*, public: bool = False) -> SyncHubResolver:
+    """The resolver every route function uses, with the shared error mapping registered; ``public`` routes
+    (the API's own documentation) take no caller."""
+    app = SyncHubResolver(enable_validation=True, public=public)
 
     @app.exception_handler(SyncHubError)
     def _domain_error(error: SyncHubError) -> Response:

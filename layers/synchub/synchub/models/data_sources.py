@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from synchub.models.storable import StorableDict
 from synchub.models.tasks import ResourceId
 
 DataSourceType = Literal["http", "postgresql", "mysql", "file", "csv", "json", "jsonl"]
@@ -31,8 +32,8 @@ class DataSourceBody(BaseModel):
     name: Name
     type: DataSourceType
     description: Annotated[str, StringConstraints(max_length=1024)] | None = None
-    connection_config: dict[str, Any]
-    params_config: dict[str, Any] = Field(default_factory=dict)
+    connection_config: StorableDict
+    params_config: StorableDict = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_connection(self) -> "DataSourceBody":

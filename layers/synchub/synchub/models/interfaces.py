@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 
 from synchub.connectors.base import Pagination
+from synchub.models.storable import StorableDict, storable
 from synchub.models.tasks import ResourceId
 from synchub.schedule.secrets import is_secret_key
 
@@ -35,9 +36,9 @@ class InterfaceBody(BaseModel):
     # http
     url_suffix: Annotated[str, StringConstraints(max_length=2048)] | None = None
     method: Literal["GET", "POST"] | None = None
-    headers: dict[str, str] | None = None
-    query_params: dict[str, Any] | None = None
-    body: dict[str, Any] | None = None
+    headers: Annotated[dict[str, str], AfterValidator(storable)] | None = None
+    query_params: StorableDict | None = None
+    body: StorableDict | None = None
     records_path: Annotated[str, StringConstraints(max_length=256)] | None = None
     total_path: Annotated[str, StringConstraints(max_length=256)] | None = None
     pagination: Pagination | None = None

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, time, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
 from synchub.ids import NAME_ID_PATTERN
+from synchub.models.storable import storable
 
 TaskType = Literal["full_sync", "incremental_sync", "realtime_sync"]
 TaskStatus = Literal["pending", "running", "success", "failed", "cancelled", "paused"]
@@ -28,6 +29,11 @@ class TaskParameters(BaseModel):
     timeout: Annotated[StrictInt, Field(ge=1, le=7 * 86_400, description="seconds")] | None = None
     poll_interval: Annotated[StrictInt, Field(ge=1, le=86_400, description="seconds (realtime_sync)")] | None = None
     destination: Literal["s3", "dynamodb"] | None = None
+
+    @model_validator(mode="after")
+    def _storable(self) -> "TaskParameters":
+        storable(self.model_extra or {})
+        return self
 
 
 class CreateTaskRequest(BaseModel):

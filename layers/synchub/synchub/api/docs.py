@@ -1,0 +1,60 @@
+"""The API's own documentation: the generated OpenAPI document (``openapi.json`` next to this module,
+written by ``python -m local.openapi``) with the caller's base URL, and a Swagger UI page for it."""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from synchub.settings import get_settings
+
+SWAGGER_UI_VERSION = "5.17.14"
+DOCUMENT_PATH = "/api/sync/openapi.json"
+
+
+@lru_cache(maxsize=1)
+def _stored_document() -> dict[str, Any]:
+    return json.loads((Path(__file__).with_name("openapi.json")).read_text(encoding="utf-8"))
+
+
+def base_path(event: dict[str, Any]) -> str:
+    """The prefix in front of the route as the caller sees it: ``/v1`` on the execute-api domain, the base
+    path of a custom domain, nothing locally."""
+    context = event.get("requestContext") or {}
+    seen, route = str(context.get("path") or ""), str(event.get("path") or "")
+    return seen[: -len(route)].rstrip("/") if route and seen.endswith(route) else ""
+
+
+def openapi_document(event: dict[str, Any]) -> dict[str, Any]:
+    """The document, its server set to where the caller reached the API and its token URL to the stack's."""
+    document = copy.deepcopy(_stored_document())
+    document["servers"] = [{"url": base_path(event) or "/"}]
+    token_url = get_settings().token_url
+    if token_url:
+        flows = document["components"]["securitySchemes"]["userPool"]["flows"]
+        flows["clientCredentials"]["tokenUrl"] = token_url
+    return document
+
+
+def swagger_page() -> str:
+    cdn = f"https://cdn.jsdelivr.net/npm/swagger-ui-dist@{SWAGGER_UI_VERSION}"
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>SyncHub API</title>
+  <link rel="stylesheet" href="{cdn}/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="{cdn}/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({{url: "openapi.json", dom_id: "#swagger-ui", deepLinking: true,
+                                 persistAuthorization: true}});
+  </script>
+</body>
+</html>
+"""

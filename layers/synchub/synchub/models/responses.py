@@ -1,0 +1,236 @@
+"""The shapes the API answers with, for the OpenAPI document (the services build these views as dicts)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from synchub.models.tasks import TaskStatus, TaskType
+
+_SHAPE = ConfigDict(defer_build=True)
+
+
+class FieldProblem(BaseModel):
+    model_config = _SHAPE
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; ``code`` is the stable machine-readable name."""
+
+    model_config = ConfigDict(defer_build=True, extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldProblem] | None = None
+
+
+class Task(BaseModel):
+    model_config = _SHAPE
+
+    id: str
+    data_source_id: str
+    interface_id: str | None
+    task_type: TaskType
+    status: TaskStatus
+    config: dict[str, Any]
+    progress: float
+    processed_rows: int
+    total_rows: int | None
+    error_count: int | None
+    error_message: str | None
+    error_code: str | None
+    result: dict[str, Any] | None
+    start_time: str | None
+    end_time: str | None
+    created_at: str
+    updated_at: str
+    created_by: str | None
+    attempt: int
+    retry_of: str | None
+    cancel_requested: bool | None
+    submitted: bool | None
+    speed: float | None = Field(default=None, description="rows/s (running tasks)")
+    current_phase: str | None = None
+    estimated_time: float | None = Field(default=None, description="seconds remaining (running tasks)")
+    progress_updated_at: str | None = None
+
+
+class TaskPagination(BaseModel):
+    model_config = _SHAPE
+
+    page: int
+    size: int
+    total: int
+    total_pages: int
+    next_token: str | None = None
+
+
+class TaskPage(BaseModel):
+    model_config = _SHAPE
+
+    tasks: list[Task]
+    pagination: TaskPagination
+
+
+class StatusCount(BaseModel):
+    model_config = _SHAPE
+
+    status: TaskStatus
+    count: int
+
+
+class TypeCount(BaseModel):
+    model_config = _SHAPE
+
+    task_type: TaskType
+    count: int
+
+
+class Period(BaseModel):
+    model_config = _SHAPE
+
+    start_time: str
+    end_time: str
+
+
+class EngineStatistics(BaseModel):
+    model_config = _SHAPE
+
+    running_tasks: int
+    pending_tasks: int
+    queue_length: int
+    in_flight: int
+    max_concurrent: int
+    speed: float
+
+
+class Statistics(BaseModel):
+    model_config = _SHAPE
+
+    total_tasks: int
+    successful_tasks: int
+    failed_tasks: int
+    cancelled_tasks: int
+    success_rate: float
+    avg_duration_sec: float
+    processed_rows: int
+    status_breakdown: list[StatusCount]
+    task_type_breakdown: list[TypeCount]
+    period: Period
+    engine_statistics: EngineStatistics
+
+
+class BatchSucceeded(BaseModel):
+    model_config = _SHAPE
+
+    task_id: str
+    status: int
+    task: Task | None = None
+
+
+class BatchFailed(BaseModel):
+    model_config = _SHAPE
+
+    task_id: str
+    status: int
+    code: str
+    detail: str
+
+
+class BatchResult(BaseModel):
+    model_config = _SHAPE
+
+    succeeded: list[BatchSucceeded]
+    failed: list[BatchFailed]
+
+
+class CleanupResult(BaseModel):
+    model_config = _SHAPE
+
+    deleted: int
+    skipped: int
+    deleted_ids: list[str]
+    done: bool
+    before: str
+    statuses: list[Literal["success", "failed", "cancelled"]]
+    next_token: str | None = None
+
+
+class DataSource(BaseModel):
+    model_config = _SHAPE
+
+    id: str
+    name: str
+    type: str
+    description: str | None
+    connection_config: dict[str, Any] = Field(description="credential fields shown as ********")
+    params_config: dict[str, Any]
+    has_secrets: bool
+    created_at: str
+    updated_at: str
+    created_by: str | None
+
+
+class DataSourcePagination(BaseModel):
+    model_config = _SHAPE
+
+    page: int
+    size: int
+    has_more: bool
+
+
+class DataSourcePage(BaseModel):
+    model_config = _SHAPE
+
+    data_sources: list[DataSource]
+    pagination: DataSourcePagination
+
+
+class Interface(BaseModel):
+    """An interface; fields that are not set are left out."""
+
+    model_config = _SHAPE
+
+    id: str
+    data_source_id: str
+    name: str
+    description: str | None = None
+    table_name: str | None = None
+    query: str | None = None
+    url_suffix: str | None = None
+    method: Literal["GET", "POST"] | None = None
+    headers: dict[str, str] | None = None
+    query_params: dict[str, Any] | None = None
+    body: dict[str, Any] | None = None
+    records_path: str | None = None
+    total_path: str | None = None
+    pagination: dict[str, Any] | None = None
+    prefix: str | None = None
+    format: Literal["csv", "json", "jsonl"] | None = None
+    cursor_field: str | None = None
+    primary_key: str | None = None
+    destination: Literal["s3", "dynamodb"] | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class InterfacePagination(BaseModel):
+    model_config = _SHAPE
+
+    size: int
+    next_token: str | None = None
+
+
+class InterfacePage(BaseModel):
+    model_config = _SHAPE
+
+    interfaces: list[Interface]
+    pagination: InterfacePagination

@@ -1,0 +1,76 @@
+"""The OpenAPI document: generated from the code, checked in equal, served publicly, and true to the answers."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from local.openapi import OUTPUT, generate, render
+from tests.conftest import ROUTES, ApiClient, load_event
+from tests.functional.test_auth import SCENARIOS
+
+DOCS = {("GET", "/api/sync/openapi.json"), ("GET", "/api/sync/docs")}
+
+
+@pytest.fixture(scope="module")
+def document():
+    return generate()
+
+
+def test_checked_in_document_equals_the_generated_one(document):
+    assert OUTPUT.read_text() == render(document), "run `make openapi` and commit layers/synchub/synchub/api/openapi.json"
+
+
+def test_document_is_openapi_3_1_and_lists_every_route(document):
+    assert document["openapi"] == "3.1.0"
+    documented = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
+    served = {(r.method, r.resource) for r in ROUTES} - DOCS
+    assert documented == served
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            answers = operation["responses"]
+            assert any(code.startswith("2") for code in answers), (method, path)
+            assert {"401", "403", "422", "503"} <= set(answers), (method, path)
+            scope = "synchub/read" if method == "get" else "synchub/write"
+            assert operation["security"][0] == {"userPool": [scope]}
+            problem = answers["422"]["content"]["application/problem+json"]["schema"]
+            assert problem == {"$ref": "#/components/schemas/Problem"}
+
+
+def test_document_and_swagger_ui_are_public(aws):
+    anonymous = ApiClient(token=None)
+    served = anonymous.get("/api/sync/openapi.json")
+    assert served.status == 200 and served.json["paths"] == json.loads(OUTPUT.read_text())["paths"]
+    assert served.json["servers"] == [{"url": "/"}]  # the local stack serves the API at the root
+    page = anonymous.get("/api/sync/docs")
+    assert page.status == 200 and page.headers["content-type"].startswith("text/html")
+    assert "swagger-ui" in page.text and 'url: "openapi.json"' in page.text
+
+
+def test_deployed_document_points_at_the_stage(aws):
+    from tests.conftest import FUNCTIONS
+
+    result = FUNCTIONS["OpenApiFunction"].invoke(load_event("openapi.json"))
+    assert result["statusCode"] == 200
+    assert json.loads(result["body"])["servers"] == [{"url": "/v1"}]
+
+
+def _schema_of(document, path_template: str, method: str, status: int) -> dict:
+    answer = document["paths"][path_template][method.lower()]["responses"][str(status)]
+    media = "application/problem+json" if status >= 400 else "application/json"
+    return {**answer["content"][media]["schema"], "components": document["components"]}
+
+
+@pytest.mark.parametrize("method, resource", sorted(SCENARIOS))
+def test_real_answers_match_the_document(api, data_source, document, method, resource):
+    """Each route's success answer, and a problem answer, validate against the document's schemas."""
+    path, body = SCENARIOS[(method, resource)](api)
+    response = api.request(method, path, body)
+    assert str(response.status) in document["paths"][resource][method.lower()]["responses"]
+    if response.text:
+        schema = _schema_of(document, resource, method, response.status)
+        jsonschema.validate(response.json, schema)
+    refused = ApiClient(token=None).request(method, path, body)
+    jsonschema.validate(refused.json, _schema_of(document, resource, method, refused.status))
