@@ -3,13 +3,14 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 TOOLS := .venv-tools
+SCAN := .venv-checkov
 PORT ?= 8080
 ARGS ?=
 PYTEST_ARGS ?= -n auto
 export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: venv tools run test invoke bench openapi api-check validate build ci clean
+.PHONY: venv tools run test invoke bench openapi api-check validate scan build ci clean
 
 $(VENV)/.installed: requirements-dev.txt layers/synchub/requirements.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +20,11 @@ $(VENV)/.installed: requirements-dev.txt layers/synchub/requirements.txt
 $(TOOLS)/.installed: requirements-tools.txt
 	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	touch $@
+
+$(SCAN)/.installed: requirements-scan.txt
+	test -x $(SCAN)/bin/python || $(PYTHON) -m venv $(SCAN)
+	$(SCAN)/bin/pip install --quiet --disable-pip-version-check -r requirements-scan.txt
 	touch $@
 
 venv: $(VENV)/.installed
@@ -52,6 +58,10 @@ api-check: venv
 validate: tools
 	AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy $(TOOLS)/bin/sam validate --lint
 	$(TOOLS)/bin/cfn-lint template.yaml
+
+## scan: cfn-lint with the serverless rules, and checkov (suppressions and reasons: template.yaml Metadata)
+scan: venv tools $(SCAN)/.installed
+	bash .ci/scan
 
 ## build: sam build (arm64 layer with the pinned dependencies)
 build: tools

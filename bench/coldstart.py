@@ -27,7 +27,8 @@ EVENTS = {
     "UpdateDataSourceFunction": "update_data_source.json", "DeleteDataSourceFunction": "delete_data_source.json",
     "CreateInterfaceFunction": "create_interface.json", "ListInterfacesFunction": "list_interfaces.json",
     "GetInterfaceFunction": "get_interface.json", "UpdateInterfaceFunction": "update_interface.json",
-    "DeleteInterfaceFunction": "delete_interface.json", "ReaperFunction": "reaper.json",
+    "DeleteInterfaceFunction": "delete_interface.json", "OpenApiFunction": "openapi.json",
+    "ReaperFunction": "reaper.json",
     "SyncEngineFunction": "sync_engine.json", "DeadLetterFunction": "dead_letter.json",
 }
 
@@ -173,8 +174,8 @@ def services_of(spec_props: dict[str, Any]) -> list[str]:
     """The AWS services a function's policies let it call (what its baseline creates clients for)."""
     text = json.dumps(spec_props.get("Policies", []))
     found = []
-    for marker, service in (("DynamoDB", "dynamodb"), ("SQS", "sqs"), ("sqs:", "sqs"), ("S3", "s3"),
-                            ("secretsmanager", "secretsmanager")):
+    for marker, service in (("dynamodb:", "dynamodb"), ("sqs:", "sqs"), ("s3:", "s3"),
+                            ("secretsmanager:", "secretsmanager")):
         if marker in text and service not in found:
             found.append(service)
     return found

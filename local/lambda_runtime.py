@@ -33,6 +33,14 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+_invoking = threading.local()
+
+
+def invoking() -> str | None:
+    """The logical id of the function whose handler runs on this thread (None outside any)."""
+    return getattr(_invoking, "function", None)
+
+
 class LocalFunction:
     """One function's execution environment: its module loaded once, invocations serialised."""
 
@@ -70,4 +78,9 @@ class LocalFunction:
     def invoke(self, event: dict[str, Any]) -> Any:
         with self._lock:
             handler = self._load()
-            return handler(event, self.context())
+            outer = invoking()
+            _invoking.function = self.spec.logical_id
+            try:
+                return handler(event, self.context())
+            finally:
+                _invoking.function = outer

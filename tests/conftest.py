@@ -13,6 +13,7 @@ import pytest
 
 from local import api_gateway
 from local.auth import ALL_SCOPES, Denied, LocalUserPool, authorize
+from local.iam import PolicyGuard
 from local.lambda_runtime import LocalFunction
 from local.resources import Stack, create_resources, function_environment
 from local.template import api_auth, functions, load_template, parameter_defaults
@@ -146,14 +147,35 @@ def atomic_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(BotocoreStubber, "__call__", serialised)
 
 
+def guard_policies(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> PolicyGuard:
+    """Every request a function makes must be allowed by that function's IAM statements in template.yaml."""
+    from synchub import aws as synchub_aws
+
+    guard = PolicyGuard(TEMPLATE, stack)
+    build = synchub_aws.client
+
+    def guarded(service: str) -> Any:
+        client = build(service)
+        if not getattr(client, "_synchub_guarded", False):
+            client.meta.events.register("before-parameter-build", guard.check)
+            client._synchub_guarded = True
+        return client
+
+    monkeypatch.setattr(synchub_aws, "client", guarded)
+    return guard
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    """moto in-process with the template's tables, queues and buckets."""
+    """moto in-process with the template's tables, queues and buckets; functions held to their IAM policies."""
     from moto import mock_aws
 
     with mock_aws():
         stack = start_local_aws(monkeypatch)
+        guard = guard_policies(stack, monkeypatch)
         yield stack
+        assert not guard.denied, "requests the template's IAM policies do not allow:\n" + "\n".join(
+            sorted(set(guard.denied)))
     import synchub.runtime
 
     synchub.runtime.reset()

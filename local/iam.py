@@ -1,0 +1,121 @@
+"""Each function's IAM policy from template.yaml, and the check that an AWS request it makes is allowed.
+
+The tests run every function against moto, which does not enforce IAM; :class:`PolicyGuard` does: a hook on
+the service's boto3 clients maps each request to the IAM actions and resource ARNs AWS would authorise
+(a DynamoDB transaction item by item, a Query on its index, S3 objects under their bucket, …) and fails
+when the function's own statements do not allow them. So a function whose policy is too narrow fails its
+tests here instead of in AWS.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from local.lambda_runtime import invoking
+from local.resources import ACCOUNT_ID, Stack
+from local.template import evaluate
+
+# Actions AWS does not let a policy scope to a resource.
+UNSCOPED_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+                              "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries"})
+
+
+@dataclass(frozen=True)
+class Statement:
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+
+    def allows(self, action: str, resource: str) -> bool:
+        return any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in self.actions) and any(
+            fnmatch.fnmatchcase(resource, r) for r in self.resources)
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in (value if isinstance(value, list) else [value]))
+
+
+def function_statements(template: dict[str, Any], stack: Stack, logical_id: str) -> list[Statement]:
+    """The Allow statements of a function's ``Policies`` (inline statements; policy templates are refused so
+    every grant is spelled out in the template)."""
+    props = template["Resources"][logical_id]["Properties"]
+    statements = []
+    for policy in props.get("Policies") or []:
+        if not isinstance(policy, dict) or set(policy) != {"Statement"}:
+            raise AssertionError(f"{logical_id}: write its grants as Statement blocks, not {policy!r}")
+        for statement in evaluate(policy["Statement"], template, stack.parameters):
+            assert statement.get("Effect") == "Allow", statement
+            resolved = stack.resolve(statement["Resource"])
+            statements.append(Statement(_as_tuple(statement["Action"]), _as_tuple(resolved)))
+    return statements
+
+
+def _table_arn(stack: Stack, name: str) -> str:
+    return f"arn:aws:dynamodb:{stack.region}:{ACCOUNT_ID}:table/{name}"
+
+
+def requested(stack: Stack, service: str, operation: str, params: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """The (IAM action, resource ARN) pairs AWS authorises for one API request."""
+    if service == "dynamodb":
+        if operation == "TransactWriteItems":
+            kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+            for item in params["TransactItems"]:
+                (kind, body), = item.items()
+                yield f"dynamodb:{kinds[kind]}", _table_arn(stack, body["TableName"])
+        elif operation == "TransactGetItems":
+            for item in params["TransactItems"]:
+                yield "dynamodb:GetItem", _table_arn(stack, item["Get"]["TableName"])
+        elif operation in ("BatchGetItem", "BatchWriteItem"):
+            for table in params["RequestItems"]:
+                yield f"dynamodb:{operation}", _table_arn(stack, table)
+        else:
+            arn = _table_arn(stack, params["TableName"])
+            if params.get("IndexName"):
+                arn = f"{arn}/index/{params['IndexName']}"
+            yield f"dynamodb:{operation}", arn
+    elif service == "sqs":
+        name = str(params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]
+        yield f"sqs:{operation}", f"arn:aws:sqs:{stack.region}:{ACCOUNT_ID}:{name}"
+    elif service == "s3":
+        bucket, key = params.get("Bucket", ""), params.get("Key")
+        action = {"ListObjectsV2": "ListBucket", "ListObjects": "ListBucket", "HeadObject": "GetObject",
+                  "HeadBucket": "ListBucket"}.get(operation, operation)
+        yield f"s3:{action}", f"arn:aws:s3:::{bucket}/{key}" if key is not None else f"arn:aws:s3:::{bucket}"
+    elif service == "secretsmanager":
+        secret = str(params.get("Name") or params.get("SecretId"))
+        name = secret.split(":secret:", 1)[1] if ":secret:" in secret else secret
+        yield f"secretsmanager:{operation}", f"arn:aws:secretsmanager:{stack.region}:{ACCOUNT_ID}:secret:{name}"
+        if operation == "CreateSecret" and params.get("Tags"):
+            yield "secretsmanager:TagResource", f"arn:aws:secretsmanager:{stack.region}:{ACCOUNT_ID}:secret:{name}"
+    else:
+        yield f"{service}:{operation}", "*"
+
+
+class PolicyGuard:
+    """Checks every request a function makes against that function's statements."""
+
+    def __init__(self, template: dict[str, Any], stack: Stack) -> None:
+        self.template, self.stack = template, stack
+        self.statements: dict[str, list[Statement]] = {}
+        self.denied: list[str] = []
+
+    def check(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        """A ``before-parameter-build`` hook on the service's boto3 clients."""
+        function = invoking()
+        if function is None:
+            return  # a test's own request, not a function's
+        service = model.service_model.endpoint_prefix
+        if os.environ.get("SYNCHUB_IAM_LEARN"):  # list what the functions do instead (to write policies)
+            with open(os.environ["SYNCHUB_IAM_LEARN"], "a") as out:
+                for action, resource in requested(self.stack, service, model.name, params):
+                    out.write(f"{function}\t{action}\t{resource}\n")
+            return
+        if function not in self.statements:
+            self.statements[function] = function_statements(self.template, self.stack, function)
+        for action, resource in requested(self.stack, service, model.name, params):
+            if not any(s.allows(action, resource) for s in self.statements[function]):
+                message = f"{function} is not allowed {action} on {resource}"
+                self.denied.append(message)
+                raise PermissionError(message)
