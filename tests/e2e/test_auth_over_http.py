@@ -54,6 +54,20 @@ def test_every_route_refuses_a_request_without_a_token(secured):
         assert response.json()["code"] == "UNAUTHENTICATED"
 
 
+def test_every_route_refuses_the_other_scope(secured):
+    tokens = {scope: token(secured, "gina", scope) for scope in ("synchub/read", "synchub/write")}
+    for route in ROUTES:
+        if (route.method, route.resource) in PUBLIC:
+            continue
+        needed = "synchub/read" if route.method == "GET" else "synchub/write"
+        other = "synchub/write" if needed == "synchub/read" else "synchub/read"
+        path = re.sub(r"\{[^}]+\}", "x_1", route.resource)
+        response = requests.request(route.method, secured.url(path), json={}, timeout=30,
+                                    headers={"Authorization": f"Bearer {tokens[other]}"})
+        assert response.status_code == 403, (route.method, path, response.text)
+        assert response.json()["required_scope"] == needed
+
+
 def test_demo_token_works_and_the_task_records_its_user(secured):
     headers = {"Authorization": f"Bearer {demo_token(secured)}"}
     created = requests.post(secured.url("/api/sync/tasks"), headers=headers, timeout=30,
