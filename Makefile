@@ -10,7 +10,7 @@ PYTEST_ARGS ?= -n auto
 export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: venv tools run test invoke bench openapi api-check validate scan build ci clean
+.PHONY: venv tools scan-tools run test invoke bench openapi api-check validate scan build ci clean
 
 $(VENV)/.installed: requirements-dev.txt layers/synchub/requirements.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,7 @@ $(SCAN)/.installed: requirements-scan.txt
 
 venv: $(VENV)/.installed
 tools: $(TOOLS)/.installed
+scan-tools: $(SCAN)/.installed
 
 ## run: the whole service locally on http://127.0.0.1:$(PORT) (ARGS=--no-engine keeps tasks pending)
 run: venv
@@ -60,7 +61,7 @@ validate: tools
 	$(TOOLS)/bin/cfn-lint template.yaml
 
 ## scan: cfn-lint with the serverless rules, and checkov (suppressions and reasons: template.yaml Metadata)
-scan: venv tools $(SCAN)/.installed
+scan: venv tools scan-tools
 	bash .ci/scan
 
 ## build: sam build (arm64 layer with the pinned dependencies)

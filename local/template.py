@@ -39,31 +39,7 @@ for _tag in ("Ref", "GetAtt", "Sub", "Join", "Select", "Split", "If", "Equals", 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     with open(path, encoding="utf-8") as handle:
-        template = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
-    template["Resources"] = _expand_for_each(template["Resources"])
-    return template
-
-
-def _expand_for_each(section: dict[str, Any]) -> dict[str, Any]:
-    """``Fn::ForEach::Name: [Var, [items], {key: value}]`` (LanguageExtensions) written out, item by item."""
-    expanded: dict[str, Any] = {}
-    for key, value in section.items():
-        if not key.startswith("Fn::ForEach::"):
-            expanded[key] = value
-            continue
-        variable, items, body = value
-        for item in items:
-            def put(node: Any) -> Any:
-                if isinstance(node, str):
-                    return node.replace("${" + variable + "}", str(item)).replace("&{" + variable + "}", str(item))
-                if isinstance(node, list):
-                    return [put(v) for v in node]
-                if isinstance(node, dict):
-                    return {put(k): put(v) for k, v in node.items()}
-                return node
-
-            expanded.update(put(body))
-    return expanded
+        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
 
 
 @dataclass

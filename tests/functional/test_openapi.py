@@ -9,7 +9,6 @@ import pytest
 
 from local.openapi import OUTPUT, generate, render
 from tests.conftest import ROUTES, ApiClient, load_event
-from tests.functional.test_auth import SCENARIOS
 
 DOCS = {("GET", "/api/sync/openapi.json"), ("GET", "/api/sync/docs")}
 
@@ -57,20 +56,20 @@ def test_deployed_document_points_at_the_stage(aws):
     assert json.loads(result["body"])["servers"] == [{"url": "/v1"}]
 
 
-def _schema_of(document, path_template: str, method: str, status: int) -> dict:
-    answer = document["paths"][path_template][method.lower()]["responses"][str(status)]
-    media = "application/problem+json" if status >= 400 else "application/json"
-    return {**answer["content"][media]["schema"], "components": document["components"]}
-
-
-@pytest.mark.parametrize("method, resource", sorted(SCENARIOS))
-def test_real_answers_match_the_document(api, data_source, document, method, resource):
-    """Each route's success answer, and a problem answer, validate against the document's schemas."""
-    path, body = SCENARIOS[(method, resource)](api)
-    response = api.request(method, path, body)
-    assert str(response.status) in document["paths"][resource][method.lower()]["responses"]
+def answer_matches_the_document(method: str, resource: str, response) -> None:
+    """The answer's status is documented for the route, and its body validates against the document."""
+    document = json.loads(OUTPUT.read_text())
+    answers = document["paths"][resource][method.lower()]["responses"]
+    assert str(response.status) in answers, (method, resource, response.status)
     if response.text:
-        schema = _schema_of(document, resource, method, response.status)
+        media = "application/problem+json" if response.status >= 400 else "application/json"
+        schema = {**answers[str(response.status)]["content"][media]["schema"], "components": document["components"]}
         jsonschema.validate(response.json, schema)
-    refused = ApiClient(token=None).request(method, path, body)
-    jsonschema.validate(refused.json, _schema_of(document, resource, method, refused.status))
+
+
+def test_problem_answers_match_the_document(api, data_source):
+    """Refusals, validation failures and unknown ids: problem details as documented."""
+    answer_matches_the_document("GET", "/api/sync/tasks", ApiClient(token=None).get("/api/sync/tasks"))
+    answer_matches_the_document("POST", "/api/sync/tasks", api.post("/api/sync/tasks", {"task_type": "nope"}))
+    answer_matches_the_document("GET", "/api/sync/tasks/{id}", api.get("/api/sync/tasks/task_01M8F5WN6MGNT4KP4MPE6TDYBH"))
+    answer_matches_the_document("POST", "/api/sync/tasks", api.post("/api/sync/tasks", body="{not json"))
