@@ -161,12 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{OUTPUT.relative_to(ROOT)} is up to date")
         return 0
     Path(OUTPUT).write_text(text)
-    print(f"wrote {OUTPUT.relative_to(ROOT)} ({len(document_paths(text))} paths)")
+    print(f"wrote {OUTPUT.relative_to(ROOT)} ({len(json.loads(text)['paths'])} paths)")
     return 0
-
-
-def document_paths(text: str) -> dict[str, Any]:
-    return json.loads(text)["paths"]
 
 
 if __name__ == "__main__":

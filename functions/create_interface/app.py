@@ -16,7 +16,8 @@ app = create_app()
 
 
 @app.post(
-    "/api/sync/data-sources/<data_source_id>/interfaces", summary="Add an interface to a data source", tags=["interfaces"],
+    "/api/sync/data-sources/<data_source_id>/interfaces",
+    summary="Add an interface to a data source", tags=["interfaces"],
     responses=responses(201, Interface, "Created", 404, 409, headers=LOCATION),
 )
 def create_interface(data_source_id: str, request: Annotated[CreateInterfaceRequest, Body()]):

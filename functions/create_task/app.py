@@ -17,8 +17,11 @@ app = create_app()
 
 
 @app.post(
-    "/api/sync/tasks", summary="Create a sync task", tags=["tasks"],
-    responses=responses(201, Task, "Created and submitted (or replayed for a repeated Idempotency-Key)", 409, headers=LOCATION),
+    "/api/sync/tasks",
+    summary="Create a sync task", tags=["tasks"],
+    responses=responses(
+        201, Task, "Created and submitted (or replayed for a repeated Idempotency-Key)",
+        409, headers=LOCATION),
 )
 def create_task(request: Annotated[CreateTaskRequest, Body()], idempotency_key: IdempotencyKey = None):
     caller = caller_of(app)

@@ -12,7 +12,8 @@ app = create_app()
 
 
 @app.delete(
-    "/api/sync/data-sources/<data_source_id>/interfaces/<interface_id>", summary="Delete an interface", tags=["interfaces"],
+    "/api/sync/data-sources/<data_source_id>/interfaces/<interface_id>",
+    summary="Delete an interface", tags=["interfaces"],
     responses=responses(204, None, "Deleted", 404),
 )
 def delete_interface(data_source_id: str, interface_id: str):

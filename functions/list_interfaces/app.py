@@ -16,7 +16,8 @@ app = create_app()
 
 
 @app.get(
-    "/api/sync/data-sources/<data_source_id>/interfaces", summary="List a data source's interfaces", tags=["interfaces"],
+    "/api/sync/data-sources/<data_source_id>/interfaces",
+    summary="List a data source's interfaces", tags=["interfaces"],
     responses=responses(200, InterfacePage, "A page of interfaces", 404),
 )
 def list_interfaces(

@@ -17,8 +17,11 @@ app = create_app()
 
 
 @app.post(
-    "/api/sync/tasks/<task_id>/retry", summary="Retry a failed task", tags=["tasks"],
-    responses=responses(201, Task, "The new retry task (or replayed for a repeated Idempotency-Key)", 404, 409, headers=LOCATION),
+    "/api/sync/tasks/<task_id>/retry",
+    summary="Retry a failed task", tags=["tasks"],
+    responses=responses(
+        201, Task, "The new retry task (or replayed for a repeated Idempotency-Key)",
+        404, 409, headers=LOCATION),
 )
 def retry_task(task_id: str, request: Annotated[Optional[RetryTaskRequest], Body()] = None,
                idempotency_key: IdempotencyKey = None):

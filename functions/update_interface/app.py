@@ -16,7 +16,8 @@ app = create_app()
 
 
 @app.put(
-    "/api/sync/data-sources/<data_source_id>/interfaces/<interface_id>", summary="Replace an interface", tags=["interfaces"],
+    "/api/sync/data-sources/<data_source_id>/interfaces/<interface_id>",
+    summary="Replace an interface", tags=["interfaces"],
     responses=responses(200, Interface, "Replaced", 404),
 )
 def update_interface(data_source_id: str, interface_id: str, request: Annotated[UpdateInterfaceRequest, Body()]):
