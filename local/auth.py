@@ -33,6 +33,12 @@ class Denied:
     detail: str
     headers: dict[str, str] = field(default_factory=dict)
 
+    def problem_body(self) -> str:
+        """The problem-details body of this answer."""
+        from synchub.api.resolver import problem_response
+
+        return problem_response(self.status, self.code, self.title, self.detail).body
+
 
 class LocalUserPool:
     """Issues and verifies RS256 access tokens shaped like Cognito's (``token_use`` access, ``scope``, ``client_id``)."""

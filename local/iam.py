@@ -18,10 +18,6 @@ from local.lambda_runtime import invoking
 from local.resources import ACCOUNT_ID, Stack
 from local.template import evaluate
 
-# Actions AWS does not let a policy scope to a resource.
-UNSCOPED_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
-                              "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries"})
-
 
 @dataclass(frozen=True)
 class Statement:

@@ -303,10 +303,10 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             decision = authorize(local.api_auth, local.user_pool, self.command, route.resource,
                                  list(self.headers.items()))
             if isinstance(decision, Denied):
-                from synchub.api.resolver import PROBLEM_JSON, problem_response
+                from synchub.api.resolver import PROBLEM_JSON
 
-                problem = problem_response(decision.status, decision.code, decision.title, decision.detail)
-                self._send(decision.status, problem.body.encode(), {"Content-Type": PROBLEM_JSON, **decision.headers})
+                self._send(decision.status, decision.problem_body().encode(),
+                           {"Content-Type": PROBLEM_JSON, **decision.headers})
                 return
             event = api_gateway.proxy_event(route, self.command, path, query, list(self.headers.items()), body,
                                             params, source_ip=self.client_address[0], authorizer=decision)

@@ -85,12 +85,9 @@ class ApiClient:
                        **({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
         decision = authorize(API_AUTH, USER_POOL, method, route.resource, all_headers)
         if isinstance(decision, Denied):
-            from synchub.api.resolver import problem_response
-
-            problem = problem_response(decision.status, decision.code, decision.title, decision.detail)
             outcome = HttpResult(decision.status, {"content-type": "application/problem+json",
                                                    **{k.lower(): v for k, v in decision.headers.items()}},
-                                 problem.body)
+                                 decision.problem_body())
             self.log.append(outcome)
             return outcome
         event = api_gateway.proxy_event(route, method, path_only, query, list(all_headers.items()), raw_bytes, params,

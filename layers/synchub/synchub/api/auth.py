@@ -37,7 +37,6 @@ class Caller:
     """The authenticated principal of a request."""
 
     id: str
-    scopes: frozenset[str]
 
 
 def required_scope(method: str) -> str:
@@ -83,12 +82,12 @@ def caller_from_event(event: dict[str, Any], auth_mode: str) -> Caller:
                 f"This route needs scope '{needed}'; the token has {sorted(scopes) or 'none'}.",
                 required_scope=needed,
                 headers={"WWW-Authenticate": f'Bearer realm="synchub", error="insufficient_scope", scope="{needed}"'})
-        return Caller(principal, scopes)
+        return Caller(principal)
     if auth_mode == "iam":
         identity = (event.get("requestContext") or {}).get("identity") or {}
         arn = identity.get("userArn") or identity.get("caller")
         if not isinstance(arn, str) or not arn:
             raise Unauthenticated("Sign the request with AWS Signature Version 4 (IAM credentials).")
         # IAM policies decided read or write before the request got here.
-        return Caller(arn[:256], frozenset({READ_SCOPE, WRITE_SCOPE}))
-    return Caller(ANONYMOUS, frozenset({READ_SCOPE, WRITE_SCOPE}))
+        return Caller(arn[:256])
+    return Caller(ANONYMOUS)

@@ -12,7 +12,6 @@ from typing import Any
 from synchub.settings import get_settings
 
 SWAGGER_UI_VERSION = "5.17.14"
-DOCUMENT_PATH = "/api/sync/openapi.json"
 
 
 @lru_cache(maxsize=1)
