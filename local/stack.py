@@ -51,6 +51,9 @@ def start_emulator(port: int) -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    from local import moto_dynamodb
+
+    moto_dynamodb.install()
     dynamodb_lock = threading.Lock()
 
     def atomic_dynamodb(app: Any) -> Any:

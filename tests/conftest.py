@@ -14,6 +14,7 @@ import pytest
 from local import api_gateway
 from local.auth import ALL_SCOPES, Denied, LocalUserPool, authorize
 from local.iam import PolicyGuard
+from local import moto_dynamodb
 from local.lambda_runtime import LocalFunction
 from local.resources import Stack, create_resources, function_environment
 from local.template import api_auth, functions, load_template, parameter_defaults
@@ -117,6 +118,7 @@ def start_local_aws(monkeypatch: pytest.MonkeyPatch) -> Stack:
     """Inside an active moto mock: build the template's resources and set every function's environment."""
     import synchub.runtime
 
+    moto_dynamodb.install()
     stack = create_resources(TEMPLATE)
     for spec in functions(TEMPLATE).values():
         for key, value in function_environment(stack, spec.environment).items():
