@@ -16,6 +16,8 @@ from local.stack import LocalStack
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8080)), help="API port (env PORT)")
+    parser.add_argument("--ws-port", type=int, default=int(os.environ.get("WS_PORT", 8081)),
+                        help="WebSocket API port (env WS_PORT)")
     parser.add_argument("--moto-port", type=int, default=None,
                         help="port of the embedded AWS emulator (env MOTO_PORT; default 4566, or a free one)")
     parser.add_argument("--no-engine", action="store_true",
@@ -30,16 +32,19 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("werkzeug", "pgserver", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if in_use(args.port):
-        print(f"port {args.port} is already in use (is `make run` running?); choose another with PORT=…",
-              file=sys.stderr)
-        sys.exit(1)
+    for port, variable in ((args.port, "PORT"), (args.ws_port, "WS_PORT")):
+        if port and in_use(port):
+            print(f"port {port} is already in use (is `make run` running?); choose another with {variable}=…",
+                  file=sys.stderr)
+            sys.exit(1)
     moto_port = args.moto_port or int(os.environ.get("MOTO_PORT", 0)) or (free_port() if in_use(4566) else 4566)
-    stack = LocalStack(port=args.port, moto_port=moto_port, engine=not args.no_engine,
+    stack = LocalStack(port=args.port, ws_port=args.ws_port, moto_port=moto_port, engine=not args.no_engine,
                        schedules=not args.no_schedules, demo_postgres=not args.no_postgres, auth=args.auth)
     stack.start()
     print(f"SyncHub API on {stack.base_url}  (AWS emulator on http://127.0.0.1:{moto_port}; "
           f"engine {'off' if args.no_engine else 'on'})", flush=True)
+    print(f"  live task status: {stack.websocket_url}  (send {{\"action\":\"subscribe\",\"task_ids\":[…]}})",
+          flush=True)
     if stack.demo_token:
         print("  auth on (AuthMode cognito): demo token with scopes synchub/read and synchub/write, valid 12 h:",
               flush=True)

@@ -16,9 +16,10 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from local.resources import LOCAL_USER_POOL_ID
 from local.template import ApiAuth
 
-ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_synchublocal"
+ISSUER = f"https://cognito-idp.us-east-1.amazonaws.com/{LOCAL_USER_POOL_ID}"
 LOCAL_CLIENT_ID = "synchub-local-client"
 ALL_SCOPES = ("synchub/read", "synchub/write")
 

@@ -85,6 +85,16 @@ def requested(stack: Stack, service: str, operation: str, params: dict[str, Any]
         yield f"secretsmanager:{operation}", f"arn:aws:secretsmanager:{stack.region}:{ACCOUNT_ID}:secret:{name}"
         if operation == "CreateSecret" and params.get("Tags"):
             yield "secretsmanager:TagResource", f"arn:aws:secretsmanager:{stack.region}:{ACCOUNT_ID}:secret:{name}"
+    elif service == "events" and operation == "PutEvents":
+        for entry in params["Entries"]:
+            bus = str(entry.get("EventBusName") or "default")
+            arn = bus if bus.startswith("arn:") else f"arn:aws:events:{stack.region}:{ACCOUNT_ID}:event-bus/{bus}"
+            yield "events:PutEvents", arn
+    elif service == "execute-api":  # the WebSocket API's management endpoint
+        method = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}[operation]
+        api = stack.refs.get("WebSocketApi", "WebSocketApi")
+        yield "execute-api:ManageConnections", (
+            f"arn:aws:execute-api:{stack.region}:{ACCOUNT_ID}:{api}/v1/{method}/@connections/{params['ConnectionId']}")
     else:
         yield f"{service}:{operation}", "*"
 

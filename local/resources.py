@@ -1,4 +1,5 @@
-"""Creates the template's stateful resources (DynamoDB tables, SQS queues, S3 buckets) in the emulator.
+"""Creates the template's stateful resources (DynamoDB tables, SQS queues, S3 buckets, event buses, secrets) in
+the emulator.
 
 Names follow ``<stack>-<LogicalId>``; the returned :class:`Stack` resolves ``Ref``/``GetAtt``/``Sub``
 the way CloudFormation would, so each function's environment comes straight from the template.
@@ -14,6 +15,8 @@ from typing import Any
 import boto3
 
 from local.template import parameter_defaults
+
+LOCAL_USER_POOL_ID = "us-east-1_synchublocal"
 
 ACCOUNT_ID = "123456789012"
 TABLE_PROPERTIES = (
@@ -40,6 +43,14 @@ class Stack:
         self.attributes[logical_id] = {"Arn": description["TableArn"]}
         if description.get("LatestStreamArn"):
             self.attributes[logical_id]["StreamArn"] = description["LatestStreamArn"]
+
+    def record_event_bus(self, logical_id: str, name: str, arn: str) -> None:
+        self.refs[logical_id] = name
+        self.attributes[logical_id] = {"Arn": arn, "Name": name}
+
+    def record_secret(self, logical_id: str, arn: str) -> None:
+        self.refs[logical_id] = arn
+        self.attributes[logical_id] = {"Id": arn}
 
     def record_bucket(self, logical_id: str, name: str) -> None:
         self.refs[logical_id] = name
@@ -89,12 +100,14 @@ class Stack:
         return self._ref(name)
 
 
-NAME_PROPERTY = {"AWS::SQS::Queue": "QueueName", "AWS::DynamoDB::Table": "TableName", "AWS::S3::Bucket": "BucketName"}
+NAME_PROPERTY = {"AWS::SQS::Queue": "QueueName", "AWS::DynamoDB::Table": "TableName", "AWS::S3::Bucket": "BucketName",
+                 "AWS::Events::EventBus": "Name", "AWS::SecretsManager::Secret": "Name"}
 
 
 def physical_name(stack_name: str, logical_id: str, resource: dict[str, Any]) -> str:
     """The name a resource gets locally: its explicit name, else ``<stack>-<LogicalId>`` (lower case for buckets)."""
-    name = (resource.get("Properties") or {}).get(NAME_PROPERTY[resource["Type"]]) or f"{stack_name}-{logical_id}"
+    name = (resource.get("Properties") or {}).get(NAME_PROPERTY[resource["Type"]])
+    name = name if isinstance(name, str) else f"{stack_name}-{logical_id}"
     return name.lower() if resource["Type"] == "AWS::S3::Bucket" else name
 
 
@@ -138,6 +151,8 @@ def create_resources(
         props = stack.resolve(resource.get("Properties") or {})
         name = physical_name(stack_name, logical_id, resource)
         params = {key: props[key] for key in TABLE_PROPERTIES if key in props}
+        if "StreamSpecification" in params:  # CloudFormation's form names only the view type
+            params["StreamSpecification"] = {"StreamEnabled": True, **params["StreamSpecification"]}
         description = dynamodb.create_table(TableName=name, **params)["TableDescription"]
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
@@ -151,7 +166,36 @@ def create_resources(
         name = physical_name(stack_name, logical_id, resource)
         s3.create_bucket(Bucket=name)
         stack.record_bucket(logical_id, name)
+
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::Cognito::UserPool":
+            # The local user pool (local.auth) stands in for it; its id names the tokens' issuer.
+            stack.refs[logical_id] = LOCAL_USER_POOL_ID
+    events = session.client("events", region_name=region)
+    secrets = session.client("secretsmanager", region_name=region)
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::Events::EventBus":
+            name = physical_name(stack_name, logical_id, resource)
+            stack.record_event_bus(logical_id, name, events.create_event_bus(Name=name)["EventBusArn"])
+        elif resource["Type"] == "AWS::SecretsManager::Secret":
+            props = resource.get("Properties") or {}
+            stack.record_secret(logical_id, secrets.create_secret(
+                Name=physical_name(stack_name, logical_id, resource),
+                SecretString=_generated_secret(props.get("GenerateSecretString") or {}) or props.get("SecretString", ""),
+            )["ARN"])
     return stack
+
+
+def _generated_secret(spec: dict[str, Any]) -> str | None:
+    """What ``GenerateSecretString`` makes: a random string, inside the template JSON under its key."""
+    if not spec:
+        return None
+    import secrets
+
+    value = secrets.token_urlsafe(int(spec.get("PasswordLength", 32)))[: int(spec.get("PasswordLength", 32))]
+    if spec.get("GenerateStringKey"):
+        return json.dumps({**json.loads(spec.get("SecretStringTemplate") or "{}"), spec["GenerateStringKey"]: value})
+    return value
 
 
 def function_environment(stack: Stack, environment: dict[str, Any]) -> dict[str, str]:
@@ -178,6 +222,12 @@ def attach_resources(
             stack.record_queue(logical_id, name, url, arn)
         elif resource["Type"] == "AWS::DynamoDB::Table":
             stack.record_table(logical_id, name, dynamodb.describe_table(TableName=name)["Table"])
+        elif resource["Type"] == "AWS::Events::EventBus":
+            bus = session.client("events", region_name=region).describe_event_bus(Name=name)
+            stack.record_event_bus(logical_id, name, bus["Arn"])
+        elif resource["Type"] == "AWS::SecretsManager::Secret":
+            secret = session.client("secretsmanager", region_name=region).describe_secret(SecretId=name)
+            stack.record_secret(logical_id, secret["ARN"])
         else:
             stack.record_bucket(logical_id, name)
     return stack

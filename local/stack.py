@@ -15,11 +15,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import boto3
+
 from local import api_gateway, demo
 from local.auth import ALL_SCOPES, Denied, LocalUserPool, authorize
 from local.lambda_runtime import LocalFunction
 from local.resources import Stack, create_resources, function_environment
+from local.streams import StreamEventSource
 from local.template import FunctionSpec, api_auth, functions, layer_dirs, load_template
+from local.websocket import MANAGEMENT_PATH, LocalWebSocketApi
 
 log = logging.getLogger("synchub.local")
 
@@ -98,6 +102,8 @@ def install_functions(template: dict[str, Any], stack: Stack) -> dict[str, Local
 class LocalStack:
     port: int = 8080
     moto_port: int = 4566
+    # The WebSocket API (0: a free port).
+    ws_port: int = 8081
     engine: bool = True
     schedules: bool = True
     demo_postgres: bool = True
@@ -123,7 +129,14 @@ class LocalStack:
         self.httpd = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        os.environ["TOKEN_URL"] = f"http://{self.host}:{self.port}/_local/token" if self.auth else ""
+        self.websocket = LocalWebSocketApi(self.template, self.functions, host=self.host, port=self.ws_port)
+        self.websocket.start()
+        os.environ.update({
+            "TOKEN_URL": f"http://{self.host}:{self.port}/_local/token" if self.auth else "",
+            # The WebSocket $connect function checks tokens against the local user pool's keys.
+            "JWKS_URL": f"http://{self.host}:{self.port}/_local/jwks.json",
+            "WEBSOCKET_ENDPOINT": f"http://{self.host}:{self.port}{MANAGEMENT_PATH}",
+        })
         demo.seed(self.base_url)
         self.postgres = None
         if self.demo_postgres:
@@ -136,6 +149,12 @@ class LocalStack:
         self.threads = [threading.Thread(target=self.httpd.serve_forever, name="api", daemon=True)]
         if self.engine:
             for function in self.functions.values():
+                for props in function.spec.events_of("DynamoDB"):
+                    source = StreamEventSource.from_template(function, props, self.stack,
+                                                             boto3.client("dynamodbstreams"))
+                    self.threads.append(threading.Thread(
+                        target=source.run, args=(self.stop_event,), name=f"stream-{function.spec.logical_id}",
+                        daemon=True))
                 for props in function.spec.events_of("SQS"):
                     self.threads.append(threading.Thread(
                         target=self._poll_queue, args=(function, props), name=f"sqs-{function.spec.logical_id}",
@@ -153,8 +172,13 @@ class LocalStack:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def websocket_url(self) -> str:
+        return self.websocket.url
+
     def stop(self) -> None:
         self.stop_event.set()
+        self.websocket.stop()
         self.httpd.shutdown()
         self.emulator.stop()
         if self.postgres:
@@ -165,8 +189,6 @@ class LocalStack:
 
     # ---- SQS event sources --------------------------------------------------------------------
     def _poll_queue(self, function: LocalFunction, props: dict[str, Any]) -> None:
-        import boto3
-
         source = QueueEventSource.from_template(function, props, self.stack, boto3.client("sqs"))
         while not self.stop_event.is_set():
             try:
@@ -252,7 +274,10 @@ def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[st
         "receiptHandle": message["ReceiptHandle"],
         "body": message["Body"],
         "attributes": message.get("Attributes", {}),
-        "messageAttributes": message.get("MessageAttributes", {}),
+        # Lambda's event spells SQS message attributes in camelCase.
+        "messageAttributes": {name: {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
+                                     "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
+                              for name, value in (message.get("MessageAttributes") or {}).items()},
         "md5OfBody": message.get("MD5OfBody"),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
@@ -287,6 +312,13 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             path, _, query = self.path.partition("?")
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length > 0 else b""
+            if path.startswith(MANAGEMENT_PATH + "/"):
+                status, headers, payload = local.websocket.manage(self.command, path[len(MANAGEMENT_PATH):], body)
+                self._send(status, payload, headers)
+                return
+            if path == "/_local/jwks.json":
+                self._send(200, json.dumps(local.user_pool.jwks()).encode(), {"Content-Type": "application/json"})
+                return
             if path.rstrip("/") == "/_local/token" and local.api_auth.mode == "cognito":
                 # GET with a query, or an OAuth2 client-credentials POST (form body), as Swagger UI sends
                 self._issue_token(query or body.decode("utf-8", "replace"))

@@ -153,8 +153,8 @@ def guard_policies(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> PolicyGuard
     guard = PolicyGuard(TEMPLATE, stack)
     build = synchub_aws.client
 
-    def guarded(service: str) -> Any:
-        client = build(service)
+    def guarded(service: str, endpoint_url: str | None = None) -> Any:
+        client = build(service, endpoint_url)
         if not getattr(client, "_synchub_guarded", False):
             client.meta.events.register("before-parameter-build", guard.check)
             client._synchub_guarded = True

@@ -1,15 +1,19 @@
 """Scheduled reaper: submits tasks whose submission failed, and resumes (or fails) running tasks whose
 engine stopped sending heartbeats."""
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from synchub.observability import logger
+from synchub.observability import logger, metrics
 from synchub.schedule.tasks import schedule_service
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     service = schedule_service()
     outcome = {**service.resubmit_unsubmitted(), **service.resume_stale_running()}
+    # Running tasks whose engine stopped reporting (StuckTasksAlarm fires on any).
+    metrics.add_metric(name="StuckTasksFound", unit=MetricUnit.Count, value=outcome["resumed"] + outcome["failed"])
     logger.info("reaper pass", extra=outcome)
     return outcome

@@ -7,13 +7,17 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.engine.runner import engine_runner, retry_later_backoff
-from synchub.observability import logger
+from synchub.observability import CORRELATION_ATTRIBUTE, logger, metrics, usable_correlation_id
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def run_record(record: SQSRecord, lambda_context: LambdaContext) -> str:
     message = json.loads(record.body)
+    # Logged under the id of the request that created the task (its message carries it).
+    attribute = record["messageAttributes"].get(CORRELATION_ATTRIBUTE) or {}
+    logger.set_correlation_id(usable_correlation_id(attribute.get("stringValue")) or record.message_id)
+    logger.append_keys(task_id=message.get("task_id") if isinstance(message, dict) else None)
     try:
         return engine_runner().handle(message, record.message_id, lambda_context.get_remaining_time_in_millis)
     except Exception:
@@ -21,6 +25,7 @@ def run_record(record: SQSRecord, lambda_context: LambdaContext) -> str:
         raise
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(event=event, record_handler=run_record, processor=processor, context=context)

@@ -9,6 +9,8 @@ import pytest
 from local import api_gateway
 from tests.conftest import EVENTS, FUNCTIONS, ROUTES, load_event
 
+WEBSOCKET_EVENTS = {"WsConnectFunction": "ws_connect.json", "WsDisconnectFunction": "ws_disconnect.json",
+                    "WsSubscribeFunction": "ws_subscribe.json"}
 API_EVENTS = sorted(p.name for p in EVENTS.glob("*.json") if "httpMethod" in json.loads(p.read_text()))
 EXPECTED = {
     "create_task.json": 201, "list_tasks.json": 200, "get_task.json": 404, "update_task.json": 404,
@@ -28,7 +30,8 @@ def test_every_function_has_a_sample_event():
         route, _, _ = api_gateway.match(ROUTES, event["httpMethod"], event["path"])
         assert route is not None and route.resource == event["resource"], name
         covered.add(route.function)
-    covered |= {"ReaperFunction", "SyncEngineFunction", "DeadLetterFunction"}  # scheduled and SQS events
+    covered |= {"ReaperFunction", "SyncEngineFunction", "DeadLetterFunction",  # scheduled, SQS and stream events
+                "TaskPublisherFunction", "WebhookDeliveryFunction", *WEBSOCKET_EVENTS}
     assert covered == set(FUNCTIONS)
     assert set(API_EVENTS) == set(EXPECTED)
 
@@ -65,3 +68,21 @@ def test_background_sample_events_run(aws, function, name):
         assert result == {"submitted": 0, "cleared": 0, "resumed": 0, "failed": 0}
     else:
         assert result == {"batchItemFailures": []}  # an unknown task: nothing to do, nothing to retry
+
+
+def test_stream_and_webhook_sample_events_run(aws):
+    # A new task's record: its state-change event goes to the bus; nobody subscribes, nothing to retry.
+    assert FUNCTIONS["TaskPublisherFunction"].invoke(load_event("task_publisher.json")) == {"batchItemFailures": []}
+    # A webhook to an endpoint that is not there: the delivery fails and stays queued for a retry.
+    event = load_event("webhook_delivery.json")
+    result = FUNCTIONS["WebhookDeliveryFunction"].invoke(event)
+    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+
+
+def test_websocket_sample_events_run(aws):
+    connect = FUNCTIONS["WsConnectFunction"].invoke(load_event("ws_connect.json"))
+    assert connect["statusCode"] == 401  # the sample carries no token; AuthMode cognito refuses it
+    assert json.loads(connect["body"])["code"] == "UNAUTHENTICATED"
+    reply = FUNCTIONS["WsSubscribeFunction"].invoke(load_event("ws_subscribe.json"))
+    assert json.loads(reply["body"])["code"] == "CONNECTION_CLOSED"  # that connection was never opened
+    assert FUNCTIONS["WsDisconnectFunction"].invoke(load_event("ws_disconnect.json")) == {"statusCode": 200}

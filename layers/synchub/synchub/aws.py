@@ -10,13 +10,15 @@ _session: Any = None
 _lock = threading.Lock()
 
 
-def client(service: str) -> Any:
-    """A shared boto3 client for ``service`` (created on first use; honours ``AWS_ENDPOINT_URL``)."""
-    found = _clients.get(service)
+def client(service: str, endpoint_url: str | None = None) -> Any:
+    """A shared boto3 client for ``service`` (created on first use; honours ``AWS_ENDPOINT_URL``), or for an
+    explicit ``endpoint_url`` (the WebSocket API's management endpoint)."""
+    name = f"{service}@{endpoint_url}" if endpoint_url else service
+    found = _clients.get(name)
     if found is not None:
         return found
     with _lock:
-        found = _clients.get(service)
+        found = _clients.get(name)
         if found is None:
             global _session
             import boto3
@@ -27,6 +29,7 @@ def client(service: str) -> Any:
                 _session = boto3.session.Session()
             found = _session.client(
                 service,
+                endpoint_url=endpoint_url,
                 config=Config(
                     retries={"mode": "standard", "max_attempts": 4},
                     connect_timeout=3,
@@ -34,7 +37,7 @@ def client(service: str) -> Any:
                     tcp_keepalive=True,
                 ),
             )
-            _clients[service] = found
+            _clients[name] = found
     return found
 
 

@@ -34,6 +34,23 @@ class Settings(BaseModel):
     # The user pool's OAuth2 token endpoint, shown in the served OpenAPI document.
     token_url: str = ""
     max_body_bytes: int = Field(default=262_144, ge=1024)
+    # ---- live status and notifications
+    connections_table: str = "synchub-connections"
+    # The WebSocket API's management endpoint (https://{api}.execute-api.{region}.amazonaws.com/{stage}).
+    websocket_endpoint: str = ""
+    # A WebSocket connection lasts at most 2 hours (API Gateway's limit); its records expire after that.
+    connection_ttl_seconds: int = Field(default=7_500, ge=60)
+    # The user pool whose access tokens open a WebSocket (AuthMode cognito), and where its keys are.
+    user_pool_id: str = ""
+    jwks_url: str = ""
+    event_bus_name: str = "default"
+    webhook_queue_url: str = ""
+    # The stack's signing secret, for webhooks of data sources without a notify_secret of their own.
+    webhook_secret_arn: str = ""
+    # First retry delay of a failed webhook delivery; it doubles with each attempt (capped at 15 minutes).
+    webhook_retry_base_seconds: int = Field(default=10, ge=0, le=900)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    metrics_namespace: str = "SyncHub"
     # ---- engine
     data_lake_bucket: str = ""
     destination_table: str = ""

@@ -50,14 +50,14 @@ def _claims(event: dict[str, Any]) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) and claims else None
 
 
-def _scopes(claims: dict[str, Any]) -> frozenset[str]:
+def scopes_of(claims: dict[str, Any]) -> frozenset[str]:
     raw = claims.get("scope") or ""
     if isinstance(raw, list):
         return frozenset(str(s) for s in raw)
     return frozenset(str(raw).split())
 
 
-def _principal(claims: dict[str, Any]) -> str | None:
+def principal_of(claims: dict[str, Any]) -> str | None:
     for name in ("username", "cognito:username", "client_id", "sub"):
         value = claims.get(name)
         if isinstance(value, str) and value:
@@ -71,12 +71,12 @@ def caller_from_event(event: dict[str, Any], auth_mode: str) -> Caller:
     needed = required_scope(method)
     if auth_mode == "cognito":
         claims = _claims(event)
-        principal = _principal(claims) if claims else None
+        principal = principal_of(claims) if claims else None
         if not claims or not principal:
             raise Unauthenticated(
                 "Send an access token from the SyncHub user pool: 'Authorization: Bearer <token>'.",
                 headers={"WWW-Authenticate": 'Bearer realm="synchub"'})
-        scopes = _scopes(claims)
+        scopes = scopes_of(claims)
         if needed not in scopes:
             raise InsufficientScope(
                 f"This route needs scope '{needed}'; the token has {sorted(scopes) or 'none'}.",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import uuid
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -19,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from synchub.api.auth import ANONYMOUS, Caller, caller_from_event
 from synchub.errors import SyncHubError
-from synchub.observability import logger
+from synchub.observability import CORRELATION_HEADER, logger, usable_correlation_id
 from synchub.settings import get_settings
 
 PROBLEM_JSON = "application/problem+json"
@@ -110,6 +111,23 @@ class SyncHubResolver(APIGatewayRestResolver):
         self.public = public
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        correlation = self._correlate(event)
+        result = self._guarded_resolve(event, context)
+        result.setdefault("headers", {})[CORRELATION_HEADER] = correlation
+        return result
+
+    @staticmethod
+    def _correlate(event: dict[str, Any]) -> str:
+        """Set the request's correlation id on the logger: the client's X-Correlation-Id, else API Gateway's
+        request id."""
+        sent = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == CORRELATION_HEADER.lower()),
+                    None)
+        correlation = usable_correlation_id(sent) or usable_correlation_id(
+            (event.get("requestContext") or {}).get("requestId")) or str(uuid.uuid4())
+        logger.set_correlation_id(correlation)
+        return correlation
+
+    def _guarded_resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
             caller = caller_from_event(event, "none" if self.public else get_settings().auth_mode)
         except SyncHubError as error:

@@ -14,7 +14,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Callable
 
-from synchub import aws
 
 from synchub.connectors.base import Batch, PermanentSourceError, TransientSourceError, newer_than
 from synchub.dal.interfaces import InterfaceStore
@@ -169,6 +168,7 @@ class SyncRunner:
                     logger.info("lost the task to another run; stopping", extra={"task_id": task["id"]})
                     return "lost-lease"
                 task, seq = updated, seq + 1
+                _count_batch(len(batch.rows), time.monotonic() - read_started)
                 if cycle_done and realtime:
                     if task.get("cancel_requested"):
                         self._finish(task, run_id, "cancelled", checkpoint, destination, stream)
@@ -272,17 +272,23 @@ class SyncRunner:
         logger.info("continuing in a fresh invocation", extra={"task_id": task["id"], "hop": hop})
 
 
+def _count_batch(rows: int, seconds: float) -> None:
+    """EMF metrics of one committed batch: rows synced and the batch's read-write-checkpoint latency."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from synchub.observability import metrics
+
+    metrics.add_metric(name="RowsSynced", unit=MetricUnit.Count, value=rows)
+    metrics.add_metric(name="BatchLatency", unit=MetricUnit.Milliseconds, value=round(seconds * 1000, 1))
+
+
 def retry_later_backoff(receipt_handle: str, receive_count: int, settings: Settings | None = None) -> None:
     """Make a failed message visible again after an exponential backoff (5 s, 10 s, 20 s … up to 15 min)."""
+    from synchub.backoff import delay_redelivery
     from synchub.settings import get_settings
 
     settings = settings or get_settings()
-    delay = min(900, settings.engine_retry_base_seconds * 2 ** max(0, receive_count - 1))
-    try:
-        aws.client("sqs").change_message_visibility(QueueUrl=settings.sync_queue_url, ReceiptHandle=receipt_handle,
-                                                    VisibilityTimeout=delay)
-    except Exception:  # the message simply returns after the queue's visibility timeout instead
-        logger.warning("could not set the retry backoff", exc_info=True)
+    delay_redelivery(settings.sync_queue_url, receipt_handle, receive_count, settings.engine_retry_base_seconds)
 
 
 _runner: SyncRunner | None = None

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from synchub import aws
+from synchub.observability import CORRELATION_ATTRIBUTE, correlation_id
 from synchub.settings import Settings
 
 
@@ -30,10 +31,16 @@ class SyncEngine:
                extra: dict[str, Any] | None = None) -> str:
         """Send the task's message to the sync queue; returns the SQS message id."""
         message = {**task_message(task, hop=hop, checkpoint=checkpoint, run_id=run_id), **(extra or {})}
+        params: dict[str, Any] = {}
+        correlation = task.get("correlation_id") or correlation_id()
+        if correlation:
+            # The engine logs its run of the task under the id of the request that created it.
+            params["MessageAttributes"] = {CORRELATION_ATTRIBUTE: {"DataType": "String", "StringValue": correlation}}
         response = aws.client("sqs").send_message(
             QueueUrl=self.settings.sync_queue_url,
             MessageBody=json.dumps(message, separators=(",", ":")),
             DelaySeconds=max(0, min(900, delay_seconds)),
+            **params,
         )
         return response["MessageId"]
 

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from synchub.models.storable import StorableDict
-from synchub.models.tasks import ResourceId
+from synchub.models.tasks import NotifyUrl, ResourceId
 
 DataSourceType = Literal["http", "postgresql", "mysql", "file", "csv", "json", "jsonl"]
 FILE_TYPES = frozenset({"file", "csv", "json", "jsonl"})
@@ -34,6 +34,11 @@ class DataSourceBody(BaseModel):
     description: Annotated[str, StringConstraints(max_length=1024)] | None = None
     connection_config: StorableDict
     params_config: StorableDict = Field(default_factory=dict)
+    notify_url: NotifyUrl | None = Field(
+        default=None, description="POSTed a signed webhook when one of the source's tasks finishes")
+    notify_secret: Annotated[str, StringConstraints(min_length=16, max_length=256)] | None = Field(
+        default=None, description="Write-only key of the webhooks' HMAC-SHA256 signature (answers show "
+                                  "notify_secret_set); without one the stack's WebhookSigningSecret signs them")
 
     @model_validator(mode="after")
     def _check_connection(self) -> "DataSourceBody":

@@ -61,6 +61,7 @@ class Task(BaseModel):
     current_phase: str | None = None
     estimated_time: float | None = Field(default=None, description="seconds remaining (running tasks)")
     progress_updated_at: str | None = None
+    notify_url: str | None = Field(default=None, description="gets a signed webhook when the task finishes")
 
 
 class TaskPagination(BaseModel):
@@ -173,7 +174,9 @@ class DataSource(BaseModel):
     description: str | None
     connection_config: dict[str, Any] = Field(description="credential fields shown as ********")
     params_config: dict[str, Any]
+    notify_url: str | None = Field(default=None, description="gets a signed webhook when a task of this source finishes")
     has_secrets: bool
+    notify_secret_set: bool = Field(description="whether the source has its own webhook signing secret (write-only)")
     created_at: str
     updated_at: str
     created_by: str | None

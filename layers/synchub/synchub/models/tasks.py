@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timezone
 from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
 from synchub.ids import NAME_ID_PATTERN
 from synchub.models.storable import storable
@@ -18,6 +19,17 @@ TERMINAL_STATUSES = frozenset({"success", "failed", "cancelled"})
 ACTIVE_STATUSES = frozenset({"pending", "running"})
 
 ResourceId = Annotated[str, StringConstraints(pattern=NAME_ID_PATTERN.pattern)]
+
+
+def _check_notify_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.username or parsed.password:
+        raise ValueError("must be an absolute http(s) URL without credentials")
+    return value
+
+
+NotifyUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_check_notify_url),
+                      Field(description="POSTed a signed webhook when the task finishes (see the README)")]
 
 
 class TaskParameters(BaseModel):
@@ -43,6 +55,7 @@ class CreateTaskRequest(BaseModel):
     interface_id: ResourceId | None = None
     task_type: TaskType
     parameters: TaskParameters | None = None
+    notify_url: NotifyUrl | None = None
 
     def config(self) -> dict[str, Any]:
         """The parameters as stored in the task's ``config`` (unset known keys left out)."""
@@ -120,6 +133,7 @@ PUBLIC_TASK_FIELDS: tuple[str, ...] = (
     "current_phase",
     "estimated_time",
     "progress_updated_at",
+    "notify_url",
 )
 
 LIVE_PROGRESS_FIELDS = ("speed", "current_phase", "estimated_time", "progress_updated_at")

@@ -22,8 +22,8 @@ from synchub.timeutil import now_iso
 
 logger = logging.getLogger(__name__)
 
-PUBLIC_FIELDS = ("id", "name", "type", "description", "connection_config", "params_config", "created_at",
-                 "updated_at", "created_by")
+PUBLIC_FIELDS = ("id", "name", "type", "description", "connection_config", "params_config", "notify_url",
+                 "created_at", "updated_at", "created_by")
 MAX_PAGE_OFFSET = 10_000
 
 
@@ -31,6 +31,7 @@ def public_data_source(record: dict[str, Any]) -> dict[str, Any]:
     view = {name: record.get(name) for name in PUBLIC_FIELDS}
     view["params_config"] = view["params_config"] or {}
     view["has_secrets"] = bool(record.get("secret_arn"))
+    view["notify_secret_set"] = bool(record.get("notify_secret_arn"))
     return view
 
 
@@ -72,17 +73,24 @@ class DataSourceService:
             "description": request.description,
             "connection_config": masked,
             "params_config": request.params_config,
+            "notify_url": request.notify_url,
             "created_at": now,
             "updated_at": now,
             "created_by": created_by,
         }
+        if request.notify_secret == MASK:
+            raise ValidationFailed("notify_secret holds the mask instead of a value.", errors=[
+                {"loc": ["body", "notify_secret"], "msg": "mask given as a secret value", "type": "value_error"}])
         if secrets:
             record["secret_arn"] = self.vault.create(data_source_id, secrets)
+        if request.notify_secret:
+            record["notify_secret_arn"] = self.vault.create(data_source_id, {"signing_secret": request.notify_secret})
         try:
             self.store.put(record, must_exist=False)
         except ClientError as error:
-            if record.get("secret_arn"):
-                self.vault.delete(record["secret_arn"])
+            for arn in (record.get("secret_arn"), record.get("notify_secret_arn")):
+                if arn:
+                    self.vault.delete(arn)
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 raise DataSourceExists(f"Data source '{data_source_id}' already exists.") from error
             raise
@@ -112,8 +120,20 @@ class DataSourceService:
             "description": request.description,
             "connection_config": masked,
             "params_config": request.params_config,
+            "notify_url": request.notify_url,
             "updated_at": now_iso(),
         }
+        old_notify_arn = current.get("notify_secret_arn")
+        if request.notify_secret == MASK:
+            if not old_notify_arn:
+                raise ValidationFailed("notify_secret holds the mask but none is stored; send the real value.", errors=[
+                    {"loc": ["body", "notify_secret"], "msg": "no stored secret", "type": "value_error"}])
+        elif request.notify_secret and old_notify_arn:
+            self.vault.replace(old_notify_arn, {"signing_secret": request.notify_secret})
+        elif request.notify_secret:
+            record["notify_secret_arn"] = self.vault.create(data_source_id, {"signing_secret": request.notify_secret})
+        else:
+            record.pop("notify_secret_arn", None)
         old_arn = current.get("secret_arn")
         if secrets and old_arn:
             if secrets != stored:
@@ -130,6 +150,8 @@ class DataSourceService:
             raise
         if old_arn and not secrets:
             self.vault.delete(old_arn)
+        if old_notify_arn and not request.notify_secret:
+            self.vault.delete(old_notify_arn)
         return public_data_source(record)
 
     def delete(self, data_source_id: str) -> None:
@@ -144,9 +166,11 @@ class DataSourceService:
             raise DataSourceInUse(
                 f"Data source '{data_source_id}' has pending or running tasks; cancel them first."
             ) from failure
-        if current.get("secret_arn"):
+        for arn in (current.get("secret_arn"), current.get("notify_secret_arn")):
+            if not arn:
+                continue
             try:
-                self.vault.delete(current["secret_arn"])
+                self.vault.delete(arn)
             except ClientError:
                 logger.warning("could not schedule deletion of a data source secret", exc_info=True)
 

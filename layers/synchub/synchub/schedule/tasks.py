@@ -25,6 +25,7 @@ from synchub.errors import (InvalidState, SyncHubError, TaskNotFound, UnknownDat
                             ValidationFailed)
 from synchub.ids import is_task_id, new_task_id, shard_of, task_id_floor
 from synchub.models.tasks import TERMINAL_STATUSES, CleanupRequest, CreateTaskRequest, public_task
+from synchub.observability import correlation_id
 from synchub.settings import Settings, get_settings
 from synchub.stats.aggregate import SCOPE_ALL, scope_of_data_source
 from synchub.timeutil import iso, now_iso, parse_iso, utcnow
@@ -59,6 +60,7 @@ class ScheduleService:
         attempt: int = 1,
         retry_of: str | None = None,
         resume_from: str | None = None,
+        notify_url: str | None = None,
     ) -> dict[str, Any]:
         created = utcnow()
         now = iso(created)
@@ -83,6 +85,8 @@ class ScheduleService:
             "submitted": False,
             "resubmit": "1",
             "version": 1,
+            "correlation_id": correlation_id(),
+            "notify_url": notify_url,
             "stats_shard": shard_of(task_id, self.settings.statistics_shards),
             "list_shard": shard_of(task_id, self.settings.list_shards),
         }
@@ -149,6 +153,7 @@ class ScheduleService:
             task_type=request.task_type,
             config=request.config(),
             created_by=created_by,
+            notify_url=request.notify_url,
         )
         ops = [self.tasks.put_op(record), self.data_sources.exists_check(request.data_source_id)]
         if request.interface_id:
@@ -395,6 +400,7 @@ class ScheduleService:
             attempt=int(before.get("attempt") or 1) + 1,
             retry_of=before["id"],
             resume_from=None if restart else before["id"],
+            notify_url=before.get("notify_url"),
         )
         mark_op, _ = self.transition_ops(
             before, {"retried_by": record["id"]}, condition="attribute_not_exists(retried_by)"

@@ -1,0 +1,1 @@
+"""Live status and notifications: the task change feed, WebSocket pushes, state-change events, webhooks."""

@@ -1,0 +1,124 @@
+"""Signed webhooks: a POST to the task's (or its data source's) ``notify_url`` when a task finishes.
+
+The publisher only queues a delivery, so the engine never waits for a user's endpoint; the delivery
+function POSTs it and, when the endpoint fails or is slow, retries with a doubling backoff (10 s, 20 s,
+40 s … up to 15 minutes) until the queue's dead-letter queue takes it.
+
+Each request carries ``SyncHub-Delivery`` (the same id for every attempt: use it to drop duplicates),
+``SyncHub-Timestamp`` (Unix seconds of the attempt) and ``SyncHub-Signature: v1=<hex>``, where ``<hex>``
+is HMAC-SHA256, keyed with the signing secret, of ``<timestamp>.<raw body>``. The secret is the data
+source's write-only ``notify_secret`` when it has one, else the stack's ``WebhookSigningSecret``.
+Receivers check the signature on the raw bytes and refuse timestamps more than 5 minutes off
+(:func:`verify_signature` is the recipe).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+from functools import lru_cache
+from typing import Any
+
+from synchub import aws
+from synchub.notify.feed import TaskChange
+from synchub.observability import logger
+from synchub.settings import Settings
+from synchub.timeutil import now_iso
+
+SIGNATURE_HEADER = "SyncHub-Signature"
+TIMESTAMP_HEADER = "SyncHub-Timestamp"
+DELIVERY_HEADER = "SyncHub-Delivery"
+SIGNATURE_VERSION = "v1"
+
+
+def signature(secret: str, timestamp: int | str, body: bytes) -> str:
+    """``v1=<hex>``: HMAC-SHA256 of ``<timestamp>.<body>`` keyed with ``secret``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"{SIGNATURE_VERSION}={mac}"
+
+
+def verify_signature(secret: str, body: bytes, timestamp: str, signed: str, *, tolerance_seconds: int = 300,
+                     now: float | None = None) -> bool:
+    """Whether a received webhook is genuine: the signature matches and the timestamp is recent."""
+    try:
+        age = abs((now if now is not None else time.time()) - int(timestamp))
+    except ValueError:
+        return False
+    expected = signature(secret, timestamp, body)
+    return age <= tolerance_seconds and any(hmac.compare_digest(expected, part.strip())
+                                            for part in signed.split(","))
+
+
+def webhook_body(change: TaskChange) -> dict[str, Any]:
+    return {"id": delivery_id(change), "type": f"task.{change.new_status}", "created_at": now_iso(),
+            "data": {"task": change.task, "old_status": change.old_status, "new_status": change.new_status}}
+
+
+def delivery_id(change: TaskChange) -> str:
+    # A task reaches a terminal status once, so this names the event for every attempt at delivering it.
+    return f"{change.task['id']}.{change.new_status}"
+
+
+class WebhookQueue:
+    """Queues deliveries for the delivery function (the publisher's half)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def enqueue(self, change: TaskChange, url: str, secret_arn: str) -> str:
+        message = {"delivery_id": delivery_id(change), "url": url, "secret_arn": secret_arn,
+                   "body": json.dumps(webhook_body(change), separators=(",", ":"))}
+        return aws.client("sqs").send_message(QueueUrl=self.settings.webhook_queue_url,
+                                              MessageBody=json.dumps(message))["MessageId"]
+
+
+class DeliveryFailed(Exception):
+    """The endpoint did not answer 2xx in time; the delivery is retried."""
+
+
+class WebhookSender:
+    """POSTs one queued delivery, signed (the delivery function's half)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._secrets: dict[str, tuple[float, str]] = {}
+
+    def secret(self, arn: str) -> str:
+        cached = self._secrets.get(arn)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        raw = aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+        value = str(json.loads(raw)["signing_secret"])
+        self._secrets[arn] = (time.monotonic() + 300, value)
+        return value
+
+    def send(self, delivery: dict[str, Any]) -> int:
+        """POST the delivery; returns the endpoint's status, raises ``DeliveryFailed`` on anything but 2xx."""
+        body = str(delivery["body"]).encode()
+        timestamp = str(int(time.time()))
+        request = urllib.request.Request(delivery["url"], data=body, method="POST", headers={
+            "Content-Type": "application/json", "User-Agent": "SyncHub-Webhooks/1",
+            DELIVERY_HEADER: str(delivery["delivery_id"]), TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: signature(self.secret(str(delivery["secret_arn"])), timestamp, body),
+        })
+        try:
+            with urllib.request.urlopen(request, timeout=self.settings.webhook_timeout_seconds) as response:  # noqa: S310
+                status = response.status
+        except urllib.error.HTTPError as error:
+            raise DeliveryFailed(f"{delivery['url']} answered {error.code}") from error
+        except (urllib.error.URLError, TimeoutError, OSError) as error:
+            raise DeliveryFailed(f"{delivery['url']} unreachable: {error}") from error
+        logger.info("webhook delivered", extra={"delivery_id": delivery["delivery_id"], "status": status})
+        return status
+
+
+
+@lru_cache(maxsize=1)
+def webhook_sender() -> WebhookSender:
+    from synchub.settings import get_settings
+
+    return WebhookSender(get_settings())

@@ -1,0 +1,366 @@
+"""The task change feed under moto: the tasks table's stream → publisher → WebSocket pushes (through the local
+WebSocket API and its management endpoint), EventBridge events and signed webhooks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from local.auth import ALL_SCOPES
+from local.orders_server import OrdersServer
+from local.stack import QueueEventSource
+from local.streams import StreamEventSource
+from local.websocket import LocalWebSocketApi, serve_management
+from synchub.dal.connections import ConnectionStore
+from synchub.notify.webhooks import verify_signature
+from synchub.schedule.tasks import schedule_service
+from synchub.settings import get_settings
+from tests.conftest import FUNCTIONS, TEMPLATE, TESTER_TOKEN, USER_POOL
+from tests.functional.test_engine import create, drain, register
+
+
+class JsonServer:
+    """Serves one JSON document (the local user pool's keys) on 127.0.0.1."""
+
+    def __init__(self, payload: dict[str, Any]):
+        body = json.dumps(payload).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+class WebhookReceiver:
+    """A user's webhook endpoint: records every request; answers the queued statuses, then 200."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.statuses: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/synchub"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def live(aws, monkeypatch):
+    """The local WebSocket API with its management endpoint, the publisher pointed at it, and the user pool's
+    keys served where the $connect function fetches them."""
+    websocket = LocalWebSocketApi(TEMPLATE, FUNCTIONS, port=0)
+    websocket.start()
+    management, endpoint = serve_management(websocket)
+    keys = JsonServer(USER_POOL.jwks())
+    monkeypatch.setenv("WEBSOCKET_ENDPOINT", endpoint)
+    monkeypatch.setenv("JWKS_URL", keys.url)
+    monkeypatch.setenv("WEBHOOK_RETRY_BASE_SECONDS", "0")
+    import synchub.runtime
+
+    synchub.runtime.reset()
+    yield websocket
+    websocket.stop()
+    management.shutdown()
+    keys.close()
+
+
+@pytest.fixture
+def orders():
+    server = OrdersServer(rows=2345)
+    yield server
+    server.close()
+
+
+def stream_source(aws) -> StreamEventSource:
+    function = FUNCTIONS["TaskPublisherFunction"]
+    props = {**function.spec.events_of("DynamoDB")[0], "StartingPosition": "TRIM_HORIZON"}
+    return StreamEventSource.from_template(function, props, aws, boto3.client("dynamodbstreams"))
+
+
+def publish(source: StreamEventSource) -> int:
+    """Run the publisher over every stream record written so far."""
+    total = 0
+    while count := source.poll_once():
+        total += count
+    return total
+
+
+def subscribe(websocket: LocalWebSocketApi, token: str = TESTER_TOKEN, **body: Any) -> Any:
+    client = connect(f"{websocket.url}/?token={token}", open_timeout=5, legacy=True)
+    client.send(json.dumps({"action": "subscribe", **body}))
+    reply = json.loads(client.recv(timeout=5))
+    assert reply["type"] == "subscribed", reply
+    return client
+
+
+def received(client: Any, quiet: float = 0.5) -> list[dict[str, Any]]:
+    """Every message that arrives until ``quiet`` seconds pass without one."""
+    messages = []
+    while True:
+        try:
+            messages.append(json.loads(client.recv(timeout=quiet)))
+        except TimeoutError:
+            return messages
+
+
+def test_subscribers_get_their_tasks_changes_in_order_and_nothing_else(api, aws, live, orders):
+    register(api, orders)
+    watched, other = create(api), create(api)
+    source = stream_source(aws)
+    watcher = subscribe(live, task_ids=[watched["id"]])
+    bystander = subscribe(live, task_ids=[other["id"]])
+    everything = subscribe(live, all=True)
+    by_source = subscribe(live, data_source_ids=["ds_orders"])
+    schedule_service().cancel_task(other["id"])  # pending → cancelled: the bystander's own task changes
+    drain(aws)  # the engine runs the watched task to the end: 5 batches of 500 rows
+    publish(source)
+
+    mine = received(watcher)
+    assert {m["task_id"] for m in mine} == {watched["id"]}
+    assert [m["type"] for m in mine] == ["task.status", "task.status"] + ["task.progress"] * 5 + ["task.status"]
+    assert [m["task"]["status"] for m in mine if m["type"] == "task.status"] == ["pending", "running", "success"]
+    assert [(m["old_status"], m["new_status"]) for m in mine if m["type"] == "task.status"] == [
+        (None, "pending"), ("pending", "running"), ("running", "success")]
+    rows = [m["task"]["processed_rows"] for m in mine if m["type"] == "task.progress"]
+    assert rows == [500, 1000, 1500, 2000, 2345]
+    progress = [m["task"]["progress"] for m in mine if m["type"] == "task.progress"]
+    assert progress == sorted(progress) and progress[-1] == 100
+    assert mine[-1]["task"]["processed_rows"] == 2345 and "lease_owner" not in mine[-1]["task"]  # public fields only
+    sequences = [int(m["sequence"]) for m in mine]
+    assert sequences == sorted(sequences)
+
+    theirs = received(bystander)
+    assert {m["task_id"] for m in theirs} == {other["id"]}  # nothing of the watched task
+    assert [m["task"]["status"] for m in theirs] == ["pending", "cancelled"]
+    assert len(received(everything)) == len(mine) + len(theirs)
+    assert len(received(by_source)) == len(mine) + len(theirs)
+    for client in (watcher, bystander, everything, by_source):
+        client.close()
+
+
+def test_a_gone_connection_is_removed_and_the_others_still_get_their_messages(api, aws, live, orders):
+    register(api, orders)
+    store = ConnectionStore(get_settings())
+    # A connection API Gateway has dropped without a $disconnect reaching us (its records remain).
+    store.open("gone-connection", "tester@example.com")
+    store.subscribe("gone-connection", ["all", "data_source:ds_orders"])
+    listener = subscribe(live, all=True)
+    source = stream_source(aws)
+    task = create(api)
+    publish(source)
+    assert store.topics("gone-connection") is None
+    assert store.subscribers(["all", "data_source:ds_orders"]) == set(live.connections)
+    assert [m["task_id"] for m in received(listener)] == [task["id"]]
+    listener.close()
+
+
+def test_disconnect_forgets_the_connection_and_its_subscriptions(aws, live):
+    client = subscribe(live, all=True, task_ids=["task_01M8F5WN6MGNT4KP4MPE6TDYBH"])
+    (connection_id,) = live.connections
+    store = ConnectionStore(get_settings())
+    assert store.topics(connection_id) == {"all", "task:task_01M8F5WN6MGNT4KP4MPE6TDYBH"}
+    client.close()
+    for _ in range(50):
+        if store.topics(connection_id) is None:
+            break
+        time.sleep(0.05)
+    assert store.topics(connection_id) is None and store.subscribers(["all"]) == set()
+
+
+def test_connect_is_authenticated_like_the_rest_api(aws, live):
+    for token, status in ((None, 401), ("not-a-token", 401), (USER_POOL.issue("x", ["synchub/write"]), 403),
+                          (USER_POOL.issue("x", ALL_SCOPES, token_use="id"), 401),
+                          (USER_POOL.issue("x", ALL_SCOPES, ttl_seconds=-10), 401)):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(live.url + (f"/?token={token}" if token else ""), open_timeout=5)
+        assert refused.value.response.status_code == status, token
+    # A read-only token may watch; so may a token in the Authorization header (scripts).
+    reader = USER_POOL.issue("reader", ["synchub/read"])
+    with connect(live.url, additional_headers={"Authorization": f"Bearer {reader}"}, open_timeout=5):
+        pass
+    assert ConnectionStore(get_settings()).subscribers(["all"]) == set()
+
+
+def test_bad_messages_get_problem_answers_and_change_nothing(aws, live):
+    with connect(f"{live.url}/?token={TESTER_TOKEN}", open_timeout=5) as client:
+        (connection_id,) = live.connections
+        for message, code in ((b"{not json", "VALIDATION_FAILED"),
+                              ({"action": "subscribe"}, "VALIDATION_FAILED"),
+                              ({"action": "subscribe", "task_ids": ["nope"]}, "VALIDATION_FAILED"),
+                              ({"action": "subscribe", "task_ids": "task_x"}, "VALIDATION_FAILED"),
+                              ({"action": "subscribe", "all": True, "colour": "red"}, "VALIDATION_FAILED")):
+            client.send(message if isinstance(message, bytes) else json.dumps(message))
+            reply = json.loads(client.recv(timeout=5))
+            assert (reply["type"], reply["status"], reply["code"]) == ("error", 422, code), reply
+        client.send(json.dumps({"action": "dance"}))
+        unknown = json.loads(client.recv(timeout=5))  # the $default route answers an unknown action
+        assert unknown["code"] == "VALIDATION_FAILED" and unknown["errors"][0]["loc"] == ["action"]
+        assert ConnectionStore(get_settings()).topics(connection_id) == set()
+        client.send(json.dumps({"action": "subscribe", "task_ids": [f"task_01M8F5WN6MGNT4KP4MPE6T{n:04d}"[:31] for n in range(50)]}))
+        assert json.loads(client.recv(timeout=5))["type"] == "subscribed"
+        client.send(json.dumps({"action": "subscribe", "data_source_ids": [f"ds_{n}" for n in range(50)], "all": True}))
+        refused = json.loads(client.recv(timeout=5))
+        assert refused["code"] == "VALIDATION_FAILED" and "at most 100" in refused["detail"]
+        client.send(json.dumps({"action": "unsubscribe", "task_ids": [f"task_01M8F5WN6MGNT4KP4MPE6T{n:04d}"[:31] for n in range(50)]}))
+        assert json.loads(client.recv(timeout=5))["type"] == "unsubscribed"
+        assert ConnectionStore(get_settings()).topics(connection_id) == set()
+
+
+def bus_listener(aws) -> str:
+    """A rule on the stack's bus for SyncHub state changes, delivering to a queue the test reads."""
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    url = sqs.create_queue(QueueName="state-changes")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="synchub-state-changes", EventBusName=aws.refs["EventBus"], EventPattern=json.dumps(
+        {"source": ["synchub"], "detail-type": ["SyncTask State Change"]}))
+    events.put_targets(Rule="synchub-state-changes", EventBusName=aws.refs["EventBus"],
+                       Targets=[{"Id": "queue", "Arn": arn}])
+    return url
+
+
+def read_queue(url: str) -> list[dict[str, Any]]:
+    sqs, found = boto3.client("sqs"), []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        found += [json.loads(m["Body"]) for m in messages]
+        sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)])
+    return found
+
+
+def test_every_status_change_is_an_eventbridge_event(api, aws, live, orders):
+    register(api, orders)
+    queue = bus_listener(aws)
+    source = stream_source(aws)
+    task = create(api)
+    orders.fail(404, times=1)  # a permanent source error: the task fails
+    drain(aws)
+    publish(source)
+    events = read_queue(queue)
+    assert [(e["detail"]["old_status"], e["detail"]["new_status"]) for e in events] == [
+        (None, "pending"), ("pending", "running"), ("running", "failed")]
+    last = events[-1]
+    assert last["source"] == "synchub" and last["detail-type"] == "SyncTask State Change"
+    assert last["detail"]["task_id"] == task["id"] and last["detail"]["data_source_id"] == "ds_orders"
+    assert last["detail"]["task_type"] == "full_sync" and last["detail"]["error_code"] == "SOURCE_ERROR"
+    assert last["detail"]["error_message"] and last["detail"]["processed_rows"] == 0
+
+
+def webhook_source(aws) -> QueueEventSource:
+    function = FUNCTIONS["WebhookDeliveryFunction"]
+    return QueueEventSource.from_template(function, function.spec.events_of("SQS")[0], aws, boto3.client("sqs"))
+
+
+def test_a_failing_webhook_is_retried_without_holding_up_the_task(api, aws, live, orders):
+    receiver = WebhookReceiver()
+    receiver.statuses = [500, 503]  # the endpoint fails twice, then takes the delivery
+    secret = "whsec-0123456789abcdef"
+    register(api, orders, ds="ds_hooked")
+    updated = api.put("/api/sync/data-sources/ds_hooked", {
+        **{k: v for k, v in api.get("/api/sync/data-sources/ds_hooked").json.items()
+           if k in ("name", "type", "connection_config", "params_config")},
+        "notify_url": receiver.url, "notify_secret": secret})
+    assert updated.status == 200, updated.text
+    assert updated.json["notify_secret_set"] is True and secret not in updated.text
+    source = stream_source(aws)
+    task = create(api, ds="ds_hooked")
+    drain(aws)
+    publish(source)
+    # The task finished, and its changes were published, before any call to the endpoint.
+    assert api.get(f"/api/sync/tasks/{task['id']}").json["status"] == "success"
+    assert receiver.requests == []
+    deliveries = webhook_source(aws)
+    for _ in range(3):
+        assert deliveries.poll_once() == 1
+    assert deliveries.poll_once() == 0  # delivered: nothing left to retry
+    assert len(receiver.requests) == 3
+    ids = {r["headers"]["synchub-delivery"] for r in receiver.requests}
+    assert ids == {f"{task['id']}.success"}
+    assert len({r["body"] for r in receiver.requests}) == 1  # the same event every time
+    for request in receiver.requests:
+        headers, body = request["headers"], request["body"]
+        assert verify_signature(secret, body, headers["synchub-timestamp"], headers["synchub-signature"])
+        # The recipe in the README, by hand: HMAC-SHA256 of "<timestamp>.<raw body>", hex, after "v1=".
+        expected = hmac.new(secret.encode(), headers["synchub-timestamp"].encode() + b"." + body,
+                            hashlib.sha256).hexdigest()
+        assert headers["synchub-signature"] == f"v1={expected}"
+        assert not verify_signature("another-secret-of-16", body, headers["synchub-timestamp"],
+                                    headers["synchub-signature"])
+    event = json.loads(receiver.requests[-1]["body"])
+    assert event["type"] == "task.success" and event["data"]["task"]["id"] == task["id"]
+    assert event["data"]["task"]["processed_rows"] == 2345
+    receiver.close()
+
+
+def test_a_failed_delivery_waits_a_doubling_backoff(api, aws, live, orders, monkeypatch):
+    monkeypatch.setenv("WEBHOOK_RETRY_BASE_SECONDS", "10")
+    get_settings.cache_clear()
+    receiver = WebhookReceiver()
+    receiver.statuses = [500]
+    register(api, orders)
+    source = stream_source(aws)
+    response = api.post("/api/sync/tasks", {"data_source_id": "ds_orders", "task_type": "full_sync",
+                                            "notify_url": receiver.url})
+    assert response.status == 201 and response.json["notify_url"] == receiver.url
+    drain(aws)
+    publish(source)
+    deliveries = webhook_source(aws)
+    assert deliveries.poll_once() == 1 and len(receiver.requests) == 1
+    assert deliveries.poll_once() == 0  # not visible again before its 10 s backoff
+    url = aws.refs["WebhookQueue"]
+    attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
+    # Signed with the stack's secret: the data source has no notify_secret.
+    stack_secret = json.loads(boto3.client("secretsmanager").get_secret_value(
+        SecretId=aws.refs["WebhookSigningSecret"])["SecretString"])["signing_secret"]
+    headers = receiver.requests[0]["headers"]
+    assert verify_signature(stack_secret, receiver.requests[0]["body"], headers["synchub-timestamp"],
+                            headers["synchub-signature"])
+    receiver.close()
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/hook", "not a url", "http://user:pw@example.com/hook",
+                                 "https://" + "a" * 2050 + ".com"])
+def test_bad_notify_urls_are_refused(api, aws, url):
+    response = api.post("/api/sync/data-sources", {"id": "ds_x", "name": "x", "type": "http",
+                                                   "connection_config": {"base_url": "http://127.0.0.1:9"},
+                                                   "notify_url": url})
+    assert response.status == 422 and response.json["errors"][0]["loc"][-1] == "notify_url", response.text
+    assert api.get("/api/sync/data-sources/ds_x").status == 404
