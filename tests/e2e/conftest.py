@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class RunningStack:
-    def __init__(self, base_url: str, moto_port: int, process: subprocess.Popen, log_path: Path):
+    def __init__(self, base_url: str, moto_port: int, process: subprocess.Popen, log_path: Path, ws_url: str = ""):
         self.base_url = base_url
+        self.ws_url = ws_url
         self.moto_port = moto_port
         self.process = process
         self.log_path = log_path
@@ -32,12 +33,13 @@ class RunningStack:
 
 
 def start_stack(tmp_path: Path, *args: str) -> RunningStack:
-    port, moto_port = free_port(), free_port()
+    port, moto_port, ws_port = free_port(), free_port(), free_port()
     log_path = tmp_path / "stack.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["PYTHONUNBUFFERED"] = "1"
     process = subprocess.Popen(
-        [sys.executable, "-m", "local", "--port", str(port), "--moto-port", str(moto_port), *args],
+        [sys.executable, "-m", "local", "--port", str(port), "--moto-port", str(moto_port), "--ws-port", str(ws_port),
+         *args],
         cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
     )
     base_url = f"http://127.0.0.1:{port}"
@@ -47,7 +49,7 @@ def start_stack(tmp_path: Path, *args: str) -> RunningStack:
             raise RuntimeError(f"local stack exited: {log_path.read_text()[-3000:]}")
         try:
             if requests.get(f"{base_url}/_local/health", timeout=1).status_code == 200:
-                return RunningStack(base_url, moto_port, process, log_path)
+                return RunningStack(base_url, moto_port, process, log_path, f"ws://127.0.0.1:{ws_port}")
         except requests.RequestException:  # not listening yet, or still seeding
             pass
         time.sleep(0.2)
