@@ -91,3 +91,22 @@ def test_wrong_scope_is_forbidden(secured):
     assert listed.status_code == 403 and listed.json()["required_scope"] == "synchub/read"
     foreign = {"Authorization": f"Bearer {token(secured, 'frank', 'openid')}"}
     assert requests.get(secured.url("/api/sync/tasks"), headers=foreign, timeout=30).status_code == 401
+
+
+def test_the_websocket_takes_the_same_tokens(secured):
+    import json
+
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    for query, status in (("", 401), (f"?token={token(secured, 'writer', 'synchub/write')}", 403)):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(secured.ws_url + "/" + query, open_timeout=10)
+        assert refused.value.response.status_code == status
+    reader = token(secured, "reader", "synchub/read")
+    with connect(secured.ws_url, additional_headers={"Authorization": f"Bearer {reader}"}, open_timeout=10) as client:
+        client.send(json.dumps({"action": "subscribe", "all": True}))
+        assert json.loads(client.recv(timeout=10)) == {"type": "subscribed", "topics": ["all"]}
+    with connect(f"{secured.ws_url}/?token={demo_token(secured)}", open_timeout=10) as client:
+        client.send(json.dumps({"action": "subscribe", "data_source_ids": ["ds_123"]}))
+        assert json.loads(client.recv(timeout=10))["type"] == "subscribed"
