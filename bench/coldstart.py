@@ -30,6 +30,8 @@ EVENTS = {
     "DeleteInterfaceFunction": "delete_interface.json", "OpenApiFunction": "openapi.json",
     "ReaperFunction": "reaper.json",
     "SyncEngineFunction": "sync_engine.json", "DeadLetterFunction": "dead_letter.json",
+    "TaskPublisherFunction": "task_publisher.json", "WsSubscribeFunction": "ws_subscribe.json",
+    "WsDisconnectFunction": "ws_disconnect.json",
 }
 
 CHILD = r"""
@@ -175,7 +177,7 @@ def services_of(spec_props: dict[str, Any]) -> list[str]:
     text = json.dumps(spec_props.get("Policies", []))
     found = []
     for marker, service in (("dynamodb:", "dynamodb"), ("sqs:", "sqs"), ("s3:", "s3"),
-                            ("secretsmanager:", "secretsmanager")):
+                            ("secretsmanager:", "secretsmanager"), ("events:", "events")):
         if marker in text and service not in found:
             found.append(service)
     return found

@@ -136,6 +136,8 @@ class LocalStack:
             # The WebSocket $connect function checks tokens against the local user pool's keys.
             "JWKS_URL": f"http://{self.host}:{self.port}/_local/jwks.json",
             "WEBSOCKET_ENDPOINT": f"http://{self.host}:{self.port}{MANAGEMENT_PATH}",
+            # Webhooks to endpoints on this machine are the point of trying them locally.
+            "WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
         })
         demo.seed(self.base_url)
         self.postgres = None

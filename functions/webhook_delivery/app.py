@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.backoff import delay_redelivery
-from synchub.notify.webhooks import webhook_sender
+from synchub.notify.webhooks import Undeliverable, webhook_sender
 from synchub.observability import logger
 from synchub.settings import get_settings
 
@@ -20,6 +20,9 @@ def deliver(record: SQSRecord) -> int:
     delivery = json.loads(record.body)
     try:
         return webhook_sender().send(delivery)
+    except Undeliverable as error:
+        logger.error("webhook dropped", extra={"delivery_id": delivery.get("delivery_id"), "error": str(error)})
+        return 0
     except Exception as error:
         attempt = int(record.attributes.approximate_receive_count or 1)
         delay = delay_redelivery(settings.webhook_queue_url, record.receipt_handle, attempt,

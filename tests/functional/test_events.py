@@ -70,7 +70,11 @@ def test_background_sample_events_run(aws, function, name):
         assert result == {"batchItemFailures": []}  # an unknown task: nothing to do, nothing to retry
 
 
-def test_stream_and_webhook_sample_events_run(aws):
+def test_stream_and_webhook_sample_events_run(aws, monkeypatch):
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_HOSTS", "true")  # the sample's endpoint is on 127.0.0.1
+    import synchub.runtime
+
+    synchub.runtime.reset()
     # A new task's record: its state-change event goes to the bus; nobody subscribes, nothing to retry.
     assert FUNCTIONS["TaskPublisherFunction"].invoke(load_event("task_publisher.json")) == {"batchItemFailures": []}
     # A webhook to an endpoint that is not there: the delivery fails and stays queued for a retry.

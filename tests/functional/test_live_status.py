@@ -93,6 +93,7 @@ def live(aws, monkeypatch):
     monkeypatch.setenv("WEBSOCKET_ENDPOINT", endpoint)
     monkeypatch.setenv("JWKS_URL", keys.url)
     monkeypatch.setenv("WEBHOOK_RETRY_BASE_SECONDS", "0")
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_HOSTS", "true")  # the test's endpoints listen on 127.0.0.1
     import synchub.runtime
 
     synchub.runtime.reset()
@@ -364,3 +365,26 @@ def test_bad_notify_urls_are_refused(api, aws, url):
                                                    "notify_url": url})
     assert response.status == 422 and response.json["errors"][0]["loc"][-1] == "notify_url", response.text
     assert api.get("/api/sync/data-sources/ds_x").status == 404
+
+
+def test_webhooks_to_private_addresses_are_dropped_not_retried(api, aws, live, orders, monkeypatch):
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_HOSTS", "false")  # as deployed
+    import synchub.runtime
+
+    synchub.runtime.reset()
+    receiver = WebhookReceiver()
+    register(api, orders)
+    source = stream_source(aws)
+    response = api.post("/api/sync/tasks", {"data_source_id": "ds_orders", "task_type": "full_sync",
+                                            "notify_url": receiver.url})
+    assert response.status == 201
+    drain(aws)
+    publish(source)
+    deliveries = webhook_source(aws)
+    assert deliveries.poll_once() == 1
+    assert deliveries.poll_once() == 0  # dropped: nothing to retry
+    url = aws.refs["WebhookQueue"]
+    attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+    assert receiver.requests == []  # 127.0.0.1 was never called
+    receiver.close()

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -80,6 +82,25 @@ class DeliveryFailed(Exception):
     """The endpoint did not answer 2xx in time; the delivery is retried."""
 
 
+class Undeliverable(Exception):
+    """The URL may not be called (it resolves to a private address); retrying would not help."""
+
+
+def check_public(url: str) -> None:
+    """Refuse a URL whose host resolves to a loopback, private, link-local or otherwise non-public address."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        found = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+                                   proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as error:
+        raise DeliveryFailed(f"{parts.hostname} does not resolve: {error}") from error
+    for *_, address in found:
+        if not ipaddress.ip_address(address[0]).is_global:
+            raise Undeliverable(f"{parts.hostname} resolves to {address[0]}, which is not a public address")
+
+
 class WebhookSender:
     """POSTs one queued delivery, signed (the delivery function's half)."""
 
@@ -98,6 +119,8 @@ class WebhookSender:
 
     def send(self, delivery: dict[str, Any]) -> int:
         """POST the delivery; returns the endpoint's status, raises ``DeliveryFailed`` on anything but 2xx."""
+        if not self.settings.webhook_allow_private_hosts:
+            check_public(str(delivery["url"]))
         body = str(delivery["body"]).encode()
         timestamp = str(int(time.time()))
         request = urllib.request.Request(delivery["url"], data=body, method="POST", headers={
