@@ -17,7 +17,6 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from local.auth import ALL_SCOPES
-from local.orders_server import OrdersServer
 from local.stack import QueueEventSource
 from local.streams import StreamEventSource
 from local.websocket import LocalWebSocketApi, serve_management
@@ -26,7 +25,7 @@ from synchub.notify.webhooks import verify_signature
 from synchub.schedule.tasks import schedule_service
 from synchub.settings import get_settings
 from tests.conftest import FUNCTIONS, TEMPLATE, TESTER_TOKEN, USER_POOL
-from tests.functional.test_engine import create, drain, register
+from tests.functional.test_engine import create, drain, orders, register  # noqa: F401 - orders is a fixture
 
 
 class JsonServer:
@@ -101,13 +100,6 @@ def live(aws, monkeypatch):
     websocket.stop()
     management.shutdown()
     keys.close()
-
-
-@pytest.fixture
-def orders():
-    server = OrdersServer(rows=2345)
-    yield server
-    server.close()
 
 
 def stream_source(aws) -> StreamEventSource:

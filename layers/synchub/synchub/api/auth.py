@@ -84,10 +84,15 @@ def caller_from_event(event: dict[str, Any], auth_mode: str) -> Caller:
                 headers={"WWW-Authenticate": f'Bearer realm="synchub", error="insufficient_scope", scope="{needed}"'})
         return Caller(principal)
     if auth_mode == "iam":
-        identity = (event.get("requestContext") or {}).get("identity") or {}
-        arn = identity.get("userArn") or identity.get("caller")
-        if not isinstance(arn, str) or not arn:
-            raise Unauthenticated("Sign the request with AWS Signature Version 4 (IAM credentials).")
         # IAM policies decided read or write before the request got here.
-        return Caller(arn[:256])
+        return iam_caller(event)
     return Caller(ANONYMOUS)
+
+
+def iam_caller(event: dict[str, Any]) -> Caller:
+    """The IAM principal API Gateway verified (AuthMode iam); raises 401 when the request was not signed."""
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    arn = identity.get("userArn") or identity.get("caller")
+    if not isinstance(arn, str) or not arn:
+        raise Unauthenticated("Sign the request with AWS Signature Version 4 (IAM credentials).")
+    return Caller(arn[:256])

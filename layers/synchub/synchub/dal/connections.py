@@ -66,12 +66,7 @@ class ConnectionStore:
         }}]
         ops += [{"Put": {"TableName": self.table, "Item": {**_sub_key(t, connection_id), "expires_at": expires}}}
                 for t in topics]
-        try:
-            transact_write(ops)
-        except TransactionFailed as failure:
-            if failure.failed_at(0):
-                raise ConnectionGone(connection_id) from failure
-            raise
+        self._while_open(connection_id, ops)
 
     def unsubscribe(self, connection_id: str, topics: Iterable[str]) -> None:
         topics = sorted(set(topics))
@@ -82,6 +77,11 @@ class ConnectionStore:
             "ConditionExpression": "attribute_exists(pk)", "ExpressionAttributeValues": {":topics": {"SS": topics}},
         }}]
         ops += [{"Delete": {"TableName": self.table, "Key": _sub_key(t, connection_id)}} for t in topics]
+        self._while_open(connection_id, ops)
+
+    @staticmethod
+    def _while_open(connection_id: str, ops: list[dict[str, Any]]) -> None:
+        """Run a transaction whose first item is conditional on the connection's record."""
         try:
             transact_write(ops)
         except TransactionFailed as failure:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from synchub import aws
-from synchub.api.auth import ANONYMOUS, Caller, Unauthenticated
+from synchub.api.auth import ANONYMOUS, Caller, Unauthenticated, iam_caller
 from synchub.dal.connections import ConnectionGone, ConnectionStore
 from synchub.errors import SyncHubError, ValidationFailed
 from synchub.ids import NAME_ID_PATTERN, TASK_ID_PATTERN
@@ -153,9 +153,5 @@ def caller_of_connect(event: dict[str, Any], settings: Settings) -> Caller:
             raise Unauthenticated("Send an access token: 'Authorization: Bearer <token>' or '?token=<token>'.")
         return verify_access_token(token, settings)
     if settings.auth_mode == "iam":
-        identity = (event.get("requestContext") or {}).get("identity") or {}
-        arn = identity.get("userArn") or identity.get("caller")
-        if not isinstance(arn, str) or not arn:
-            raise Unauthenticated("Sign the request with AWS Signature Version 4 (IAM credentials).")
-        return Caller(arn[:256])
+        return iam_caller(event)
     return Caller(ANONYMOUS)
