@@ -46,5 +46,7 @@ def test_read_only_routes_cannot_write(logical_id):
 def test_iam_mode_policies_split_read_from_write():
     read = TEMPLATE["Resources"]["SyncHubReadAccess"]["Properties"]["PolicyDocument"]["Statement"]
     write = TEMPLATE["Resources"]["SyncHubWriteAccess"]["Properties"]["PolicyDocument"]["Statement"]
-    assert all("/GET/" in r["Fn::Sub"] for s in read for r in s["Resource"])
-    assert not any("/GET/" in r["Fn::Sub"] for s in write for r in s["Resource"])
+    # Read: GET routes of the REST API, and opening a WebSocket to watch tasks (no other route of either API).
+    assert all("${SyncApi}/v1/GET/" in r["Fn::Sub"] or r["Fn::Sub"].endswith("${WebSocketApi}/v1/$connect")
+               for s in read for r in s["Resource"])
+    assert not any("/GET/" in r["Fn::Sub"] or "WebSocketApi" in r["Fn::Sub"] for s in write for r in s["Resource"])
