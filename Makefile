@@ -12,9 +12,10 @@ export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
 .PHONY: venv tools scan-tools run test invoke bench openapi api-check validate scan build ci clean
 
-$(VENV)/.installed: requirements-dev.txt layers/synchub/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/synchub/requirements.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 $(TOOLS)/.installed: requirements-tools.txt

@@ -16,8 +16,8 @@ from local.stack import LocalStack
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8080)), help="API port (env PORT)")
-    parser.add_argument("--ws-port", type=int, default=int(os.environ.get("WS_PORT", 8081)),
-                        help="WebSocket API port (env WS_PORT)")
+    parser.add_argument("--ws-port", type=int, default=int(os.environ.get("WS_PORT", 0)) or None,
+                        help="WebSocket API port (env WS_PORT; default the API port + 1)")
     parser.add_argument("--moto-port", type=int, default=None,
                         help="port of the embedded AWS emulator (env MOTO_PORT; default 4566, or a free one)")
     parser.add_argument("--no-engine", action="store_true",
@@ -29,6 +29,7 @@ def main() -> None:
                         help="enforce the template's API auth (AuthMode cognito) with a local user pool, and print "
                              "a demo token; without it the API is open (AuthMode none)")
     args = parser.parse_args()
+    args.ws_port = args.ws_port or args.port + 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("werkzeug", "pgserver", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

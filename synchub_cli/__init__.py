@@ -1,0 +1,1 @@
+"""``synchub``: the SyncHub command line (tasks, data sources, interfaces, live progress)."""

@@ -1,0 +1,3 @@
+from synchub_cli.main import main
+
+main()

@@ -1,0 +1,473 @@
+"""The ``synchub`` command: tasks, data sources and interfaces of a SyncHub API, for people and scripts.
+
+Tables for people, --json for scripts. Exit codes a script can trust:
+
+\b
+  0  done                           5  not authenticated / not allowed (401, 403)
+  1  anything else                  6  invalid request (400, 413, 415, 422)
+  2  usage                          7  API unreachable or failing (5xx)
+  3  not found (404)                8  the watched task failed
+  4  wrong state, conflict (409)    9  the watched task was cancelled
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from synchub_cli.client import ApiError, SyncHubClient, Unreachable
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False)
+tasks_app = typer.Typer(help="Sync tasks: create, follow, cancel, retry, summarise.", no_args_is_help=True)
+sources_app = typer.Typer(help="Data sources the tasks read from.", no_args_is_help=True)
+interfaces_app = typer.Typer(help="Interfaces (streams) of a data source.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(sources_app, name="sources")
+app.add_typer(interfaces_app, name="interfaces")
+
+# Piped output is not squeezed into 80 columns (a terminal's own width is used when there is one).
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+STATUS_EXIT = {404: 3, 409: 4, 401: 5, 403: 5, 400: 6, 413: 6, 415: 6, 422: 6}
+FINAL_EXIT = {"success": 0, "failed": 8, "cancelled": 9}
+STATUS_STYLE = {"pending": "yellow", "running": "cyan", "success": "green", "failed": "red", "cancelled": "magenta"}
+
+
+@dataclass
+class Settings:
+    client: SyncHubClient
+    json: bool
+    ws_url: str | None
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.find_root().obj
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (one document; `watch`: one line per update).")]
+
+
+@app.callback()
+def options(
+    ctx: typer.Context,
+    url: Annotated[Optional[str], typer.Option(envvar="SYNCHUB_URL", help="API base URL (default: make run's, "
+                                               "http://127.0.0.1:8080; deployed: the stack's ApiUrl).")] = None,
+    token: Annotated[Optional[str], typer.Option(envvar="SYNCHUB_TOKEN", help="Access token (Bearer).")] = None,
+    ws_url: Annotated[Optional[str], typer.Option("--ws-url", envvar="SYNCHUB_WS_URL",
+                                                  help="Live-status WebSocket (the stack's WebSocketUrl; "
+                                                       "locally the API port + 1).")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    ctx.obj = Settings(SyncHubClient.from_env(url, token), json_output, ws_url)
+
+
+def command(target: typer.Typer, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a command whose API errors become a message on stderr (or the problem as JSON) and an exit code."""
+
+    def register(function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            ctx = next((a for a in [*args, *kwargs.values()] if isinstance(a, typer.Context)), None)
+            as_json = bool(kwargs.get("json_output")) or bool(ctx and _settings(ctx).json)
+            try:
+                return function(*args, **kwargs)
+            except ApiError as error:
+                _problem(error.problem, as_json)
+                raise typer.Exit(STATUS_EXIT.get(error.status, 7 if error.status >= 500 else 1)) from None
+            except Unreachable as error:
+                _problem({"status": None, "code": "UNREACHABLE", "title": "API unreachable", "detail": str(error)},
+                         as_json)
+                raise typer.Exit(7) from None
+
+        return target.command(name)(run)
+
+    return register
+
+
+def _problem(problem: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(problem, indent=2))
+        return
+    err.print(f"[red]error[/red] {problem.get('code') or problem.get('title')} "
+              f"({problem.get('status') or 'no answer'}): {problem.get('detail', '')}", highlight=False)
+    for field_error in problem.get("errors") or []:
+        where = ".".join(str(part) for part in field_error.get("loc", []))
+        err.print(f"  {where}: {field_error.get('msg')}", highlight=False)
+
+
+def _json(ctx: typer.Context, json_output: bool) -> bool:
+    return json_output or _settings(ctx).json
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _object(text: Optional[str], what: str) -> Any:
+    """A JSON value from the command line: inline JSON, or @file."""
+    if text is None:
+        return None
+    raw = Path(text[1:]).read_text() if text.startswith("@") else text
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        raise typer.BadParameter(f"{what} is not JSON: {error}") from None
+
+
+# Fields answers carry that a replacement does not take: `get --json`, edit, `update` just works.
+READ_ONLY_FIELDS = frozenset({"id", "data_source_id", "created_at", "updated_at", "created_by", "has_secrets",
+                              "notify_secret_set"})
+
+
+def _replacement(text: str) -> Any:
+    body = _object(text, "the definition")
+    return {k: v for k, v in body.items() if k not in READ_ONLY_FIELDS} if isinstance(body, dict) else body
+
+
+def _status(status: str | None) -> str:
+    style = STATUS_STYLE.get(status or "", "white")
+    return f"[{style}]{status}[/{style}]"
+
+
+def _rows(task: dict[str, Any]) -> str:
+    total = task.get("total_rows")
+    return f"{task.get('processed_rows') or 0:,}" + (f" / {total:,}" if total else "")
+
+
+def _task_table(tasks: list[dict[str, Any]], title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False)
+    for name in ("id", "data source", "type", "status", "progress", "rows", "created"):
+        table.add_column(name, no_wrap=name in ("id", "created"))
+    for task in tasks:
+        table.add_row(task["id"], task["data_source_id"], task["task_type"], _status(task["status"]),
+                      f"{task.get('progress') or 0:.0f}%", _rows(task), (task.get("created_at") or "")[:19])
+    return table
+
+
+def _details(record: dict[str, Any]) -> Table:
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in record.items():
+        if value is None:
+            continue
+        shown = _status(value) if key == "status" else (json.dumps(value) if isinstance(value, (dict, list))
+                                                         else str(value))
+        table.add_row(key, shown)
+    return table
+
+
+def _show(ctx: typer.Context, json_output: bool, data: Any, render: Callable[[Any], Any]) -> None:
+    if _json(ctx, json_output):
+        _print_json(data)
+    else:
+        out.print(render(data))
+
+
+# ---------------------------------------------------------------------------------------------- tasks
+@command(tasks_app, "create")
+def tasks_create(
+    ctx: typer.Context,
+    data_source_id: Annotated[str, typer.Option("--source", "-s", help="Data source id.")],
+    task_type: Annotated[str, typer.Option("--type", "-t", help="full_sync, incremental_sync or realtime_sync.")]
+    = "full_sync",
+    interface_id: Annotated[Optional[str], typer.Option("--interface", "-i")] = None,
+    parameters: Annotated[Optional[str], typer.Option("--parameters", "-p", help="JSON object (or @file).")] = None,
+    notify_url: Annotated[Optional[str], typer.Option("--notify-url", help="Gets a signed webhook at the end.")]
+    = None,
+    idempotency_key: Annotated[Optional[str], typer.Option("--idempotency-key", help="Repeat-safe create.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the task to its end (exit code by its outcome).")]
+    = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Create a sync task (and, with --wait, follow it to its end)."""
+    body: dict[str, Any] = {"data_source_id": data_source_id, "task_type": task_type}
+    for key, value in (("interface_id", interface_id), ("parameters", _object(parameters, "--parameters")),
+                       ("notify_url", notify_url)):
+        if value is not None:
+            body[key] = value
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+    task = _settings(ctx).client.request("POST", "/tasks", body=body, headers=headers)[1]
+    if wait:
+        _watch(ctx, task["id"], json_output)
+        return
+    _show(ctx, json_output, task, _details)
+
+
+@command(tasks_app, "list")
+def tasks_list(
+    ctx: typer.Context,
+    status: Annotated[Optional[str], typer.Option("--status")] = None,
+    data_source_id: Annotated[Optional[str], typer.Option("--source", "-s")] = None,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    size: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    next_token: Annotated[Optional[str], typer.Option("--next-token")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List tasks, newest first."""
+    data = _settings(ctx).client.request("GET", "/tasks", params={
+        "status": status, "data_source_id": data_source_id, "page": page, "size": size, "next_token": next_token})[1]
+
+    def render(listing: dict[str, Any]) -> Table:
+        paging = listing["pagination"]
+        title = f"tasks — page {paging['page']} of {paging['total_pages']} ({paging['total']} in all)"
+        table = _task_table(listing["tasks"], title)
+        if paging.get("next_token"):
+            table.caption = f"next page: --next-token {paging['next_token']}"
+        return table
+
+    _show(ctx, json_output, data, render)
+
+
+@command(tasks_app, "get")
+def tasks_get(ctx: typer.Context, task_id: str, json_output: JsonOption = False) -> None:
+    """Show one task (with live progress while it runs)."""
+    _show(ctx, json_output, _settings(ctx).client.request("GET", f"/tasks/{task_id}")[1], _details)
+
+
+@command(tasks_app, "update")
+def tasks_update(
+    ctx: typer.Context, task_id: str,
+    config: Annotated[str, typer.Option("--config", "-c", help="The new config: JSON object (or @file).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Replace a pending task's config."""
+    task = _settings(ctx).client.request("PUT", f"/tasks/{task_id}", body={"config": _object(config, "--config")})[1]
+    _show(ctx, json_output, task, _details)
+
+
+@command(tasks_app, "cancel")
+def tasks_cancel(ctx: typer.Context, task_id: str, json_output: JsonOption = False) -> None:
+    """Cancel a task (a running one stops at its next batch)."""
+    status, task = _settings(ctx).client.request("POST", f"/tasks/{task_id}/cancel")
+    if _json(ctx, json_output):
+        _print_json(task)
+    elif status == 202:
+        out.print(f"{task_id}: cancel requested; the engine stops it at its next batch")
+    else:
+        out.print(f"{task_id}: {_status(task['status'])}")
+
+
+@command(tasks_app, "retry")
+def tasks_retry(
+    ctx: typer.Context, task_id: str,
+    restart: Annotated[bool, typer.Option(help="Start over instead of resuming from the checkpoint.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Retry a failed task (a new task, resuming from the failed one's checkpoint)."""
+    task = _settings(ctx).client.request("POST", f"/tasks/{task_id}/retry", body={"restart": restart})[1]
+    _show(ctx, json_output, task, _details)
+
+
+@command(tasks_app, "delete")
+def tasks_delete(ctx: typer.Context, task_id: str, json_output: JsonOption = False) -> None:
+    """Delete a finished task."""
+    _settings(ctx).client.request("DELETE", f"/tasks/{task_id}")
+    if _json(ctx, json_output):
+        _print_json({"deleted": task_id})
+    else:
+        out.print(f"{task_id}: deleted")
+
+
+@command(tasks_app, "stats")
+def tasks_stats(
+    ctx: typer.Context,
+    data_source_id: Annotated[Optional[str], typer.Option("--source", "-s")] = None,
+    start_time: Annotated[Optional[str], typer.Option("--start", help="RFC 3339 (default: 7 days ago).")] = None,
+    end_time: Annotated[Optional[str], typer.Option("--end", help="RFC 3339 (default: now).")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Task statistics over a window (by day of creation)."""
+    data = _settings(ctx).client.request("GET", "/tasks/statistics", params={
+        "data_source_id": data_source_id, "start_time": start_time, "end_time": end_time})[1]
+
+    def render(stats: dict[str, Any]) -> Table:
+        period = stats.get("period") or {}
+        table = Table(title=f"statistics {period.get('start_time', '')[:10]} → {period.get('end_time', '')[:10]}",
+                      show_header=False)
+        table.add_column(style="bold")
+        table.add_column(justify="right")
+        for key in ("total_tasks", "successful_tasks", "failed_tasks", "cancelled_tasks", "success_rate",
+                    "avg_duration_sec", "processed_rows"):
+            table.add_row(key, f"{stats.get(key)}")
+        for entry in stats.get("status_breakdown") or []:
+            table.add_row(f"  {entry['status']}", str(entry["count"]))
+        for key, value in (stats.get("engine_statistics") or {}).items():
+            table.add_row(f"engine {key}", str(value))
+        return table
+
+    _show(ctx, json_output, data, render)
+
+
+@command(tasks_app, "watch")
+def tasks_watch(ctx: typer.Context, task_id: str, json_output: JsonOption = False) -> None:
+    """Follow a task to its end with a live progress bar (exit code by its outcome)."""
+    _watch(ctx, task_id, json_output)
+
+
+def _watch(ctx: typer.Context, task_id: str, json_output: bool) -> None:
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    from synchub_cli.watch import follow
+
+    settings = _settings(ctx)
+    ws_url = settings.client.websocket_url(settings.ws_url)
+    if _json(ctx, json_output):
+        final = follow(settings.client, task_id, ws_url, lambda t: print(json.dumps(t), flush=True))
+    else:
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                   TextColumn("{task.fields[rows]} rows"), TextColumn("{task.fields[speed]}"),
+                   TextColumn("{task.fields[eta]}"), TextColumn("{task.fields[status]}"))
+        with Progress(*columns, console=err, transient=False) as bar:
+            handle = bar.add_task(task_id, total=100, rows="0", speed="", eta="", status="")
+
+            def show(task: dict[str, Any]) -> None:
+                speed = f"{task['speed']:,.0f} rows/s" if task.get("speed") else ""
+                eta = f"ETA {task['estimated_time']:.0f} s" if task.get("estimated_time") else ""
+                bar.update(handle, completed=task.get("progress") or 0, rows=_rows(task), speed=speed, eta=eta,
+                           status=_status(task["status"]))
+
+            final = follow(settings.client, task_id, ws_url, show)
+        out.print(f"{task_id}: {_status(final['status'])}, {_rows(final)} rows"
+                  + (f" — {final['error_code']}: {final.get('error_message')}" if final.get("error_code") else ""))
+    raise typer.Exit(FINAL_EXIT.get(final.get("status", ""), 1))
+
+
+# ---------------------------------------------------------------------------------------------- sources
+def _source_table(sources: list[dict[str, Any]]) -> Table:
+    table = Table(title="data sources")
+    for name in ("id", "name", "type", "secrets", "notify", "created"):
+        table.add_column(name)
+    for source in sources:
+        table.add_row(source["id"], source["name"], source["type"], "yes" if source.get("has_secrets") else "",
+                      source.get("notify_url") or "", (source.get("created_at") or "")[:19])
+    return table
+
+
+@command(sources_app, "create")
+def sources_create(
+    ctx: typer.Context,
+    definition: Annotated[str, typer.Argument(help="The data source: JSON object or @file "
+                                                   "({id?, name, type, connection_config, params_config?, …}).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Register a data source (credential fields go to Secrets Manager and come back masked)."""
+    source = _settings(ctx).client.request("POST", "/data-sources", body=_object(definition, "the definition"))[1]
+    _show(ctx, json_output, source, _details)
+
+
+@command(sources_app, "list")
+def sources_list(
+    ctx: typer.Context, page: Annotated[int, typer.Option(min=1)] = 1,
+    size: Annotated[int, typer.Option(min=1, max=100)] = 20, json_output: JsonOption = False,
+) -> None:
+    """List data sources."""
+    data = _settings(ctx).client.request("GET", "/data-sources", params={"page": page, "size": size})[1]
+    _show(ctx, json_output, data, lambda listing: _source_table(listing["data_sources"]))
+
+
+@command(sources_app, "get")
+def sources_get(ctx: typer.Context, data_source_id: str, json_output: JsonOption = False) -> None:
+    """Show one data source (secrets masked)."""
+    _show(ctx, json_output, _settings(ctx).client.request("GET", f"/data-sources/{data_source_id}")[1], _details)
+
+
+@command(sources_app, "update")
+def sources_update(
+    ctx: typer.Context, data_source_id: str,
+    definition: Annotated[str, typer.Argument(help="The whole data source: JSON object or @file, e.g. `get --json` "
+                                                   "edited (a masked secret keeps its stored value).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Replace a data source."""
+    source = _settings(ctx).client.request("PUT", f"/data-sources/{data_source_id}", body=_replacement(definition))[1]
+    _show(ctx, json_output, source, _details)
+
+
+@command(sources_app, "delete")
+def sources_delete(ctx: typer.Context, data_source_id: str, json_output: JsonOption = False) -> None:
+    """Delete a data source that has no pending or running task."""
+    _settings(ctx).client.request("DELETE", f"/data-sources/{data_source_id}")
+    if _json(ctx, json_output):
+        _print_json({"deleted": data_source_id})
+    else:
+        out.print(f"{data_source_id}: deleted")
+
+
+# ---------------------------------------------------------------------------------------------- interfaces
+@command(interfaces_app, "create")
+def interfaces_create(
+    ctx: typer.Context, data_source_id: str,
+    definition: Annotated[str, typer.Argument(help="The interface: JSON object or @file.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Add an interface (a stream) to a data source."""
+    found = _settings(ctx).client.request("POST", f"/data-sources/{data_source_id}/interfaces",
+                                          body=_object(definition, "the definition"))[1]
+    _show(ctx, json_output, found, _details)
+
+
+@command(interfaces_app, "list")
+def interfaces_list(
+    ctx: typer.Context, data_source_id: str, size: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    next_token: Annotated[Optional[str], typer.Option("--next-token")] = None, json_output: JsonOption = False,
+) -> None:
+    """List a data source's interfaces."""
+    data = _settings(ctx).client.request("GET", f"/data-sources/{data_source_id}/interfaces",
+                                         params={"size": size, "next_token": next_token})[1]
+
+    def render(listing: dict[str, Any]) -> Table:
+        table = Table(title=f"interfaces of {data_source_id}")
+        for name in ("id", "name", "created"):
+            table.add_column(name)
+        for item in listing["interfaces"]:
+            table.add_row(item["id"], str(item.get("name") or ""), (item.get("created_at") or "")[:19])
+        return table
+
+    _show(ctx, json_output, data, render)
+
+
+@command(interfaces_app, "get")
+def interfaces_get(ctx: typer.Context, data_source_id: str, interface_id: str, json_output: JsonOption = False) -> None:
+    """Show one interface."""
+    found = _settings(ctx).client.request("GET", f"/data-sources/{data_source_id}/interfaces/{interface_id}")[1]
+    _show(ctx, json_output, found, _details)
+
+
+@command(interfaces_app, "update")
+def interfaces_update(
+    ctx: typer.Context, data_source_id: str, interface_id: str,
+    definition: Annotated[str, typer.Argument(help="The whole interface: JSON object or @file.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Replace an interface."""
+    found = _settings(ctx).client.request("PUT", f"/data-sources/{data_source_id}/interfaces/{interface_id}",
+                                          body=_replacement(definition))[1]
+    _show(ctx, json_output, found, _details)
+
+
+@command(interfaces_app, "delete")
+def interfaces_delete(ctx: typer.Context, data_source_id: str, interface_id: str,
+                      json_output: JsonOption = False) -> None:
+    """Delete an interface."""
+    _settings(ctx).client.request("DELETE", f"/data-sources/{data_source_id}/interfaces/{interface_id}")
+    if _json(ctx, json_output):
+        _print_json({"deleted": interface_id})
+    else:
+        out.print(f"{data_source_id}/{interface_id}: deleted")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""The `synchub` command against the local stack (started with auth on, as deployed): every command as a
+table and as --json, `watch` to the end, and the error paths with their exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Iterator
+
+import pytest
+
+from tests.e2e.conftest import ROOT, RunningStack, start_stack, stop_stack
+from tests.e2e.test_auth_over_http import demo_token, token
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_stack(tmp_path_factory.mktemp("cli"), "--auth", "--no-postgres", "--no-schedules")
+    yield running
+    stop_stack(running)
+
+
+def synchub(stack: RunningStack, *args: str, auth: str | None = "demo", timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCHUB_", "AWS_"))}
+    env.update(SYNCHUB_URL=stack.base_url, SYNCHUB_WS_URL=stack.ws_url, COLUMNS="200")
+    if auth == "demo":
+        env["SYNCHUB_TOKEN"] = demo_token(stack)
+    elif auth:
+        env["SYNCHUB_TOKEN"] = auth
+    return subprocess.run([sys.executable, "-m", "synchub_cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def as_json(result: subprocess.CompletedProcess):
+    assert result.returncode == 0, result.stderr + result.stdout
+    return json.loads(result.stdout)
+
+
+def test_task_commands_as_tables_and_json(secured):
+    created = as_json(synchub(secured, "tasks", "create", "--source", "ds_123", "--json",
+                              "--parameters", '{"batch_size": 2000}'))
+    assert created["status"] == "pending" and created["created_by"] == "demo"
+    task_id = created["id"]
+    watched = synchub(secured, "tasks", "watch", task_id)
+    assert watched.returncode == 0, watched.stderr
+    assert f"{task_id}: success, 10,000 / 10,000 rows" in watched.stdout
+    assert "100%" in watched.stderr  # the progress bar
+
+    table = synchub(secured, "tasks", "list", "--source", "ds_123")
+    assert table.returncode == 0 and task_id in table.stdout and "success" in table.stdout
+    listing = as_json(synchub(secured, "tasks", "list", "--status", "success", "--json"))
+    assert task_id in [t["id"] for t in listing["tasks"]] and listing["pagination"]["total"] >= 1
+    shown = synchub(secured, "tasks", "get", task_id)
+    assert shown.returncode == 0 and "processed_rows" in shown.stdout and "10000" in shown.stdout
+    assert as_json(synchub(secured, "tasks", "get", task_id, "--json"))["processed_rows"] == 10_000
+    stats = as_json(synchub(secured, "tasks", "stats", "--source", "ds_123", "--json"))
+    assert stats["successful_tasks"] >= 1
+    assert "successful_tasks" in synchub(secured, "tasks", "stats").stdout
+
+    # pending → update → cancel, with the engine kept busy by nothing: create, then act at once
+    pending = as_json(synchub(secured, "tasks", "create", "-s", "ds_123", "-t", "realtime_sync", "--json",
+                              "-p", '{"poll_interval": 3600}'))
+    cancelled = synchub(secured, "tasks", "cancel", pending["id"])
+    assert cancelled.returncode == 0, cancelled.stderr
+    final = synchub(secured, "tasks", "watch", pending["id"], "--json")
+    assert final.returncode == 9  # the watched task ended cancelled
+    assert json.loads(final.stdout.splitlines()[-1])["status"] == "cancelled"
+    deleted = synchub(secured, "tasks", "delete", task_id)
+    assert deleted.returncode == 0 and "deleted" in deleted.stdout
+    assert synchub(secured, "tasks", "get", task_id).returncode == 3
+
+
+def test_create_wait_follows_to_the_end_and_json_streams_each_update(secured):
+    result = synchub(secured, "tasks", "create", "-s", "ds_123", "--wait", "--json", "-p", '{"batch_size": 1000}')
+    assert result.returncode == 0, result.stderr
+    states = [json.loads(line) for line in result.stdout.splitlines()]
+    assert states[-1]["status"] == "success" and states[-1]["processed_rows"] == 10_000
+    rows = [s["processed_rows"] for s in states]
+    assert rows == sorted(rows) and len(states) >= 2
+
+
+def test_retry_of_a_failed_task_and_wrong_states(secured):
+    source = {"id": "ds_cli_broken", "name": "broken", "type": "http",
+              "connection_config": {"base_url": secured.base_url + "/_local/nothing-here"},
+              "params_config": {"records_path": "data"}}
+    assert as_json(synchub(secured, "sources", "create", json.dumps(source), "--json"))["id"] == "ds_cli_broken"
+    failed = synchub(secured, "tasks", "create", "-s", "ds_cli_broken", "--wait")
+    assert failed.returncode == 8, failed.stdout + failed.stderr  # the watched task failed
+    task_id = failed.stdout.split(":")[0].strip()
+    retried = as_json(synchub(secured, "tasks", "retry", task_id, "--restart", "--json"))
+    assert retried["retry_of"] == task_id and retried["attempt"] == 2
+    wrong = synchub(secured, "tasks", "cancel", task_id)
+    assert wrong.returncode == 4 and "INVALID_STATE (409)" in wrong.stderr
+    problem = synchub(secured, "tasks", "update", task_id, "--config", "{}", "--json")
+    assert problem.returncode == 4 and json.loads(problem.stdout)["code"] == "INVALID_STATE"
+
+
+def test_source_and_interface_commands(secured):
+    source = {"id": "ds_cli", "name": "CLI orders", "type": "http",
+              "connection_config": {"base_url": secured.base_url + "/_local/demo", "token": "s3cret-value"},
+              "params_config": {"url_suffix": "/orders", "records_path": "data", "total_path": "total"}}
+    created = synchub(secured, "sources", "create", json.dumps(source))
+    assert created.returncode == 0 and "********" in created.stdout and "s3cret-value" not in created.stdout
+    assert "ds_cli" in synchub(secured, "sources", "list").stdout
+    listed = as_json(synchub(secured, "sources", "list", "--json"))
+    assert "ds_cli" in [s["id"] for s in listed["data_sources"]]
+    shown = as_json(synchub(secured, "sources", "get", "ds_cli", "--json"))
+    assert shown["has_secrets"] is True and shown["connection_config"]["token"] == "********"
+    updated = as_json(synchub(secured, "sources", "update", "ds_cli",
+                              json.dumps({**shown, "name": "CLI orders v2"}), "--json"))
+    assert updated["name"] == "CLI orders v2" and updated["has_secrets"] is True
+    interface = {"id": "orders", "name": "Orders", "url_suffix": "/orders", "records_path": "data"}
+    made = synchub(secured, "interfaces", "create", "ds_cli", json.dumps(interface))
+    assert made.returncode == 0, made.stderr
+    assert "orders" in synchub(secured, "interfaces", "list", "ds_cli").stdout
+    got = as_json(synchub(secured, "interfaces", "get", "ds_cli", "orders", "--json"))
+    assert got["id"] == "orders"
+    changed = as_json(synchub(secured, "interfaces", "update", "ds_cli", "orders",
+                              json.dumps({**interface, "name": "Orders v2"}), "--json"))
+    assert changed["name"] == "Orders v2"
+    assert synchub(secured, "interfaces", "delete", "ds_cli", "orders").returncode == 0
+    assert synchub(secured, "interfaces", "get", "ds_cli", "orders").returncode == 3
+    assert synchub(secured, "sources", "delete", "ds_cli").returncode == 0
+    assert synchub(secured, "sources", "get", "ds_cli").returncode == 3
+
+
+def test_error_paths_have_their_exit_codes_and_messages(secured):
+    unknown = synchub(secured, "tasks", "get", "task_01M8F5WN6MGNT4KP4MPE6TDYBH")
+    assert unknown.returncode == 3 and "TASK_NOT_FOUND (404)" in unknown.stderr and unknown.stdout == ""
+    as_problem = synchub(secured, "tasks", "get", "task_01M8F5WN6MGNT4KP4MPE6TDYBH", "--json")
+    assert as_problem.returncode == 3 and json.loads(as_problem.stdout)["code"] == "TASK_NOT_FOUND"
+    invalid = synchub(secured, "tasks", "create", "-s", "ds_123", "-t", "sometimes_sync")
+    assert invalid.returncode == 6 and "VALIDATION_FAILED (422)" in invalid.stderr and "task_type" in invalid.stderr
+    no_auth = synchub(secured, "tasks", "list", auth=None)
+    assert no_auth.returncode == 5 and "UNAUTHENTICATED (401)" in no_auth.stderr
+    read_only = synchub(secured, "tasks", "create", "-s", "ds_123", auth=token(secured, "reader", "synchub/read"))
+    assert read_only.returncode == 5 and "INSUFFICIENT_SCOPE (403)" in read_only.stderr
+    unreachable = subprocess.run([sys.executable, "-m", "synchub_cli", "--url", "http://127.0.0.1:9", "tasks", "list"],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert unreachable.returncode == 7 and "UNREACHABLE" in unreachable.stderr
+    usage = synchub(secured, "tasks", "create")
+    assert usage.returncode == 2  # --source is required
+    bad_json = synchub(secured, "tasks", "update", "task_01M8F5WN6MGNT4KP4MPE6TDYBH", "--config", "{nope")
+    assert bad_json.returncode == 2 and "not JSON" in bad_json.stderr
