@@ -146,3 +146,14 @@ def test_error_paths_have_their_exit_codes_and_messages(secured):
     assert usage.returncode == 2  # --source is required
     bad_json = synchub(secured, "tasks", "update", "task_01M8F5WN6MGNT4KP4MPE6TDYBH", "--config", "{nope")
     assert bad_json.returncode == 2 and "not JSON" in bad_json.stderr
+
+
+def test_watch_falls_back_to_polling_without_a_websocket(secured):
+    env_ws = {"SYNCHUB_WS_URL": "ws://127.0.0.1:9"}  # nothing listens there
+    created = as_json(synchub(secured, "tasks", "create", "-s", "ds_123", "--json", "-p", '{"batch_size": 2500}'))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCHUB_", "AWS_"))}
+    env.update(SYNCHUB_URL=secured.base_url, SYNCHUB_TOKEN=demo_token(secured), **env_ws)
+    result = subprocess.run([sys.executable, "-m", "synchub_cli", "tasks", "watch", created["id"], "--json"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["status"] == "success"
