@@ -402,6 +402,34 @@ def sources_delete(ctx: typer.Context, data_source_id: str, json_output: JsonOpt
         out.print(f"{data_source_id}: deleted")
 
 
+@command(sources_app, "test")
+def sources_test(
+    ctx: typer.Context, data_source_id: str,
+    interface_id: Annotated[Optional[str], typer.Option("--interface", "-i", help="Read this interface's stream.")]
+    = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Read the first rows of a data source as a sync would (exit 1 when the source fails)."""
+    result = _settings(ctx).client.request("POST", f"/data-sources/{data_source_id}/test",
+                                           params={"interface_id": interface_id})[1]
+    if _json(ctx, json_output):
+        _print_json(result)
+    elif result["ok"]:
+        out.print(f"[green]ok[/green] {data_source_id}: first read {result['rows_read']} rows in {result['latency_ms']:.0f} ms"
+                  + (f", {result['total_rows']:,} in all" if result.get("total_rows") else ""))
+        if result.get("sample"):
+            table = Table(title="first rows")
+            for column in result["sample"][0]:
+                table.add_column(str(column))
+            for row in result["sample"]:
+                table.add_row(*(str(row.get(column, "")) for column in result["sample"][0]))
+            out.print(table)
+    else:
+        out.print(f"[red]failed[/red] {data_source_id} ({result['error_kind']}): {result['error_message']}")
+    if not result["ok"]:
+        raise typer.Exit(1)
+
+
 # ---------------------------------------------------------------------------------------------- interfaces
 @command(interfaces_app, "create")
 def interfaces_create(

@@ -88,6 +88,8 @@ def test_retry_of_a_failed_task_and_wrong_states(secured):
               "connection_config": {"base_url": secured.base_url + "/_local/nothing-here"},
               "params_config": {"records_path": "data"}}
     assert as_json(synchub(secured, "sources", "create", json.dumps(source), "--json"))["id"] == "ds_cli_broken"
+    broken = synchub(secured, "sources", "test", "ds_cli_broken")
+    assert broken.returncode == 1 and "failed ds_cli_broken (permanent)" in broken.stdout
     failed = synchub(secured, "tasks", "create", "-s", "ds_cli_broken", "--wait")
     assert failed.returncode == 8, failed.stdout + failed.stderr  # the watched task failed
     task_id = failed.stdout.split(":")[0].strip()
@@ -106,6 +108,9 @@ def test_source_and_interface_commands(secured):
     created = synchub(secured, "sources", "create", json.dumps(source))
     assert created.returncode == 0 and "********" in created.stdout and "s3cret-value" not in created.stdout
     assert "ds_cli" in synchub(secured, "sources", "list").stdout
+    tested = synchub(secured, "sources", "test", "ds_cli")
+    assert tested.returncode == 0 and "ok ds_cli: first read 100 rows" in tested.stdout and "10,000 in all" in tested.stdout
+    assert as_json(synchub(secured, "sources", "test", "ds_cli", "--json"))["sample"][0]["id"] == 1
     listed = as_json(synchub(secured, "sources", "list", "--json"))
     assert "ds_cli" in [s["id"] for s in listed["data_sources"]]
     shown = as_json(synchub(secured, "sources", "get", "ds_cli", "--json"))

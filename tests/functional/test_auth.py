@@ -59,6 +59,7 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("PUT", "/api/sync/data-sources/{id}"): lambda a: (
         f"/api/sync/data-sources/{_source(a)}", {k: v for k, v in SOURCE.items() if k != "id"}),
     ("DELETE", "/api/sync/data-sources/{id}"): lambda a: (f"/api/sync/data-sources/{_source(a)}", None),
+    ("POST", "/api/sync/data-sources/{id}/test"): lambda a: (f"/api/sync/data-sources/{_source(a)}/test", None),
     ("POST", "/api/sync/data-sources/{id}/interfaces"): lambda a: (
         "/api/sync/data-sources/ds_test/interfaces", INTERFACE),
     ("GET", "/api/sync/data-sources/{id}/interfaces"): lambda a: ("/api/sync/data-sources/ds_test/interfaces", None),

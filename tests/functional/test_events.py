@@ -17,7 +17,7 @@ EXPECTED = {
     "cancel_task.json": 404, "retry_task.json": 404, "delete_task.json": 404, "cleanup_tasks.json": 200, "task_statistics.json": 200,
     "batch_cancel_tasks.json": 200, "batch_retry_tasks.json": 200, "batch_delete_tasks.json": 200,
     "create_data_source.json": 201, "list_data_sources.json": 200, "get_data_source.json": 200,
-    "update_data_source.json": 200, "delete_data_source.json": 204,
+    "update_data_source.json": 200, "delete_data_source.json": 204, "test_data_source.json": 200,
     "create_interface.json": 201, "list_interfaces.json": 200, "get_interface.json": 200,
     "update_interface.json": 200, "delete_interface.json": 204, "openapi.json": 200,
 }

@@ -182,6 +182,23 @@ class DataSource(BaseModel):
     created_by: str | None
 
 
+class ConnectionTest(BaseModel):
+    """What reading the first rows of a data source's stream gave."""
+
+    model_config = _SHAPE
+
+    data_source_id: str
+    interface_id: str | None
+    ok: bool
+    latency_ms: float
+    rows_read: int | None = Field(default=None, description="rows the first read returned (a page may hold more than the sample)")
+    sample: list[dict[str, Any]] | None = Field(default=None, description="up to 5 rows, as a sync would read them")
+    total_rows: int | None = None
+    more: bool | None = Field(default=None, description="whether the stream has more rows than the sample")
+    error_kind: Literal["permanent", "transient", "unexpected"] | None = None
+    error_message: str | None = None
+
+
 class DataSourcePagination(BaseModel):
     model_config = _SHAPE
 

@@ -188,6 +188,44 @@ class DataSourceService:
             "pagination": {"page": page, "size": size, "has_more": result.has_more},
         }
 
+    def test_connection(self, data_source_id: str, interface_id: str | None = None,
+                        sample_size: int = 5) -> dict[str, Any]:
+        """Open the source and read the first rows of its stream (or of an interface's) as a sync would:
+        whether it answers, how fast, and what comes back. A source that fails is an answer, not an error."""
+        import time
+
+        from synchub.connectors.base import PermanentSourceError, TransientSourceError
+        from synchub.engine.sources import open_source, stream_for
+
+        record, connection = self.resolved_connection(data_source_id)
+        interface = None
+        if interface_id:
+            from synchub.dal.interfaces import InterfaceStore
+            from synchub.errors import UnknownInterface
+
+            interface = InterfaceStore(self.settings).get(data_source_id, interface_id)
+            if interface is None:
+                raise UnknownInterface(f"Data source '{data_source_id}' has no interface '{interface_id}'.")
+        result: dict[str, Any] = {"data_source_id": data_source_id, "interface_id": interface_id}
+        started = time.monotonic()
+        try:
+            stream = stream_for(record, {"interface_id": interface_id}, interface)
+            source = open_source(record, connection, stream)
+            try:
+                batch = source.read(None, sample_size)
+            finally:
+                source.close()
+        except (PermanentSourceError, TransientSourceError) as error:
+            result.update(ok=False, error_kind="permanent" if isinstance(error, PermanentSourceError) else "transient",
+                          error_message=str(error)[:1000])
+        except Exception as error:  # noqa: BLE001 - a driver's own failure is still the source's answer
+            result.update(ok=False, error_kind="unexpected", error_message=f"{type(error).__name__}: {error}"[:1000])
+        else:
+            result.update(ok=True, rows_read=len(batch.rows), sample=batch.rows[:sample_size],
+                          total_rows=batch.total_rows, more=batch.state is not None)
+        result["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
+        return result
+
     def resolved_connection(self, data_source_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """(record, connection config with its secrets filled in) for the engine's use only."""
         record = self.get_record(data_source_id)
