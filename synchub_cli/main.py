@@ -165,6 +165,14 @@ def _details(record: dict[str, Any]) -> Table:
     return table
 
 
+def _delete(ctx: typer.Context, json_output: bool, path: str, name: str) -> None:
+    _settings(ctx).client.request("DELETE", path)
+    if _json(ctx, json_output):
+        _print_json({"deleted": name})
+    else:
+        out.print(f"{name}: deleted")
+
+
 def _show(ctx: typer.Context, json_output: bool, data: Any, render: Callable[[Any], Any]) -> None:
     if _json(ctx, json_output):
         _print_json(data)
@@ -270,11 +278,7 @@ def tasks_retry(
 @command(tasks_app, "delete")
 def tasks_delete(ctx: typer.Context, task_id: str, json_output: JsonOption = False) -> None:
     """Delete a finished task."""
-    _settings(ctx).client.request("DELETE", f"/tasks/{task_id}")
-    if _json(ctx, json_output):
-        _print_json({"deleted": task_id})
-    else:
-        out.print(f"{task_id}: deleted")
+    _delete(ctx, json_output, f"/tasks/{task_id}", task_id)
 
 
 @command(tasks_app, "stats")
@@ -395,11 +399,7 @@ def sources_update(
 @command(sources_app, "delete")
 def sources_delete(ctx: typer.Context, data_source_id: str, json_output: JsonOption = False) -> None:
     """Delete a data source that has no pending or running task."""
-    _settings(ctx).client.request("DELETE", f"/data-sources/{data_source_id}")
-    if _json(ctx, json_output):
-        _print_json({"deleted": data_source_id})
-    else:
-        out.print(f"{data_source_id}: deleted")
+    _delete(ctx, json_output, f"/data-sources/{data_source_id}", data_source_id)
 
 
 @command(sources_app, "test")
@@ -486,11 +486,8 @@ def interfaces_update(
 def interfaces_delete(ctx: typer.Context, data_source_id: str, interface_id: str,
                       json_output: JsonOption = False) -> None:
     """Delete an interface."""
-    _settings(ctx).client.request("DELETE", f"/data-sources/{data_source_id}/interfaces/{interface_id}")
-    if _json(ctx, json_output):
-        _print_json({"deleted": interface_id})
-    else:
-        out.print(f"{data_source_id}/{interface_id}: deleted")
+    _delete(ctx, json_output, f"/data-sources/{data_source_id}/interfaces/{interface_id}",
+            f"{data_source_id}/{interface_id}")
 
 
 def main() -> None:

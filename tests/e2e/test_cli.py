@@ -7,21 +7,12 @@ import json
 import os
 import subprocess
 import sys
-from typing import Iterator
-
 import pytest
 
-from tests.e2e.conftest import ROOT, RunningStack, start_stack, stop_stack
-from tests.e2e.test_auth_over_http import demo_token, token
+from tests.e2e.conftest import ROOT, RunningStack
+from tests.e2e.test_auth_over_http import demo_token, secured, token  # noqa: F401 - secured: this module's stack
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_stack(tmp_path_factory.mktemp("cli"), "--auth", "--no-postgres", "--no-schedules")
-    yield running
-    stop_stack(running)
 
 
 def synchub(stack: RunningStack, *args: str, auth: str | None = "demo", timeout: float = 120) -> subprocess.CompletedProcess:
