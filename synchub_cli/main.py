@@ -306,6 +306,10 @@ def tasks_stats(
             table.add_row(f"  {entry['status']}", str(entry["count"]))
         for key, value in (stats.get("engine_statistics") or {}).items():
             table.add_row(f"engine {key}", str(value))
+        for day in stats.get("daily") or []:
+            if day["total_tasks"]:
+                table.add_row(f"day {day['date']}", f"{day['total_tasks']} tasks, {day['successful_tasks']} ok, "
+                                                    f"{day['failed_tasks']} failed, {day['processed_rows']:,} rows")
         return table
 
     _show(ctx, json_output, data, render)

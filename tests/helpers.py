@@ -41,7 +41,16 @@ def statistics_match_the_stored_tasks(api, aws, data_source_id=None):
         window = f"{'&' if query else '?'}start_time={days[0]}T00:00:00Z&end_time={days[-1]}T23:59:59Z"
     got = api.get(f"/api/sync/tasks/statistics{query}{window}").json
     got.pop("engine_statistics"), got.pop("data_source_id")
+    daily = got.pop("daily")
     assert got == summarise(recount(tasks), got["period"]["start_time"], got["period"]["end_time"])
+    # The daily series: every day of the window once, each equal to a recount of the tasks created that day.
+    assert [d["date"] for d in daily] == sorted(d["date"] for d in daily)
+    assert daily[0]["date"] == got["period"]["start_time"][:10] and daily[-1]["date"] == got["period"]["end_time"][:10]
+    for day in daily:
+        expected = summarise(recount(t for t in tasks if t["created_at"][:10] == day["date"]), "", "")
+        assert {k: v for k, v in day.items() if k != "date"} == {
+            k: expected[k] for k in ("total_tasks", "successful_tasks", "failed_tasks", "cancelled_tasks",
+                                     "processed_rows")}, day
     listing = api.get(f"/api/sync/tasks{query}").json
     assert listing["pagination"]["total"] == len(tasks)
     for status, count in gauges_recount(tasks).items():

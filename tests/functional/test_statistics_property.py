@@ -136,9 +136,17 @@ class StatisticsMachine(RuleBasedStateMachine):
                 )
                 got.pop("engine_statistics")
                 got.pop("data_source_id")
+                daily = got.pop("daily")
                 in_window = [t for t in scoped if low <= date.fromisoformat(t["created_at"][:10]) <= high]
                 expected = summarise(recount(in_window), got["period"]["start_time"], got["period"]["end_time"])
                 assert got == expected, (ds, low, high)
+                assert [d["date"] for d in daily] == [(low + timedelta(days=n)).isoformat()
+                                                      for n in range((high - low).days + 1)]
+                for day in daily:
+                    that_day = summarise(recount(t for t in in_window if t["created_at"][:10] == day["date"]), "", "")
+                    assert day["total_tasks"] == that_day["total_tasks"], (ds, day)
+                    assert day["processed_rows"] == that_day["processed_rows"], (ds, day)
+                    assert day["successful_tasks"] == that_day["successful_tasks"], (ds, day)
             listing = self.service.list_tasks(page=1, size=5, data_source_id=ds, status=None, next_token=None)
             assert listing["pagination"]["total"] == len(scoped)
             for status, count in gauges_recount(scoped).items():

@@ -69,10 +69,11 @@ class StatisticsStore:
             for shard in range(self.settings.statistics_shards)
         ]
 
-    def window(self, scope: str, start_day: str, end_day: str) -> Counter:
-        """Counters summed over the day buckets ``start_day..end_day`` (one Query per shard)."""
+    def window(self, scope: str, start_day: str, end_day: str) -> dict[str, Counter]:
+        """Counters per day (``YYYY-MM-DD``) of the buckets ``start_day..end_day``, shards summed (one Query per
+        shard); days without tasks are absent."""
         dynamodb = aws.client("dynamodb")
-        total: Counter = Counter()
+        days: dict[str, Counter] = {}
         for shard in range(self.settings.statistics_shards):
             params: dict[str, Any] = {
                 "TableName": self.table,
@@ -87,11 +88,12 @@ class StatisticsStore:
                 response = dynamodb.query(**params)
                 for raw in response.get("Items", []):
                     item = from_item(raw) or {}
-                    total.update({k: v for k, v in item.items() if k not in ("pk", "sk")})
+                    day = str(item.get("sk", ""))[len(_day_key("")):]
+                    days.setdefault(day, Counter()).update({k: v for k, v in item.items() if k not in ("pk", "sk")})
                 if "LastEvaluatedKey" not in response:
                     break
                 params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return total
+        return days
 
     def gauges(self, scope: str) -> Counter:
         """Current per-status task counts of ``scope`` (one BatchGetItem over the shards)."""

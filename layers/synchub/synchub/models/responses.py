@@ -113,6 +113,17 @@ class EngineStatistics(BaseModel):
     speed: float
 
 
+class DayStatistics(BaseModel):
+    model_config = _SHAPE
+
+    date: str
+    total_tasks: int
+    successful_tasks: int
+    failed_tasks: int
+    cancelled_tasks: int
+    processed_rows: int
+
+
 class Statistics(BaseModel):
     model_config = _SHAPE
 
@@ -126,6 +137,7 @@ class Statistics(BaseModel):
     status_breakdown: list[StatusCount]
     task_type_breakdown: list[TypeCount]
     period: Period
+    daily: list[DayStatistics] = Field(description="one entry per UTC day of the window, oldest first")
     engine_statistics: EngineStatistics
 
 

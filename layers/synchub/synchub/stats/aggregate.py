@@ -13,6 +13,7 @@ transaction, so the sums always equal a recount of the stored tasks.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date, timedelta
 from typing import Any, Iterable
 
 from synchub.models.tasks import TASK_STATUSES, TASK_TYPES, TERMINAL_STATUSES
@@ -107,3 +108,19 @@ def summarise(counters: dict[str, int], start_time: str, end_time: str) -> dict[
         ],
         "period": {"start_time": start_time, "end_time": end_time},
     }
+
+
+def daily_series(days: dict[str, Counter], first_day: date, last_day: date) -> list[dict[str, Any]]:
+    """One entry per UTC day of the window (days without tasks as zeros), oldest first: tasks created that
+    day and how they stand, and the rows their finished runs processed."""
+    series = []
+    day = first_day
+    while day <= last_day:
+        counters = days.get(day.isoformat()) or Counter()
+        series.append({
+            "date": day.isoformat(), "total_tasks": int(counters.get("tasks", 0)),
+            "successful_tasks": int(counters.get("st_success", 0)), "failed_tasks": int(counters.get("st_failed", 0)),
+            "cancelled_tasks": int(counters.get("st_cancelled", 0)), "processed_rows": int(counters.get("rows", 0)),
+        })
+        day += timedelta(days=1)
+    return series

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Any
@@ -11,7 +12,7 @@ from synchub.dal.tasks import TaskStore
 from synchub.engine.submit import SyncEngine
 from synchub.errors import ValidationFailed
 from synchub.settings import Settings, get_settings
-from synchub.stats.aggregate import SCOPE_ALL, scope_of_data_source, summarise
+from synchub.stats.aggregate import SCOPE_ALL, daily_series, scope_of_data_source, summarise
 from synchub.timeutil import iso, utcnow
 
 DEFAULT_WINDOW = timedelta(days=7)
@@ -52,8 +53,9 @@ class StatisticsService:
         period_start = datetime.combine(first_day, time.min, tzinfo=timezone.utc)
         period_end = datetime.combine(last_day, time.max, tzinfo=timezone.utc)
         scope = scope_of_data_source(data_source_id) if data_source_id else SCOPE_ALL
-        counters = self.store.window(scope, first_day.isoformat(), last_day.isoformat())
-        result = summarise(counters, iso(period_start), iso(period_end))
+        days = self.store.window(scope, first_day.isoformat(), last_day.isoformat())
+        result = summarise(sum(days.values(), Counter()), iso(period_start), iso(period_end))
+        result["daily"] = daily_series(days, first_day, last_day)
         result["data_source_id"] = data_source_id
         result["engine_statistics"] = self.engine_statistics()
         return result
