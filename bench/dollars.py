@@ -1,7 +1,9 @@
 """Dollars: what one task lifecycle costs on AWS, priced per million lifecycles.
 
 A lifecycle is: create over the API, run a full_sync of 10,000 rows from the HTTP source into the data lake,
-finish with success, one GET of the task and one statistics read. Everything is counted while it runs on
+finish with success, one GET of the task and one statistics read, and the change feed's work for it (the
+publisher's invocations over the tasks table's stream and its EventBridge events; no WebSocket subscriber,
+no webhook). Everything is counted while it runs on
 the in-process stack: API requests, Lambda invocations and their measured durations (GB-seconds at each
 function's configured memory), the AWS requests the functions make, DynamoDB capacity units (computed as
 in :mod:`bench.meter`), and the SQS requests of the Lambda event source that delivers the engine's
@@ -30,6 +32,7 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
 
     from local.orders_server import OrdersServer
     from local.stack import QueueEventSource
+    from local.streams import StreamEventSource
 
     table = json.loads(PRICES.read_text())
     price = table["prices_usd"]
@@ -60,6 +63,20 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
             engine.invoke = timed_invoke  # type: ignore[method-assign]
             deliveries = QueueEventSource.from_template(engine, engine.spec.events_of("SQS")[0], bench.stack,
                                                         boto3.client("sqs"))
+            publisher = bench.functions["TaskPublisherFunction"]
+            changes = StreamEventSource.from_template(publisher, publisher.spec.events_of("DynamoDB")[0], bench.stack,
+                                                      boto3.client("dynamodbstreams"))
+            plain_publish = publisher.invoke
+
+            def timed_publish(event: dict[str, Any]) -> Any:
+                started = time.perf_counter()
+                try:
+                    return plain_publish(event)
+                finally:
+                    invocations.append((publisher.spec.logical_id, time.perf_counter() - started,
+                                        publisher.spec.memory))
+
+            publisher.invoke = timed_publish  # type: ignore[method-assign]
 
             def api(function: str, method: str, resource: str, path: str) -> Any:
                 status, body, seconds = bench.api(function, method, resource, path,
@@ -75,6 +92,8 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
                 pass
             api("GetTaskFunction", "GET", "/api/sync/tasks/{id}", f"/api/sync/tasks/{warm['id']}")
             api("TaskStatisticsFunction", "GET", "/api/sync/tasks/statistics", "/api/sync/tasks/statistics")
+            while changes.poll_once():  # the warm-up's changes (and the stream position from here on)
+                pass
             invocations.clear()
 
             bench.meter.start()
@@ -84,6 +103,12 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
                 polls += 1
             done = api("GetTaskFunction", "GET", "/api/sync/tasks/{id}", f"/api/sync/tasks/{task['id']}")
             api("TaskStatisticsFunction", "GET", "/api/sync/tasks/statistics", "/api/sync/tasks/statistics")
+            # One record per invocation: the engine's checkpoints land a few hundred ms apart and Lambda polls the
+            # stream four times a second, so each change may well get an invocation of its own (an upper bound).
+            changes.batch_size = 1
+            stream_batches = 0
+            while changes.poll_once():
+                stream_batches += 1
             usage = bench.meter.stop()
             assert done["status"] == "success" and done["processed_rows"] == rows, done
             s3 = boto3.client("s3")
@@ -94,7 +119,8 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
         source.close()
 
     requests = usage.requests
-    api_requests = sum(1 for name, _, _ in invocations if name != "SyncEngineFunction")
+    api_requests = sum(1 for name, _, _ in invocations if name not in ("SyncEngineFunction", "TaskPublisherFunction"))
+    events = sum(n for op, n in requests.items() if op == "events.PutEvents")
     gb_seconds = sum(math.ceil(seconds * 1000) / 1000 * memory / 1024 for _, seconds, memory in invocations)
     sqs_requests = sum(n for op, n in requests.items() if op.startswith("sqs.")) + 2 * polls
     s3_puts = sum(n for op, n in requests.items() if op in ("s3.PutObject", "s3.CopyObject", "s3.ListObjectsV2",
@@ -112,6 +138,7 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
         ("S3 PUT/LIST requests", s3_puts, price["s3_put_request"]),
         ("S3 GET/HEAD requests", s3_gets, price["s3_get_request"]),
         ("Secrets Manager API calls", secrets_calls, price["secretsmanager_api_call"]),
+        ("EventBridge custom events", events, price["eventbridge_custom_event"]),
     ]
     items = [{"item": name, "per_lifecycle": quantity, "unit_usd": unit,
               "usd_per_million_lifecycles": round(quantity * unit * PER, 2)} for name, quantity, unit in lines]
@@ -119,6 +146,9 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
         "lifecycle": f"create, full_sync of {rows:,} rows (HTTP → data lake), success, one GET, one statistics read",
         "prices": {"table": PRICES.name, "recorded": table["recorded"], "region": table["region"]},
         "aws_requests": dict(sorted(requests.items())),
+        "change_feed": {"publisher_invocations": stream_batches, "events": events,
+                        "note": "one publisher invocation per task write (an upper bound); Lambda reads the DynamoDB "
+                                "stream it is triggered by at no charge"},
         "invocations": [{"function": name, "ms": round(seconds * 1000, 1), "memory_mb": memory}
                         for name, seconds, memory in invocations],
         "line_items": items,
@@ -127,7 +157,8 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
             "s3_storage_gb_month_per_million": round(stored * PER / 2**30, 1),
             "s3_storage_usd_per_month_per_million": round(stored * PER / 2**30 * price["s3_standard_gb_month"], 2),
             "also": "CloudWatch Logs ingestion, data transfer, the reaper's schedule (one invocation a minute, "
-                    "whatever the load) and idle polling of the engine queue by the event source mapping",
+                    "whatever the load), idle polling of the engine queue by the event source mapping, WebSocket "
+                    "connection minutes and messages, webhook deliveries",
         },
         "note": "durations are measured here against the in-process emulator, whose latency stands in for "
                 "AWS's; the engine's time is dominated by fetching and writing the rows",

@@ -19,7 +19,7 @@ from local.resources import Stack, create_resources
 from local.stack import DUMMY_AWS_ENV, install_functions
 from local.template import load_template
 
-SERVICES = ("dynamodb", "sqs", "s3", "secretsmanager")
+SERVICES = ("dynamodb", "sqs", "s3", "secretsmanager", "events")
 
 
 @dataclass
