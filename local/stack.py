@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,6 +27,9 @@ from local.template import FunctionSpec, api_auth, functions, layer_dirs, load_t
 from local.websocket import MANAGEMENT_PATH, LocalWebSocketApi
 
 log = logging.getLogger("synchub.local")
+DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
+DASHBOARD_FILES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
+                   "app.css": "text/css; charset=utf-8"}
 
 DUMMY_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -318,6 +322,9 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
                 status, headers, payload = local.websocket.manage(self.command, path[len(MANAGEMENT_PATH):], body)
                 self._send(status, payload, headers)
                 return
+            if path == "/" or path.startswith("/dashboard/"):
+                self._dashboard(path)
+                return
             if path == "/_local/jwks.json":
                 self._send(200, json.dumps(local.user_pool.jwks()).encode(), {"Content-Type": "application/json"})
                 return
@@ -359,6 +366,20 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             raw = result.get("body") or ""
             payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
             self._send(int(result.get("statusCode", 200)), payload, headers)
+
+        def _dashboard(self, path: str) -> None:
+            """The dashboard's static files (as the deployed bucket serves them), and its config for this stack."""
+            if path == "/dashboard/config.json":
+                config = {"api_base": "", "ws_url": local.websocket_url, "auth": local.api_auth.mode}
+                self._send(200, json.dumps(config).encode(), {"Content-Type": "application/json",
+                                                              "Cache-Control": "no-store"})
+                return
+            name = "index.html" if path == "/" else path[len("/dashboard/"):]
+            found = DASHBOARD_FILES.get(name)
+            if found is None:
+                self._problem(404, "NOT_FOUND", "Not found", f"No dashboard file {name}.")
+                return
+            self._send(200, (DASHBOARD_DIR / name).read_bytes(), {"Content-Type": found})
 
         def _issue_token(self, query: str) -> None:
             """Stands in for the user pool's token endpoint: ?user=NAME&scope=synchub/read+synchub/write."""

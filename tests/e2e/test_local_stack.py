@@ -124,3 +124,16 @@ def test_no_engine_keeps_tasks_pending(tmp_path):
         assert stats["pending_tasks"] == 1 and stats["queue_length"] == 1
     finally:
         stop_stack(quiet)
+
+
+def test_the_dashboard_is_served_with_its_config(stack):
+    page = requests.get(stack.url("/"), timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert 'src="dashboard/app.js"' in page.text and 'href="dashboard/app.css"' in page.text
+    for asset, kind in (("app.js", "text/javascript"), ("app.css", "text/css")):
+        served = requests.get(stack.url(f"/dashboard/{asset}"), timeout=10)
+        assert served.status_code == 200 and served.headers["Content-Type"].startswith(kind)
+    config = requests.get(stack.url("/dashboard/config.json"), timeout=10).json()
+    assert config == {"api_base": "", "ws_url": stack.ws_url, "auth": "none"}
+    missing = requests.get(stack.url("/dashboard/secrets.txt"), timeout=10)
+    assert missing.status_code == 404 and missing.headers["Content-Type"] == "application/problem+json"
