@@ -1,0 +1,96 @@
+"""The dashboard in headless Chromium (Debian's `chromium`, which .ci/run installs) against the local stack: create
+the seed's task and watch its bar reach 100 %, cancel a realtime task, see the charts. Screenshots are kept in
+``test-artifacts/dashboard/`` (or ``$SYNCHUB_ARTIFACTS``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.e2e.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(os.environ.get("SYNCHUB_ARTIFACTS") or ROOT / "test-artifacts") / "dashboard"
+
+if CHROMIUM is None:
+    pytest.skip("no chromium on this machine (apt-get install chromium; .ci/run does)", allow_module_level=True)
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, stack):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    opened = context.new_page()
+    problems: list[str] = []
+    opened.on("pageerror", lambda error: problems.append(str(error)))
+    opened.goto(stack.url("/"))
+    yield opened
+    context.close()
+    assert not problems, problems  # no script errors on the page
+
+
+def test_create_the_seed_task_and_watch_its_bar_reach_100(page):
+    page.wait_for_selector("#create-task")
+    page.select_option("#create-task select[name=source]", "ds_123")
+    page.fill("#create-task input[name=batch_size]", "500")
+    page.click("#create-task button[type=submit]")
+    page.wait_for_url("**/#/tasks/task_*")
+    bar = page.locator("#task-progress")
+    seen = set()
+    for _ in range(600):  # up to 60 s
+        seen.add(bar.get_attribute("aria-valuenow"))
+        if page.locator("#task-figures [data-status=success]").count():
+            break
+        page.wait_for_timeout(100)
+    assert bar.get_attribute("aria-valuenow") == "100"
+    assert page.locator("#task-figures").inner_text().startswith("success 100% · 10,000 / 10,000 rows")
+    assert len(seen) >= 2, seen  # the bar moved while the page watched, not only at the end
+    page.screenshot(path=str(ARTIFACTS / "task-finished.png"), full_page=True)
+    page.click("text=← tasks")
+    page.wait_for_selector("#tasks tbody tr")
+    assert page.locator("#tasks tbody tr").first.locator("[data-status]").inner_text() == "success"
+    page.screenshot(path=str(ARTIFACTS / "tasks.png"))
+
+
+def test_cancel_a_realtime_task(page):
+    page.wait_for_selector("#create-task")
+    page.select_option("#create-task select[name=source]", "ds_123")
+    page.select_option("#create-task select[name=type]", "realtime_sync")
+    page.click("#create-task button[type=submit]")
+    page.wait_for_url("**/#/tasks/task_*")
+    page.wait_for_selector("#cancel:not([disabled])")
+    page.click("#cancel")
+    page.wait_for_selector("#task-figures [data-status=cancelled]", timeout=60_000)
+    assert page.locator("#cancel").is_disabled()
+    page.screenshot(path=str(ARTIFACTS / "task-cancelled.png"), full_page=True)
+
+
+def test_statistics_charts_render(page):
+    page.click("nav >> text=Statistics")
+    page.wait_for_selector("#chart-status rect", state="attached")
+    success = page.locator("#chart-status rect[data-label=success]")
+    assert int(success.get_attribute("data-value")) >= 1
+    assert page.locator("#chart-daily-tasks rect").count() == 7  # one bar per day of the window
+    assert page.locator("#chart-daily-rows rect[data-value='0']").count() < 7  # rows on some day
+    page.select_option("#window", "30")
+    page.wait_for_function("document.querySelectorAll('#chart-daily-tasks rect').length === 30")
+    page.screenshot(path=str(ARTIFACTS / "statistics.png"), full_page=True)
+    page.click("nav >> text=Data sources")
+    page.wait_for_selector("#sources tbody tr")
+    assert "ds_123" in page.locator("#sources").inner_text()
