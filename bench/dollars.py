@@ -26,6 +26,20 @@ LIFECYCLE_ROWS = 10_000
 PER = 1_000_000
 
 
+def _time_invocations(function: Any, invocations: list[tuple[str, float, int]]) -> None:
+    """Record (function, seconds, memory MB) of each of ``function``'s invocations from now on."""
+    plain_invoke = function.invoke
+
+    def timed_invoke(event: dict[str, Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return plain_invoke(event)
+        finally:
+            invocations.append((function.spec.logical_id, time.perf_counter() - started, function.spec.memory))
+
+    function.invoke = timed_invoke
+
+
 def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
     """Counts of one lifecycle and their price, scaled to one million lifecycles."""
     import boto3
@@ -51,32 +65,13 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
             }), "bench")
             engine = bench.functions["SyncEngineFunction"]
             invocations: list[tuple[str, float, int]] = []  # (function, seconds, memory MB)
-            plain_invoke = engine.invoke
-
-            def timed_invoke(event: dict[str, Any]) -> Any:
-                started = time.perf_counter()
-                try:
-                    return plain_invoke(event)
-                finally:
-                    invocations.append((engine.spec.logical_id, time.perf_counter() - started, engine.spec.memory))
-
-            engine.invoke = timed_invoke  # type: ignore[method-assign]
+            _time_invocations(engine, invocations)
             deliveries = QueueEventSource.from_template(engine, engine.spec.events_of("SQS")[0], bench.stack,
                                                         boto3.client("sqs"))
             publisher = bench.functions["TaskPublisherFunction"]
             changes = StreamEventSource.from_template(publisher, publisher.spec.events_of("DynamoDB")[0], bench.stack,
                                                       boto3.client("dynamodbstreams"))
-            plain_publish = publisher.invoke
-
-            def timed_publish(event: dict[str, Any]) -> Any:
-                started = time.perf_counter()
-                try:
-                    return plain_publish(event)
-                finally:
-                    invocations.append((publisher.spec.logical_id, time.perf_counter() - started,
-                                        publisher.spec.memory))
-
-            publisher.invoke = timed_publish  # type: ignore[method-assign]
+            _time_invocations(publisher, invocations)
 
             def api(function: str, method: str, resource: str, path: str) -> Any:
                 status, body, seconds = bench.api(function, method, resource, path,

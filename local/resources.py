@@ -192,7 +192,8 @@ def _generated_secret(spec: dict[str, Any]) -> str | None:
         return None
     import secrets
 
-    value = secrets.token_urlsafe(int(spec.get("PasswordLength", 32)))[: int(spec.get("PasswordLength", 32))]
+    length = int(spec.get("PasswordLength", 32))
+    value = secrets.token_urlsafe(length)[:length]
     if spec.get("GenerateStringKey"):
         return json.dumps({**json.loads(spec.get("SecretStringTemplate") or "{}"), spec["GenerateStringKey"]: value})
     return value

@@ -368,7 +368,7 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             self._send(int(result.get("statusCode", 200)), payload, headers)
 
         def _dashboard(self, path: str) -> None:
-            """The dashboard's static files (as the deployed bucket serves them), and its config for this stack."""
+            """The dashboard's static files (``dashboard/``), and its config for this stack."""
             if path == "/dashboard/config.json":
                 config = {"api_base": "", "ws_url": local.websocket_url, "auth": local.api_auth.mode}
                 self._send(200, json.dumps(config).encode(), {"Content-Type": "application/json",

@@ -21,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.lambda_runtime import LocalFunction
 
@@ -185,8 +185,6 @@ class LocalWebSocketApi:
         found = re.fullmatch(r"/@connections/([^/]+)", path)
         if not found:
             return _error(404, "NotFoundException", "No such management route.")
-        from urllib.parse import unquote
-
         connection_id = unquote(found.group(1))
         with self._lock:
             connection = self.connections.get(connection_id)

@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
+from synchub.ids import NAME_ID_PATTERN
 from synchub.models.responses import ConnectionTest
 from synchub.observability import logger
 from synchub.schedule.data_sources import data_source_service
@@ -20,7 +21,7 @@ app = create_app()
 )
 def test_data_source(
     data_source_id: str,
-    interface_id: Annotated[Optional[str], Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
+    interface_id: Annotated[Optional[str], Query(pattern=NAME_ID_PATTERN.pattern,
                                                  description="read this interface's stream")] = None,
 ):
     result = data_source_service().test_connection(data_source_id, interface_id)

@@ -45,12 +45,18 @@ def page(browser, stack):
     assert not problems, problems  # no script errors on the page
 
 
-def test_create_the_seed_task_and_watch_its_bar_reach_100(page):
+def create_from_the_form(page, task_type: str = "full_sync", batch_size: str = "") -> None:
+    """Create a task on ds_123 with the page's form; the page moves to the new task."""
     page.wait_for_selector("#create-task")
     page.select_option("#create-task select[name=source]", "ds_123")
-    page.fill("#create-task input[name=batch_size]", "500")
+    page.select_option("#create-task select[name=type]", task_type)
+    page.fill("#create-task input[name=batch_size]", batch_size)
     page.click("#create-task button[type=submit]")
     page.wait_for_url("**/#/tasks/task_*")
+
+
+def test_create_the_seed_task_and_watch_its_bar_reach_100(page):
+    create_from_the_form(page, batch_size="500")
     bar = page.locator("#task-progress")
     seen = set()
     for _ in range(600):  # up to 60 s
@@ -69,11 +75,7 @@ def test_create_the_seed_task_and_watch_its_bar_reach_100(page):
 
 
 def test_cancel_a_realtime_task(page):
-    page.wait_for_selector("#create-task")
-    page.select_option("#create-task select[name=source]", "ds_123")
-    page.select_option("#create-task select[name=type]", "realtime_sync")
-    page.click("#create-task button[type=submit]")
-    page.wait_for_url("**/#/tasks/task_*")
+    create_from_the_form(page, task_type="realtime_sync")
     page.wait_for_selector("#cancel:not([disabled])")
     page.click("#cancel")
     page.wait_for_selector("#task-figures [data-status=cancelled]", timeout=60_000)

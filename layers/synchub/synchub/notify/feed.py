@@ -8,7 +8,7 @@ after writing. A record becomes a ``status`` change (created, or another status)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from synchub.dal.codec import from_item
 from synchub.models.tasks import TERMINAL_STATUSES, public_task
@@ -63,7 +63,3 @@ def change_of(record: dict[str, Any]) -> TaskChange | None:
         return TaskChange("progress", public_task(new), new.get("status"), sequence)
     return None
 
-
-def changes_of(records: Iterable[dict[str, Any]]) -> list[tuple[dict[str, Any], TaskChange | None]]:
-    """Each record with its change, in stream order."""
-    return [(record, change_of(record)) for record in records]
