@@ -101,6 +101,7 @@ function watch(taskId, onTask) {
 
 // ---------------------------------------------------------------------------------------------- views
 let leaveView = () => {};
+let routing = 0;  // the latest navigation: a slower, earlier one must not paint over it
 
 async function tasksView(view, params) {
   const query = new URLSearchParams({ size: "10" });
@@ -181,7 +182,7 @@ async function taskView(view, taskId) {
   render(task);
   view.replaceChildren(el("p", {}, el("a", { href: "#/tasks" }, "← tasks")), el("h2", {}, taskId),
     el("div", { class: "card" }, progress, figures, actions), el("div", { class: "card" }, facts));
-  leaveView = watch(taskId, (next) => { if (next.id === taskId) render(next); });
+  return watch(taskId, (next) => { if (next.id === taskId) render(next); });
 }
 
 async function sourcesView(view) {
@@ -246,13 +247,16 @@ async function statisticsView(view, params) {
 async function route() {
   leaveView();
   leaveView = () => {};
-  const view = document.getElementById("view");
+  const current = ++routing;
+  // Each navigation renders into its own element, shown only if no later navigation started meanwhile.
+  const view = el("div");
   const [path, search] = location.hash.replace(/^#/, "").split("?");
   const params = new URLSearchParams(search || "");
   const parts = (path || "/tasks").split("/").filter(Boolean);
   for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.dataset.view === parts[0]);
+  let leave = () => {};
   try {
-    if (parts[0] === "tasks" && parts[1]) await taskView(view, parts[1]);
+    if (parts[0] === "tasks" && parts[1]) leave = await taskView(view, parts[1]);
     else if (parts[0] === "sources") await sourcesView(view);
     else if (parts[0] === "statistics") await statisticsView(view, params);
     else await tasksView(view, params);
@@ -268,6 +272,9 @@ async function route() {
       view.replaceChildren(el("p", { class: "card" }, "Could not load: " + error.message));
     }
   }
+  if (current !== routing) return leave();
+  leaveView = leave;
+  document.getElementById("view").replaceChildren(view);
 }
 
 (async function start() {
