@@ -53,9 +53,12 @@ function toast(message, error = false) {
 const rows = (task) => (task.processed_rows || 0).toLocaleString("en") +
   (task.total_rows ? " / " + task.total_rows.toLocaleString("en") : "");
 const statusCell = (status) => el("span", { class: "status " + status, "data-status": status }, status);
-const bar = (percent, small) => el("div", { class: "progress" + (small ? " small" : ""), role: "progressbar",
-  "aria-valuenow": Math.round(percent || 0), "aria-valuemin": 0, "aria-valuemax": 100 },
-  el("div", { style: `width:${Math.min(100, percent || 0)}%` }));
+function bar(percent, small) {
+  const fill = el("div");
+  fill.style.width = Math.min(100, percent || 0) + "%";  // through the CSSOM: the CSP refuses style attributes
+  return el("div", { class: "progress" + (small ? " small" : ""), role: "progressbar",
+    "aria-valuenow": Math.round(percent || 0), "aria-valuemin": 0, "aria-valuemax": 100 }, fill);
+}
 
 // ---------------------------------------------------------------------------------------------- live feed
 function connectFeed() {

@@ -74,10 +74,16 @@ def requested(stack: Stack, service: str, operation: str, params: dict[str, Any]
     elif service == "sqs":
         name = str(params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]
         yield f"sqs:{operation}", f"arn:aws:sqs:{stack.region}:{ACCOUNT_ID}:{name}"
+    elif service == "s3" and operation == "DeleteObjects":
+        for entry in params["Delete"]["Objects"]:
+            action = "s3:DeleteObjectVersion" if entry.get("VersionId") else "s3:DeleteObject"
+            yield action, f"arn:aws:s3:::{params['Bucket']}/{entry['Key']}"
     elif service == "s3":
         bucket, key = params.get("Bucket", ""), params.get("Key")
+        if operation == "DeleteObject" and params.get("VersionId"):
+            operation = "DeleteObjectVersion"
         action = {"ListObjectsV2": "ListBucket", "ListObjects": "ListBucket", "HeadObject": "GetObject",
-                  "HeadBucket": "ListBucket"}.get(operation, operation)
+                  "HeadBucket": "ListBucket", "ListObjectVersions": "ListBucketVersions"}.get(operation, operation)
         yield f"s3:{action}", f"arn:aws:s3:::{bucket}/{key}" if key is not None else f"arn:aws:s3:::{bucket}"
     elif service == "secretsmanager":
         secret = str(params.get("Name") or params.get("SecretId"))
@@ -90,6 +96,8 @@ def requested(stack: Stack, service: str, operation: str, params: dict[str, Any]
             bus = str(entry.get("EventBusName") or "default")
             arn = bus if bus.startswith("arn:") else f"arn:aws:events:{stack.region}:{ACCOUNT_ID}:event-bus/{bus}"
             yield "events:PutEvents", arn
+    elif service == "cloudfront" and operation == "CreateInvalidation":
+        yield "cloudfront:CreateInvalidation", f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{params['DistributionId']}"
     elif service == "execute-api":  # the WebSocket API's management endpoint
         method = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}[operation]
         api = stack.refs.get("WebSocketApi", "WebSocketApi")

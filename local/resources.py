@@ -54,7 +54,8 @@ class Stack:
 
     def record_bucket(self, logical_id: str, name: str) -> None:
         self.refs[logical_id] = name
-        self.attributes[logical_id] = {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
+        self.attributes[logical_id] = {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com",
+                                       "RegionalDomainName": f"{name}.s3.{self.region}.amazonaws.com"}
 
     def pseudo(self, name: str) -> str | None:
         return {
@@ -165,6 +166,9 @@ def create_resources(
             continue
         name = physical_name(stack_name, logical_id, resource)
         s3.create_bucket(Bucket=name)
+        versioning = (resource.get("Properties") or {}).get("VersioningConfiguration")
+        if versioning:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=versioning)
         stack.record_bucket(logical_id, name)
 
     for logical_id, resource in resources.items():

@@ -28,8 +28,6 @@ from local.websocket import MANAGEMENT_PATH, LocalWebSocketApi
 
 log = logging.getLogger("synchub.local")
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
-DASHBOARD_FILES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
-                   "app.css": "text/css; charset=utf-8"}
 
 DUMMY_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -181,6 +179,22 @@ class LocalStack:
     @property
     def websocket_url(self) -> str:
         return self.websocket.url
+
+    def dashboard_config(self) -> Any:
+        """What DashboardSiteDeployment writes to dashboard/config.json, for this stack."""
+        from synchub.dashboard.site import DashboardConfig
+
+        return DashboardConfig(api_base="", ws_url=self.websocket_url, auth=self.api_auth.mode)
+
+    @property
+    def dashboard_csp(self) -> str:
+        """The template's Content-Security-Policy for the dashboard, connecting to this stack's live feed."""
+        config = self.template["Resources"]["DashboardHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
+        policy = config["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
+        directives = [d.strip() for d in policy.split(";")]
+        local_feed = self.websocket_url.split("/", 3)[:3]
+        return "; ".join(f"connect-src 'self' {'/'.join(local_feed)}" if d.startswith("connect-src ") else d
+                         for d in directives)
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -368,18 +382,21 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             self._send(int(result.get("statusCode", 200)), payload, headers)
 
         def _dashboard(self, path: str) -> None:
-            """The dashboard's static files (``dashboard/``), and its config for this stack."""
-            if path == "/dashboard/config.json":
-                config = {"api_base": "", "ws_url": local.websocket_url, "auth": local.api_auth.mode}
-                self._send(200, json.dumps(config).encode(), {"Content-Type": "application/json",
-                                                              "Cache-Control": "no-store"})
+            """The dashboard's files (``dashboard/``, read at each request) in the bucket's layout, its config for
+            this stack, and the Content-Security-Policy CloudFront adds."""
+            from synchub.dashboard.site import CONFIG_KEY, INDEX, site_files
+
+            key = INDEX if path == "/" else path.lstrip("/")
+            headers = {"Content-Security-Policy": local.dashboard_csp, "Cache-Control": "no-cache"}
+            if key == CONFIG_KEY:
+                self._send(200, local.dashboard_config().model_dump_json(exclude_none=True).encode(),
+                           {**headers, "Content-Type": "application/json"})
                 return
-            name = "index.html" if path == "/" else path[len("/dashboard/"):]
-            found = DASHBOARD_FILES.get(name)
+            found = site_files(DASHBOARD_DIR).get(key)
             if found is None:
-                self._problem(404, "NOT_FOUND", "Not found", f"No dashboard file {name}.")
+                self._problem(404, "NOT_FOUND", "Not found", f"No dashboard file {key}.")
                 return
-            self._send(200, (DASHBOARD_DIR / name).read_bytes(), {"Content-Type": found})
+            self._send(200, found.path.read_bytes(), {**headers, "Content-Type": found.content_type})
 
         def _issue_token(self, query: str) -> None:
             """Stands in for the user pool's token endpoint: ?user=NAME&scope=synchub/read+synchub/write."""

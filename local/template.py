@@ -79,11 +79,12 @@ def functions(template: dict[str, Any]) -> dict[str, FunctionSpec]:
 
 
 def layer_dirs(template: dict[str, Any]) -> list[Path]:
-    """Source folders of the template's layers (what Lambda mounts under /opt/python)."""
+    """Source folders of the template's code layers (what Lambda mounts under /opt/python): those sam build
+    builds; a layer without a BuildMethod holds files, not code (DashboardSite)."""
     return [
         ROOT / resource["Properties"]["ContentUri"]
         for resource in template["Resources"].values()
-        if resource["Type"] == "AWS::Serverless::LayerVersion"
+        if resource["Type"] == "AWS::Serverless::LayerVersion" and (resource.get("Metadata") or {}).get("BuildMethod")
     ]
 
 

@@ -1,8 +1,11 @@
-"""Test helpers: recounting what is stored (tasks are put into states by local.seeding)."""
+"""Test helpers: recounting what is stored (tasks are put into states by local.seeding), and an HTTP endpoint
+that records what is sent to it."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -56,3 +59,35 @@ def statistics_match_the_stored_tasks(api, aws, data_source_id=None):
     for status, count in gauges_recount(tasks).items():
         filtered = api.get(f"/api/sync/tasks?status={status[3:]}{'&' + query[1:] if query else ''}").json
         assert filtered["pagination"]["total"] == count, status
+
+
+class RecordingEndpoint:
+    """An HTTP endpoint on 127.0.0.1 (a user's webhook, CloudFormation's response URL): records every POST
+    and PUT; answers the queued ``statuses``, then 200."""
+
+    def __init__(self, path: str = "/") -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.statuses: list[int] = []
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                endpoint.requests.append({"method": self.command, "path": self.path, "body": body,
+                                          "headers": {k.lower(): v for k, v in self.headers.items()}})
+                status = endpoint.statuses.pop(0) if endpoint.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_PUT = do_POST  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()

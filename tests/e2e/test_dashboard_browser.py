@@ -39,10 +39,13 @@ def page(browser, stack):
     opened = context.new_page()
     problems: list[str] = []
     opened.on("pageerror", lambda error: problems.append(str(error)))
+    # The stack serves the deployed Content-Security-Policy; anything the page does against it is a failure.
+    opened.on("console", lambda message: problems.append(message.text)
+              if message.type == "error" and "Content Security Policy" in message.text else None)
     opened.goto(stack.url("/"))
     yield opened
     context.close()
-    assert not problems, problems  # no script errors on the page
+    assert not problems, problems  # no script errors, no CSP violations
 
 
 def create_from_the_form(page, task_type: str = "full_sync", batch_size: str = "") -> None:
@@ -91,7 +94,7 @@ def test_statistics_charts_render(page):
     assert page.locator("#chart-daily-tasks rect").count() == 7  # one bar per day of the window
     assert page.locator("#chart-daily-rows rect[data-value='0']").count() < 7  # rows on some day
     page.select_option("#window", "30")
-    page.wait_for_function("document.querySelectorAll('#chart-daily-tasks rect').length === 30")
+    playwright_api.expect(page.locator("#chart-daily-tasks rect")).to_have_count(30)  # no eval: the page's CSP forbids it
     page.screenshot(path=str(ARTIFACTS / "statistics.png"), full_page=True)
     page.click("nav >> text=Data sources")
     page.wait_for_selector("#sources tbody tr")

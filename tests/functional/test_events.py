@@ -31,7 +31,8 @@ def test_every_function_has_a_sample_event():
         assert route is not None and route.resource == event["resource"], name
         covered.add(route.function)
     covered |= {"ReaperFunction", "SyncEngineFunction", "DeadLetterFunction",  # scheduled, SQS and stream events
-                "TaskPublisherFunction", "WebhookDeliveryFunction", *WEBSOCKET_EVENTS}
+                "TaskPublisherFunction", "WebhookDeliveryFunction", *WEBSOCKET_EVENTS,
+                "DashboardPublisherFunction"}  # dashboard_publisher.json, in test_dashboard_site
     assert covered == set(FUNCTIONS)
     assert set(API_EVENTS) == set(EXPECTED)
 

@@ -25,6 +25,7 @@ from synchub.notify.webhooks import verify_signature
 from synchub.schedule.tasks import schedule_service
 from synchub.settings import get_settings
 from tests.conftest import FUNCTIONS, TEMPLATE, TESTER_TOKEN, USER_POOL
+from tests.helpers import RecordingEndpoint
 from tests.functional.test_engine import create, drain, orders, register  # noqa: F401 - orders is a fixture
 
 
@@ -47,34 +48,6 @@ class JsonServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
-class WebhookReceiver:
-    """A user's webhook endpoint: records every request; answers the queued statuses, then 200."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.statuses: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/synchub"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
@@ -282,7 +255,7 @@ def webhook_source(aws) -> QueueEventSource:
 
 
 def test_a_failing_webhook_is_retried_without_holding_up_the_task(api, aws, live, orders):
-    receiver = WebhookReceiver()
+    receiver = RecordingEndpoint("/hooks/synchub")
     receiver.statuses = [500, 503]  # the endpoint fails twice, then takes the delivery
     secret = "whsec-0123456789abcdef"
     register(api, orders, ds="ds_hooked")
@@ -325,7 +298,7 @@ def test_a_failing_webhook_is_retried_without_holding_up_the_task(api, aws, live
 def test_a_failed_delivery_waits_a_doubling_backoff(api, aws, live, orders, monkeypatch):
     monkeypatch.setenv("WEBHOOK_RETRY_BASE_SECONDS", "10")
     get_settings.cache_clear()
-    receiver = WebhookReceiver()
+    receiver = RecordingEndpoint("/hooks/synchub")
     receiver.statuses = [500]
     register(api, orders)
     source = stream_source(aws)
@@ -364,7 +337,7 @@ def test_webhooks_to_private_addresses_are_dropped_not_retried(api, aws, live, o
     import synchub.runtime
 
     synchub.runtime.reset()
-    receiver = WebhookReceiver()
+    receiver = RecordingEndpoint("/hooks/synchub")
     register(api, orders)
     source = stream_source(aws)
     response = api.post("/api/sync/tasks", {"data_source_id": "ds_orders", "task_type": "full_sync",

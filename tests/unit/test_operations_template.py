@@ -78,4 +78,4 @@ def test_readme_names_the_alarms_and_the_dashboard():
     readme = (ROOT / "README.md").read_text()
     for name in alarms():
         assert f"`{name}`" in readme, name
-    assert "-operations" in readme and "DashboardUrl" in readme
+    assert "-operations" in readme and "OperationsDashboardUrl" in readme

@@ -1,0 +1,1 @@
+"""The web dashboard as static files: which files make the site, its config, and publishing it to S3."""

@@ -1,0 +1,86 @@
+"""The ``Custom::DashboardSite`` resource: CloudFormation asks, the publisher acts, the answer goes back to the
+pre-signed ``ResponseURL`` (always, also on failure: an unanswered request would hold the stack for the
+resource's ServiceTimeout)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable
+
+from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from synchub.dashboard.publisher import SitePublisher
+from synchub.dashboard.site import DashboardConfig
+from synchub.observability import logger
+
+PHYSICAL_ID_PREFIX = "s3://"
+
+
+class DashboardSiteProperties(BaseModel):
+    """The resource's properties in template.yaml."""
+
+    model_config = ConfigDict(extra="ignore")  # ServiceToken, ServiceTimeout, and Site (there to trigger updates)
+
+    bucket: str = Field(alias="Bucket", min_length=3)
+    distribution_id: str = Field(default="", alias="DistributionId")
+    config: DashboardConfig = Field(alias="Config")
+
+
+def physical_id(bucket: str) -> str:
+    return f"{PHYSICAL_ID_PREFIX}{bucket}/"
+
+
+def handle(event: dict[str, Any], site_dir: Path,
+           publisher_for: Callable[[str], SitePublisher] = SitePublisher,
+           respond: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Carry out one Create, Update or Delete and answer CloudFormation; returns the answer sent."""
+    request = CloudFormationCustomResourceEvent(event)
+    # A Create that failed before it had a bucket still needs an id; its Delete then has nothing to do.
+    resource_id = request.physical_resource_id or f"failed-{request.request_id}"
+    data: dict[str, Any] = {}
+    try:
+        if request.request_type == "Delete":
+            if resource_id.startswith(PHYSICAL_ID_PREFIX):
+                bucket = resource_id[len(PHYSICAL_ID_PREFIX):].rstrip("/")
+                data["Deleted"] = publisher_for(bucket).empty()
+        else:
+            properties = DashboardSiteProperties.model_validate(request.resource_properties)
+            publisher = publisher_for(properties.bucket)
+            keys = publisher.publish(site_dir, properties.config)
+            resource_id = physical_id(properties.bucket)
+            data["Files"] = len(keys)
+            if request.request_type == "Update" and properties.distribution_id:
+                data["InvalidationId"] = publisher.invalidate(properties.distribution_id, request.request_id)
+        answer = _answer(request, "SUCCESS", resource_id, data=data)
+    except ValidationError as error:
+        logger.error("dashboard site: bad properties", extra={"errors": error.errors(include_url=False)})
+        answer = _answer(request, "FAILED", resource_id, reason=f"Bad DashboardSite properties: {error}")
+    except Exception as error:
+        logger.exception("dashboard site: %s failed", request.request_type)
+        answer = _answer(request, "FAILED", resource_id, reason=f"{type(error).__name__}: {error}")
+    (respond or send_response)(request.response_url, answer)
+    logger.info("dashboard site: answered", extra={"request_type": request.request_type, "status": answer["Status"],
+                                                   "physical_resource_id": resource_id, **data})
+    return answer
+
+
+def _answer(request: CloudFormationCustomResourceEvent, status: str, resource_id: str, *,
+            data: dict[str, Any] | None = None, reason: str = "") -> dict[str, Any]:
+    answer = {"Status": status, "PhysicalResourceId": resource_id, "StackId": request.stack_id,
+              "RequestId": request.request_id, "LogicalResourceId": request.logical_resource_id, "Data": data or {}}
+    if reason:
+        # CloudFormation shows the reason in the stack's events; the whole answer must stay under 4 KB.
+        answer["Reason"] = reason[:1000]
+    return answer
+
+
+def send_response(url: str, answer: dict[str, Any]) -> None:
+    """PUT the answer to CloudFormation's pre-signed S3 URL (no Content-Type: the URL was signed without one)."""
+    body = json.dumps(answer).encode()
+    request = urllib.request.Request(url, data=body, method="PUT",
+                                     headers={"Content-Type": "", "Content-Length": str(len(body))})
+    with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 - CloudFormation's https URL
+        reply.read()

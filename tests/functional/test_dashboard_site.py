@@ -1,0 +1,183 @@
+"""The dashboard's deployment: the Custom::DashboardSite resource of template.yaml, with the properties the
+template gives it, publishes dashboard/ and its config to the bucket, keeps releases clean, empties the bucket
+on delete, and always answers CloudFormation (under moto, held to the function's IAM statements)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+
+from local.template import evaluate
+from synchub.dashboard.site import site_files
+from synchub.settings import get_settings
+from tests.conftest import FUNCTIONS, ROOT, TEMPLATE, load_event
+from tests.helpers import RecordingEndpoint
+
+DASHBOARD = ROOT / "dashboard"
+PUBLISHER = FUNCTIONS["DashboardPublisherFunction"]
+
+
+@pytest.fixture
+def site(aws, monkeypatch):
+    """The bucket from the template, a CloudFront distribution for it, and CloudFormation's response URL."""
+    monkeypatch.setenv("DASHBOARD_SITE_DIR", str(DASHBOARD))
+    get_settings.cache_clear()
+    cloudfront = boto3.client("cloudfront")
+    distribution = cloudfront.create_distribution(DistributionConfig={
+        "CallerReference": str(uuid.uuid4()), "Comment": "dashboard", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "site", "DomainName": "site.s3.amazonaws.com",
+                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
+    })["Distribution"]
+    aws.refs["DashboardDistribution"] = distribution["Id"]
+    cloudformation = RecordingEndpoint("/cloudformation-response")
+    yield aws, cloudformation
+    cloudformation.close()
+    get_settings.cache_clear()
+
+
+def request(stack, response_url: str, request_type: str = "Create", *, physical_id: str | None = None,
+            parameters: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
+    """events/dashboard_publisher.json with DashboardSiteDeployment's properties as the template resolves them."""
+    event = copy.deepcopy(load_event("dashboard_publisher.json"))
+    template_properties = TEMPLATE["Resources"]["DashboardSiteDeployment"]["Properties"]
+    properties = stack.resolve(evaluate(template_properties, TEMPLATE, {**stack.parameters, **(parameters or {})}))
+    properties.update(changes)
+    event.update({"RequestType": request_type, "ResponseURL": response_url, "RequestId": str(uuid.uuid4()),
+                  "ResourceProperties": properties})
+    if physical_id is not None:
+        event["PhysicalResourceId"] = physical_id
+    return event
+
+
+def answered(cloudformation: RecordingEndpoint) -> dict[str, Any]:
+    """The one answer CloudFormation got (a PUT without a Content-Type, as its pre-signed URL needs)."""
+    assert len(cloudformation.requests) == 1, cloudformation.requests
+    sent = cloudformation.requests.pop()
+    assert sent["method"] == "PUT" and sent["path"] == "/cloudformation-response"
+    assert not sent["headers"].get("content-type")
+    return json.loads(sent["body"])
+
+
+def stored(bucket: str) -> dict[str, dict[str, Any]]:
+    s3 = boto3.client("s3")
+    found = {}
+    for entry in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        obj = s3.get_object(Bucket=bucket, Key=entry["Key"])
+        found[entry["Key"]] = {"body": obj["Body"].read(), "type": obj["ContentType"], "cache": obj.get("CacheControl")}
+    return found
+
+
+def test_create_publishes_every_file_and_the_stacks_config(site):
+    stack, cloudformation = site
+    bucket = stack.refs["DashboardBucket"]
+    event = request(stack, cloudformation.url)
+    PUBLISHER.invoke(event)
+
+    answer = answered(cloudformation)
+    assert answer["Status"] == "SUCCESS", answer
+    assert answer["PhysicalResourceId"] == f"s3://{bucket}/"
+    assert (answer["RequestId"], answer["LogicalResourceId"], answer["StackId"]) == (
+        event["RequestId"], "DashboardSiteDeployment", event["StackId"])
+    objects = stored(bucket)
+    assert set(objects) == {"index.html", "dashboard/app.js", "dashboard/app.css", "dashboard/config.json"}
+    assert answer["Data"] == {"Files": 4}
+    for key, found in site_files(DASHBOARD).items():
+        assert objects[key]["body"] == found.path.read_bytes()
+        assert objects[key]["type"] == found.content_type
+    assert objects["index.html"]["type"].startswith("text/html")
+    assert objects["dashboard/app.js"]["type"].startswith("text/javascript")
+    assert all(found["cache"] == "max-age=0, s-maxage=86400" for found in objects.values())
+    # Nothing was cached yet, so nothing is invalidated on create.
+    distribution = stack.refs["DashboardDistribution"]
+    assert boto3.client("cloudfront").list_invalidations(DistributionId=distribution)["InvalidationList"].get(
+        "Quantity", 0) == 0
+
+    config = json.loads(objects["dashboard/config.json"]["body"])
+    api = stack.refs.get("WebSocketApi", "WebSocketApi")
+    assert config["api_base"] == ""  # the API is on the dashboard's origin, under /api/*
+    assert config["ws_url"] == f"wss://{api}.execute-api.us-east-1.amazonaws.com/v1"
+    assert config["auth"] == "cognito"
+    sign_in = config["sign_in"]
+    assert sign_in["client_id"] == stack.refs.get("DashboardClient", "DashboardClient")
+    assert sign_in["authorize_url"].endswith(".auth.us-east-1.amazoncognito.com/oauth2/authorize")
+    assert sign_in["token_url"].endswith(".auth.us-east-1.amazoncognito.com/oauth2/token")
+    assert sign_in["scope"] == "synchub/read synchub/write"
+
+
+def test_an_open_stack_has_no_sign_in(site):
+    stack, cloudformation = site
+    PUBLISHER.invoke(request(stack, cloudformation.url, parameters={"AuthMode": "none"}))
+    assert answered(cloudformation)["Status"] == "SUCCESS"
+    config = json.loads(stored(stack.refs["DashboardBucket"])["dashboard/config.json"]["body"])
+    assert config["auth"] == "none" and "sign_in" not in config
+
+
+def test_update_removes_an_earlier_releases_files_and_invalidates_cloudfront(site):
+    stack, cloudformation = site
+    bucket = stack.refs["DashboardBucket"]
+    PUBLISHER.invoke(request(stack, cloudformation.url))
+    answered(cloudformation)
+    boto3.client("s3").put_object(Bucket=bucket, Key="dashboard/chart-v1.js", Body=b"old release")
+
+    PUBLISHER.invoke(request(stack, cloudformation.url, "Update", physical_id=f"s3://{bucket}/"))
+    answer = answered(cloudformation)
+    assert answer["Status"] == "SUCCESS", answer
+    assert "dashboard/chart-v1.js" not in stored(bucket)
+    assert set(stored(bucket)) == {"index.html", "dashboard/app.js", "dashboard/app.css", "dashboard/config.json"}
+    distribution = stack.refs["DashboardDistribution"]
+    invalidation = boto3.client("cloudfront").get_invalidation(DistributionId=distribution,
+                                                               Id=answer["Data"]["InvalidationId"])["Invalidation"]
+    assert invalidation["InvalidationBatch"]["Paths"]["Items"] == ["/*"]
+
+
+def test_delete_empties_the_versioned_bucket_so_cloudformation_can_delete_it(site):
+    stack, cloudformation = site
+    bucket = stack.refs["DashboardBucket"]
+    s3 = boto3.client("s3")
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"  # as the template makes it
+    for request_type in ("Create", "Update"):
+        PUBLISHER.invoke(request(stack, cloudformation.url, request_type, physical_id=f"s3://{bucket}/"))
+        answered(cloudformation)
+    assert len(s3.list_object_versions(Bucket=bucket)["Versions"]) == 8
+
+    PUBLISHER.invoke(request(stack, cloudformation.url, "Delete", physical_id=f"s3://{bucket}/"))
+    answer = answered(cloudformation)
+    assert answer["Status"] == "SUCCESS" and answer["Data"] == {"Deleted": 8}
+    listing = s3.list_object_versions(Bucket=bucket)
+    assert not listing.get("Versions") and not listing.get("DeleteMarkers")
+    s3.delete_bucket(Bucket=bucket)  # what CloudFormation does next
+
+
+def test_deleting_a_create_that_failed_before_it_had_a_bucket_succeeds_and_touches_nothing(site):
+    stack, cloudformation = site
+    PUBLISHER.invoke(request(stack, cloudformation.url, "Delete", physical_id="failed-0a1b2c3d"))
+    answer = answered(cloudformation)
+    assert answer["Status"] == "SUCCESS" and answer["PhysicalResourceId"] == "failed-0a1b2c3d"
+    assert stored(stack.refs["DashboardBucket"]) == {}
+
+
+def test_bad_properties_are_answered_failed_with_the_reason_and_write_nothing(site):
+    stack, cloudformation = site
+    event = request(stack, cloudformation.url)
+    event["ResourceProperties"]["Config"]["auth"] = "sometimes"
+    PUBLISHER.invoke(event)
+    answer = answered(cloudformation)
+    assert answer["Status"] == "FAILED"
+    assert "Config.auth" in answer["Reason"] and "sometimes" in answer["Reason"]
+    assert answer["PhysicalResourceId"].startswith("failed-")
+    assert stored(stack.refs["DashboardBucket"]) == {}
+
+
+def test_an_aws_failure_is_answered_not_left_for_cloudformation_to_time_out(site):
+    stack, cloudformation = site
+    boto3.client("s3").delete_bucket(Bucket=stack.refs["DashboardBucket"])  # deleted by hand
+    PUBLISHER.invoke(request(stack, cloudformation.url))
+    answer = answered(cloudformation)
+    assert answer["Status"] == "FAILED" and "NoSuchBucket" in answer["Reason"]
