@@ -60,6 +60,66 @@ function bar(percent, small) {
     "aria-valuenow": Math.round(percent || 0), "aria-valuemin": 0, "aria-valuemax": 100 }, fill);
 }
 
+// ---------------------------------------------------------------------------------------------- sign-in
+// The user pool's sign-in pages, with the authorization code flow and PKCE (config.sign_in: a public client).
+const base64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes)))
+  .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const callbackUrl = () => location.origin + location.pathname;
+
+async function signIn() {
+  const signin = state.config.sign_in;
+  const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  const nonce = base64url(crypto.getRandomValues(new Uint8Array(16)));
+  sessionStorage.setItem("synchub.sign-in", JSON.stringify({ verifier, nonce, hash: location.hash }));
+  location.assign(signin.authorize_url + "?" + new URLSearchParams({
+    response_type: "code", client_id: signin.client_id, redirect_uri: callbackUrl(), scope: signin.scope,
+    state: nonce, code_challenge: challenge, code_challenge_method: "S256" }));
+}
+
+async function finishSignIn() {
+  const answer = new URLSearchParams(location.search);
+  if (!state.config.sign_in || !(answer.has("code") || answer.has("error"))) return;
+  const pending = JSON.parse(sessionStorage.getItem("synchub.sign-in") || "null");
+  sessionStorage.removeItem("synchub.sign-in");
+  history.replaceState(null, "", callbackUrl() + ((pending && pending.hash) || ""));
+  if (answer.has("error")) throw new Error("Sign-in failed: " + (answer.get("error_description") || answer.get("error")));
+  if (!pending || pending.nonce !== answer.get("state")) throw new Error("Sign-in failed: the answer is not for this browser's request.");
+  const response = await fetch(state.config.sign_in.token_url, { method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "authorization_code", client_id: state.config.sign_in.client_id,
+      code: answer.get("code"), redirect_uri: callbackUrl(), code_verifier: pending.verifier }) });
+  const tokens = await response.json();
+  if (!response.ok) throw new Error("Sign-in failed: " + (tokens.error_description || tokens.error));
+  localStorage.setItem("synchub.token", tokens.access_token);
+}
+
+function signOut() {
+  localStorage.removeItem("synchub.token");
+  const signin = state.config.sign_in;
+  if (signin && signin.logout_url) {
+    location.assign(signin.logout_url + "?" + new URLSearchParams({ client_id: signin.client_id, logout_uri: callbackUrl() }));
+  } else {
+    location.reload();
+  }
+}
+
+function signInPrompt() {
+  if (state.config.auth === "iam") {
+    return el("p", { class: "card", id: "sign-in-needed" }, "This SyncHub takes only requests signed with AWS " +
+      "credentials (AuthMode iam), which a browser cannot make: use the API or the synchub command.");
+  }
+  const paste = el("form", { onsubmit: (e) => {
+    e.preventDefault();
+    localStorage.setItem("synchub.token", new FormData(e.target).get("token"));
+    location.reload();
+  } }, el("label", {}, "or paste an access token", el("input", { name: "token", size: 60 })),
+    el("button", { type: "submit", class: "secondary" }, "Use it"));
+  return el("div", { class: "card", id: "sign-in-needed" },
+    el("p", {}, localStorage.getItem("synchub.token") ? "Your session has ended." : "This SyncHub needs you to sign in."),
+    state.config.sign_in ? el("p", {}, el("button", { id: "sign-in", onclick: signIn }, "Sign in")) : null, paste);
+}
+
 // ---------------------------------------------------------------------------------------------- live feed
 function connectFeed() {
   if (!state.config.ws_url) return;
@@ -265,12 +325,7 @@ async function route() {
     else await tasksView(view, params);
   } catch (error) {
     if (error.status === 401) {
-      view.replaceChildren(el("form", { class: "card", onsubmit: (e) => {
-        e.preventDefault();
-        localStorage.setItem("synchub.token", new FormData(e.target).get("token"));
-        location.reload();
-      } }, el("p", {}, "This SyncHub needs an access token."),
-        el("label", {}, "token", el("input", { name: "token", size: 60 })), el("button", { type: "submit" }, "Use it")));
+      view.replaceChildren(signInPrompt());
     } else {
       view.replaceChildren(el("p", { class: "card" }, "Could not load: " + error.message));
     }
@@ -282,6 +337,10 @@ async function route() {
 
 (async function start() {
   state.config = await (await fetch("dashboard/config.json")).json();
+  try { await finishSignIn(); } catch (error) { toast(error.message, true); }
+  const signOutButton = document.getElementById("sign-out");
+  signOutButton.hidden = state.config.auth === "none" || !localStorage.getItem("synchub.token");
+  signOutButton.addEventListener("click", signOut);
   window.addEventListener("hashchange", route);
   connectFeed();
   await route();

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 import boto3
 
@@ -22,6 +23,7 @@ from local import api_gateway, demo
 from local.auth import ALL_SCOPES, Denied, LocalUserPool, authorize
 from local.lambda_runtime import LocalFunction
 from local.resources import Stack, create_resources, function_environment
+from local.sign_in import LocalSignIn
 from local.streams import StreamEventSource
 from local.template import FunctionSpec, api_auth, functions, layer_dirs, load_template
 from local.websocket import MANAGEMENT_PATH, LocalWebSocketApi
@@ -131,6 +133,8 @@ class LocalStack:
         self.httpd = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
+        # The dashboard client's callback URLs: the dashboard, by either name of this machine.
+        self.sign_in = LocalSignIn(self.user_pool, [f"http://{name}:{self.port}/" for name in (self.host, "localhost")])
         self.websocket = LocalWebSocketApi(self.template, self.functions, host=self.host, port=self.ws_port)
         self.websocket.start()
         os.environ.update({
@@ -182,9 +186,13 @@ class LocalStack:
 
     def dashboard_config(self) -> Any:
         """What DashboardSiteDeployment writes to dashboard/config.json, for this stack."""
-        from synchub.dashboard.site import DashboardConfig
+        from synchub.dashboard.site import DashboardConfig, SignIn
 
-        return DashboardConfig(api_base="", ws_url=self.websocket_url, auth=self.api_auth.mode)
+        sign_in = None
+        if self.api_auth.mode == "cognito":
+            sign_in = SignIn(authorize_url=f"{self.base_url}/_local/authorize", token_url=f"{self.base_url}/_local/token",
+                             client_id=self.sign_in.client_id)
+        return DashboardConfig(api_base="", ws_url=self.websocket_url, auth=self.api_auth.mode, sign_in=sign_in)
 
     @property
     def dashboard_csp(self) -> str:
@@ -342,6 +350,17 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             if path == "/_local/jwks.json":
                 self._send(200, json.dumps(local.user_pool.jwks()).encode(), {"Content-Type": "application/json"})
                 return
+            if path == "/_local/authorize" and local.api_auth.mode == "cognito":
+                params = {k: v[-1] for k, v in parse_qs(query if self.command == "GET" else body.decode()).items()}
+                answer = local.sign_in.authorize(params, self.command)
+                self._send(answer.status, answer.body, answer.headers)
+                return
+            if path == "/_local/token" and self.command == "POST" and local.api_auth.mode == "cognito":
+                form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+                if form.get("grant_type") == "authorization_code":  # the dashboard's sign-in
+                    answer = local.sign_in.exchange(form)
+                    self._send(answer.status, answer.body, answer.headers)
+                    return
             if path.rstrip("/") == "/_local/token" and local.api_auth.mode == "cognito":
                 # GET with a query, or an OAuth2 client-credentials POST (form body), as Swagger UI sends
                 self._issue_token(query or body.decode("utf-8", "replace"))
@@ -400,8 +419,6 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
 
         def _issue_token(self, query: str) -> None:
             """Stands in for the user pool's token endpoint: ?user=NAME&scope=synchub/read+synchub/write."""
-            from urllib.parse import parse_qs
-
             params = {k: v[-1] for k, v in parse_qs(query).items()}
             scopes = params.get("scope", " ".join(ALL_SCOPES)).split()
             ttl = params.get("expires_in", "43200")

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import jwt
 import pytest
 
 from tests.e2e.conftest import ROOT
+from tests.e2e.test_auth_over_http import secured  # noqa: F401 - a stack with AuthMode cognito, for sign-in
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -33,8 +36,9 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
-@pytest.fixture
-def page(browser, stack):
+@contextmanager
+def watched_page(browser) -> Iterator[object]:
+    """A fresh browser context's page that fails the test on a script error or a CSP violation."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     opened = context.new_page()
     problems: list[str] = []
@@ -42,10 +46,16 @@ def page(browser, stack):
     # The stack serves the deployed Content-Security-Policy; anything the page does against it is a failure.
     opened.on("console", lambda message: problems.append(message.text)
               if message.type == "error" and "Content Security Policy" in message.text else None)
-    opened.goto(stack.url("/"))
     yield opened
     context.close()
     assert not problems, problems  # no script errors, no CSP violations
+
+
+@pytest.fixture
+def page(browser, stack):
+    with watched_page(browser) as opened:
+        opened.goto(stack.url("/"))
+        yield opened
 
 
 def create_from_the_form(page, task_type: str = "full_sync", batch_size: str = "") -> None:
@@ -99,3 +109,34 @@ def test_statistics_charts_render(page):
     page.click("nav >> text=Data sources")
     page.wait_for_selector("#sources tbody tr")
     assert "ds_123" in page.locator("#sources").inner_text()
+
+
+def test_signing_in_through_the_user_pool_with_pkce(browser, secured):
+    with watched_page(browser) as page:
+        page.goto(secured.url("/#/statistics"))
+        page.wait_for_selector("#sign-in-needed")  # the API said 401
+        assert page.locator("#sign-out").is_hidden()
+        page.click("#sign-in")
+        page.wait_for_url("**/_local/authorize?*")
+        assert "code_challenge_method=S256" in page.url and "client_id=synchub-local-dashboard" in page.url
+        page.fill("input[name=username]", "dana@example.com")
+        page.click("button[type=submit]")
+        page.wait_for_selector("#chart-status")  # back where sign-in started, now allowed
+        assert page.url == secured.url("/#/statistics")  # the code is not left in the address bar
+        claims = jwt.decode(page.evaluate("localStorage.getItem('synchub.token')"), options={"verify_signature": False})
+        assert (claims["username"], claims["client_id"]) == ("dana@example.com", "synchub-local-dashboard")
+        page.wait_for_selector("#live.on")  # the WebSocket took the same token
+        page.screenshot(path=str(ARTIFACTS / "signed-in.png"), full_page=True)
+        page.click("#sign-out")
+        page.wait_for_selector("#sign-in-needed")
+        assert page.evaluate("localStorage.getItem('synchub.token')") is None
+
+
+def test_a_sign_in_answer_this_browser_did_not_ask_for_is_refused(browser, secured):
+    with watched_page(browser) as page:
+        page.goto(secured.url("/?code=stolen-code&state=forged"))
+        page.wait_for_selector("#toast.error")
+        assert "not for this browser's request" in page.locator("#toast").inner_text()
+        page.wait_for_selector("#sign-in-needed")
+        assert page.evaluate("localStorage.getItem('synchub.token')") is None
+        assert "code=" not in page.url

@@ -103,4 +103,4 @@ def test_outputs_and_readme_say_where_the_dashboard_is():
     assert outputs["DashboardUrl"]["Value"] == {"Fn::Sub": "https://${DashboardDistribution.DomainName}/"}
     assert "DashboardBucketName" in outputs and "DashboardClientId" in outputs
     readme = (ROOT / "README.md").read_text()
-    assert "DashboardUrl" in readme and "DashboardBucketName" in readme
+    assert all(name in readme for name in ("DashboardUrl", "DashboardBucketName", "DashboardClientId"))
