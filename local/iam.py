@@ -96,6 +96,10 @@ def requested(stack: Stack, service: str, operation: str, params: dict[str, Any]
             bus = str(entry.get("EventBusName") or "default")
             arn = bus if bus.startswith("arn:") else f"arn:aws:events:{stack.region}:{ACCOUNT_ID}:event-bus/{bus}"
             yield "events:PutEvents", arn
+    elif service == "lambda" and operation == "GetLayerVersion":
+        layer = str(params["LayerName"])
+        layer = layer if layer.startswith("arn:") else f"arn:aws:lambda:{stack.region}:{ACCOUNT_ID}:layer:{layer}"
+        yield "lambda:GetLayerVersion", f"{layer}:{params['VersionNumber']}"
     elif service == "cloudfront" and operation == "CreateInvalidation":
         yield "cloudfront:CreateInvalidation", f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{params['DistributionId']}"
     elif service == "execute-api":  # the WebSocket API's management endpoint

@@ -415,7 +415,7 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             if found is None:
                 self._problem(404, "NOT_FOUND", "Not found", f"No dashboard file {key}.")
                 return
-            self._send(200, found.path.read_bytes(), {**headers, "Content-Type": found.content_type})
+            self._send(200, found.body, {**headers, "Content-Type": found.content_type})
 
         def _issue_token(self, query: str) -> None:
             """Stands in for the user pool's token endpoint: ?user=NAME&scope=synchub/read+synchub/write."""

@@ -5,8 +5,12 @@ on delete, and always answers CloudFormation (under moto, held to the function's
 from __future__ import annotations
 
 import copy
+import io
 import json
+import threading
 import uuid
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -14,7 +18,6 @@ import pytest
 
 from local.template import evaluate
 from synchub.dashboard.site import site_files
-from synchub.settings import get_settings
 from tests.conftest import FUNCTIONS, ROOT, TEMPLATE, load_event
 from tests.helpers import RecordingEndpoint
 
@@ -22,11 +25,66 @@ DASHBOARD = ROOT / "dashboard"
 PUBLISHER = FUNCTIONS["DashboardPublisherFunction"]
 
 
+class LayerDownloads:
+    """Where Lambda lets a caller of GetLayerVersion download the layer (moto answers "s3://"): each version's
+    zip on 127.0.0.1, and the URL put into moto's answer. ``tampered`` serves other bytes than published."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from moto.awslambda.models import LayerVersion
+
+        self.zips: dict[str, bytes] = {}
+        self.tampered = False
+        downloads = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                body = downloads.zips[self.path.lstrip("/")]
+                body = body + b"\0" if downloads.tampered else body
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        port = self.server.server_address[1]
+        original = LayerVersion.get_layer_version
+
+        def with_location(version: LayerVersion) -> dict[str, Any]:
+            answer = original(version)
+            downloads.zips[version.arn] = version.code_bytes
+            answer["Content"]["Location"] = f"http://127.0.0.1:{port}/{version.arn}"
+            return answer
+
+        monkeypatch.setattr(LayerVersion, "get_layer_version", with_location)
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def publish_layer(stack, files: dict[str, bytes]) -> str:
+    """What sam deploy does with DashboardSite: a new version of the layer, zipped from the folder's files."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for name, body in files.items():
+            zipped.writestr(name, body)
+    return boto3.client("lambda").publish_layer_version(
+        LayerName=f"{stack.name}-dashboard-site", Content={"ZipFile": archive.getvalue()})["LayerVersionArn"]
+
+
+def dashboard_folder() -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in DASHBOARD.iterdir() if path.is_file()}
+
+
 @pytest.fixture
 def site(aws, monkeypatch):
-    """The bucket from the template, a CloudFront distribution for it, and CloudFormation's response URL."""
-    monkeypatch.setenv("DASHBOARD_SITE_DIR", str(DASHBOARD))
-    get_settings.cache_clear()
+    """The bucket from the template, the site published as a layer version, a CloudFront distribution for it,
+    and CloudFormation's response URL."""
+    downloads = LayerDownloads(monkeypatch)
+    aws.refs["DashboardSite"] = publish_layer(aws, dashboard_folder())
     cloudfront = boto3.client("cloudfront")
     distribution = cloudfront.create_distribution(DistributionConfig={
         "CallerReference": str(uuid.uuid4()), "Comment": "dashboard", "Enabled": True,
@@ -37,9 +95,9 @@ def site(aws, monkeypatch):
     })["Distribution"]
     aws.refs["DashboardDistribution"] = distribution["Id"]
     cloudformation = RecordingEndpoint("/cloudformation-response")
-    yield aws, cloudformation
+    yield aws, cloudformation, downloads
     cloudformation.close()
-    get_settings.cache_clear()
+    downloads.close()
 
 
 def request(stack, response_url: str, request_type: str = "Create", *, physical_id: str | None = None,
@@ -75,7 +133,7 @@ def stored(bucket: str) -> dict[str, dict[str, Any]]:
 
 
 def test_create_publishes_every_file_and_the_stacks_config(site):
-    stack, cloudformation = site
+    stack, cloudformation, _ = site
     bucket = stack.refs["DashboardBucket"]
     event = request(stack, cloudformation.url)
     PUBLISHER.invoke(event)
@@ -89,7 +147,7 @@ def test_create_publishes_every_file_and_the_stacks_config(site):
     assert set(objects) == {"index.html", "dashboard/app.js", "dashboard/app.css", "dashboard/config.json"}
     assert answer["Data"] == {"Files": 4}
     for key, found in site_files(DASHBOARD).items():
-        assert objects[key]["body"] == found.path.read_bytes()
+        assert objects[key]["body"] == found.body
         assert objects[key]["type"] == found.content_type
     assert objects["index.html"]["type"].startswith("text/html")
     assert objects["dashboard/app.js"]["type"].startswith("text/javascript")
@@ -112,7 +170,7 @@ def test_create_publishes_every_file_and_the_stacks_config(site):
 
 
 def test_an_open_stack_has_no_sign_in(site):
-    stack, cloudformation = site
+    stack, cloudformation, _ = site
     PUBLISHER.invoke(request(stack, cloudformation.url, parameters={"AuthMode": "none"}))
     assert answered(cloudformation)["Status"] == "SUCCESS"
     config = json.loads(stored(stack.refs["DashboardBucket"])["dashboard/config.json"]["body"])
@@ -120,7 +178,7 @@ def test_an_open_stack_has_no_sign_in(site):
 
 
 def test_update_removes_an_earlier_releases_files_and_invalidates_cloudfront(site):
-    stack, cloudformation = site
+    stack, cloudformation, _ = site
     bucket = stack.refs["DashboardBucket"]
     PUBLISHER.invoke(request(stack, cloudformation.url))
     answered(cloudformation)
@@ -138,7 +196,7 @@ def test_update_removes_an_earlier_releases_files_and_invalidates_cloudfront(sit
 
 
 def test_delete_empties_the_versioned_bucket_so_cloudformation_can_delete_it(site):
-    stack, cloudformation = site
+    stack, cloudformation, _ = site
     bucket = stack.refs["DashboardBucket"]
     s3 = boto3.client("s3")
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"  # as the template makes it
@@ -156,7 +214,7 @@ def test_delete_empties_the_versioned_bucket_so_cloudformation_can_delete_it(sit
 
 
 def test_deleting_a_create_that_failed_before_it_had_a_bucket_succeeds_and_touches_nothing(site):
-    stack, cloudformation = site
+    stack, cloudformation, _ = site
     PUBLISHER.invoke(request(stack, cloudformation.url, "Delete", physical_id="failed-0a1b2c3d"))
     answer = answered(cloudformation)
     assert answer["Status"] == "SUCCESS" and answer["PhysicalResourceId"] == "failed-0a1b2c3d"
@@ -164,7 +222,7 @@ def test_deleting_a_create_that_failed_before_it_had_a_bucket_succeeds_and_touch
 
 
 def test_bad_properties_are_answered_failed_with_the_reason_and_write_nothing(site):
-    stack, cloudformation = site
+    stack, cloudformation, _ = site
     event = request(stack, cloudformation.url)
     event["ResourceProperties"]["Config"]["auth"] = "sometimes"
     PUBLISHER.invoke(event)
@@ -176,8 +234,32 @@ def test_bad_properties_are_answered_failed_with_the_reason_and_write_nothing(si
 
 
 def test_an_aws_failure_is_answered_not_left_for_cloudformation_to_time_out(site):
-    stack, cloudformation = site
+    stack, cloudformation, _ = site
     boto3.client("s3").delete_bucket(Bucket=stack.refs["DashboardBucket"])  # deleted by hand
     PUBLISHER.invoke(request(stack, cloudformation.url))
     answer = answered(cloudformation)
     assert answer["Status"] == "FAILED" and "NoSuchBucket" in answer["Reason"]
+
+
+def test_a_rollback_publishes_the_earlier_release_it_names_not_the_one_the_function_runs_with(site):
+    stack, cloudformation, _ = site
+    bucket = stack.refs["DashboardBucket"]
+    earlier = stack.refs["DashboardSite"]
+    newer = publish_layer(stack, {**dashboard_folder(), "index.html": b"<!doctype html><title>newer</title>"})
+    PUBLISHER.invoke(request(stack, cloudformation.url, Site=newer))
+    answered(cloudformation)
+    assert stored(bucket)["index.html"]["body"] == b"<!doctype html><title>newer</title>"
+
+    # The deploy failed later on: CloudFormation sends an Update with the earlier properties.
+    PUBLISHER.invoke(request(stack, cloudformation.url, "Update", physical_id=f"s3://{bucket}/", Site=earlier))
+    assert answered(cloudformation)["Status"] == "SUCCESS"
+    assert stored(bucket)["index.html"]["body"] == (DASHBOARD / "index.html").read_bytes()
+
+
+def test_a_download_that_does_not_match_the_layers_checksum_is_not_published(site):
+    stack, cloudformation, downloads = site
+    downloads.tampered = True
+    PUBLISHER.invoke(request(stack, cloudformation.url))
+    answer = answered(cloudformation)
+    assert answer["Status"] == "FAILED" and "does not match its CodeSha256" in answer["Reason"]
+    assert stored(stack.refs["DashboardBucket"]) == {}

@@ -85,7 +85,11 @@ def test_the_stack_publishes_the_files_itself_and_again_when_they_change():
     assert properties["DistributionId"] == {"Ref": "DashboardDistribution"}
     publisher = functions(TEMPLATE)["DashboardPublisherFunction"]
     assert publisher.timeout >= int(properties["ServiceTimeout"])
-    assert {"Ref": "DashboardSite"} in props("DashboardPublisherFunction")["Layers"]
+    # It downloads the version a request names, which in a rollback is not the newest: any version of the layer.
+    statements = props("DashboardPublisherFunction")["Policies"][0]["Statement"]
+    get_layer, = [s for s in statements if s["Action"] == "lambda:GetLayerVersion"]
+    assert get_layer["Resource"]["Fn::Sub"].endswith(":layer:${AWS::StackName}-dashboard-site:*")
+    assert props("DashboardSite")["LayerName"] == {"Fn::Sub": "${AWS::StackName}-dashboard-site"}
 
 
 def test_the_browser_signs_in_with_a_public_client_that_returns_to_the_dashboard():

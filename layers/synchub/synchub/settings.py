@@ -68,9 +68,6 @@ class Settings(BaseModel):
     engine_max_resumptions: int = Field(default=3, ge=0)
     # First retry delay of a failed engine message; it doubles with each delivery (capped at 15 minutes).
     engine_retry_base_seconds: int = Field(default=5, ge=0, le=900)
-    # ---- dashboard
-    # Where the dashboard's files are: Lambda unpacks the DashboardSite layer into /opt.
-    dashboard_site_dir: str = "/opt"
 
     @classmethod
     def from_env(cls) -> "Settings":

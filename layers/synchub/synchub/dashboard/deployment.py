@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from pathlib import Path
 from typing import Any, Callable
 
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from synchub.dashboard.publisher import SitePublisher
+from synchub.dashboard.publisher import SitePublisher, layer_site_files
 from synchub.dashboard.site import DashboardConfig
 from synchub.observability import logger
 
@@ -22,8 +21,10 @@ PHYSICAL_ID_PREFIX = "s3://"
 class DashboardSiteProperties(BaseModel):
     """The resource's properties in template.yaml."""
 
-    model_config = ConfigDict(extra="ignore")  # ServiceToken, ServiceTimeout, and Site (there to trigger updates)
+    model_config = ConfigDict(extra="ignore")  # ServiceToken, ServiceTimeout
 
+    # The DashboardSite layer version with the files; a new version is what makes CloudFormation send an Update.
+    site: str = Field(alias="Site", pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
     bucket: str = Field(alias="Bucket", min_length=3)
     distribution_id: str = Field(default="", alias="DistributionId")
     config: DashboardConfig = Field(alias="Config")
@@ -33,8 +34,7 @@ def physical_id(bucket: str) -> str:
     return f"{PHYSICAL_ID_PREFIX}{bucket}/"
 
 
-def handle(event: dict[str, Any], site_dir: Path,
-           publisher_for: Callable[[str], SitePublisher] = SitePublisher,
+def handle(event: dict[str, Any], publisher_for: Callable[[str], SitePublisher] = SitePublisher,
            respond: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Carry out one Create, Update or Delete and answer CloudFormation; returns the answer sent."""
     request = CloudFormationCustomResourceEvent(event)
@@ -49,7 +49,7 @@ def handle(event: dict[str, Any], site_dir: Path,
         else:
             properties = DashboardSiteProperties.model_validate(request.resource_properties)
             publisher = publisher_for(properties.bucket)
-            keys = publisher.publish(site_dir, properties.config)
+            keys = publisher.publish(layer_site_files(properties.site), properties.config)
             resource_id = physical_id(properties.bucket)
             data["Files"] = len(keys)
             if request.request_type == "Update" and properties.distribution_id:

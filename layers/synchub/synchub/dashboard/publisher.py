@@ -3,15 +3,31 @@ earlier release removed, CloudFront's copies invalidated; and empties the bucket
 
 from __future__ import annotations
 
-from pathlib import Path
+import base64
+import hashlib
+import urllib.request
 from typing import Any
 
 from synchub import aws
-from synchub.dashboard.site import CONFIG_KEY, DashboardConfig, site_files
+from synchub.dashboard.site import CONFIG_KEY, DashboardConfig, SiteFile, site_files_in_zip
 
 # Browsers ask again each time (a 304 when unchanged); CloudFront keeps a day, and each release invalidates it.
 CACHE_CONTROL = "max-age=0, s-maxage=86400"
 DELETE_BATCH = 1000  # DeleteObjects' limit
+
+
+def layer_site_files(layer_version_arn: str, lambda_client: Any = None) -> dict[str, SiteFile]:
+    """The site as one version of the DashboardSite layer holds it: the version the request names, which in a
+    rollback is the earlier one, not the one this function runs with."""
+    layer_arn, _, number = layer_version_arn.rpartition(":")
+    version = (lambda_client or aws.client("lambda")).get_layer_version(LayerName=layer_arn, VersionNumber=int(number))
+    content = version["Content"]
+    with urllib.request.urlopen(content["Location"], timeout=30) as reply:  # noqa: S310 - Lambda's https URL
+        archive = reply.read()
+    digest = base64.b64encode(hashlib.sha256(archive).digest()).decode()
+    if digest != content["CodeSha256"]:
+        raise ValueError(f"the download of {layer_version_arn} does not match its CodeSha256")
+    return site_files_in_zip(archive)
 
 
 class SitePublisher:
@@ -30,11 +46,10 @@ class SitePublisher:
     def cloudfront(self) -> Any:
         return self._cloudfront or aws.client("cloudfront")
 
-    def publish(self, site_dir: Path, config: DashboardConfig) -> list[str]:
+    def publish(self, files: dict[str, SiteFile], config: DashboardConfig) -> list[str]:
         """Upload every file of the site and its config; remove what an earlier release left. Returns the keys."""
-        files = site_files(site_dir)
         for found in files.values():
-            self.s3.put_object(Bucket=self.bucket, Key=found.key, Body=found.path.read_bytes(),
+            self.s3.put_object(Bucket=self.bucket, Key=found.key, Body=found.body,
                                ContentType=found.content_type, CacheControl=CACHE_CONTROL)
         self.s3.put_object(Bucket=self.bucket, Key=CONFIG_KEY, Body=config.model_dump_json(exclude_none=True).encode(),
                            ContentType="application/json", CacheControl=CACHE_CONTROL)

@@ -4,9 +4,12 @@ The local stack serves the same layout that the deployed bucket holds."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
+from functools import partial
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,22 +28,32 @@ CONFIG_KEY = "dashboard/config.json"
 @dataclass(frozen=True)
 class SiteFile:
     key: str
-    path: Path
     content_type: str
+    body: bytes
+
+
+def _site(entries: Iterable[tuple[str, Callable[[], bytes]]]) -> dict[str, SiteFile]:
+    files = {}
+    for name, read in entries:
+        content_type = CONTENT_TYPES.get(PurePosixPath(name).suffix.lower())
+        if content_type is None or "/" in name:
+            continue
+        key = INDEX if name == INDEX else f"dashboard/{name}"
+        files[key] = SiteFile(key, content_type, read())
+    if INDEX not in files:
+        raise FileNotFoundError(f"the dashboard has no {INDEX}")
+    return files
 
 
 def site_files(site_dir: Path) -> dict[str, SiteFile]:
     """Every file of the site in ``site_dir`` (its top level only, by suffix), keyed by where it is served."""
-    files = {}
-    for path in sorted(site_dir.iterdir()):
-        content_type = CONTENT_TYPES.get(path.suffix.lower())
-        if content_type is None or not path.is_file():
-            continue
-        key = INDEX if path.name == INDEX else f"dashboard/{path.name}"
-        files[key] = SiteFile(key, path, content_type)
-    if INDEX not in files:
-        raise FileNotFoundError(f"no {INDEX} in {site_dir}")
-    return files
+    return _site((path.name, path.read_bytes) for path in sorted(site_dir.iterdir()) if path.is_file())
+
+
+def site_files_in_zip(archive: bytes) -> dict[str, SiteFile]:
+    """The same from a zip of the site folder (the DashboardSite layer's content)."""
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        return _site((info.filename, partial(opened.read, info)) for info in opened.infolist() if not info.is_dir())
 
 
 class SignIn(BaseModel):
