@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from typing import Any, Callable
+from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -34,8 +34,7 @@ def physical_id(bucket: str) -> str:
     return f"{PHYSICAL_ID_PREFIX}{bucket}/"
 
 
-def handle(event: dict[str, Any], publisher_for: Callable[[str], SitePublisher] = SitePublisher,
-           respond: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+def handle(event: dict[str, Any]) -> dict[str, Any]:
     """Carry out one Create, Update or Delete and answer CloudFormation; returns the answer sent."""
     request = CloudFormationCustomResourceEvent(event)
     # A Create that failed before it had a bucket still needs an id; its Delete then has nothing to do.
@@ -45,10 +44,10 @@ def handle(event: dict[str, Any], publisher_for: Callable[[str], SitePublisher] 
         if request.request_type == "Delete":
             if resource_id.startswith(PHYSICAL_ID_PREFIX):
                 bucket = resource_id[len(PHYSICAL_ID_PREFIX):].rstrip("/")
-                data["Deleted"] = publisher_for(bucket).empty()
+                data["Deleted"] = SitePublisher(bucket).empty()
         else:
             properties = DashboardSiteProperties.model_validate(request.resource_properties)
-            publisher = publisher_for(properties.bucket)
+            publisher = SitePublisher(properties.bucket)
             keys = publisher.publish(layer_site_files(properties.site), properties.config)
             resource_id = physical_id(properties.bucket)
             data["Files"] = len(keys)
@@ -61,7 +60,7 @@ def handle(event: dict[str, Any], publisher_for: Callable[[str], SitePublisher] 
     except Exception as error:
         logger.exception("dashboard site: %s failed", request.request_type)
         answer = _answer(request, "FAILED", resource_id, reason=f"{type(error).__name__}: {error}")
-    (respond or send_response)(request.response_url, answer)
+    send_response(request.response_url, answer)
     logger.info("dashboard site: answered", extra={"request_type": request.request_type, "status": answer["Status"],
                                                    "physical_resource_id": resource_id, **data})
     return answer

@@ -16,11 +16,11 @@ CACHE_CONTROL = "max-age=0, s-maxage=86400"
 DELETE_BATCH = 1000  # DeleteObjects' limit
 
 
-def layer_site_files(layer_version_arn: str, lambda_client: Any = None) -> dict[str, SiteFile]:
+def layer_site_files(layer_version_arn: str) -> dict[str, SiteFile]:
     """The site as one version of the DashboardSite layer holds it: the version the request names, which in a
     rollback is the earlier one, not the one this function runs with."""
     layer_arn, _, number = layer_version_arn.rpartition(":")
-    version = (lambda_client or aws.client("lambda")).get_layer_version(LayerName=layer_arn, VersionNumber=int(number))
+    version = aws.client("lambda").get_layer_version(LayerName=layer_arn, VersionNumber=int(number))
     content = version["Content"]
     with urllib.request.urlopen(content["Location"], timeout=30) as reply:  # noqa: S310 - Lambda's https URL
         archive = reply.read()
@@ -33,18 +33,12 @@ def layer_site_files(layer_version_arn: str, lambda_client: Any = None) -> dict[
 class SitePublisher:
     """Writes one stack's dashboard into ``bucket``."""
 
-    def __init__(self, bucket: str, s3: Any = None, cloudfront: Any = None) -> None:
+    def __init__(self, bucket: str) -> None:
         self.bucket = bucket
-        self._s3 = s3
-        self._cloudfront = cloudfront
 
     @property
     def s3(self) -> Any:
-        return self._s3 or aws.client("s3")
-
-    @property
-    def cloudfront(self) -> Any:
-        return self._cloudfront or aws.client("cloudfront")
+        return aws.client("s3")
 
     def publish(self, files: dict[str, SiteFile], config: DashboardConfig) -> list[str]:
         """Upload every file of the site and its config; remove what an earlier release left. Returns the keys."""
@@ -60,7 +54,7 @@ class SitePublisher:
 
     def invalidate(self, distribution_id: str, reference: str) -> str:
         """Drop CloudFront's cached copies of the whole site; returns the invalidation id."""
-        answer = self.cloudfront.create_invalidation(DistributionId=distribution_id, InvalidationBatch={
+        answer = aws.client("cloudfront").create_invalidation(DistributionId=distribution_id, InvalidationBatch={
             "Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": reference})
         return answer["Invalidation"]["Id"]
 
