@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -194,7 +195,7 @@ class LocalStack:
                              client_id=self.sign_in.client_id)
         return DashboardConfig(api_base="", ws_url=self.websocket_url, auth=self.api_auth.mode, sign_in=sign_in)
 
-    @property
+    @cached_property
     def dashboard_csp(self) -> str:
         """The template's Content-Security-Policy for the dashboard, connecting to this stack's live feed."""
         config = self.template["Resources"]["DashboardHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
@@ -313,6 +314,11 @@ def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[st
     }
 
 
+def _form(text: str) -> dict[str, str]:
+    """A query string or form body as a dict (the last value of a repeated name)."""
+    return {k: v[-1] for k, v in parse_qs(text).items()}
+
+
 def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -351,19 +357,18 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
                 self._send(200, json.dumps(local.user_pool.jwks()).encode(), {"Content-Type": "application/json"})
                 return
             if path == "/_local/authorize" and local.api_auth.mode == "cognito":
-                params = {k: v[-1] for k, v in parse_qs(query if self.command == "GET" else body.decode()).items()}
-                answer = local.sign_in.authorize(params, self.command)
+                answer = local.sign_in.authorize(_form(query if self.command == "GET" else body.decode()), self.command)
                 self._send(answer.status, answer.body, answer.headers)
                 return
-            if path == "/_local/token" and self.command == "POST" and local.api_auth.mode == "cognito":
-                form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-                if form.get("grant_type") == "authorization_code":  # the dashboard's sign-in
-                    answer = local.sign_in.exchange(form)
-                    self._send(answer.status, answer.body, answer.headers)
-                    return
             if path.rstrip("/") == "/_local/token" and local.api_auth.mode == "cognito":
-                # GET with a query, or an OAuth2 client-credentials POST (form body), as Swagger UI sends
-                self._issue_token(query or body.decode("utf-8", "replace"))
+                # GET with a query, or an OAuth2 POST (form body): client credentials as Swagger UI sends them,
+                # or the dashboard's authorization code
+                params = _form(query or body.decode("utf-8", "replace"))
+                if self.command == "POST" and params.get("grant_type") == "authorization_code":
+                    answer = local.sign_in.exchange(params)
+                    self._send(answer.status, answer.body, answer.headers)
+                else:
+                    self._issue_token(params)
                 return
             if path.startswith("/_local/"):
                 status, payload = local.demo.serve(path, query)
@@ -417,9 +422,8 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
                 return
             self._send(200, found.body, {**headers, "Content-Type": found.content_type})
 
-        def _issue_token(self, query: str) -> None:
+        def _issue_token(self, params: dict[str, str]) -> None:
             """Stands in for the user pool's token endpoint: ?user=NAME&scope=synchub/read+synchub/write."""
-            params = {k: v[-1] for k, v in parse_qs(query).items()}
             scopes = params.get("scope", " ".join(ALL_SCOPES)).split()
             ttl = params.get("expires_in", "43200")
             if not ttl.lstrip("-").isdigit():
