@@ -1,5 +1,5 @@
-"""Test helpers: recounting what is stored (tasks are put into states by local.seeding), and an HTTP endpoint
-that records what is sent to it."""
+"""Test helpers: recounting what is stored (tasks are put into states by local.seeding), and small HTTP servers
+on 127.0.0.1 (fixed content; an endpoint that records what is sent to it)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,44 @@ def statistics_match_the_stored_tasks(api, aws, data_source_id=None):
         assert filtered["pagination"]["total"] == count, status
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def serve_on_loopback(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """``handler`` served on 127.0.0.1 (a free port) from a daemon thread; ``shutdown()`` stops it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class StaticContent:
+    """Fixed bodies by path on 127.0.0.1 (GET): the user pool's keys, a layer's zip. ``content`` may change."""
+
+    def __init__(self, content: dict[str, bytes], content_type: str = "application/octet-stream") -> None:
+        self.content = content
+        static = self
+
+        class Handler(QuietHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                body = static.content[self.path]
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = serve_on_loopback(Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
 class RecordingEndpoint:
     """An HTTP endpoint on 127.0.0.1 (a user's webhook, CloudFormation's response URL): records every POST
     and PUT; answers the queued ``statuses``, then 200."""
@@ -70,10 +108,7 @@ class RecordingEndpoint:
         self.statuses: list[int] = []
         endpoint = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 endpoint.requests.append({"method": self.command, "path": self.path, "body": body,
@@ -85,9 +120,8 @@ class RecordingEndpoint:
 
             do_PUT = do_POST  # noqa: N815
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve_on_loopback(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()

@@ -70,3 +70,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     running = start_stack(tmp_path_factory.mktemp("stack"))
     yield running
     stop_stack(running)
+
+
+def follow(stack: RunningStack, task_id: str, timeout: float = 120) -> list[dict]:
+    """Poll a task until it ends; returns the snapshots seen."""
+    snapshots, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = requests.get(stack.url(f"/api/sync/tasks/{task_id}"), timeout=10).json()
+        snapshots.append(task)
+        if task["status"] in ("success", "failed", "cancelled"):
+            return snapshots
+        time.sleep(0.2)
+    raise AssertionError(f"task {task_id} still {snapshots[-1]['status']} after {timeout} s")

@@ -12,8 +12,9 @@ from typing import Iterator
 
 import jwt
 import pytest
+import requests
 
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ROOT, follow
 from tests.e2e.test_auth_over_http import secured  # noqa: F401 - a stack with AuthMode cognito, for sign-in
 
 pytestmark = pytest.mark.e2e
@@ -96,7 +97,18 @@ def test_cancel_a_realtime_task(page):
     page.screenshot(path=str(ARTIFACTS / "task-cancelled.png"), full_page=True)
 
 
-def test_statistics_charts_render(page):
+@pytest.fixture(scope="module")
+def finished_task(stack) -> dict:
+    """A seed task synced to success on this module's stack (the charts need one, whatever ran before)."""
+    created = requests.post(stack.url("/api/sync/tasks"), json={"data_source_id": "ds_123", "task_type": "full_sync"},
+                            timeout=10)
+    assert created.status_code == 201, created.text
+    final = follow(stack, created.json()["id"])[-1]
+    assert final["status"] == "success", final
+    return final
+
+
+def test_statistics_charts_render(page, finished_task):
     page.click("nav >> text=Statistics")
     page.wait_for_selector("#chart-status rect", state="attached")
     success = page.locator("#chart-status rect[data-label=success]")

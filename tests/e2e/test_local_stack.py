@@ -9,7 +9,7 @@ import sys
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ROOT, follow
 
 pytestmark = pytest.mark.e2e
 
@@ -76,26 +76,12 @@ def test_invoke_runs_one_function_against_the_running_stack(stack):
     assert json.loads(response["body"])["data_source_id"] == "ds_123"
 
 
-def _follow(stack, task_id, timeout=120):
-    """Poll a task until it ends; returns the snapshots seen."""
-    import time
-
-    snapshots, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        task = requests.get(stack.url(f"/api/sync/tasks/{task_id}")).json()
-        snapshots.append(task)
-        if task["status"] in ("success", "failed", "cancelled"):
-            return snapshots
-        time.sleep(0.2)
-    raise AssertionError(f"task {task_id} still {snapshots[-1]['status']} after {timeout} s")
-
-
 @pytest.mark.parametrize("data_source_id", ["ds_123", "ds_pg_demo"])
 def test_seed_example_syncs_the_demo_dataset_to_success(stack, data_source_id):
     created = requests.post(stack.url("/api/sync/tasks"), json={
         "data_source_id": data_source_id, "task_type": "full_sync", "parameters": {"batch_size": 1000, "timeout": 300}})
     assert created.status_code == 201, created.text
-    snapshots = _follow(stack, created.json()["id"])
+    snapshots = follow(stack, created.json()["id"])
     final = snapshots[-1]
     assert final["status"] == "success", final
     assert final["processed_rows"] == 10_000 and final["total_rows"] == 10_000 and final["progress"] == 100

@@ -7,10 +7,8 @@ from __future__ import annotations
 import copy
 import io
 import json
-import threading
 import uuid
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -19,60 +17,37 @@ import pytest
 from local.template import evaluate
 from synchub.dashboard.site import site_files
 from tests.conftest import FUNCTIONS, ROOT, TEMPLATE, load_event
-from tests.helpers import RecordingEndpoint
+from tests.helpers import RecordingEndpoint, StaticContent
 
 DASHBOARD = ROOT / "dashboard"
 PUBLISHER = FUNCTIONS["DashboardPublisherFunction"]
 
 
-class LayerDownloads:
-    """Where Lambda lets a caller of GetLayerVersion download the layer (moto answers "s3://"): each version's
-    zip on 127.0.0.1, and the URL put into moto's answer. ``tampered`` serves other bytes than published."""
+def serve_layer_downloads(downloads: StaticContent, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where Lambda lets a caller of GetLayerVersion download a version (moto answers "s3://"): ``downloads``,
+    at the version's ARN, where :func:`publish_layer` puts each zip."""
+    from moto.awslambda.models import LayerVersion
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from moto.awslambda.models import LayerVersion
+    original = LayerVersion.get_layer_version
 
-        self.zips: dict[str, bytes] = {}
-        self.tampered = False
-        downloads = self
+    def with_location(version: LayerVersion) -> dict[str, Any]:
+        answer = original(version)
+        answer["Content"]["Location"] = downloads.url(f"/{version.arn}")
+        return answer
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                body = downloads.zips[self.path.lstrip("/")]
-                body = body + b"\0" if downloads.tampered else body
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        port = self.server.server_address[1]
-        original = LayerVersion.get_layer_version
-
-        def with_location(version: LayerVersion) -> dict[str, Any]:
-            answer = original(version)
-            downloads.zips[version.arn] = version.code_bytes
-            answer["Content"]["Location"] = f"http://127.0.0.1:{port}/{version.arn}"
-            return answer
-
-        monkeypatch.setattr(LayerVersion, "get_layer_version", with_location)
-
-    def close(self) -> None:
-        self.server.shutdown()
+    monkeypatch.setattr(LayerVersion, "get_layer_version", with_location)
 
 
-def publish_layer(stack, files: dict[str, bytes]) -> str:
+def publish_layer(stack, downloads: StaticContent, files: dict[str, bytes]) -> str:
     """What sam deploy does with DashboardSite: a new version of the layer, zipped from the folder's files."""
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
         for name, body in files.items():
             zipped.writestr(name, body)
-    return boto3.client("lambda").publish_layer_version(
+    arn = boto3.client("lambda").publish_layer_version(
         LayerName=f"{stack.name}-dashboard-site", Content={"ZipFile": archive.getvalue()})["LayerVersionArn"]
+    downloads.content[f"/{arn}"] = archive.getvalue()
+    return arn
 
 
 def dashboard_folder() -> dict[str, bytes]:
@@ -83,8 +58,9 @@ def dashboard_folder() -> dict[str, bytes]:
 def site(aws, monkeypatch):
     """The bucket from the template, the site published as a layer version, a CloudFront distribution for it,
     and CloudFormation's response URL."""
-    downloads = LayerDownloads(monkeypatch)
-    aws.refs["DashboardSite"] = publish_layer(aws, dashboard_folder())
+    downloads = StaticContent({})
+    serve_layer_downloads(downloads, monkeypatch)
+    aws.refs["DashboardSite"] = publish_layer(aws, downloads, dashboard_folder())
     cloudfront = boto3.client("cloudfront")
     distribution = cloudfront.create_distribution(DistributionConfig={
         "CallerReference": str(uuid.uuid4()), "Comment": "dashboard", "Enabled": True,
@@ -242,10 +218,10 @@ def test_an_aws_failure_is_answered_not_left_for_cloudformation_to_time_out(site
 
 
 def test_a_rollback_publishes_the_earlier_release_it_names_not_the_one_the_function_runs_with(site):
-    stack, cloudformation, _ = site
+    stack, cloudformation, downloads = site
     bucket = stack.refs["DashboardBucket"]
     earlier = stack.refs["DashboardSite"]
-    newer = publish_layer(stack, {**dashboard_folder(), "index.html": b"<!doctype html><title>newer</title>"})
+    newer = publish_layer(stack, downloads, {**dashboard_folder(), "index.html": b"<!doctype html><title>newer</title>"})
     PUBLISHER.invoke(request(stack, cloudformation.url, Site=newer))
     answered(cloudformation)
     assert stored(bucket)["index.html"]["body"] == b"<!doctype html><title>newer</title>"
@@ -258,7 +234,7 @@ def test_a_rollback_publishes_the_earlier_release_it_names_not_the_one_the_funct
 
 def test_a_download_that_does_not_match_the_layers_checksum_is_not_published(site):
     stack, cloudformation, downloads = site
-    downloads.tampered = True
+    downloads.content[f"/{stack.refs['DashboardSite']}"] += b"\0"
     PUBLISHER.invoke(request(stack, cloudformation.url))
     answer = answered(cloudformation)
     assert answer["Status"] == "FAILED" and "does not match its CodeSha256" in answer["Reason"]

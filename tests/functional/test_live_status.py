@@ -6,9 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -25,33 +23,8 @@ from synchub.notify.webhooks import verify_signature
 from synchub.schedule.tasks import schedule_service
 from synchub.settings import get_settings
 from tests.conftest import FUNCTIONS, TEMPLATE, TESTER_TOKEN, USER_POOL
-from tests.helpers import RecordingEndpoint
+from tests.helpers import RecordingEndpoint, StaticContent
 from tests.functional.test_engine import create, drain, orders, register  # noqa: F401 - orders is a fixture
-
-
-class JsonServer:
-    """Serves one JSON document (the local user pool's keys) on 127.0.0.1."""
-
-    def __init__(self, payload: dict[str, Any]):
-        body = json.dumps(payload).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 @pytest.fixture
@@ -61,9 +34,9 @@ def live(aws, monkeypatch):
     websocket = LocalWebSocketApi(TEMPLATE, FUNCTIONS, port=0)
     websocket.start()
     management, endpoint = serve_management(websocket)
-    keys = JsonServer(USER_POOL.jwks())
+    keys = StaticContent({"/jwks.json": json.dumps(USER_POOL.jwks()).encode()}, "application/json")
     monkeypatch.setenv("WEBSOCKET_ENDPOINT", endpoint)
-    monkeypatch.setenv("JWKS_URL", keys.url)
+    monkeypatch.setenv("JWKS_URL", keys.url("/jwks.json"))
     monkeypatch.setenv("WEBHOOK_RETRY_BASE_SECONDS", "0")
     monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_HOSTS", "true")  # the test's endpoints listen on 127.0.0.1
     import synchub.runtime
