@@ -2,14 +2,15 @@
 // live-status WebSocket. Plain browser JavaScript: no build step, nothing fetched from the internet.
 "use strict";
 
-const state = { config: null, socket: null, watchers: new Map(), tokenNeeded: false };
+const state = { config: null, socket: null, watchers: new Map() };
 const TERMINAL = ["success", "failed", "cancelled"];
+const TOKEN_KEY = "synchub.token";  // the access token, in the browser's local storage
 
 // ---------------------------------------------------------------------------------------------- plumbing
 function token() {
   const fromUrl = new URLSearchParams(location.search).get("token");
-  if (fromUrl) localStorage.setItem("synchub.token", fromUrl);
-  return localStorage.getItem("synchub.token") || state.config.token || "";
+  if (fromUrl) localStorage.setItem(TOKEN_KEY, fromUrl);
+  return localStorage.getItem(TOKEN_KEY) || "";
 }
 
 async function api(method, path, body) {
@@ -91,11 +92,11 @@ async function finishSignIn() {
       code: answer.get("code"), redirect_uri: callbackUrl(), code_verifier: pending.verifier }) });
   const tokens = await response.json();
   if (!response.ok) throw new Error("Sign-in failed: " + (tokens.error_description || tokens.error));
-  localStorage.setItem("synchub.token", tokens.access_token);
+  localStorage.setItem(TOKEN_KEY, tokens.access_token);
 }
 
 function signOut() {
-  localStorage.removeItem("synchub.token");
+  localStorage.removeItem(TOKEN_KEY);
   const signin = state.config.sign_in;
   if (signin && signin.logout_url) {
     location.assign(signin.logout_url + "?" + new URLSearchParams({ client_id: signin.client_id, logout_uri: callbackUrl() }));
@@ -111,12 +112,12 @@ function signInPrompt() {
   }
   const paste = el("form", { onsubmit: (e) => {
     e.preventDefault();
-    localStorage.setItem("synchub.token", new FormData(e.target).get("token"));
+    localStorage.setItem(TOKEN_KEY, new FormData(e.target).get("token"));
     location.reload();
   } }, el("label", {}, "or paste an access token", el("input", { name: "token", size: 60 })),
     el("button", { type: "submit", class: "secondary" }, "Use it"));
   return el("div", { class: "card", id: "sign-in-needed" },
-    el("p", {}, localStorage.getItem("synchub.token") ? "Your session has ended." : "This SyncHub needs you to sign in."),
+    el("p", {}, localStorage.getItem(TOKEN_KEY) ? "Your session has ended." : "This SyncHub needs you to sign in."),
     state.config.sign_in ? el("p", {}, el("button", { id: "sign-in", onclick: signIn }, "Sign in")) : null, paste);
 }
 
@@ -339,7 +340,7 @@ async function route() {
   state.config = await (await fetch("dashboard/config.json")).json();
   try { await finishSignIn(); } catch (error) { toast(error.message, true); }
   const signOutButton = document.getElementById("sign-out");
-  signOutButton.hidden = state.config.auth === "none" || !localStorage.getItem("synchub.token");
+  signOutButton.hidden = state.config.auth === "none" || !localStorage.getItem(TOKEN_KEY);
   signOutButton.addEventListener("click", signOut);
   window.addEventListener("hashchange", route);
   connectFeed();
