@@ -2,14 +2,18 @@
 
 import json
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from synchub.engine.runner import engine_runner, retry_later_backoff
+from synchub.engine.runner import RetryLater, engine_runner, retry_later_backoff
 from synchub.observability import CORRELATION_ATTRIBUTE, logger, metrics, usable_correlation_id
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A message the engine could not finish goes back to the queue as a batch item failure, with backoff; the
+# invocation itself succeeds, so Lambda's Errors count only crashes and timeouts (EngineErrorsAlarm), not a
+# source's transient errors. Unexpected errors are counted apart (EngineUnexpectedErrors, same alarm).
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def run_record(record: SQSRecord, lambda_context: LambdaContext) -> str:
@@ -20,7 +24,9 @@ def run_record(record: SQSRecord, lambda_context: LambdaContext) -> str:
     logger.append_keys(task_id=message.get("task_id") if isinstance(message, dict) else None)
     try:
         return engine_runner().handle(message, record.message_id, lambda_context.get_remaining_time_in_millis)
-    except Exception:
+    except Exception as error:
+        if not isinstance(error, RetryLater):
+            metrics.add_metric(name="EngineUnexpectedErrors", unit=MetricUnit.Count, value=1)
         retry_later_backoff(record.receipt_handle, int(record.attributes.approximate_receive_count or 1))
         raise
 

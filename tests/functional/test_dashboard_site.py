@@ -45,7 +45,7 @@ def publish_layer(stack, downloads: StaticContent, files: dict[str, bytes]) -> s
         for name, body in files.items():
             zipped.writestr(name, body)
     arn = boto3.client("lambda").publish_layer_version(
-        LayerName=f"{stack.name}-dashboard-site", Content={"ZipFile": archive.getvalue()})["LayerVersionArn"]
+        LayerName=f"{stack.name}-site", Content={"ZipFile": archive.getvalue()})["LayerVersionArn"]
     downloads.content[f"/{arn}"] = archive.getvalue()
     return arn
 
@@ -189,6 +189,40 @@ def test_delete_empties_the_versioned_bucket_so_cloudformation_can_delete_it(sit
     s3.delete_bucket(Bucket=bucket)  # what CloudFormation does next
 
 
+def test_a_create_that_failed_after_writing_is_rolled_back_to_an_empty_bucket(site, monkeypatch):
+    """The failed Create's physical id names the bucket, so its rollback's Delete empties what it wrote and
+    CloudFormation can delete the versioned bucket."""
+    from synchub.dashboard.publisher import SitePublisher
+
+    stack, cloudformation, _ = site
+    bucket = stack.refs["DashboardBucket"]
+
+    def fails_after_the_files(self, *args, **kwargs):
+        raise RuntimeError("the config could not be written")
+
+    monkeypatch.setattr(SitePublisher, "_keys", fails_after_the_files)  # every file is already uploaded
+    PUBLISHER.invoke(request(stack, cloudformation.url))
+    failed = answered(cloudformation)
+    assert failed["Status"] == "FAILED" and failed["PhysicalResourceId"] == f"s3://{bucket}/"
+    assert stored(bucket)  # written before it failed
+    monkeypatch.undo()
+
+    PUBLISHER.invoke(request(stack, cloudformation.url, "Delete", physical_id=failed["PhysicalResourceId"]))
+    assert answered(cloudformation)["Status"] == "SUCCESS"
+    listing = boto3.client("s3").list_object_versions(Bucket=bucket)
+    assert not listing.get("Versions") and not listing.get("DeleteMarkers")
+
+
+def test_deleting_when_the_bucket_is_already_gone_succeeds(site):
+    """A failure here would leave the stack in DELETE_FAILED for a bucket that no longer exists."""
+    stack, cloudformation, _ = site
+    bucket = stack.refs["DashboardBucket"]
+    boto3.client("s3").delete_bucket(Bucket=bucket)
+    PUBLISHER.invoke(request(stack, cloudformation.url, "Delete", physical_id=f"s3://{bucket}/"))
+    answer = answered(cloudformation)
+    assert answer["Status"] == "SUCCESS" and answer["Data"] == {"Deleted": 0}, answer
+
+
 def test_deleting_a_create_that_failed_before_it_had_a_bucket_succeeds_and_touches_nothing(site):
     stack, cloudformation, _ = site
     PUBLISHER.invoke(request(stack, cloudformation.url, "Delete", physical_id="failed-0a1b2c3d"))
@@ -205,7 +239,7 @@ def test_bad_properties_are_answered_failed_with_the_reason_and_write_nothing(si
     answer = answered(cloudformation)
     assert answer["Status"] == "FAILED"
     assert "Config.auth" in answer["Reason"] and "sometimes" in answer["Reason"]
-    assert answer["PhysicalResourceId"].startswith("failed-")
+    assert answer["PhysicalResourceId"] == f"s3://{stack.refs['DashboardBucket']}/"
     assert stored(stack.refs["DashboardBucket"]) == {}
 
 

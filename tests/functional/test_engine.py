@@ -9,7 +9,7 @@ import threading
 import boto3
 import pytest
 
-from local.stack import QueueEventSource
+from local.stack import QueueEventSource, _sqs_record
 from synchub.schedule.tasks import schedule_service
 from tests.conftest import FUNCTIONS, TEMPLATE
 from tests.helpers import statistics_match_the_stored_tasks
@@ -230,6 +230,46 @@ def test_transient_failures_retry_then_succeed(api, aws, orders):
     assert done["status"] == "success"
     assert_exact(aws, done, 2345)
     statistics_match_the_stored_tasks(api, aws)
+
+
+def received_engine_event(aws) -> dict:
+    """The next engine message as Lambda's SQS event source hands it to the function."""
+    source = engine_source(aws)
+    messages = boto3.client("sqs").receive_message(
+        QueueUrl=source.queue_url, MaxNumberOfMessages=1, MessageSystemAttributeNames=["All"],
+        MessageAttributeNames=["All"])["Messages"]
+    return {"Records": [_sqs_record(message, source.queue_arn, source.region) for message in messages]}
+
+
+def test_a_transient_source_error_is_a_batch_item_failure_not_a_failed_invocation(api, aws, orders, capsys):
+    """EngineErrorsAlarm watches the engine's Errors: a source's 503 is retried with backoff, not an error."""
+    register(api, orders)
+    create(api)
+    orders.fail(503, times=1)
+    event = received_engine_event(aws)
+    response = _invoke_unlocked(event)  # raised (an invocation error) while the whole batch failing did
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert "EngineUnexpectedErrors" not in capsys.readouterr().out
+
+
+def test_an_unexpected_engine_error_is_counted_for_the_alarm(api, aws, orders, capsys, monkeypatch):
+    from synchub.engine.runner import SyncRunner
+
+    register(api, orders)
+    create(api)
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(SyncRunner, "handle", broken)
+    event = received_engine_event(aws)
+    response = _invoke_unlocked(event)
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any(m.get("EngineUnexpectedErrors") in (1.0, [1.0]) for m in metrics), metrics
+    alarm = TEMPLATE["Resources"]["EngineErrorsAlarm"]["Properties"]
+    watched = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert watched == {"Errors", "EngineUnexpectedErrors"}
 
 
 @pytest.mark.parametrize("status", [401, 404])

@@ -326,3 +326,68 @@ def test_webhooks_to_private_addresses_are_dropped_not_retried(api, aws, live, o
     assert attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
     assert receiver.requests == []  # 127.0.0.1 was never called
     receiver.close()
+
+
+class HeldEndpoint:
+    """A webhook endpoint on 127.0.0.1 that holds every request until released, counting how many it holds at
+    once."""
+
+    def __init__(self) -> None:
+        import threading
+        from tests.helpers import QuietHandler, serve_on_loopback
+
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.holding = self.most_at_once = 0
+        endpoint = self
+
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with endpoint.lock:
+                    endpoint.holding += 1
+                    endpoint.most_at_once = max(endpoint.most_at_once, endpoint.holding)
+                endpoint.release.wait(30)
+                with endpoint.lock:
+                    endpoint.holding -= 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = serve_on_loopback(Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+
+
+def test_a_batch_of_webhooks_is_posted_in_parallel_and_only_the_late_ones_are_retried(aws, live, monkeypatch):
+    """Ten deliveries in sequence, each up to DNS + 5 s + 5 s, could outlast the function's 60 s, and a timeout
+    would send all ten again. In parallel within one deadline, the batch ends in time and only the deliveries
+    that did not finish come back."""
+    import synchub.notify.webhooks
+
+    monkeypatch.setenv("WEBHOOK_DEADLINE_SECONDS", "2")
+    get_settings.cache_clear()
+    synchub.notify.webhooks.webhook_sender.cache_clear()
+    held, quick = HeldEndpoint(), RecordingEndpoint("/hooks")
+    sqs, queue = boto3.client("sqs"), aws.refs["WebhookQueue"]
+    for number in range(10):
+        url = held.url if number % 2 else quick.url
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({
+            "delivery_id": f"task_x.success.{number}", "url": url, "secret_arn": aws.refs["WebhookSigningSecret"],
+            "body": json.dumps({"number": number})}))
+    deliveries = webhook_source(aws)
+    try:
+        assert deliveries.poll_once() == 10  # one invocation (BatchSize 10)
+        assert held.most_at_once == 5  # the five slow ones were all in flight together
+        assert len(quick.requests) == 5
+        held.release.set()
+        assert deliveries.poll_once() == 5  # only the late ones come back (no backoff in tests)
+        assert len(quick.requests) == 5  # the delivered ones are not sent again
+        assert deliveries.poll_once() == 0
+    finally:
+        held.close()
+        quick.close()
+        synchub.notify.webhooks.webhook_sender.cache_clear()

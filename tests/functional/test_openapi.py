@@ -56,6 +56,23 @@ def test_deployed_document_points_at_the_stage(aws):
     assert json.loads(result["body"])["servers"] == [{"url": "/v1"}]
 
 
+def test_document_served_through_the_dashboards_cloudfront_points_at_its_root(aws):
+    """CloudFront forwards /api/* to the v1 stage (OriginPath /v1): API Gateway still sees /v1 in the path, so
+    only the origin's header can say that "Try it out" must call /api/sync/... on the distribution's domain."""
+    from local.template import load_template
+    from tests.conftest import FUNCTIONS
+
+    origins = load_template()["Resources"]["DashboardDistribution"]["Properties"]["DistributionConfig"]["Origins"]
+    (api_origin,) = [o for o in origins if o["Id"] == "api"]
+    (header,) = api_origin["OriginCustomHeaders"]
+    event = load_event("openapi.json")
+    event["headers"] = {**event["headers"], header["HeaderName"]: header["HeaderValue"]}
+    result = FUNCTIONS["OpenApiFunction"].invoke(event)
+    assert json.loads(result["body"])["servers"] == [{"url": "/"}]
+    event["headers"][header["HeaderName"]] = "javascript:alert(1)"  # not a path: ignored
+    assert json.loads(FUNCTIONS["OpenApiFunction"].invoke(event)["body"])["servers"] == [{"url": "/v1"}]
+
+
 def answer_matches_the_document(method: str, resource: str, response) -> None:
     """The answer's status is documented for the route, and its body validates against the document."""
     document = json.loads(OUTPUT.read_text())

@@ -75,7 +75,8 @@ def test_the_stack_publishes_the_files_itself_and_again_when_they_change():
     assert "BuildMethod" not in (RESOURCES["DashboardSite"].get("Metadata") or {})  # files, not code
     deployment = RESOURCES["DashboardSiteDeployment"]
     assert deployment["Type"] == "Custom::DashboardSite"
-    assert deployment["DependsOn"] == "DashboardPublisherFunctionLogGroup"
+    # Its function's log group exists before the function does (LoggingConfig), so before this first call.
+    assert props("DashboardPublisherFunction")["LoggingConfig"] == {"LogGroup": {"Ref": "DashboardPublisherFunctionLogGroup"}}
     properties = deployment["Properties"]
     assert properties["ServiceToken"] == {"Fn::GetAtt": ["DashboardPublisherFunction", "Arn"]}
     assert int(properties["ServiceTimeout"]) <= 300  # a lost answer fails the deploy in minutes, not an hour
@@ -88,8 +89,8 @@ def test_the_stack_publishes_the_files_itself_and_again_when_they_change():
     # It downloads the version a request names, which in a rollback is not the newest: any version of the layer.
     statements = props("DashboardPublisherFunction")["Policies"][0]["Statement"]
     get_layer, = [s for s in statements if s["Action"] == "lambda:GetLayerVersion"]
-    assert get_layer["Resource"]["Fn::Sub"].endswith(":layer:${AWS::StackName}-dashboard-site:*")
-    assert props("DashboardSite")["LayerName"] == {"Fn::Sub": "${AWS::StackName}-dashboard-site"}
+    assert get_layer["Resource"]["Fn::Sub"].endswith(":layer:${AWS::StackName}-site:*")
+    assert props("DashboardSite")["LayerName"] == {"Fn::Sub": "${AWS::StackName}-site"}
 
 
 def test_the_browser_signs_in_with_a_public_client_that_returns_to_the_dashboard():

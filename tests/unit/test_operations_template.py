@@ -19,11 +19,14 @@ def of_type(kind: str) -> dict[str, dict]:
 
 
 def test_every_function_has_a_log_group_with_retention():
-    groups = {r["Properties"]["LogGroupName"]["Fn::Sub"]: r["Properties"] for r in of_type("AWS::Logs::LogGroup").values()}
-    for name in functions(TEMPLATE):
-        props = groups.get(f"/aws/lambda/${{{name}}}")
-        assert props is not None, f"{name} has no log group"
-        assert props["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    groups = of_type("AWS::Logs::LogGroup")
+    for name, spec in functions(TEMPLATE).items():
+        logging = RESOURCES[name]["Properties"].get("LoggingConfig") or {}
+        group = groups.get((logging.get("LogGroup") or {}).get("Ref"))
+        assert group is not None, f"{name} writes to no log group of the stack"
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        assert group["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}/{name}"}
+        assert group.get("Condition") == RESOURCES[name].get("Condition"), name
 
 
 def alarms() -> dict[str, dict]:
@@ -41,19 +44,22 @@ def test_every_dead_letter_queue_and_failure_destination_has_an_alarm():
             failure = ((event.get("Properties") or {}).get("DestinationConfig") or {}).get("OnFailure")
             if failure:
                 dead_letter_queues.add(failure["Destination"]["Fn::GetAtt"][0])
+    # Visible messages on a queue nobody reads; received messages on one a function drains (SyncDeadLetterQueue).
     watched = {a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in alarms().values()
-               if a["Namespace"] == "AWS/SQS" and a["MetricName"] == "ApproximateNumberOfMessagesVisible"}
+               if a.get("Namespace") == "AWS/SQS"
+               and a["MetricName"] in ("ApproximateNumberOfMessagesVisible", "NumberOfMessagesReceived")}
     assert dead_letter_queues and dead_letter_queues <= watched, dead_letter_queues - watched
 
 
 def test_engine_errors_stuck_tasks_and_api_5xx_have_alarms_that_tell_the_topic():
     found = alarms()
-    engine = [a for a in found.values() if a["Namespace"] == "AWS/Lambda" and a["MetricName"] == "Errors"]
-    assert engine and engine[0]["Dimensions"][0]["Value"] == {"Ref": "SyncEngineFunction"}
-    stuck = [a for a in found.values() if a["Namespace"] == "SyncHub" and a["MetricName"] == "StuckTasksFound"]
+    engine = [m["MetricStat"]["Metric"] for a in found.values() for m in a.get("Metrics") or [] if "MetricStat" in m]
+    errors = [m for m in engine if m["Namespace"] == "AWS/Lambda" and m["MetricName"] == "Errors"]
+    assert errors and errors[0]["Dimensions"][0]["Value"] == {"Ref": "SyncEngineFunction"}
+    stuck = [a for a in found.values() if a.get("Namespace") == "SyncHub" and a["MetricName"] == "StuckTasksFound"]
     reaper = (ROOT / "functions" / "reaper" / "app.py").read_text()
     assert stuck and 'name="StuckTasksFound"' in reaper  # the reaper emits what the alarm watches
-    api = [a for a in found.values() if a["Namespace"] == "AWS/ApiGateway" and a["MetricName"] == "5XXError"]
+    api = [a for a in found.values() if a.get("Namespace") == "AWS/ApiGateway" and a["MetricName"] == "5XXError"]
     assert api, "no API 5xx alarm"
     dimensions = {d["Name"]: d["Value"] for d in api[0]["Dimensions"]}
     assert dimensions["ApiName"] == RESOURCES["SyncApi"]["Properties"]["Name"]

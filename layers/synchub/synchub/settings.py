@@ -50,6 +50,9 @@ class Settings(BaseModel):
     # First retry delay of a failed webhook delivery; it doubles with each attempt (capped at 15 minutes).
     webhook_retry_base_seconds: int = Field(default=10, ge=0, le=900)
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    # A delivery's whole time - name resolution, connecting, the answer - after which it is retried; the
+    # delivery function's timeout (60 s) leaves room for it, since a batch's deliveries run in parallel.
+    webhook_deadline_seconds: float = Field(default=15.0, gt=0, le=50)
     # Webhooks go to public addresses only (not loopback, private, link-local: Lambda's runtime API listens
     # on 127.0.0.1); the local stack allows them, for endpoints on your machine.
     webhook_allow_private_hosts: bool = False

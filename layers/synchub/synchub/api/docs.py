@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,19 @@ def _stored_document() -> dict[str, Any]:
     return json.loads((Path(__file__).with_name("openapi.json")).read_text(encoding="utf-8"))
 
 
+# Set by the dashboard's CloudFront distribution on requests it forwards to the API: there the API is at the
+# origin's root (/api/sync/...), while API Gateway still sees the stage in the path (/v1/api/sync/...).
+BASE_PATH_HEADER = "x-synchub-base-path"
+_SAFE_BASE_PATH = re.compile(r"^(/[A-Za-z0-9._~-]+)*/?$")
+
+
 def base_path(event: dict[str, Any]) -> str:
     """The prefix in front of the route as the caller sees it: ``/v1`` on the execute-api domain, the base
-    path of a custom domain, nothing locally."""
+    path of a custom domain, nothing through the dashboard's CloudFront origin or locally."""
+    headers = {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
+    announced = headers.get(BASE_PATH_HEADER)
+    if isinstance(announced, str) and _SAFE_BASE_PATH.match(announced):
+        return announced.rstrip("/")
     context = event.get("requestContext") or {}
     seen, route = str(context.get("path") or ""), str(event.get("path") or "")
     return seen[: -len(route)].rstrip("/") if route and seen.endswith(route) else ""

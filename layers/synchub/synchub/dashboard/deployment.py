@@ -9,6 +9,7 @@ import urllib.request
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from synchub.dashboard.publisher import SitePublisher, layer_site_files
@@ -35,16 +36,22 @@ def physical_id(bucket: str) -> str:
 
 
 def handle(event: dict[str, Any]) -> dict[str, Any]:
-    """Carry out one Create, Update or Delete and answer CloudFormation; returns the answer sent."""
+    """Carry out one Create, Update or Delete and answer CloudFormation; returns the answer sent.
+
+    The physical id names the bucket from the first request on, also when a Create fails after writing some
+    files, so the Delete of its rollback empties the bucket, which CloudFormation then deletes. A Delete of a
+    bucket that is already gone succeeds: there is nothing left to do, and a failure would block the stack's
+    deletion."""
     request = CloudFormationCustomResourceEvent(event)
-    # A Create that failed before it had a bucket still needs an id; its Delete then has nothing to do.
-    resource_id = request.physical_resource_id or f"failed-{request.request_id}"
+    named = (request.resource_properties or {}).get("Bucket")
+    named = named if isinstance(named, str) and named else None
+    resource_id = request.physical_resource_id or (physical_id(named) if named else f"failed-{request.request_id}")
     data: dict[str, Any] = {}
     try:
         if request.request_type == "Delete":
-            if resource_id.startswith(PHYSICAL_ID_PREFIX):
-                bucket = resource_id[len(PHYSICAL_ID_PREFIX):].rstrip("/")
-                data["Deleted"] = SitePublisher(bucket).empty()
+            bucket = _bucket_of(resource_id)
+            if bucket:
+                data["Deleted"] = _empty_unless_gone(bucket)
         else:
             properties = DashboardSiteProperties.model_validate(request.resource_properties)
             publisher = SitePublisher(properties.bucket)
@@ -64,6 +71,22 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     logger.info("dashboard site: answered", extra={"request_type": request.request_type, "status": answer["Status"],
                                                    "physical_resource_id": resource_id, **data})
     return answer
+
+
+def _bucket_of(resource_id: str) -> str | None:
+    if resource_id.startswith(PHYSICAL_ID_PREFIX):
+        return resource_id[len(PHYSICAL_ID_PREFIX):].rstrip("/") or None
+    return None
+
+
+def _empty_unless_gone(bucket: str) -> int:
+    try:
+        return SitePublisher(bucket).empty()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "NoSuchBucket":
+            logger.info("dashboard site: the bucket is already gone", extra={"bucket": bucket})
+            return 0
+        raise
 
 
 def _answer(request: CloudFormationCustomResourceEvent, status: str, resource_id: str, *,

@@ -22,6 +22,8 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from functools import lru_cache
 from typing import Any
 
@@ -137,6 +139,41 @@ class WebhookSender:
             raise DeliveryFailed(f"{delivery['url']} unreachable: {error}") from error
         logger.info("webhook delivered", extra={"delivery_id": delivery["delivery_id"], "status": status})
         return status
+
+    def send_all(self, bodies: dict[str, str], seconds_left: float) -> "DeliveryBatch":
+        """Start POSTing every queued delivery (message id → SQS body) at once; see :class:`DeliveryBatch`."""
+        budget = min(self.settings.webhook_deadline_seconds, seconds_left - DEADLINE_MARGIN_SECONDS)
+        return DeliveryBatch(self, bodies, budget)
+
+
+# Time kept back from the invocation's own deadline to report the batch's outcome.
+DEADLINE_MARGIN_SECONDS = 5.0
+
+
+class DeliveryBatch:
+    """One invocation's deliveries, POSTed in parallel, each within the same deadline (name resolution,
+    connecting and the answer included). A batch takes as long as its slowest delivery, never the sum, and
+    never outlasts the invocation: a delivery still going at the deadline counts as failed and is retried,
+    while the ones that were delivered are not sent again."""
+
+    def __init__(self, sender: WebhookSender, bodies: dict[str, str], seconds: float) -> None:
+        self.seconds = max(0.0, seconds)
+        self._deadline = time.monotonic() + self.seconds
+        pool = ThreadPoolExecutor(max_workers=max(1, len(bodies)), thread_name_prefix="webhook")
+        self._futures = {message_id: pool.submit(_send_body, sender, body) for message_id, body in bodies.items()}
+        pool.shutdown(wait=False)  # a delivery past its deadline is abandoned, not waited for
+
+    def outcome(self, message_id: str) -> int:
+        """The endpoint's status for this message; raises what its delivery raised, or ``DeliveryFailed``
+        when it did not finish by the deadline."""
+        try:
+            return self._futures[message_id].result(timeout=max(0.0, self._deadline - time.monotonic()))
+        except FutureTimeout as error:
+            raise DeliveryFailed(f"no answer within {self.seconds:.1f} s") from error
+
+
+def _send_body(sender: WebhookSender, body: str) -> int:
+    return sender.send(json.loads(body))
 
 
 
