@@ -10,7 +10,7 @@ PYTEST_ARGS ?= -n auto
 export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: venv tools scan-tools run test invoke bench openapi api-check validate scan build ci clean
+.PHONY: venv tools scan-tools run test invoke bench openapi api-check validate deploy-check scan build ci clean
 
 $(VENV)/.installed: requirements-dev.txt layers/synchub/requirements.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ api-check: venv
 validate: tools
 	AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy $(TOOLS)/bin/sam validate --lint
 	$(TOOLS)/bin/cfn-lint template.yaml
+
+## deploy-check: the template as CloudFormation deploys it (resources per type) and AWS's create-time rules
+deploy-check: tools
+	AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/python -m tests.deploy
+	AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/python -m pytest --confcutdir=tests/deploy tests/deploy
 
 ## scan: cfn-lint with the serverless rules, and checkov (suppressions and reasons: template.yaml Metadata)
 scan: venv tools scan-tools
