@@ -11,7 +11,8 @@ from samtranslator.model.exceptions import InvalidDocumentException
 
 from local.template import load_template, parameter_defaults
 from tests.deploy import rules
-from tests.deploy.transformed import PARAMETER_SETS, deployed, deployed_from, resolve_language_extensions, sam_translate
+from tests.deploy.transformed import (PARAMETER_SETS, deployed, deployed_from, resolve_language_extensions,
+                                     resource_counts, sam_translate)
 
 SOURCE = load_template()
 
@@ -154,3 +155,14 @@ def test_each_auth_mode_protects_every_route_but_the_documentation(mode, authori
         else:
             expected = "AWS_IAM" if authorization == "AWS_IAM" else "SyncHubUserPool"
             assert kinds == {expected}, (route, kinds)
+
+
+def test_a_brand_new_account_deploys_without_cloudfront():
+    """CloudFront may refuse an account it has not verified: EnableDashboard=false leaves out every CloudFront
+    resource and the dashboard's deployment, and the API, its outputs and the live feed stay."""
+    template = deployed("cognito-no-dashboard")
+    kinds = resource_counts(template)
+    assert not [kind for kind in kinds if kind.startswith("AWS::CloudFront::")]
+    assert kinds["Custom::DashboardSite"] == 0 and kinds["AWS::ApiGateway::RestApi"] == 1
+    assert {"ApiUrl", "WebSocketUrl", "TokenUrl"} <= set(template["Outputs"])
+    assert not {"DashboardUrl", "DashboardBucketName", "DashboardClientId"} & set(template["Outputs"])
