@@ -8,6 +8,9 @@ import pytest
 
 from tests.functional.test_tasks_api import CREATE, assert_problem
 from local.seeding import run_task
+from tests.conftest import TEMPLATE
+
+ENGINE_MAX_CONCURRENCY = TEMPLATE["Parameters"]["EngineMaxConcurrency"]["Default"]  # the stack's setting
 
 
 @pytest.fixture
@@ -107,7 +110,7 @@ def test_statistics_count_the_window_and_the_data_source(api, two_sources):
     assert {e["task_type"]: e["count"] for e in stats["task_type_breakdown"]}["full_sync"] == 6
     engine = stats["engine_statistics"]
     assert engine["running_tasks"] == 1 and engine["pending_tasks"] == 1
-    assert engine["queue_length"] == 6 and engine["in_flight"] == 0 and engine["max_concurrent"] == 10
+    assert engine["queue_length"] == 6 and engine["in_flight"] == 0 and engine["max_concurrent"] == ENGINE_MAX_CONCURRENCY
     assert set(engine) == {"running_tasks", "pending_tasks", "queue_length", "in_flight", "max_concurrent", "speed"}
 
     only_b = api.get("/api/sync/tasks/statistics?data_source_id=ds_b").json

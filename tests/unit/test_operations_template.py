@@ -85,3 +85,15 @@ def test_readme_names_the_alarms_and_the_dashboard():
     for name in alarms():
         assert f"`{name}`" in readme, name
     assert "-operations" in readme and "OperationsDashboardUrl" in readme
+
+
+def test_a_batch_of_webhooks_ends_before_the_function_times_out():
+    """A batch's deliveries run in parallel within one deadline (WebhookDeliveryFunction's timeout must hold it
+    and the margin for answering), so a slow endpoint never times the invocation out and resends the batch."""
+    from synchub.notify.webhooks import DEADLINE_MARGIN_SECONDS
+    from synchub.settings import Settings
+
+    timeout = functions(TEMPLATE)["WebhookDeliveryFunction"].timeout
+    deadline = Settings.model_fields["webhook_deadline_seconds"].default
+    assert deadline + DEADLINE_MARGIN_SECONDS <= timeout
+    assert Settings.model_fields["webhook_timeout_seconds"].default * 2 <= deadline  # connect, then the answer
