@@ -10,7 +10,7 @@ PYTEST_ARGS ?= -n auto
 export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: venv tools scan-tools run test invoke bench openapi api-check validate deploy-check scan build ci clean
+.PHONY: venv tools scan-tools run test lint invoke bench openapi api-check validate deploy-check scan build ci clean
 
 $(VENV)/.installed: requirements-dev.txt layers/synchub/requirements.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ run: venv
 ## test: unit, functional and e2e tests
 test: venv
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+## lint: the shared package's imports point one way, down its layers (import-linter, pyproject.toml)
+lint: venv
+	PYTHONPATH=layers/synchub $(VENV)/bin/lint-imports --no-cache
 
 ## invoke: one function, once, with an event file: make invoke FUNCTION=CreateTaskFunction EVENT=events/create_task.json
 invoke: venv

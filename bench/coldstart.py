@@ -90,7 +90,7 @@ class FirstEvents:
 
     def __init__(self, source_url: str):
         from synchub.models.data_sources import CreateDataSourceRequest
-        from synchub.schedule.data_sources import data_source_service
+        from synchub.sources.data_sources import data_source_service
 
         self.runs = 0
         data_source_service().create(CreateDataSourceRequest.model_validate({
@@ -104,9 +104,9 @@ class FirstEvents:
     def _task(data_source_id: str = "ds_123", outcome: str | None = None) -> dict[str, Any]:
         from local.seeding import run_task
         from synchub.models.tasks import CreateTaskRequest
-        from synchub.schedule.tasks import schedule_service
+        from synchub.tasks.use_cases import task_service
 
-        task = schedule_service().create_task(CreateTaskRequest(data_source_id=data_source_id, task_type="full_sync"),
+        task = task_service().create_task(CreateTaskRequest(data_source_id=data_source_id, task_type="full_sync"),
                                               "bench")
         if outcome:
             run_task(task["id"], outcome=outcome)
@@ -121,7 +121,7 @@ class FirstEvents:
 
     def _ensure_source(self, data_source_id: str) -> None:
         from synchub.models.data_sources import CreateDataSourceRequest
-        from synchub.schedule.data_sources import data_source_service
+        from synchub.sources.data_sources import data_source_service
 
         service = data_source_service()
         if service.store.get(data_source_id) is None:
@@ -130,7 +130,7 @@ class FirstEvents:
     def _interface(self, present: bool) -> None:
         from synchub.errors import SyncHubError
         from synchub.models.interfaces import CreateInterfaceRequest
-        from synchub.schedule.interfaces import interface_service
+        from synchub.sources.interfaces import interface_service
 
         service = interface_service()
         try:
@@ -143,7 +143,7 @@ class FirstEvents:
             pass  # already as wanted
 
     def _message_event(self, event: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
-        from synchub.engine.submit import task_message
+        from synchub.dal.engine_queue import task_message
 
         event = json.loads(json.dumps(event))
         event["Records"][0]["body"] = json.dumps(task_message(task), separators=(",", ":"))

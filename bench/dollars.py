@@ -54,7 +54,7 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
     try:
         with bench_stack(stack_name="synchub-dollars") as bench:
             from synchub.models.data_sources import CreateDataSourceRequest
-            from synchub.schedule.data_sources import data_source_service
+            from synchub.sources.data_sources import data_source_service
 
             data_source_service().create(CreateDataSourceRequest.model_validate({
                 "id": "ds_orders", "name": "Orders API", "type": "http",

@@ -48,9 +48,9 @@ class Scenario:
 
 def _new_task(bench: BenchStack, _: int) -> dict[str, str]:
     from synchub.models.tasks import CreateTaskRequest
-    from synchub.schedule.tasks import schedule_service
+    from synchub.tasks.use_cases import task_service
 
-    task = schedule_service().create_task(CreateTaskRequest.model_validate(CREATE_TASK), created_by="bench")
+    task = task_service().create_task(CreateTaskRequest.model_validate(CREATE_TASK), created_by="bench")
     return {"task_id": task["id"]}
 
 
@@ -72,7 +72,7 @@ def _finished_task(bench: BenchStack, n: int) -> dict[str, str]:
 
 def _new_data_source(bench: BenchStack, n: int) -> dict[str, str]:
     from synchub.models.data_sources import CreateDataSourceRequest
-    from synchub.schedule.data_sources import data_source_service
+    from synchub.sources.data_sources import data_source_service
 
     identifier = f"ds_spare_{n}"
     data_source_service().create(CreateDataSourceRequest.model_validate({**DATA_SOURCE, "id": identifier}), "bench")
@@ -81,7 +81,7 @@ def _new_data_source(bench: BenchStack, n: int) -> dict[str, str]:
 
 def _new_interface(bench: BenchStack, n: int) -> dict[str, str]:
     from synchub.models.interfaces import CreateInterfaceRequest
-    from synchub.schedule.interfaces import interface_service
+    from synchub.sources.interfaces import interface_service
 
     identifier = f"spare_{n}"
     interface_service().create("ds_bench", CreateInterfaceRequest.model_validate({**INTERFACE, "id": identifier}))
@@ -217,8 +217,8 @@ def measure(repeats: int) -> list[dict[str, Any]]:
     with bench_stack() as bench:
         from synchub.models.data_sources import CreateDataSourceRequest
         from synchub.models.interfaces import CreateInterfaceRequest
-        from synchub.schedule.data_sources import data_source_service
-        from synchub.schedule.interfaces import interface_service
+        from synchub.sources.data_sources import data_source_service
+        from synchub.sources.interfaces import interface_service
 
         data_source_service().create(CreateDataSourceRequest.model_validate(DATA_SOURCE), "bench")
         interface_service().create("ds_bench", CreateInterfaceRequest.model_validate(INTERFACE))

@@ -17,7 +17,7 @@ def _requests(count: int) -> dict[str, dict[str, Any]]:
     with bench_stack(stack_name=f"synchub-scale-{count}") as bench:
         from local.seeding import bulk_load_tasks
         from synchub.models.data_sources import CreateDataSourceRequest
-        from synchub.schedule.data_sources import data_source_service
+        from synchub.sources.data_sources import data_source_service
 
         data_source_service().create(CreateDataSourceRequest.model_validate(DATA_SOURCE), "bench")
         bulk_load_tasks(count, data_source_id="ds_bench", statuses=STATUSES)

@@ -155,8 +155,8 @@ def measure(sizes: list[int], repeats: int) -> dict[str, Any]:
         import boto3
         from synchub.models.data_sources import CreateDataSourceRequest
         from synchub.models.tasks import CreateTaskRequest
-        from synchub.schedule.data_sources import data_source_service
-        from synchub.schedule.tasks import schedule_service
+        from synchub.sources.data_sources import data_source_service
+        from synchub.tasks.use_cases import task_service
 
         server = pgserver.get_server(data_dir, cleanup_mode="stop")
         try:
@@ -191,12 +191,12 @@ def measure(sizes: list[int], repeats: int) -> dict[str, Any]:
                         {"id": data_source_id, "name": "bench", **definition}), "bench")
 
                     def engine_run() -> str:
-                        task = schedule_service().create_task(CreateTaskRequest(
+                        task = task_service().create_task(CreateTaskRequest(
                             data_source_id=data_source_id, task_type="full_sync",
                             parameters={"batch_size": BATCH_SIZE}), "bench")
                         while events.poll_once():
                             pass
-                        done = schedule_service().get_task(task["id"])
+                        done = task_service().get_task(task["id"])
                         assert done["status"] == "success" and done["processed_rows"] == rows, done
                         return task["id"]
 

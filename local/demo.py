@@ -89,7 +89,7 @@ def seed_postgres(settings: dict[str, Any]) -> None:
     """Create ``ds_pg_demo`` (the embedded PostgreSQL's ``demo_orders``) unless it exists."""
     from synchub.errors import DataSourceExists
     from synchub.models.data_sources import CreateDataSourceRequest
-    from synchub.schedule.data_sources import data_source_service
+    from synchub.sources.data_sources import data_source_service
 
     request = CreateDataSourceRequest(
         id=DEMO_PG_DATA_SOURCE_ID, name="Demo orders (embedded PostgreSQL)", type="postgresql",
@@ -109,7 +109,7 @@ def seed(base_url: str) -> None:
     """Create the demo data source ``ds_123`` unless it exists."""
     from synchub.errors import DataSourceExists
     from synchub.models.data_sources import CreateDataSourceRequest
-    from synchub.schedule.data_sources import data_source_service
+    from synchub.sources.data_sources import data_source_service
 
     request = CreateDataSourceRequest(
         id=DEMO_DATA_SOURCE_ID,

@@ -2,7 +2,7 @@
 
 Each route function's Powertools resolver documents its own route (parameters and bodies from the pydantic
 models, answers from the route decorator); this merges them in template order and adds what every route
-shares: the auth schemes and the route's scope (``synchub.api.auth``), and the problem answers of the
+shares: the auth schemes and the route's scope (``synchub.auth.callers``), and the problem answers of the
 resolver and API Gateway (400/413/415 for bodies, 401, 403, 422, 429, 503). The result is written to
 ``layers/synchub/synchub/api/openapi.json``, which ``GET /api/sync/openapi.json`` serves; ``--check``
 fails when the checked-in file differs from what the code generates.
@@ -45,7 +45,7 @@ def _route_apps(template: dict[str, Any]) -> list[Any]:
 
 
 def _with_shared_answers(method: str, operation: dict[str, Any]) -> dict[str, Any]:
-    from synchub.api.auth import READ_SCOPE, WRITE_SCOPE, required_scope
+    from synchub.auth.callers import READ_SCOPE, WRITE_SCOPE, required_scope
     from synchub.api.openapi import PROBLEMS
 
     problem = {"$ref": "#/components/schemas/Problem"}
@@ -118,7 +118,7 @@ def generate(template: dict[str, Any] | None = None) -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         if f"#/components/schemas/{unused}" not in text:
             schemas.pop(unused, None)
-    from synchub.api.auth import READ_SCOPE, WRITE_SCOPE
+    from synchub.auth.callers import READ_SCOPE, WRITE_SCOPE
 
     return {
         "openapi": "3.1.0",

@@ -9,8 +9,8 @@ import boto3
 
 from synchub.dal.codec import to_item
 from synchub.dal.tasks import index_keys
-from synchub.schedule.tasks import schedule_service
-from synchub.stats import aggregate
+from synchub.tasks.lifecycle import task_lifecycle
+from synchub.models import aggregate
 
 
 SEEDING_LEASE_OWNER = "seeding"
@@ -18,7 +18,7 @@ SEEDING_LEASE_OWNER = "seeding"
 
 def run_task(task_id: str, *, outcome: str = "success", rows: int = 10) -> dict[str, Any]:
     """Start a pending task as the engine does and finish it with ``outcome``."""
-    service = schedule_service()
+    service = task_lifecycle()
     started = service.start_task(task_id, lease_owner=SEEDING_LEASE_OWNER, lease_seconds=60)
     assert started is not None, f"{task_id} did not start"
     if outcome == "running":
@@ -34,13 +34,13 @@ def run_task(task_id: str, *, outcome: str = "success", rows: int = 10) -> dict[
 
 def bulk_load_tasks(count: int, *, data_source_id: str, statuses: tuple[str, ...] = ("pending",)) -> None:
     """Store ``count`` tasks directly (batch writes) with a matching aggregate, for scale tests."""
-    service = schedule_service()
+    service = task_lifecycle()
     client = boto3.client("dynamodb")
     bucket_totals: dict[tuple[str, str], Counter] = {}
     gauge_totals: dict[str, Counter] = {}
     batch: list[dict[str, Any]] = []
     for number in range(count):
-        record = service._new_record(
+        record = service.new_record(
             data_source_id=data_source_id, interface_id=None, task_type="full_sync", config={},
             created_by="bulk",
         )

@@ -11,7 +11,8 @@ from typing import Any
 import boto3
 
 from synchub.dal.codec import from_item
-from synchub.stats.aggregate import recount, summarise
+from synchub.timeutil import Clock
+from synchub.models.aggregate import recount, summarise
 
 
 def all_tasks(table: str) -> list[dict[str, Any]]:
@@ -125,3 +126,15 @@ class RecordingEndpoint:
 
     def close(self) -> None:
         self.server.shutdown()
+
+
+class TickingClock(Clock):
+    """A clock for services under test: each reading is ``step`` after the one before, from ``start``."""
+
+    def __init__(self, start, step) -> None:
+        self.moment = start
+        self.step = step
+
+    def now(self):
+        self.moment += self.step
+        return self.moment

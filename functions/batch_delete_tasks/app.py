@@ -10,7 +10,7 @@ from synchub.api.openapi import responses
 from synchub.models.responses import BatchResult
 from synchub.models.tasks import BatchRequest
 from synchub.observability import logger
-from synchub.schedule.tasks import schedule_service
+from synchub.tasks.use_cases import task_service
 
 app = create_app()
 
@@ -20,7 +20,7 @@ app = create_app()
     responses=responses(200, BatchResult, "Per-id results (each id's 404/409 is in failed)"),
 )
 def batch_delete_tasks(request: Annotated[BatchRequest, Body()]):
-    result = schedule_service().batch_delete(request.task_ids)
+    result = task_service().batch_delete(request.task_ids)
     logger.info("batch delete", extra={"succeeded": len(result["succeeded"]), "failed": len(result["failed"])})
     return json_response(200, result)
 

@@ -6,7 +6,7 @@ from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
 from synchub.models.responses import Task
 from synchub.observability import logger
-from synchub.schedule.tasks import schedule_service
+from synchub.tasks.use_cases import task_service
 
 app = create_app()
 
@@ -17,7 +17,7 @@ app = create_app()
                         also={202: (Task, "Cancel requested (running; the engine stops at its next batch)")}),
 )
 def cancel_task(task_id: str):
-    task, status = schedule_service().cancel_task(task_id)
+    task, status = task_service().cancel_task(task_id)
     logger.info("task cancel", extra={"task_id": task_id, "http_status": status})
     return json_response(status, task)
 

@@ -10,7 +10,7 @@ from synchub.api.openapi import responses
 from synchub.models.responses import CleanupResult
 from synchub.models.tasks import CleanupRequest
 from synchub.observability import logger
-from synchub.schedule.tasks import schedule_service
+from synchub.tasks.maintenance import task_maintenance
 
 app = create_app()
 
@@ -20,7 +20,7 @@ app = create_app()
     responses=responses(200, CleanupResult, "What this call deleted; send next_token back while done is false"),
 )
 def cleanup_tasks(request: Annotated[CleanupRequest, Body()]):
-    result = schedule_service().cleanup(request)
+    result = task_maintenance().cleanup(request)
     logger.info("tasks cleaned up", extra={"deleted": result["deleted"], "skipped": result["skipped"],
                                            "done": result["done"]})
     return json_response(200, result)

@@ -10,7 +10,7 @@ from synchub.api.openapi import LOCATION, responses
 from synchub.models.data_sources import CreateDataSourceRequest
 from synchub.models.responses import DataSource
 from synchub.observability import logger
-from synchub.schedule.data_sources import data_source_service
+from synchub.sources.data_sources import data_source_service
 
 app = create_app()
 

@@ -11,7 +11,7 @@ from synchub.api.openapi import LOCATION, responses
 from synchub.models.responses import Task
 from synchub.models.tasks import CreateTaskRequest
 from synchub.observability import logger
-from synchub.schedule.tasks import schedule_service
+from synchub.tasks.use_cases import task_service
 
 app = create_app()
 
@@ -27,7 +27,7 @@ def create_task(request: Annotated[CreateTaskRequest, Body()], idempotency_key: 
     caller = caller_of(app)
 
     def create():
-        task = schedule_service().create_task(request, created_by=caller)
+        task = task_service().create_task(request, created_by=caller)
         logger.info("task created", extra={"task_id": task["id"], "submitted": task["submitted"]})
         return 201, task, {"Location": f"/api/sync/tasks/{task['id']}"}
 

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.observability import logger
-from synchub.schedule.tasks import schedule_service
+from synchub.tasks.lifecycle import task_lifecycle
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -21,7 +21,7 @@ def fail_task(record: SQSRecord) -> None:
     if not isinstance(task_id, str):
         return
     receives = record.attributes.approximate_receive_count
-    finished = schedule_service().finish_task(
+    finished = task_lifecycle().finish_task(
         task_id, lease_owner=None, status="failed", from_statuses=("pending", "running"),
         changes={"error_code": "ENGINE_GAVE_UP",
                  "error_message": f"The engine could not complete the task; its message was delivered "

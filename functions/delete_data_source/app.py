@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from synchub.api import create_app
 from synchub.api.openapi import responses
 from synchub.observability import logger
-from synchub.schedule.data_sources import data_source_service
+from synchub.sources.data_sources import data_source_service
 
 app = create_app()
 

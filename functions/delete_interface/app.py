@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from synchub.api import create_app
 from synchub.api.openapi import responses
 from synchub.observability import logger
-from synchub.schedule.interfaces import interface_service
+from synchub.sources.interfaces import interface_service
 
 app = create_app()
 

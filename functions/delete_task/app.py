@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from synchub.api import create_app
 from synchub.api.openapi import responses
 from synchub.observability import logger
-from synchub.schedule.tasks import schedule_service
+from synchub.tasks.use_cases import task_service
 
 app = create_app()
 
@@ -16,7 +16,7 @@ app = create_app()
     responses=responses(204, None, "Deleted (with its share of the statistics)", 404, 409),
 )
 def delete_task(task_id: str):
-    schedule_service().delete_task(task_id)
+    task_service().delete_task(task_id)
     logger.info("task deleted", extra={"task_id": task_id})
     return Response(status_code=204, body="")
 

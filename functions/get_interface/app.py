@@ -6,7 +6,7 @@ from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
 from synchub.models.responses import Interface
 from synchub.observability import logger
-from synchub.schedule.interfaces import interface_service
+from synchub.sources.interfaces import interface_service
 
 app = create_app()
 

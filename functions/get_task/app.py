@@ -6,7 +6,7 @@ from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
 from synchub.models.responses import Task
 from synchub.observability import logger
-from synchub.schedule.tasks import schedule_service
+from synchub.tasks.use_cases import task_service
 
 app = create_app()
 
@@ -16,7 +16,7 @@ app = create_app()
     responses=responses(200, Task, "The task, with live progress while running", 404),
 )
 def get_task(task_id: str):
-    return json_response(200, schedule_service().get_task(task_id))
+    return json_response(200, task_service().get_task(task_id))
 
 
 @logger.inject_lambda_context(clear_state=True)

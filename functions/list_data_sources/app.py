@@ -9,7 +9,7 @@ from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
 from synchub.models.responses import DataSourcePage
 from synchub.observability import logger
-from synchub.schedule.data_sources import data_source_service
+from synchub.sources.data_sources import data_source_service
 
 app = create_app()
 

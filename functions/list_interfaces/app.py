@@ -10,7 +10,7 @@ from synchub.api.openapi import responses
 from synchub.models.responses import InterfacePage
 from synchub.models.tasks import ResourceId
 from synchub.observability import logger
-from synchub.schedule.interfaces import interface_service
+from synchub.sources.interfaces import interface_service
 
 app = create_app()
 

@@ -10,7 +10,7 @@ from synchub.api.openapi import responses
 from synchub.models.responses import TaskPage
 from synchub.models.tasks import ResourceId, TaskStatus
 from synchub.observability import logger
-from synchub.schedule.tasks import schedule_service
+from synchub.tasks.use_cases import task_service
 
 app = create_app()
 
@@ -26,7 +26,7 @@ def list_tasks(
     status: Annotated[Optional[TaskStatus], Query()] = None,
     next_token: Annotated[Optional[str], Query(max_length=2048)] = None,
 ):
-    listing = schedule_service().list_tasks(
+    listing = task_service().list_tasks(
         page=page, size=size, data_source_id=data_source_id, status=status, next_token=next_token
     )
     return json_response(200, listing)

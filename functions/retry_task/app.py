@@ -11,7 +11,7 @@ from synchub.api.openapi import LOCATION, responses
 from synchub.models.responses import Task
 from synchub.models.tasks import RetryTaskRequest
 from synchub.observability import logger
-from synchub.schedule.tasks import schedule_service
+from synchub.tasks.use_cases import task_service
 
 app = create_app()
 
@@ -29,7 +29,7 @@ def retry_task(task_id: str, request: Annotated[Optional[RetryTaskRequest], Body
     restart = bool(request and request.restart)
 
     def retry():
-        task = schedule_service().retry_task(task_id, restart=restart, created_by=caller)
+        task = task_service().retry_task(task_id, restart=restart, created_by=caller)
         logger.info("task retried", extra={"task_id": task_id, "retry_task_id": task["id"]})
         return 201, task, {"Location": f"/api/sync/tasks/{task['id']}"}
 

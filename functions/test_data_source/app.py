@@ -10,7 +10,7 @@ from synchub.api.openapi import responses
 from synchub.ids import NAME_ID_PATTERN
 from synchub.models.responses import ConnectionTest
 from synchub.observability import logger
-from synchub.schedule.data_sources import data_source_service
+from synchub.sources.data_sources import data_source_service
 
 app = create_app()
 

@@ -10,7 +10,7 @@ from synchub.api.openapi import responses
 from synchub.models.responses import Task
 from synchub.models.tasks import UpdateTaskRequest
 from synchub.observability import logger
-from synchub.schedule.tasks import schedule_service
+from synchub.tasks.use_cases import task_service
 
 app = create_app()
 
@@ -20,7 +20,7 @@ app = create_app()
     responses=responses(200, Task, "Updated", 404, 409),
 )
 def update_task(task_id: str, request: Annotated[UpdateTaskRequest, Body()]):
-    task = schedule_service().update_task(task_id, request.config.model_dump(exclude_none=True))
+    task = task_service().update_task(task_id, request.config.model_dump(exclude_none=True))
     return json_response(200, task)
 
 

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pytest
 
 from local.seeding import run_task
-from synchub.api.auth import READ_SCOPE, WRITE_SCOPE, required_scope
+from synchub.auth.callers import READ_SCOPE, WRITE_SCOPE, required_scope
 from tests.conftest import ROUTES, USER_POOL, ApiClient
 from tests.functional.test_openapi import answer_matches_the_document
 

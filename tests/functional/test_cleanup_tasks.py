@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-import synchub.schedule.tasks as tasks_module
+from synchub.tasks.lifecycle import task_lifecycle
 from local.seeding import bulk_load_tasks
 from synchub import aws as synchub_aws
 from synchub.timeutil import iso
-from tests.helpers import statistics_match_the_stored_tasks
+from tests.helpers import TickingClock, statistics_match_the_stored_tasks
 from tests.functional.test_tasks_api import assert_problem
 from tests.helpers import all_tasks
 
@@ -21,15 +21,8 @@ OLD = datetime(2026, 1, 10, 12, tzinfo=timezone.utc)
 
 def load(monkeypatch, count, created):
     """``count`` tasks created at ``created`` (plus a second per task), statuses in turn."""
-    clock = {"now": created}
-
-    def tick():
-        clock["now"] += timedelta(seconds=1)
-        return clock["now"]
-
     with monkeypatch.context() as patch:
-        patch.setattr(tasks_module, "utcnow", tick)
-        patch.setattr(tasks_module, "now_iso", lambda: iso(tick()))
+        patch.setattr(task_lifecycle(), "clock", TickingClock(created, timedelta(seconds=1)))
         bulk_load_tasks(count, data_source_id="ds_test", statuses=STATUSES)
 
 

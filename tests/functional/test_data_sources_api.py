@@ -61,7 +61,7 @@ def test_generated_id_and_listing_newest_first(api):
 
 
 def test_secrets_live_in_secrets_manager_and_a_masked_value_keeps_them(api, aws):
-    from synchub.schedule.data_sources import data_source_service
+    from synchub.sources.data_sources import data_source_service
 
     api.post("/api/sync/data-sources", HTTP)
     _, resolved = data_source_service().resolved_connection("ds_http")
@@ -120,9 +120,9 @@ def test_delete_with_pending_or_running_tasks_is_409(api):
     assert_problem(api.delete("/api/sync/data-sources/ds_test"), 409, "DATA_SOURCE_IN_USE")
     api.post(f"/api/sync/tasks/{first['id']}/cancel")
     assert_problem(api.delete("/api/sync/data-sources/ds_test"), 409, "DATA_SOURCE_IN_USE")
-    from synchub.schedule.tasks import schedule_service
+    from synchub.tasks.lifecycle import task_lifecycle
 
-    schedule_service().finish_task(second["id"], lease_owner=SEEDING_LEASE_OWNER, status="success", changes={})
+    task_lifecycle().finish_task(second["id"], lease_owner=SEEDING_LEASE_OWNER, status="success", changes={})
     assert api.delete("/api/sync/data-sources/ds_test").status == 204
     assert_problem(api.post("/api/sync/tasks", CREATE), 422, "DATA_SOURCE_NOT_FOUND")
     # finished tasks keep their history

@@ -10,7 +10,8 @@ import boto3
 import pytest
 
 from local.stack import QueueEventSource, _sqs_record
-from synchub.schedule.tasks import schedule_service
+from synchub.tasks.lifecycle import task_lifecycle
+from synchub.tasks.use_cases import task_service
 from tests.conftest import FUNCTIONS, TEMPLATE
 from tests.helpers import statistics_match_the_stored_tasks
 from local.orders_server import PAGINATIONS, OrdersServer
@@ -107,7 +108,7 @@ def test_progress_rises_batch_by_batch(api, aws, orders, monkeypatch):
     original = runner_module.LakeDestination.write
 
     def spy(self, number, rows):
-        current = schedule_service().get_task(task["id"])
+        current = task_service().get_task(task["id"])
         seen.append((current["status"], current["processed_rows"], current["progress"]))
         return original(self, number, rows)
 
@@ -162,7 +163,7 @@ def test_hop_guard_fails_a_task_that_keeps_continuing(api, aws, orders, monkeypa
 def test_crash_after_write_before_checkpoint_resumes_without_duplicates(api, aws, orders, monkeypatch):
     register(api, orders)
     task = create(api)
-    service = schedule_service()
+    service = task_lifecycle()
     original = service.record_progress
     crashes = {"left": 1, "calls": 0}
 
@@ -288,7 +289,7 @@ def test_dead_letters_fail_their_tasks(api, aws, orders):
     register(api, orders)
     pending = create(api)
     running = create(api)
-    schedule_service().start_task(running["id"], lease_owner="lost-engine", lease_seconds=60)
+    task_lifecycle().start_task(running["id"], lease_owner="lost-engine", lease_seconds=60)
     sqs = boto3.client("sqs")
     discard_messages(aws)
     for task in (pending, running):
@@ -338,7 +339,7 @@ def test_timeout_fails_the_task_with_code_timeout(api, aws, orders):
 def test_stale_heartbeat_is_resumed_then_given_up(api, aws, orders, monkeypatch):
     register(api, orders)
     task = create(api)
-    service = schedule_service()
+    service = task_lifecycle()
     original = service.record_progress
     calls = {"n": 0}
 
@@ -365,7 +366,7 @@ def test_stale_heartbeat_is_resumed_then_given_up(api, aws, orders, monkeypatch)
 
     # A task whose engine keeps dying is failed after the allowed resumptions.
     second = create(api)
-    schedule_service().start_task(second["id"], lease_owner="dead", lease_seconds=60)
+    task_lifecycle().start_task(second["id"], lease_owner="dead", lease_seconds=60)
     discard_messages(aws)
     for _ in range(3):
         _age_heartbeat(aws, second["id"])

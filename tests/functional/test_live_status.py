@@ -18,9 +18,9 @@ from local.auth import ALL_SCOPES
 from local.stack import QueueEventSource
 from local.streams import StreamEventSource
 from local.websocket import LocalWebSocketApi, serve_management
-from synchub.dal.connections import ConnectionStore
+from synchub.dal.subscriptions import SubscriptionStore
 from synchub.notify.webhooks import verify_signature
-from synchub.schedule.tasks import schedule_service
+from synchub.tasks.use_cases import task_service
 from synchub.settings import get_settings
 from tests.conftest import FUNCTIONS, TEMPLATE, TESTER_TOKEN, USER_POOL
 from tests.helpers import RecordingEndpoint, StaticContent
@@ -88,7 +88,7 @@ def test_subscribers_get_their_tasks_changes_in_order_and_nothing_else(api, aws,
     bystander = subscribe(live, task_ids=[other["id"]])
     everything = subscribe(live, all=True)
     by_source = subscribe(live, data_source_ids=["ds_orders"])
-    schedule_service().cancel_task(other["id"])  # pending → cancelled: the bystander's own task changes
+    task_service().cancel_task(other["id"])  # pending → cancelled: the bystander's own task changes
     drain(aws)  # the engine runs the watched task to the end: 5 batches of 500 rows
     publish(source)
 
@@ -117,7 +117,7 @@ def test_subscribers_get_their_tasks_changes_in_order_and_nothing_else(api, aws,
 
 def test_a_gone_connection_is_removed_and_the_others_still_get_their_messages(api, aws, live, orders):
     register(api, orders)
-    store = ConnectionStore(get_settings())
+    store = SubscriptionStore(get_settings())
     # A connection API Gateway has dropped without a $disconnect reaching us (its records remain).
     store.open("gone-connection", "tester@example.com")
     store.subscribe("gone-connection", ["all", "data_source:ds_orders"])
@@ -134,7 +134,7 @@ def test_a_gone_connection_is_removed_and_the_others_still_get_their_messages(ap
 def test_disconnect_forgets_the_connection_and_its_subscriptions(aws, live):
     client = subscribe(live, all=True, task_ids=["task_01M8F5WN6MGNT4KP4MPE6TDYBH"])
     (connection_id,) = live.connections
-    store = ConnectionStore(get_settings())
+    store = SubscriptionStore(get_settings())
     assert store.topics(connection_id) == {"all", "task:task_01M8F5WN6MGNT4KP4MPE6TDYBH"}
     client.close()
     for _ in range(50):
@@ -155,7 +155,7 @@ def test_connect_is_authenticated_like_the_rest_api(aws, live):
     reader = USER_POOL.issue("reader", ["synchub/read"])
     with connect(live.url, additional_headers={"Authorization": f"Bearer {reader}"}, open_timeout=5):
         pass
-    assert ConnectionStore(get_settings()).subscribers(["all"]) == set()
+    assert SubscriptionStore(get_settings()).subscribers(["all"]) == set()
 
 
 def test_bad_messages_get_problem_answers_and_change_nothing(aws, live):
@@ -172,7 +172,7 @@ def test_bad_messages_get_problem_answers_and_change_nothing(aws, live):
         client.send(json.dumps({"action": "dance"}))
         unknown = json.loads(client.recv(timeout=5))  # the $default route answers an unknown action
         assert unknown["code"] == "VALIDATION_FAILED" and unknown["errors"][0]["loc"] == ["action"]
-        assert ConnectionStore(get_settings()).topics(connection_id) == set()
+        assert SubscriptionStore(get_settings()).topics(connection_id) == set()
         client.send(json.dumps({"action": "subscribe", "task_ids": [f"task_01M8F5WN6MGNT4KP4MPE6T{n:04d}"[:31] for n in range(50)]}))
         assert json.loads(client.recv(timeout=5))["type"] == "subscribed"
         client.send(json.dumps({"action": "subscribe", "data_source_ids": [f"ds_{n}" for n in range(50)], "all": True}))
@@ -180,7 +180,7 @@ def test_bad_messages_get_problem_answers_and_change_nothing(aws, live):
         assert refused["code"] == "VALIDATION_FAILED" and "at most 100" in refused["detail"]
         client.send(json.dumps({"action": "unsubscribe", "task_ids": [f"task_01M8F5WN6MGNT4KP4MPE6T{n:04d}"[:31] for n in range(50)]}))
         assert json.loads(client.recv(timeout=5))["type"] == "unsubscribed"
-        assert ConnectionStore(get_settings()).topics(connection_id) == set()
+        assert SubscriptionStore(get_settings()).topics(connection_id) == set()
 
 
 def bus_listener(aws) -> str:

@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from synchub.errors import SyncHubError
-from synchub.schedule.tasks import schedule_service
+from synchub.tasks.lifecycle import task_lifecycle
+from synchub.tasks.use_cases import task_service
 from tests.functional.test_tasks_api import CREATE
 from tests.helpers import all_tasks, gauges_recount
 
@@ -37,14 +38,14 @@ def race(actions):
 @pytest.mark.parametrize("round_", range(5))
 def test_cancel_and_engine_start_never_both_win(api, aws, data_source, round_):
     task = api.post("/api/sync/tasks", CREATE).json
-    service = schedule_service()
+    service = task_service()
 
     def cancel():
         _, status = service.cancel_task(task["id"])
         return status == 200
 
     def start():
-        return service.start_task(task["id"], lease_owner=f"engine-{round_}", lease_seconds=60) is not None
+        return task_lifecycle().start_task(task["id"], lease_owner=f"engine-{round_}", lease_seconds=60) is not None
 
     outcomes = race([cancel, start, start])
     final = api.get(f"/api/sync/tasks/{task['id']}").json
@@ -60,7 +61,7 @@ def test_cancel_and_engine_start_never_both_win(api, aws, data_source, round_):
 @pytest.mark.parametrize("round_", range(5))
 def test_update_cancel_and_start_race_leaves_one_consistent_outcome(api, aws, data_source, round_):
     task = api.post("/api/sync/tasks", CREATE).json
-    service = schedule_service()
+    service = task_service()
 
     def update():
         return service.update_task(task["id"], {"batch_size": 7}) is not None
@@ -69,7 +70,7 @@ def test_update_cancel_and_start_race_leaves_one_consistent_outcome(api, aws, da
         return service.cancel_task(task["id"])[1] == 200
 
     def start():
-        return service.start_task(task["id"], lease_owner="engine", lease_seconds=60) is not None
+        return task_lifecycle().start_task(task["id"], lease_owner="engine", lease_seconds=60) is not None
 
     outcomes = race([update, cancel, start])
     final = api.get(f"/api/sync/tasks/{task['id']}").json
@@ -86,11 +87,11 @@ def test_update_cancel_and_start_race_leaves_one_consistent_outcome(api, aws, da
 
 def test_two_engines_finishing_one_task_only_the_lease_holder_wins(api, data_source):
     task = api.post("/api/sync/tasks", CREATE).json
-    service = schedule_service()
-    service.start_task(task["id"], lease_owner="engine-a", lease_seconds=60)
+    service = task_service()
+    task_lifecycle().start_task(task["id"], lease_owner="engine-a", lease_seconds=60)
     outcomes = race([
-        lambda: service.finish_task(task["id"], lease_owner="engine-a", status="success", changes={}),
-        lambda: service.finish_task(task["id"], lease_owner="engine-b", status="failed", changes={}),
+        lambda: task_lifecycle().finish_task(task["id"], lease_owner="engine-a", status="success", changes={}),
+        lambda: task_lifecycle().finish_task(task["id"], lease_owner="engine-b", status="failed", changes={}),
     ])
     assert outcomes == ["won", "lost"]
     assert api.get(f"/api/sync/tasks/{task['id']}").json["status"] == "success"
@@ -98,9 +99,9 @@ def test_two_engines_finishing_one_task_only_the_lease_holder_wins(api, data_sou
 
 def test_concurrent_retries_of_one_failed_task_make_one_retry(api, data_source):
     task = api.post("/api/sync/tasks", CREATE).json
-    service = schedule_service()
-    service.start_task(task["id"], lease_owner="e", lease_seconds=60)
-    service.finish_task(task["id"], lease_owner="e", status="failed", changes={})
+    service = task_service()
+    task_lifecycle().start_task(task["id"], lease_owner="e", lease_seconds=60)
+    task_lifecycle().finish_task(task["id"], lease_owner="e", status="failed", changes={})
     outcomes = race([lambda: service.retry_task(task["id"], restart=False, created_by="x")] * 3)
     assert sorted(outcomes) == ["INVALID_STATE", "INVALID_STATE", "won"], outcomes
     assert api.get("/api/sync/tasks").json["pagination"]["total"] == 2

@@ -12,24 +12,23 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from synchub.errors import SyncHubError
 from synchub.models.data_sources import CreateDataSourceRequest
 from synchub.models.tasks import CreateTaskRequest
-from synchub.schedule import tasks as tasks_module
+from synchub.timeutil import Clock as ServiceClock
 from synchub.timeutil import iso
-from synchub.stats.aggregate import recount, summarise
+from synchub.models.aggregate import recount, summarise
 from tests.helpers import all_tasks, gauges_recount
 
 DATA_SOURCES = ("ds_a", "ds_b")
 START = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
 
 
-class Clock:
+class Clock(ServiceClock):
+    """The services' clock, moved by the machine's rules."""
+
     def __init__(self):
-        self.now = START
+        self.moment = START
 
-    def utcnow(self):
-        return self.now
-
-    def now_iso(self):
-        return iso(self.now)
+    def now(self):
+        return self.moment
 
 
 class StatisticsMachine(RuleBasedStateMachine):
@@ -44,14 +43,15 @@ class StatisticsMachine(RuleBasedStateMachine):
         self.mock.reset()  # a clean emulator per example, even if an earlier one did not stop
         self.patches = pytest.MonkeyPatch()
         self.stack = start_local_aws(self.patches)
-        from synchub.schedule.data_sources import data_source_service
-        from synchub.schedule.tasks import schedule_service
+        from synchub.sources.data_sources import data_source_service
+        from synchub.tasks.lifecycle import task_lifecycle
+        from synchub.tasks.use_cases import task_service
         from synchub.stats.service import statistics_service
 
         self.clock = Clock()
-        self.patches.setattr(tasks_module, "utcnow", self.clock.utcnow)
-        self.patches.setattr(tasks_module, "now_iso", self.clock.now_iso)
-        self.service = schedule_service()
+        self.lifecycle = task_lifecycle()
+        self.patches.setattr(self.lifecycle, "clock", self.clock)
+        self.service = task_service()
         self.statistics = statistics_service()
         for ds in DATA_SOURCES:
             data_source_service().create(CreateDataSourceRequest(
@@ -70,7 +70,7 @@ class StatisticsMachine(RuleBasedStateMachine):
 
     @rule(hours=st.integers(min_value=1, max_value=40))
     def advance_clock(self, hours):
-        self.clock.now += timedelta(hours=hours)
+        self.clock.moment += timedelta(hours=hours)
 
     @precondition(lambda self: self.ids)
     @rule(pick=st.integers(min_value=0), batch=st.integers(min_value=1, max_value=500))
@@ -108,21 +108,21 @@ class StatisticsMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.ids)
     @rule(pick=st.integers(min_value=0))
     def start(self, pick):
-        self.service.start_task(self.ids[pick % len(self.ids)], lease_owner="engine", lease_seconds=600)
+        self.lifecycle.start_task(self.ids[pick % len(self.ids)], lease_owner="engine", lease_seconds=600)
 
     @precondition(lambda self: self.ids)
     @rule(pick=st.integers(min_value=0), outcome=st.sampled_from(["success", "failed", "cancelled"]),
           rows=st.integers(min_value=0, max_value=10_000), minutes=st.integers(min_value=0, max_value=300))
     def finish(self, pick, outcome, rows, minutes):
-        self.clock.now += timedelta(minutes=minutes)
-        self.service.finish_task(self.ids[pick % len(self.ids)], lease_owner="engine", status=outcome,
+        self.clock.moment += timedelta(minutes=minutes)
+        self.lifecycle.finish_task(self.ids[pick % len(self.ids)], lease_owner="engine", status=outcome,
                                  changes={"processed_rows": rows})
 
     # ---- the property ---------------------------------------------------------------------------
     @invariant()
     def statistics_equal_a_recount(self):
         tasks = all_tasks(self.stack.refs["TasksTable"])
-        first, last = START.date(), self.clock.now.date()
+        first, last = START.date(), self.clock.moment.date()
         span = (last - first).days
         windows = {(first, last), (last, last), (first + timedelta(days=span // 2), last),
                    (first - timedelta(days=3), first - timedelta(days=1))}

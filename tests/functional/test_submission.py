@@ -44,10 +44,12 @@ def test_sqs_failure_keeps_the_task_and_the_reaper_submits_it(api, aws, data_sou
     synchub_aws.set_client("sqs", real)
     monkeypatch.setenv("RESUBMIT_AFTER_SECONDS", "0")
     from synchub.settings import get_settings
-    from synchub.schedule.tasks import schedule_service
+    from synchub.tasks.lifecycle import task_lifecycle
+    from synchub.tasks.maintenance import task_maintenance
 
     get_settings.cache_clear()
-    schedule_service.cache_clear()
+    task_lifecycle.cache_clear()
+    task_maintenance.cache_clear()
     outcome = FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json"))
     assert outcome == {"submitted": 1, "cleared": 0, "resumed": 0, "failed": 0}
     assert queued(aws) == [{"task_id": task["id"], "attempt": 1, "hop": 0}]
@@ -66,9 +68,11 @@ def test_reaper_waits_for_the_grace_period_and_skips_cancelled_tasks(api, aws, d
     assert queued(aws) == []
     monkeypatch.setenv("RESUBMIT_AFTER_SECONDS", "0")
     from synchub.settings import get_settings
-    from synchub.schedule.tasks import schedule_service
+    from synchub.tasks.lifecycle import task_lifecycle
+    from synchub.tasks.maintenance import task_maintenance
 
     get_settings.cache_clear()
-    schedule_service.cache_clear()
+    task_lifecycle.cache_clear()
+    task_maintenance.cache_clear()
     assert FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json")) == {"submitted": 1, "cleared": 0, "resumed": 0, "failed": 0}
     assert [m["task_id"] for m in queued(aws)] == [young["id"]]

@@ -1,6 +1,6 @@
 """Arithmetic of the statistics aggregate."""
 
-from synchub.stats.aggregate import bucket_contribution, deltas, recount, summarise
+from synchub.models.aggregate import bucket_contribution, deltas, recount, summarise
 
 BASE = {"id": "task_1", "data_source_id": "ds", "task_type": "full_sync", "created_at": "2026-03-01T10:00:00.000Z"}
 

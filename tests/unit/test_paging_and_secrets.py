@@ -8,7 +8,7 @@ import pytest
 from local import api_gateway
 from local.template import functions, load_template
 from synchub.dal.paging import DONE, InvalidToken, PageState, ShardedIndex, decode_token, encode_token, read_page
-from synchub.schedule.secrets import MASK, is_secret_key, merge_secrets, split_secrets
+from synchub.models.secrets import MASK, is_secret_key, merge_secrets, split_secrets
 
 INDEX = ShardedIndex("t", "ByStatus", "lk_status", "pending", 4)
 

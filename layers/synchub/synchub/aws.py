@@ -5,6 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+# SQS's longest delay, for a message (DelaySeconds) and for a received message's return (a visibility change
+# the service uses as a retry backoff).
+SQS_MAX_DELAY_SECONDS = 900
+
 _clients: dict[str, Any] = {}
 _session: Any = None
 _lock = threading.Lock()

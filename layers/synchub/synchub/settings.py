@@ -28,7 +28,7 @@ class Settings(BaseModel):
     list_shards: int = Field(default=4, ge=1, le=32)
     # A pending task still marked unsubmitted after this many seconds is submitted by the reaper.
     resubmit_after_seconds: int = Field(default=60, ge=0)
-    # How API Gateway authenticates callers (template parameter AuthMode); see synchub.api.auth.
+    # How API Gateway authenticates callers (template parameter AuthMode); see synchub.auth.callers.
     # Unset means cognito: a function deployed without it refuses callers rather than letting them in.
     auth_mode: Literal["cognito", "iam", "none"] = "cognito"
     # The user pool's OAuth2 token endpoint, shown in the served OpenAPI document.
@@ -56,7 +56,6 @@ class Settings(BaseModel):
     # Webhooks go to public addresses only (not loopback, private, link-local: Lambda's runtime API listens
     # on 127.0.0.1); the local stack allows them, for endpoints on your machine.
     webhook_allow_private_hosts: bool = False
-    metrics_namespace: str = "SyncHub"
     # ---- engine
     data_lake_bucket: str = ""
     destination_table: str = ""

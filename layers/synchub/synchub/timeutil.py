@@ -9,6 +9,20 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class Clock:
+    """Where a service reads the time: the system's UTC clock. Tests pass their own (a subclass whose
+    ``now`` returns what they choose) to the service, rather than patching this module."""
+
+    def now(self) -> datetime:
+        return utcnow()
+
+    def now_iso(self) -> str:
+        return iso(self.now())
+
+
+SYSTEM_CLOCK = Clock()
+
+
 def iso(moment: datetime) -> str:
     """RFC 3339 with milliseconds and a ``Z``: sortable as a string."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from botocore.exceptions import ClientError
 
-from synchub.api.auth import ANONYMOUS, Caller, caller_from_event
+from synchub.auth.callers import ANONYMOUS, Caller, caller_from_event
 from synchub.errors import SyncHubError
 from synchub.observability import CORRELATION_HEADER, logger, usable_correlation_id
 from synchub.settings import get_settings

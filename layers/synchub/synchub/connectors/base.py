@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from synchub.models.streams import StreamSpec
 
 
 class TransientSourceError(Exception):
@@ -14,48 +14,6 @@ class TransientSourceError(Exception):
 
 class PermanentSourceError(Exception):
     """Retrying will not help: bad credentials, not found, bad configuration."""
-
-
-class Pagination(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    style: Literal["page", "offset", "cursor", "next_link", "none"] = "none"
-    page_param: str = "page"
-    size_param: str | None = "page_size"
-    page_size: int = Field(default=100, ge=1, le=10_000)
-    first_page: int = 1
-    offset_param: str = "offset"
-    cursor_param: str = "cursor"
-    cursor_path: str | None = None
-    next_link_path: str | None = None
-    has_more_path: str | None = None
-
-
-class StreamSpec(BaseModel):
-    """What to read and how: from the data source's ``params_config``, an interface, or the task."""
-
-    model_config = ConfigDict(extra="ignore", defer_build=True)
-
-    interface_id: str = "default"
-    # http
-    url_suffix: str = ""
-    method: Literal["GET", "POST"] = "GET"
-    headers: dict[str, str] = Field(default_factory=dict)
-    query_params: dict[str, Any] = Field(default_factory=dict)
-    body: dict[str, Any] | None = None
-    records_path: str | None = None
-    total_path: str | None = None
-    pagination: Pagination = Field(default_factory=Pagination)
-    # databases
-    table_name: str | None = None
-    query: str | None = None
-    # files
-    prefix: str | None = None
-    format: Literal["csv", "json", "jsonl"] | None = None
-    # keys
-    cursor_field: str | None = None
-    primary_key: str | None = None
-    destination: Literal["s3", "dynamodb"] = "s3"
 
 
 @dataclass
@@ -71,6 +29,16 @@ class Source(Protocol):
     def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None) -> Batch: ...
 
     def close(self) -> None: ...
+
+
+class Destination(Protocol):
+    """Where a run's rows go, one numbered part per write (the same number always writes the same part)."""
+
+    def part_key(self, number: int) -> str: ...
+
+    def write(self, number: int, rows: list[dict[str, Any]]) -> dict[str, Any]: ...
+
+    def finish(self, parts: list[dict[str, Any]], summary: dict[str, Any]) -> str | None: ...
 
 
 def dig(document: Any, path: str | None) -> Any:

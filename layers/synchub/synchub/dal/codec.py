@@ -97,6 +97,3 @@ class UpdateBuilder:
         if self._add:
             parts.append("ADD " + ", ".join(self._add))
         return " ".join(parts)
-
-    def is_empty(self) -> bool:
-        return not (self._set or self._remove or self._add)

@@ -12,7 +12,7 @@ import base64
 import binascii
 import heapq
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from synchub.dal.codec import from_item
@@ -60,13 +60,15 @@ class PageState:
         return all(cursor == DONE for cursor in self.cursors)
 
 
+# Deepest offset a listing reaches with ``page`` alone; beyond it clients follow ``next_token``.
+MAX_PAGE_OFFSET = 10_000
+
+
 @dataclass
 class Page:
     items: list[dict[str, Any]]
     state: PageState
     has_more: bool
-    requests: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _pack(payload: dict[str, Any]) -> str:
@@ -120,11 +122,10 @@ def decode_token(index: ShardedIndex, token: str) -> PageState:
 def _query_shard(
     query: Callable[..., dict[str, Any]], index: ShardedIndex, shard: int, cursor: str | None, limit: int
 ) -> tuple[list[dict[str, Any]], bool, int]:
-    """Up to ``limit`` items of one shard after ``cursor``; returns (items, more_in_shard, requests)."""
+    """Up to ``limit`` items of one shard after ``cursor``; returns (items, more_in_shard)."""
     items: list[dict[str, Any]] = []
     partition = index.partition(shard)
     start_key = index.start_key(shard, cursor) if cursor is not None else None
-    requests = 0
     while True:
         params: dict[str, Any] = {
             "TableName": index.table,
@@ -138,11 +139,10 @@ def _query_shard(
         if start_key:
             params["ExclusiveStartKey"] = start_key
         response = query(**params)
-        requests += 1
         items.extend(from_item(raw) for raw in response.get("Items", []))
         start_key = response.get("LastEvaluatedKey")
         if not start_key or len(items) >= limit:
-            return items, bool(start_key), requests
+            return items, bool(start_key)
 
 
 def read_page(
@@ -151,13 +151,10 @@ def read_page(
     """The next ``size`` items, newest first, and the state after them."""
     buffers: dict[int, list[dict[str, Any]]] = {}
     more: dict[int, bool] = {}
-    requests = 0
     for shard, cursor in enumerate(state.cursors):
         if cursor == DONE:
             continue
-        items, more[shard], used = _query_shard(query, index, shard, cursor, size)
-        buffers[shard] = items
-        requests += used
+        buffers[shard], more[shard] = _query_shard(query, index, shard, cursor, size)
     streams = [[(item[index.sort_attr], shard, item) for item in items] for shard, items in buffers.items()]
     merged = heapq.merge(*streams, key=lambda entry: entry[0], reverse=True)
     taken: list[dict[str, Any]] = []
@@ -173,4 +170,4 @@ def read_page(
         if consumed[shard] == len(items) and not more[shard]:
             cursors[shard] = DONE
     next_state = PageState(cursors=cursors, page=state.page + 1)
-    return Page(items=taken, state=next_state, has_more=not next_state.exhausted(), requests=requests)
+    return Page(items=taken, state=next_state, has_more=not next_state.exhausted())

@@ -1,4 +1,4 @@
-"""The statistics aggregate table: sharded day buckets and gauges (see ``synchub.stats.aggregate``)."""
+"""The statistics aggregate table: sharded day buckets and gauges (see ``synchub.models.aggregate``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from synchub import aws
 from synchub.dal.codec import UpdateBuilder, from_item
 from synchub.settings import Settings
-from synchub.stats import aggregate
+from synchub.models import aggregate
 
 GAUGE = "GAUGE"
 

@@ -13,15 +13,43 @@ from synchub.dal.codec import from_item
 
 
 class TransactionFailed(Exception):
-    """A condition of the transaction failed; ``reasons[i]`` is the code for item ``i`` (or ``None``)."""
+    """A condition of the transaction failed; ``reasons[i]`` is the code for item ``i`` (or ``None``), and
+    ``names[i]`` the name the item was added under (:class:`Transaction`)."""
 
-    def __init__(self, reasons: list[str | None], old_items: list[dict[str, Any] | None]):
+    def __init__(self, reasons: list[str | None], old_items: list[dict[str, Any] | None],
+                 names: list[str] | None = None):
         super().__init__(f"transaction cancelled: {reasons}")
         self.reasons = reasons
         self.old_items = old_items
+        self.names = names or []
 
-    def failed_at(self, index: int) -> bool:
-        return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
+    def failed(self, name: str) -> bool:
+        """Whether the condition of an item added under ``name`` failed."""
+        return any(item_name == name and reason == "ConditionalCheckFailed"
+                   for item_name, reason in zip(self.names, self.reasons))
+
+
+class Transaction:
+    """The items of one TransactWriteItems call, each added under a name, so that a failed condition is
+    told by what it checked (``failure.failed("data source exists")``), never by its position."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.names: list[str] = []
+
+    def add(self, name: str, *items: dict[str, Any]) -> "Transaction":
+        for item in items:
+            self.items.append(item)
+            self.names.append(name)
+        return self
+
+    def run(self) -> None:
+        """Write every item or none; raises :class:`TransactionFailed` with the items' names."""
+        try:
+            transact_write(self.items)
+        except TransactionFailed as failure:
+            failure.names = self.names
+            raise
 
 
 class ConditionFailed(Exception):

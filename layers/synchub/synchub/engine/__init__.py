@@ -1,5 +1,1 @@
-"""SyncEngine: hands tasks to the sync queue and (in the engine function) executes them."""
-
-from synchub.engine.submit import SyncEngine
-
-__all__ = ["SyncEngine"]
+"""The engine: runs a task's sync from its message, batch by batch, checkpointing as it goes."""

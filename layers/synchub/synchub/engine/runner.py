@@ -14,21 +14,25 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Callable
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 
 from synchub.connectors.base import Batch, PermanentSourceError, TransientSourceError, newer_than
 from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.watermarks import WatermarkStore
 from synchub.connectors.lake import LakeDestination
-from synchub.engine.sources import FILE_TYPES, open_source, stream_for
+from synchub.connectors.registry import open_destination, open_source, stream_for
+from synchub.models.data_sources import FILE_TYPES
+from synchub.aws import SQS_MAX_DELAY_SECONDS
+from synchub.backoff import delay_redelivery
 from synchub.errors import NotFound
-from synchub.observability import logger
-from synchub.schedule.data_sources import DataSourceService
-from synchub.schedule.tasks import ScheduleService
-from synchub.settings import Settings
+from synchub.observability import logger, metrics
+from synchub.sources.data_sources import DataSourceService, data_source_service
+from synchub.tasks.lifecycle import TaskLifecycle, task_lifecycle
+from synchub.settings import Settings, get_settings
 from synchub.timeutil import iso, parse_iso, utcnow
 
 INCREMENTAL_TYPES = ("incremental_sync", "realtime_sync")
-MAX_SQS_DELAY = 900
 
 
 class RetryLater(Exception):
@@ -36,9 +40,9 @@ class RetryLater(Exception):
 
 
 class SyncRunner:
-    def __init__(self, settings: Settings, schedule: ScheduleService, data_sources: DataSourceService):
+    def __init__(self, settings: Settings, lifecycle: TaskLifecycle, data_sources: DataSourceService):
         self.settings = settings
-        self.schedule = schedule
+        self.lifecycle = lifecycle
         self.data_sources = data_sources
         self.watermarks = WatermarkStore(settings)
         self.interfaces = InterfaceStore(settings)
@@ -51,13 +55,13 @@ class SyncRunner:
             logger.warning("engine message without a task id dropped")
             return "dropped"
         run_id = message.get("run_id") or message_id
-        task = self.schedule.tasks.get(task_id)
+        task = self.lifecycle.find(task_id)
         if task is None:
             return "unknown-task"
         if task["status"] == "pending":
             if message.get("run_id"):
                 return "stale"
-            task = self.schedule.start_task(task_id, lease_owner=run_id,
+            task = self.lifecycle.start_task(task_id, lease_owner=run_id,
                                             lease_seconds=self.settings.heartbeat_timeout_seconds)
             if task is None:
                 return "not-started"
@@ -67,8 +71,8 @@ class SyncRunner:
         not_before = message.get("not_before")
         if isinstance(not_before, str) and parse_iso(not_before) > utcnow() and not task.get("cancel_requested"):
             wait = (parse_iso(not_before) - utcnow()).total_seconds()
-            self.schedule.engine.submit(task, hop=hop, run_id=run_id, delay_seconds=int(min(MAX_SQS_DELAY, wait)),
-                                        extra={"not_before": not_before})
+            self.lifecycle.continue_run(task, hop=hop, run_id=run_id, delay_seconds=int(min(SQS_MAX_DELAY_SECONDS, wait)),
+                                         extra={"not_before": not_before})
             return "waiting"
         if hop > self.settings.engine_max_hops:
             self._fail(task, run_id, f"The task exceeded {self.settings.engine_max_hops} continuations.", "HOP_LIMIT")
@@ -163,7 +167,7 @@ class SyncRunner:
                     next_poll = utcnow() + timedelta(seconds=wait)
                     changes.update(checkpoint=checkpoint, current_phase="waiting", next_poll_at=iso(next_poll),
                                    total_rows=None, estimated_time=None)
-                updated = self.schedule.record_progress(task["id"], lease_owner=run_id, seq=seq, changes=changes)
+                updated = self.lifecycle.record_progress(task["id"], lease_owner=run_id, seq=seq, changes=changes)
                 if updated is None:
                     logger.info("lost the task to another run; stopping", extra={"task_id": task["id"]})
                     return "lost-lease"
@@ -173,8 +177,7 @@ class SyncRunner:
                     if task.get("cancel_requested"):
                         self._finish(task, run_id, "cancelled", checkpoint, destination, stream)
                         return "cancelled"
-                    self.schedule.engine.submit(task, hop=hop + 1, run_id=run_id,
-                                                delay_seconds=min(MAX_SQS_DELAY, wait),
+                    self.lifecycle.continue_run(task, hop=hop + 1, run_id=run_id, delay_seconds=min(SQS_MAX_DELAY_SECONDS, wait),
                                                 extra={"not_before": iso(next_poll)})
                     return "waiting"
                 if cycle_done:
@@ -185,14 +188,7 @@ class SyncRunner:
             source.close()
 
     def _destination(self, task: dict[str, Any], stream: Any) -> Any:
-        """The data lake (default) or the DynamoDB destination table, per the stream or the task."""
-        if stream.destination == "dynamodb":
-            from synchub.connectors.dynamodb_table import DynamoDbDestination
-
-            return DynamoDbDestination(self.settings.destination_table, task["data_source_id"], stream.interface_id,
-                                       task["id"], stream.primary_key)
-        return LakeDestination(self.settings.data_lake_bucket, task["data_source_id"], stream.interface_id,
-                               task["id"])
+        return open_destination(stream, self.settings, data_source_id=task["data_source_id"], task_id=task["id"])
 
     def _initial_checkpoint(self, task: dict[str, Any], stream: Any, incremental: bool) -> dict[str, Any]:
         """Where a run starts: a failed attempt's checkpoint (for a retry), else the beginning, past the
@@ -201,7 +197,7 @@ class SyncRunner:
         if incremental:
             checkpoint["since"] = self.watermarks.get(task["data_source_id"], stream.interface_id)
             checkpoint["max_cursor"] = checkpoint["since"]
-        previous = self.schedule.tasks.get(task["resume_from"]) if task.get("resume_from") else None
+        previous = self.lifecycle.find(task["resume_from"]) if task.get("resume_from") else None
         if previous and previous.get("checkpoint"):
             old = previous["checkpoint"]
             old_destination = LakeDestination(self.settings.data_lake_bucket, previous["data_source_id"],
@@ -250,7 +246,7 @@ class SyncRunner:
             extra_ops.append(self.watermarks.set_op(task["data_source_id"], stream.interface_id,
                                                     checkpoint["max_cursor"], task["id"]))
             result["watermark"] = checkpoint["max_cursor"]
-        self.schedule.finish_task(task["id"], lease_owner=run_id, status=status, extra_ops=extra_ops, changes={
+        self.lifecycle.finish_task(task["id"], lease_owner=run_id, status=status, extra_ops=extra_ops, changes={
             "processed_rows": int(checkpoint["rows"]), "result": result,
             "progress": 100 if status == "success" else task.get("progress", 0),
             "estimated_time": 0 if status == "success" else None, "speed": task.get("speed"),
@@ -264,29 +260,22 @@ class SyncRunner:
                                    "error_count": int(task.get("error_count") or 0) + 1}
         if checkpoint is not None:
             changes["processed_rows"] = int(checkpoint["rows"])
-        self.schedule.finish_task(task["id"], lease_owner=run_id, status="failed", changes=changes)
+        self.lifecycle.finish_task(task["id"], lease_owner=run_id, status="failed", changes=changes)
         logger.warning("task failed", extra={"task_id": task["id"], "code": code, "error": message})
 
     def _continue(self, task: dict[str, Any], run_id: str, hop: int) -> None:
-        self.schedule.engine.submit(task, hop=hop, run_id=run_id)
+        self.lifecycle.continue_run(task, hop=hop, run_id=run_id)
         logger.info("continuing in a fresh invocation", extra={"task_id": task["id"], "hop": hop})
 
 
 def _count_batch(rows: int, seconds: float) -> None:
     """EMF metrics of one committed batch: rows synced and the batch's read-write-checkpoint latency."""
-    from aws_lambda_powertools.metrics import MetricUnit
-
-    from synchub.observability import metrics
-
     metrics.add_metric(name="RowsSynced", unit=MetricUnit.Count, value=rows)
     metrics.add_metric(name="BatchLatency", unit=MetricUnit.Milliseconds, value=round(seconds * 1000, 1))
 
 
 def retry_later_backoff(receipt_handle: str, receive_count: int, settings: Settings | None = None) -> None:
     """Make a failed message visible again after an exponential backoff (5 s, 10 s, 20 s … up to 15 min)."""
-    from synchub.backoff import delay_redelivery
-    from synchub.settings import get_settings
-
     settings = settings or get_settings()
     delay_redelivery(settings.sync_queue_url, receipt_handle, receive_count, settings.engine_retry_base_seconds)
 
@@ -297,11 +286,7 @@ _runner: SyncRunner | None = None
 def engine_runner() -> SyncRunner:
     global _runner
     if _runner is None:
-        from synchub.schedule.data_sources import data_source_service
-        from synchub.schedule.tasks import schedule_service
-        from synchub.settings import get_settings
-
-        _runner = SyncRunner(get_settings(), schedule_service(), data_source_service())
+        _runner = SyncRunner(get_settings(), task_lifecycle(), data_source_service())
     return _runner
 
 

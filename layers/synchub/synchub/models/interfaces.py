@@ -6,10 +6,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 
-from synchub.connectors.base import Pagination
+from synchub.models.streams import Pagination
 from synchub.models.storable import StorableDict, storable
 from synchub.models.tasks import ResourceId
-from synchub.schedule.secrets import is_secret_key
+from synchub.models.secrets import is_secret_key
 
 Column = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_$.]{0,127}$")]
 

@@ -16,7 +16,6 @@ TaskStatus = Literal["pending", "running", "success", "failed", "cancelled", "pa
 TASK_TYPES: tuple[str, ...] = ("full_sync", "incremental_sync", "realtime_sync")
 TASK_STATUSES: tuple[str, ...] = ("pending", "running", "success", "failed", "cancelled", "paused")
 TERMINAL_STATUSES = frozenset({"success", "failed", "cancelled"})
-ACTIVE_STATUSES = frozenset({"pending", "running"})
 
 ResourceId = Annotated[str, StringConstraints(pattern=NAME_ID_PATTERN.pattern)]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from synchub.dal.connections import ConnectionStore
+from synchub.dal.subscriptions import SubscriptionStore
 from synchub.dal.data_sources import DataSourceStore
 from synchub.notify.events import StateChangePublisher
 from synchub.notify.feed import TaskChange, change_of
@@ -27,7 +27,7 @@ OUTCOME_METRICS = {"success": "TasksSucceeded", "failed": "TasksFailed", "cancel
 class TaskPublisher:
     def __init__(self, settings: Settings, metrics: Any = None):
         self.settings = settings
-        self.connections = ConnectionStore(settings)
+        self.connections = SubscriptionStore(settings)
         self.pusher = WebSocketPusher(settings, self.connections)
         self.events = StateChangePublisher(settings)
         self.webhooks = WebhookQueue(settings)

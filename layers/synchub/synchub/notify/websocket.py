@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from synchub import aws
-from synchub.api.auth import ANONYMOUS, Caller, Unauthenticated, iam_caller
-from synchub.dal.connections import ConnectionGone, ConnectionStore
+from synchub.auth.callers import ANONYMOUS, Caller, Unauthenticated, iam_caller
+from synchub.dal.subscriptions import ConnectionGone, SubscriptionStore
 from synchub.errors import SyncHubError, ValidationFailed
 from synchub.ids import NAME_ID_PATTERN, TASK_ID_PATTERN
 from synchub.observability import logger
@@ -56,9 +56,9 @@ def problem_message(error: SyncHubError) -> dict[str, Any]:
 
 
 class SubscriptionService:
-    def __init__(self, settings: Settings, store: ConnectionStore | None = None):
+    def __init__(self, settings: Settings, store: SubscriptionStore | None = None):
         self.settings = settings
-        self.store = store or ConnectionStore(settings)
+        self.store = store or SubscriptionStore(settings)
 
     def connect(self, connection_id: str, caller: Caller) -> None:
         self.store.open(connection_id, caller.id or ANONYMOUS)
@@ -104,9 +104,9 @@ class PushReport:
 class WebSocketPusher:
     """Posts messages to connections through the WebSocket API's management endpoint."""
 
-    def __init__(self, settings: Settings, store: ConnectionStore | None = None, workers: int = 8):
+    def __init__(self, settings: Settings, store: SubscriptionStore | None = None, workers: int = 8):
         self.settings = settings
-        self.store = store or ConnectionStore(settings)
+        self.store = store or SubscriptionStore(settings)
         self.workers = workers
 
     def _client(self) -> Any:
@@ -146,7 +146,7 @@ class WebSocketPusher:
 def caller_of_connect(event: dict[str, Any], settings: Settings) -> Caller:
     """Who opens a WebSocket, checked as the REST API checks a read route (raises 401/403 problems)."""
     if settings.auth_mode == "cognito":
-        from synchub.api.tokens import bearer_token, verify_access_token
+        from synchub.auth.tokens import bearer_token, verify_access_token
 
         token = bearer_token(event.get("headers"), event.get("queryStringParameters"))
         if token is None:

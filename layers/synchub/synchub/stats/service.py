@@ -9,10 +9,10 @@ from typing import Any
 
 from synchub.dal.statistics import StatisticsStore
 from synchub.dal.tasks import TaskStore
-from synchub.engine.submit import SyncEngine
+from synchub.dal.engine_queue import EngineQueue
 from synchub.errors import ValidationFailed
 from synchub.settings import Settings, get_settings
-from synchub.stats.aggregate import SCOPE_ALL, daily_series, scope_of_data_source, summarise
+from synchub.models.aggregate import SCOPE_ALL, daily_series, scope_of_data_source, summarise
 from synchub.timeutil import iso, utcnow
 
 DEFAULT_WINDOW = timedelta(days=7)
@@ -27,11 +27,11 @@ def _utc(moment: datetime) -> datetime:
 
 
 class StatisticsService:
-    def __init__(self, settings: Settings | None = None, engine: SyncEngine | None = None):
+    def __init__(self, settings: Settings | None = None, engine: EngineQueue | None = None):
         self.settings = settings or get_settings()
         self.store = StatisticsStore(self.settings)
         self.tasks = TaskStore(self.settings)
-        self.engine = engine or SyncEngine(self.settings)
+        self.engine = engine or EngineQueue(self.settings)
 
     def statistics(
         self, *, data_source_id: str | None, start_time: datetime | None, end_time: datetime | None

@@ -22,7 +22,7 @@ def task_message(task: dict[str, Any], *, hop: int = 0, checkpoint: dict[str, An
     return message
 
 
-class SyncEngine:
+class EngineQueue:
     def __init__(self, settings: Settings):
         self.settings = settings
 
@@ -39,7 +39,7 @@ class SyncEngine:
         response = aws.client("sqs").send_message(
             QueueUrl=self.settings.sync_queue_url,
             MessageBody=json.dumps(message, separators=(",", ":")),
-            DelaySeconds=max(0, min(900, delay_seconds)),
+            DelaySeconds=max(0, min(aws.SQS_MAX_DELAY_SECONDS, delay_seconds)),
             **params,
         )
         return response["MessageId"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from synchub.api.auth import READ_SCOPE, Caller, InsufficientScope, Unauthenticated, principal_of, scopes_of
+from synchub.auth.callers import READ_SCOPE, Caller, InsufficientScope, Unauthenticated, principal_of, scopes_of
 from synchub.settings import Settings
 
 _jwks_clients: dict[str, Any] = {}

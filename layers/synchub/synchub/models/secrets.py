@@ -1,14 +1,10 @@
-"""Write-only secrets: fields named like credentials are moved to AWS Secrets Manager and masked."""
+"""Write-only secrets: which fields are credentials, and a configuration with them masked or merged back."""
 
 from __future__ import annotations
 
 import json
 import re
 from typing import Any
-
-from ulid import ULID
-
-from synchub import aws
 
 MASK = "********"
 _SECRET_KEY = re.compile(
@@ -49,28 +45,3 @@ def merge_secrets(config: dict[str, Any], secrets: dict[str, Any]) -> dict[str, 
             node = node.setdefault(part, {})
         node[leaf] = value
     return merged
-
-
-class SecretVault:
-    """Secrets Manager storage of one JSON secret per data source."""
-
-    def __init__(self, prefix: str):
-        self.prefix = prefix
-
-    def create(self, owner_id: str, secrets: dict[str, Any]) -> str:
-        response = aws.client("secretsmanager").create_secret(
-            Name=f"{self.prefix}/data-sources/{owner_id}/{ULID()}",
-            SecretString=json.dumps(secrets),
-            Description=f"SyncHub credentials of data source {owner_id}",
-        )
-        return response["ARN"]
-
-    def read(self, arn: str) -> dict[str, Any]:
-        response = aws.client("secretsmanager").get_secret_value(SecretId=arn)
-        return json.loads(response["SecretString"])
-
-    def replace(self, arn: str, secrets: dict[str, Any]) -> None:
-        aws.client("secretsmanager").put_secret_value(SecretId=arn, SecretString=json.dumps(secrets))
-
-    def delete(self, arn: str) -> None:
-        aws.client("secretsmanager").delete_secret(SecretId=arn, RecoveryWindowInDays=7)

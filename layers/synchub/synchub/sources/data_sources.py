@@ -9,22 +9,22 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from synchub.dal.data_sources import DataSourceStore
-from synchub.dal.paging import PageState
+from synchub.dal.paging import MAX_PAGE_OFFSET, PageState
 from synchub.dal.statistics import StatisticsStore
-from synchub.dal.transactions import TransactionFailed, transact_write
+from synchub.dal.transactions import Transaction, TransactionFailed
 from synchub.errors import DataSourceExists, DataSourceInUse, DataSourceNotFound, ValidationFailed
 from synchub.ids import NAME_ID_PATTERN, new_data_source_id
 from synchub.models.data_sources import CreateDataSourceRequest, DataSourceBody
-from synchub.schedule.secrets import MASK, SecretVault, merge_secrets, split_secrets
+from synchub.models.secrets import MASK, merge_secrets, split_secrets
+from synchub.sources.secrets import SecretVault
 from synchub.settings import Settings, get_settings
-from synchub.stats.aggregate import scope_of_data_source
+from synchub.models.aggregate import scope_of_data_source
 from synchub.timeutil import now_iso
 
 logger = logging.getLogger(__name__)
 
 PUBLIC_FIELDS = ("id", "name", "type", "description", "connection_config", "params_config", "notify_url",
                  "created_at", "updated_at", "created_by")
-MAX_PAGE_OFFSET = 10_000
 
 
 def public_data_source(record: dict[str, Any]) -> dict[str, Any]:
@@ -157,11 +157,12 @@ class DataSourceService:
     def delete(self, data_source_id: str) -> None:
         """Delete a data source that has no pending or running task (atomically checked)."""
         current = self.get_record(data_source_id)
-        ops = [self.store.delete_op(data_source_id), *self.stats.no_active_tasks_checks(scope_of_data_source(data_source_id))]
+        deletion = (Transaction().add("data source", self.store.delete_op(data_source_id))
+                    .add("no active tasks", *self.stats.no_active_tasks_checks(scope_of_data_source(data_source_id))))
         try:
-            transact_write(ops)
+            deletion.run()
         except TransactionFailed as failure:
-            if failure.failed_at(0):
+            if failure.failed("data source"):
                 raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.") from failure
             raise DataSourceInUse(
                 f"Data source '{data_source_id}' has pending or running tasks; cancel them first."
@@ -195,7 +196,7 @@ class DataSourceService:
         import time
 
         from synchub.connectors.base import PermanentSourceError, TransientSourceError
-        from synchub.engine.sources import open_source, stream_for
+        from synchub.connectors.registry import open_source, stream_for
 
         record, connection = self.resolved_connection(data_source_id)
         interface = None

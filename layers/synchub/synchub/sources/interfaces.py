@@ -7,7 +7,7 @@ from typing import Any
 
 from synchub.dal.data_sources import DataSourceStore
 from synchub.dal.interfaces import InterfaceStore
-from synchub.dal.transactions import ConditionFailed, TransactionFailed, transact_write
+from synchub.dal.transactions import ConditionFailed, Transaction, TransactionFailed
 from synchub.errors import Conflict, DataSourceNotFound, NotFound
 from synchub.ids import NAME_ID_PATTERN
 from synchub.models.interfaces import CreateInterfaceRequest, InterfaceBody
@@ -64,9 +64,10 @@ class InterfaceService:
                   "name": request.name, "description": request.description, **request.stream_fields(),
                   "created_at": now, "updated_at": now}
         try:  # the data source's existence is a condition of the same transaction, not a separate read
-            transact_write([self.store.put_op(record, must_exist=False), self.data_sources.exists_check(data_source_id)])
+            (Transaction().add("new interface", self.store.put_op(record, must_exist=False))
+             .add("data source exists", self.data_sources.exists_check(data_source_id)).run())
         except TransactionFailed as failure:
-            if failure.failed_at(1):
+            if failure.failed("data source exists"):
                 raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.") from failure
             raise InterfaceExists(f"Interface '{record['id']}' already exists on '{data_source_id}'.") from failure
         return public_interface(record)

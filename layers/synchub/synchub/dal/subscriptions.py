@@ -13,7 +13,7 @@ import time
 from typing import Any, Iterable
 
 from synchub import aws
-from synchub.dal.transactions import TransactionFailed, transact_write
+from synchub.dal.transactions import Transaction, TransactionFailed
 from synchub.settings import Settings
 
 META = "meta"
@@ -31,7 +31,7 @@ class ConnectionGone(Exception):
     """The connection closed (or expired) before the change."""
 
 
-class ConnectionStore:
+class SubscriptionStore:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.table = settings.connections_table
@@ -82,10 +82,11 @@ class ConnectionStore:
     @staticmethod
     def _while_open(connection_id: str, ops: list[dict[str, Any]]) -> None:
         """Run a transaction whose first item is conditional on the connection's record."""
+        connection, *subscriptions = ops
         try:
-            transact_write(ops)
+            Transaction().add("connection open", connection).add("subscriptions", *subscriptions).run()
         except TransactionFailed as failure:
-            if failure.failed_at(0):
+            if failure.failed("connection open"):
                 raise ConnectionGone(connection_id) from failure
             raise
 

@@ -1,12 +1,16 @@
-"""Chooses the source connector and the stream definition for a task."""
+"""Chooses a task's source connector, its stream definition and its destination.
+
+Each connector is imported when it is chosen: a function that syncs from HTTP never loads a database driver."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from synchub.connectors.base import PermanentSourceError, Source, StreamSpec
+from synchub.connectors.base import Destination, PermanentSourceError, Source, StreamSpec
+from synchub.connectors.lake import LakeDestination
+from synchub.models.data_sources import FILE_TYPES
+from synchub.settings import Settings
 
-FILE_TYPES = {"file", "csv", "json", "jsonl"}
 
 
 def stream_for(data_source: dict[str, Any], task: dict[str, Any],
@@ -50,3 +54,13 @@ def open_source(data_source: dict[str, Any], connection: dict[str, Any], stream:
 
         return S3FileSource(connection, stream, stream.format or connection.get("format") or kind)
     raise PermanentSourceError(f"data sources of type '{kind}' cannot be synced yet")
+
+
+def open_destination(stream: StreamSpec, settings: Settings, *, data_source_id: str, task_id: str) -> Destination:
+    """The data lake (default) or the DynamoDB destination table, as the stream says."""
+    if stream.destination == "dynamodb":
+        from synchub.connectors.dynamodb_table import DynamoDbDestination
+
+        return DynamoDbDestination(settings.destination_table, data_source_id, stream.interface_id, task_id,
+                                   stream.primary_key)
+    return LakeDestination(settings.data_lake_bucket, data_source_id, stream.interface_id, task_id)

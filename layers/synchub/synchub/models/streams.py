@@ -1,0 +1,49 @@
+"""What a sync reads and how: a data source's ``params_config``, an interface over it, or a task's parameters."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Pagination(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    style: Literal["page", "offset", "cursor", "next_link", "none"] = "none"
+    page_param: str = "page"
+    size_param: str | None = "page_size"
+    page_size: int = Field(default=100, ge=1, le=10_000)
+    first_page: int = 1
+    offset_param: str = "offset"
+    cursor_param: str = "cursor"
+    cursor_path: str | None = None
+    next_link_path: str | None = None
+    has_more_path: str | None = None
+
+
+class StreamSpec(BaseModel):
+    """What to read and how: from the data source's ``params_config``, an interface, or the task."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    interface_id: str = "default"
+    # http
+    url_suffix: str = ""
+    method: Literal["GET", "POST"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    query_params: dict[str, Any] = Field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    records_path: str | None = None
+    total_path: str | None = None
+    pagination: Pagination = Field(default_factory=Pagination)
+    # databases
+    table_name: str | None = None
+    query: str | None = None
+    # files
+    prefix: str | None = None
+    format: Literal["csv", "json", "jsonl"] | None = None
+    # keys
+    cursor_field: str | None = None
+    primary_key: str | None = None
+    destination: Literal["s3", "dynamodb"] = "s3"

@@ -1,1 +1,0 @@
-"""ScheduleService: task records and their state machine; DataSourceService: the source registry."""

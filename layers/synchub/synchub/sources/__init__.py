@@ -1,0 +1,1 @@
+"""Data sources, their interfaces and their write-only secrets."""

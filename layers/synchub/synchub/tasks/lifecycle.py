@@ -1,0 +1,252 @@
+"""A task's record and its moves: the record factory, conditional transitions, submission to the engine, and
+the engine's lease operations (start, progress with checkpoint, finish). This is all the engine needs.
+
+Every status change is one DynamoDB transaction: the task's update, conditional on the status and the
+version it was read at, plus the statistics deltas of the change. A lost race surfaces as a failed
+condition and is re-read, never overwritten.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any, Iterable
+
+from synchub.dal.data_sources import DataSourceStore
+from synchub.dal.engine_queue import EngineQueue
+from synchub.dal.statistics import StatisticsStore
+from synchub.dal.tasks import TaskStore, index_keys
+from synchub.dal.transactions import ConditionFailed, Transaction, TransactionFailed
+from synchub.errors import TaskNotFound
+from synchub.ids import is_task_id, new_task_id, shard_of
+from synchub.models.tasks import TERMINAL_STATUSES
+from synchub.observability import correlation_id
+from synchub.settings import Settings, get_settings
+from synchub.timeutil import SYSTEM_CLOCK, Clock, iso
+
+logger = logging.getLogger(__name__)
+
+# The name of a transition's own item in its transaction (its condition: the status and version it was read at).
+THE_TASK = "task as read"
+
+
+class TaskLifecycle:
+    def __init__(self, settings: Settings | None = None, queue: EngineQueue | None = None,
+                 clock: Clock = SYSTEM_CLOCK):
+        self.settings = settings or get_settings()
+        self.tasks = TaskStore(self.settings)
+        self.stats = StatisticsStore(self.settings)
+        self.data_sources = DataSourceStore(self.settings)
+        self.queue = queue or EngineQueue(self.settings)
+        self.clock = clock
+
+    # ---- records ------------------------------------------------------------------------------
+    def new_record(
+        self,
+        *,
+        data_source_id: str,
+        interface_id: str | None,
+        task_type: str,
+        config: dict[str, Any],
+        created_by: str,
+        attempt: int = 1,
+        retry_of: str | None = None,
+        resume_from: str | None = None,
+        notify_url: str | None = None,
+    ) -> dict[str, Any]:
+        created = self.clock.now()
+        now = iso(created)
+        task_id = new_task_id(created)
+        record: dict[str, Any] = {
+            "id": task_id,
+            "data_source_id": data_source_id,
+            "interface_id": interface_id,
+            "task_type": task_type,
+            "status": "pending",
+            "config": config,
+            "progress": 0,
+            "processed_rows": 0,
+            "error_count": 0,
+            "created_at": now,
+            "updated_at": now,
+            "created_by": created_by,
+            "attempt": attempt,
+            "retry_of": retry_of,
+            "resume_from": resume_from,
+            "cancel_requested": False,
+            "submitted": False,
+            "resubmit": "1",
+            "version": 1,
+            "correlation_id": correlation_id(),
+            "notify_url": notify_url,
+            "stats_shard": shard_of(task_id, self.settings.statistics_shards),
+            "list_shard": shard_of(task_id, self.settings.list_shards),
+        }
+        record.update(index_keys(record, self.settings.list_shards))
+        return record
+
+    def get_record(self, task_id: str) -> dict[str, Any]:
+        record = self.tasks.get(task_id) if is_task_id(task_id) else None
+        if record is None:
+            raise TaskNotFound(f"Task '{task_id}' does not exist.")
+        return record
+
+    def continue_run(self, task: dict[str, Any], *, run_id: str, hop: int, delay_seconds: int = 0,
+                     extra: dict[str, Any] | None = None) -> str:
+        """Hand a running task to a fresh engine invocation (its lease's run continues there)."""
+        return self.queue.submit(task, run_id=run_id, hop=hop, delay_seconds=delay_seconds, extra=extra)
+
+    def find(self, task_id: str) -> dict[str, Any] | None:
+        """The stored record, or None."""
+        return self.tasks.get(task_id)
+
+    # ---- transitions --------------------------------------------------------------------------
+    def transition_ops(
+        self,
+        before: dict[str, Any],
+        changes: dict[str, Any],
+        *,
+        remove: Iterable[str] = (),
+        condition: str | None = None,
+        condition_values: dict[str, Any] | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Transaction items moving ``before`` by ``changes`` (conditional on its status and version)."""
+        after = {**before, **changes, "version": int(before.get("version", 1)) + 1}
+        for name in remove:
+            after.pop(name, None)
+        after["updated_at"] = changes.get("updated_at") or self.clock.now_iso()
+        fields = {**changes, "version": after["version"], "updated_at": after["updated_at"]}
+        if after["status"] != before["status"]:
+            fields.update(index_keys(after, self.settings.list_shards))
+            # The aggregate's delta was computed from these values; write exactly them.
+            for name in ("processed_rows", "start_time", "end_time"):
+                fields.setdefault(name, after.get(name))
+        op = self.tasks.update_op(
+            before["id"],
+            fields,
+            expect_status=[before["status"]],
+            expect_version=int(before.get("version", 1)),
+            condition=condition,
+            condition_values=condition_values,
+            remove=remove,
+        )
+        ops = [op]
+        if after["status"] != before["status"]:
+            ops.extend(self.stats.change_ops(before, after))
+        return ops, after
+
+    def transition(self, before: dict[str, Any], changes: dict[str, Any], *,
+                   extra_ops: Iterable[dict[str, Any]] = (), **kwargs: Any) -> dict[str, Any]:
+        """Apply a change to a task read as ``before``; raises ``TransactionFailed`` if it moved meanwhile."""
+        ops, after = self.transition_ops(before, changes, **kwargs)
+        Transaction().add(THE_TASK, *ops).add("with it", *extra_ops).run()
+        return after
+
+    def submit(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Send a stored task to the engine and clear its unsubmitted mark; on failure leave the mark."""
+        try:
+            self.queue.submit(record)
+        except Exception:  # any SQS failure: the record stays marked and the reaper submits it later
+            logger.warning("submission to the engine failed; the reaper will retry", extra={"task_id": record["id"]},
+                           exc_info=True)
+            return record
+        try:
+            return self.tasks.update(
+                self.tasks.update_op(record["id"], {"submitted": True}, remove=["resubmit"])
+            )
+        except Exception:
+            logger.warning("task submitted but not marked so; a duplicate message may follow",
+                           extra={"task_id": record["id"]}, exc_info=True)
+            return {**record, "submitted": True}
+
+    def delete_as_read(self, record: dict[str, Any]) -> bool:
+        """Delete ``record`` and take back its statistics, in one transaction conditional on the status and
+        version it was read with; False if it changed or went meanwhile."""
+        try:
+            (Transaction()
+             .add(THE_TASK, self.tasks.delete_op(record["id"], expect_status=record["status"],
+                                                 expect_version=int(record.get("version", 1))))
+             .add("statistics", *self.stats.change_ops(record, None)).run())
+            return True
+        except TransactionFailed:
+            return False
+
+    # ---- engine-side moves --------------------------------------------------------------------
+    def start_task(self, task_id: str, *, lease_owner: str, lease_seconds: int) -> dict[str, Any] | None:
+        """pending → running under a lease; ``None`` if the task is not pending (duplicate or stale message)."""
+        for _ in range(5):
+            before = self.tasks.get(task_id)
+            if before is None or before["status"] != "pending":
+                return None
+            now = self.clock.now()
+            try:
+                return self.transition(
+                    before,
+                    {
+                        "status": "running",
+                        "start_time": self.clock.now_iso(),
+                        "current_phase": "starting",
+                        "lease_owner": lease_owner,
+                        "lease_expires_at": iso(now + timedelta(seconds=lease_seconds)),
+                        "heartbeat_at": iso(now),
+                        "checkpoint_seq": 0,
+                        "submitted": True,
+                    },
+                    remove=["resubmit"],
+                )
+            except TransactionFailed:
+                continue
+        return None
+
+    def finish_task(self, task_id: str, *, lease_owner: str | None, status: str, changes: dict[str, Any],
+                    extra_ops: Iterable[dict[str, Any]] = (), from_statuses: Iterable[str] = ("running",),
+                    ) -> dict[str, Any] | None:
+        """running → a terminal status, only by the lease holder (``None`` holder: whoever holds it, as the
+        dead-letter handler and the reaper do); returns ``None`` if the task is no longer ours to finish."""
+        if status not in TERMINAL_STATUSES:
+            raise ValueError(f"not a terminal status: {status}")
+        allowed = set(from_statuses)
+        for _ in range(5):
+            before = self.tasks.get(task_id)
+            if before is None or before["status"] not in allowed:
+                return None
+            if lease_owner is not None and before.get("lease_owner") != lease_owner:
+                return None
+            now = self.clock.now_iso()
+            try:
+                return self.transition(
+                    before,
+                    {"status": status, "end_time": now, "updated_at": now, "current_phase": status, **changes},
+                    remove=["lease_owner", "lease_expires_at", "resubmit"],
+                    extra_ops=extra_ops,
+                )
+            except TransactionFailed as failure:
+                if failure.failed(THE_TASK):
+                    continue
+                raise
+        return None
+
+    def record_progress(self, task_id: str, *, lease_owner: str, seq: int, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """One conditional update per batch: progress, heartbeat and the checkpoint, only by the lease
+        holder and only from checkpoint ``seq`` (so a duplicate delivery cannot move it twice)."""
+        now = self.clock.now()
+        fields = {**changes, "checkpoint_seq": seq + 1, "heartbeat_at": iso(now), "progress_updated_at": iso(now),
+                  "updated_at": iso(now),
+                  "lease_expires_at": iso(now + timedelta(seconds=self.settings.heartbeat_timeout_seconds))}
+        op = self.tasks.update_op(
+            task_id, fields, expect_status=["running"],
+            condition="lease_owner = :run AND checkpoint_seq = :seq",  # start_task sets checkpoint_seq 0
+            condition_values={":run": lease_owner, ":seq": seq},
+            bump_version=True,
+        )
+        try:
+            return self.tasks.update(op)
+        except ConditionFailed:
+            return None
+
+
+@lru_cache(maxsize=1)
+def task_lifecycle() -> TaskLifecycle:
+    """The process-wide lifecycle (built on first use, after the environment is in place)."""
+    return TaskLifecycle()
