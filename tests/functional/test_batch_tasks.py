@@ -70,3 +70,38 @@ def test_batch_delete(api, aws, mixed):
                                   {"task_ids": "task_1"}, {"task_ids": [1]}, {"task_ids": ["x"], "extra": 1}])
 def test_bad_batches_are_422(api, data_source, route, body):
     assert_problem(api.post(f"/api/sync/tasks/{route}", body), 422, "VALIDATION_FAILED")
+
+
+class ThrottlingDynamoDb:
+    """The real client, except that DynamoDB throttles the transactions that touch one task."""
+
+    def __init__(self, real, task_id):
+        self.real, self.task_id = real, task_id
+
+    def transact_write_items(self, **kwargs):
+        from botocore.exceptions import ClientError
+
+        if self.task_id in str(kwargs):
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
+                              "TransactWriteItems")
+        return self.real.transact_write_items(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_a_throttled_item_is_a_503_for_that_task_and_the_rest_go_on(api, aws, data_source):
+    from synchub import aws as synchub_aws
+
+    first, throttled, last = (create(api)["id"] for _ in range(3))
+    real = synchub_aws.client("dynamodb")
+    synchub_aws.set_client("dynamodb", ThrottlingDynamoDb(real, throttled))
+    try:
+        response = api.post("/api/sync/tasks/batch-cancel", {"task_ids": [first, throttled, last]})
+    finally:
+        synchub_aws.set_client("dynamodb", real)
+    assert response.status == 200, response.text
+    ok, failed = by_id(response.json)
+    assert set(ok) == {first, last}
+    assert (failed[throttled]["status"], failed[throttled]["code"]) == (503, "SERVICE_UNAVAILABLE")
+    statistics_match_the_stored_tasks(api, aws)

@@ -75,3 +75,20 @@ class UnknownInterface(ValidationFailed):
 
 class ServiceUnavailable(SyncHubError):
     status, code, title = 503, "SERVICE_UNAVAILABLE", "Service unavailable"
+
+
+# AWS's answers that mean "too busy now": the caller may retry the same request shortly.
+THROTTLING_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "Throttling",
+     "TransactionConflict", "TransactionCanceledException", "RequestThrottled"}
+)
+
+
+def busy(error: Exception) -> ServiceUnavailable | None:
+    """The 503 an AWS client error stands for when AWS throttled the request, else None (the one place that
+    decides it, for whole requests and for the items of a batch)."""
+    response = getattr(error, "response", None)
+    code = (response or {}).get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
+    if code in THROTTLING_CODES:
+        return ServiceUnavailable("The service is busy; retry shortly.", aws_error=code)
+    return None

@@ -19,15 +19,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from botocore.exceptions import ClientError
 
 from synchub.auth.callers import ANONYMOUS, Caller, caller_from_event
-from synchub.errors import SyncHubError
+from synchub.errors import SyncHubError, busy
 from synchub.observability import CORRELATION_HEADER, logger, usable_correlation_id
 from synchub.settings import get_settings
 
 PROBLEM_JSON = "application/problem+json"
-THROTTLING_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "Throttling",
-     "TransactionConflict", "TransactionCanceledException", "RequestThrottled"}
-)
 
 
 def _dumps(value: Any) -> str:
@@ -194,10 +190,11 @@ def create_app(*, public: bool = False) -> SyncHubResolver:
     @app.exception_handler(ClientError)
     def _aws_error(error: ClientError) -> Response:
         code = error.response.get("Error", {}).get("Code", "")
-        if code in THROTTLING_CODES:
+        unavailable = busy(error)
+        if unavailable is not None:
             logger.warning("AWS throttled a request", extra={"aws_error": code})
-            return problem_response(503, "SERVICE_UNAVAILABLE", "Service unavailable",
-                                    "The service is busy; retry shortly.", headers={"Retry-After": "1"})
+            return problem_response(unavailable.status, unavailable.code, unavailable.title, unavailable.detail,
+                                    headers={"Retry-After": "1"})
         logger.exception("AWS request failed", extra={"aws_error": code})
         return problem_response(500, "INTERNAL_ERROR", "Internal error", "An unexpected error occurred.")
 

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from synchub import aws
-from synchub.connectors.base import PermanentSourceError
+from synchub.connectors.base import PermanentSourceError, TransientSourceError
 from synchub.dal.codec import to_item
 from synchub.timeutil import now_iso
 
@@ -50,8 +50,6 @@ class DynamoDbDestination:
                     break
                 time.sleep(min(1.0, 0.05 * 2**attempt))
             if pending:
-                from synchub.connectors.base import TransientSourceError
-
                 raise TransientSourceError("DynamoDB kept throttling the destination writes")
         return {"key": self.part_key(number), "rows": len(rows)}
 

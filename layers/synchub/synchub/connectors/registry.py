@@ -38,19 +38,19 @@ def open_source(data_source: dict[str, Any], connection: dict[str, Any], stream:
                 incremental: bool = False) -> Source:
     kind = data_source["type"]
     if kind == "http":
-        from synchub.connectors.http import HttpSource
+        from synchub.connectors.http import HttpSource  # each connector loads only when chosen
 
         return HttpSource(connection, stream)
     if kind == "postgresql":
-        from synchub.connectors.sql import PostgresSource
+        from synchub.connectors.sql import PostgresSource  # psycopg: only for PostgreSQL sources
 
         return PostgresSource(connection, stream, incremental=incremental)
     if kind == "mysql":
-        from synchub.connectors.sql import MySqlSource
+        from synchub.connectors.sql import MySqlSource  # PyMySQL: only for MySQL sources
 
         return MySqlSource(connection, stream, incremental=incremental)
     if kind in FILE_TYPES:
-        from synchub.connectors.files import S3FileSource
+        from synchub.connectors.files import S3FileSource  # csv and S3 reading: only for file sources
 
         return S3FileSource(connection, stream, stream.format or connection.get("format") or kind)
     raise PermanentSourceError(f"data sources of type '{kind}' cannot be synced yet")
@@ -59,7 +59,7 @@ def open_source(data_source: dict[str, Any], connection: dict[str, Any], stream:
 def open_destination(stream: StreamSpec, settings: Settings, *, data_source_id: str, task_id: str) -> Destination:
     """The data lake (default) or the DynamoDB destination table, as the stream says."""
     if stream.destination == "dynamodb":
-        from synchub.connectors.dynamodb_table import DynamoDbDestination
+        from synchub.connectors.dynamodb_table import DynamoDbDestination  # only for that destination
 
         return DynamoDbDestination(settings.destination_table, data_source_id, stream.interface_id, task_id,
                                    stream.primary_key)

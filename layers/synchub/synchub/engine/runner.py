@@ -17,7 +17,7 @@ from typing import Any, Callable
 from aws_lambda_powertools.metrics import MetricUnit
 
 
-from synchub.connectors.base import Batch, PermanentSourceError, TransientSourceError, newer_than
+from synchub.connectors.base import Batch, PermanentSourceError, TransientSourceError
 from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.watermarks import WatermarkStore
 from synchub.connectors.lake import LakeDestination
@@ -25,6 +25,7 @@ from synchub.connectors.registry import open_destination, open_source, stream_fo
 from synchub.models.data_sources import FILE_TYPES
 from synchub.aws import SQS_MAX_DELAY_SECONDS
 from synchub.backoff import delay_redelivery
+from synchub.engine.checkpoint import Checkpoint, after_batch, after_poll, first, parts, progress, resumed
 from synchub.errors import NotFound
 from synchub.observability import logger, metrics
 from synchub.sources.data_sources import DataSourceService, data_source_service
@@ -108,7 +109,8 @@ class SyncRunner:
         if incremental and not stream.cursor_field and not files:
             raise PermanentSourceError("incremental and realtime syncs need a cursor_field in the stream")
         destination = self._destination(task, stream)
-        checkpoint = task.get("checkpoint") or self._initial_checkpoint(task, stream, incremental)
+        stored = task.get("checkpoint")
+        checkpoint = Checkpoint.from_stored(stored) if stored else self._initial_checkpoint(task, stream, incremental)
         seq = int(task.get("checkpoint_seq") or 0)
         started = parse_iso(task["start_time"])
         source = open_source(data_source, connection, stream, incremental=incremental)
@@ -133,40 +135,27 @@ class SyncRunner:
                     batch: Batch = ahead.result()
                     ahead = None
                 else:
-                    batch = source.read(checkpoint["state"], batch_size, watermark=checkpoint.get("since"))
+                    batch = source.read(checkpoint.state, batch_size, watermark=checkpoint.since)
                 if batch.state is not None:
-                    ahead = reader.submit(source.read, batch.state, batch_size, checkpoint.get("since"))
-                part_rows = list(checkpoint["part_rows"])
-                next_part = int(checkpoint["next_part"])
+                    ahead = reader.submit(source.read, batch.state, batch_size, checkpoint.since)
                 if batch.rows:
-                    destination.write(next_part, batch.rows)
-                    part_rows.append(len(batch.rows))
-                    next_part += 1
-                rows = int(checkpoint["rows"]) + len(batch.rows)
-                max_cursor = checkpoint.get("max_cursor")
-                if incremental and batch.cursor is not None:
-                    if newer_than(batch.cursor, max_cursor):
-                        max_cursor = batch.cursor
-                elif incremental:
-                    for row in batch.rows:
-                        value = row.get(stream.cursor_field or "")
-                        if value is not None and newer_than(value, max_cursor):
-                            max_cursor = value
-                checkpoint = {**checkpoint, "state": batch.state, "next_part": next_part, "rows": rows,
-                              "part_rows": part_rows, "max_cursor": max_cursor}
+                    destination.write(checkpoint.next_part, batch.rows)
+                checkpoint = after_batch(checkpoint, batch, incremental=incremental, cursor_field=stream.cursor_field)
                 cycle_done = batch.state is None
                 total = batch.total_rows if batch.total_rows is not None else task.get("total_rows")
-                changes = self._progress(task, started, rows, total, cycle_done and not realtime,
-                                         checkpoint, time.monotonic() - read_started)
+                changes = {**progress(checkpoint.rows, total, done=cycle_done and not realtime,
+                                      elapsed_seconds=(utcnow() - started).total_seconds(),
+                                      shown=int(task.get("progress") or 0)),
+                           "last_batch_seconds": round(time.monotonic() - read_started, 3)}
                 wait = 0
                 if cycle_done and realtime:
                     # End of a poll: wait, then read again from the start, only rows past the newest seen.
                     wait = int(config.get("poll_interval") or 60)
-                    checkpoint["since"] = max_cursor
-                    checkpoint["polls"] = int(checkpoint.get("polls") or 0) + 1
+                    checkpoint = after_poll(checkpoint)
                     next_poll = utcnow() + timedelta(seconds=wait)
-                    changes.update(checkpoint=checkpoint, current_phase="waiting", next_poll_at=iso(next_poll),
-                                   total_rows=None, estimated_time=None)
+                    changes.update(current_phase="waiting", next_poll_at=iso(next_poll), total_rows=None,
+                                   estimated_time=None)
+                changes["checkpoint"] = checkpoint.stored()
                 updated = self.lifecycle.record_progress(task["id"], lease_owner=run_id, seq=seq, changes=changes)
                 if updated is None:
                     logger.info("lost the task to another run; stopping", extra={"task_id": task["id"]})
@@ -190,50 +179,28 @@ class SyncRunner:
     def _destination(self, task: dict[str, Any], stream: Any) -> Any:
         return open_destination(stream, self.settings, data_source_id=task["data_source_id"], task_id=task["id"])
 
-    def _initial_checkpoint(self, task: dict[str, Any], stream: Any, incremental: bool) -> dict[str, Any]:
+    def _initial_checkpoint(self, task: dict[str, Any], stream: Any, incremental: bool) -> Checkpoint:
         """Where a run starts: a failed attempt's checkpoint (for a retry), else the beginning, past the
         committed watermark for incremental syncs."""
-        checkpoint: dict[str, Any] = {"state": None, "next_part": 1, "rows": 0, "part_rows": [], "inherited": []}
-        if incremental:
-            checkpoint["since"] = self.watermarks.get(task["data_source_id"], stream.interface_id)
-            checkpoint["max_cursor"] = checkpoint["since"]
+        since = self.watermarks.get(task["data_source_id"], stream.interface_id) if incremental else None
         previous = self.lifecycle.find(task["resume_from"]) if task.get("resume_from") else None
         if previous and previous.get("checkpoint"):
-            old = previous["checkpoint"]
-            old_destination = LakeDestination(self.settings.data_lake_bucket, previous["data_source_id"],
-                                              stream.interface_id, previous["id"])
-            inherited = list(old.get("inherited") or []) + [
-                {"key": old_destination.part_key(n + 1), "rows": count} for n, count in enumerate(old["part_rows"])]
-            checkpoint.update(state=old.get("state"), rows=int(old.get("rows") or 0), inherited=inherited)
-            if incremental:
-                checkpoint.update(since=old.get("since"), max_cursor=old.get("max_cursor"))
-        return checkpoint
-
-    def _progress(self, task: dict[str, Any], started: Any, rows: int, total: int | None, done: bool,
-                  checkpoint: dict[str, Any], batch_seconds: float) -> dict[str, Any]:
-        elapsed = max(0.001, (utcnow() - started).total_seconds())
-        speed = round(rows / elapsed, 2)
-        if total:
-            progress = 100 if done else min(99, int(rows * 100 / max(total, 1)))
-            remaining = max(0, total - rows)
-            estimated = round(remaining / speed, 1) if speed > 0 else None
-        else:
-            progress, estimated = (100 if done else int(task.get("progress") or 0)), None
-        return {"processed_rows": rows, "total_rows": total, "progress": progress, "speed": speed,
-                "estimated_time": 0 if done else estimated, "current_phase": "finalizing" if done else "syncing",
-                "checkpoint": checkpoint, "last_batch_seconds": round(batch_seconds, 3)}
+            earlier = LakeDestination(self.settings.data_lake_bucket, previous["data_source_id"],
+                                      stream.interface_id, previous["id"])
+            return resumed(Checkpoint.from_stored(previous["checkpoint"]), earlier.part_key, incremental=incremental,
+                           since=since)
+        return first(since=since)
 
     # ---- endings --------------------------------------------------------------------------------
-    def _result(self, checkpoint: dict[str, Any], destination: Any) -> tuple[dict[str, Any], list]:
-        parts = list(checkpoint.get("inherited") or []) + [
-            {"key": destination.part_key(n + 1), "rows": count} for n, count in enumerate(checkpoint["part_rows"])]
+    def _result(self, checkpoint: Checkpoint, destination: Any) -> tuple[dict[str, Any], list]:
+        written = parts(checkpoint, destination.part_key)
         if isinstance(destination, LakeDestination):
             return {"destination": "s3", "bucket": destination.bucket, "prefix": destination.prefix,
-                    "rows_written": int(checkpoint["rows"]), "parts": len(parts)}, parts
+                    "rows_written": checkpoint.rows, "parts": len(written)}, written
         return {"destination": "dynamodb", "table": destination.table, "partition": destination.partition,
-                "rows_written": int(checkpoint["rows"]), "batches": len(parts)}, parts
+                "rows_written": checkpoint.rows, "batches": len(written)}, written
 
-    def _finish(self, task: dict[str, Any], run_id: str, status: str, checkpoint: dict[str, Any],
+    def _finish(self, task: dict[str, Any], run_id: str, status: str, checkpoint: Checkpoint,
                 destination: Any, stream: Any) -> None:
         result, parts = self._result(checkpoint, destination)
         if status == "success" and isinstance(destination, LakeDestination):
@@ -242,24 +209,24 @@ class SyncRunner:
         extra_ops = []
         incremental = task["task_type"] in INCREMENTAL_TYPES
         committed = status == "success" or (status == "cancelled" and task["task_type"] == "realtime_sync")
-        if incremental and committed and checkpoint.get("max_cursor") is not None:
+        if incremental and committed and checkpoint.max_cursor is not None:
             extra_ops.append(self.watermarks.set_op(task["data_source_id"], stream.interface_id,
-                                                    checkpoint["max_cursor"], task["id"]))
-            result["watermark"] = checkpoint["max_cursor"]
+                                                    checkpoint.max_cursor, task["id"]))
+            result["watermark"] = checkpoint.max_cursor
         self.lifecycle.finish_task(task["id"], lease_owner=run_id, status=status, extra_ops=extra_ops, changes={
-            "processed_rows": int(checkpoint["rows"]), "result": result,
+            "processed_rows": checkpoint.rows, "result": result,
             "progress": 100 if status == "success" else task.get("progress", 0),
             "estimated_time": 0 if status == "success" else None, "speed": task.get("speed"),
             "next_poll_at": None,
         })
-        logger.info("task finished", extra={"task_id": task["id"], "status": status, "rows": checkpoint["rows"]})
+        logger.info("task finished", extra={"task_id": task["id"], "status": status, "rows": checkpoint.rows})
 
     def _fail(self, task: dict[str, Any], run_id: str, message: str, code: str,
-              checkpoint: dict[str, Any] | None = None) -> None:
+              checkpoint: Checkpoint | None = None) -> None:
         changes: dict[str, Any] = {"error_message": message, "error_code": code,
                                    "error_count": int(task.get("error_count") or 0) + 1}
         if checkpoint is not None:
-            changes["processed_rows"] = int(checkpoint["rows"])
+            changes["processed_rows"] = checkpoint.rows
         self.lifecycle.finish_task(task["id"], lease_owner=run_id, status="failed", changes=changes)
         logger.warning("task failed", extra={"task_id": task["id"], "code": code, "error": message})
 

@@ -17,8 +17,8 @@ from synchub.notify.events import StateChangePublisher
 from synchub.notify.feed import TaskChange, change_of
 from synchub.notify.webhooks import WebhookQueue
 from synchub.notify.websocket import WebSocketPusher
-from synchub.observability import logger
-from synchub.settings import Settings
+from synchub.observability import logger, metrics
+from synchub.settings import Settings, get_settings
 from synchub.timeutil import parse_iso
 
 OUTCOME_METRICS = {"success": "TasksSucceeded", "failed": "TasksFailed", "cancelled": "TasksCancelled"}
@@ -107,7 +107,5 @@ class TaskPublisher:
 @lru_cache(maxsize=1)
 def task_publisher() -> TaskPublisher:
     """The process-wide publisher, counting into the Powertools metrics (built on first use)."""
-    from synchub.observability import metrics
-    from synchub.settings import get_settings
 
     return TaskPublisher(get_settings(), metrics=metrics)

@@ -30,7 +30,7 @@ from typing import Any
 from synchub import aws
 from synchub.notify.feed import TaskChange
 from synchub.observability import logger
-from synchub.settings import Settings
+from synchub.settings import Settings, get_settings
 from synchub.timeutil import now_iso
 
 SIGNATURE_HEADER = "SyncHub-Signature"
@@ -179,6 +179,4 @@ def _send_body(sender: WebhookSender, body: str) -> int:
 
 @lru_cache(maxsize=1)
 def webhook_sender() -> WebhookSender:
-    from synchub.settings import get_settings
-
     return WebhookSender(get_settings())

@@ -146,7 +146,7 @@ class WebSocketPusher:
 def caller_of_connect(event: dict[str, Any], settings: Settings) -> Caller:
     """Who opens a WebSocket, checked as the REST API checks a read route (raises 401/403 problems)."""
     if settings.auth_mode == "cognito":
-        from synchub.auth.tokens import bearer_token, verify_access_token
+        from synchub.auth.tokens import bearer_token, verify_access_token  # PyJWT and cryptography: only to check a token
 
         token = bearer_token(event.get("headers"), event.get("queryStringParameters"))
         if token is None:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import time
 from functools import lru_cache
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from synchub.connectors.base import PermanentSourceError, TransientSourceError
+from synchub.connectors.registry import open_source, stream_for
 from synchub.dal.data_sources import DataSourceStore
+from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.paging import MAX_PAGE_OFFSET, PageState
 from synchub.dal.statistics import StatisticsStore
 from synchub.dal.transactions import Transaction, TransactionFailed
-from synchub.errors import DataSourceExists, DataSourceInUse, DataSourceNotFound, ValidationFailed
+from synchub.errors import DataSourceExists, DataSourceInUse, DataSourceNotFound, UnknownInterface, ValidationFailed
 from synchub.ids import NAME_ID_PATTERN, new_data_source_id
 from synchub.models.data_sources import CreateDataSourceRequest, DataSourceBody
 from synchub.models.secrets import MASK, merge_secrets, split_secrets
@@ -193,17 +197,9 @@ class DataSourceService:
                         sample_size: int = 5) -> dict[str, Any]:
         """Open the source and read the first rows of its stream (or of an interface's) as a sync would:
         whether it answers, how fast, and what comes back. A source that fails is an answer, not an error."""
-        import time
-
-        from synchub.connectors.base import PermanentSourceError, TransientSourceError
-        from synchub.connectors.registry import open_source, stream_for
-
         record, connection = self.resolved_connection(data_source_id)
         interface = None
         if interface_id:
-            from synchub.dal.interfaces import InterfaceStore
-            from synchub.errors import UnknownInterface
-
             interface = InterfaceStore(self.settings).get(data_source_id, interface_id)
             if interface is None:
                 raise UnknownInterface(f"Data source '{data_source_id}' has no interface '{interface_id}'.")

@@ -13,7 +13,7 @@ from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.paging import MAX_PAGE_OFFSET, InvalidToken, PageState, decode_token, encode_token
 from synchub.dal.transactions import ConditionFailed, Transaction, TransactionFailed
 from synchub.errors import (InvalidState, SyncHubError, TaskNotFound, UnknownDataSource, UnknownInterface,
-                            ValidationFailed)
+                            ValidationFailed, busy)
 from synchub.ids import is_task_id
 from synchub.models.aggregate import SCOPE_ALL, scope_of_data_source
 from synchub.models.tasks import TERMINAL_STATUSES, CreateTaskRequest, public_task
@@ -164,9 +164,12 @@ class TaskService:
                 succeeded.append({"task_id": task_id, **action(task_id)})
             except SyncHubError as error:
                 failed.append({"task_id": task_id, "status": error.status, "code": error.code, "detail": error.detail})
-            except ClientError as error:  # the service refused this one (throttling): the caller may retry it
-                logger.warning("batch item %s failed: %s", task_id, error.response.get("Error", {}).get("Code"))
-                failed.append({"task_id": task_id, "status": 503, "code": "SERVICE_UNAVAILABLE",
+            except ClientError as error:
+                unavailable = busy(error)
+                if unavailable is None:
+                    raise
+                logger.warning("batch item %s failed: %s", task_id, unavailable.extra.get("aws_error"))
+                failed.append({"task_id": task_id, "status": unavailable.status, "code": unavailable.code,
                                "detail": "The service is busy; retry this task."})
         return {"succeeded": succeeded, "failed": failed}
 

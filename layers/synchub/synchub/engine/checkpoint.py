@@ -1,0 +1,90 @@
+"""A run's checkpoint as a small typed value - where the source stands, what has been written, the cursor
+seen - and the pure functions that advance it and turn it into the task's progress. The runner stores it
+with the task after each batch's write; nothing here talks to AWS or a source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from synchub.connectors.base import Batch, newer_than
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    state: Any = None  # the source's position after the last written batch (None: the start)
+    next_part: int = 1  # the number of the next part to write
+    rows: int = 0  # rows written so far, an earlier attempt's included
+    part_rows: tuple[int, ...] = ()  # rows of each part this task wrote, in part order
+    inherited: tuple[dict[str, Any], ...] = ()  # parts an earlier attempt wrote: {key, rows}
+    since: Any = None  # incremental syncs: read rows past this cursor value
+    max_cursor: Any = None  # the newest cursor value written
+    polls: int = 0  # realtime syncs: polls completed
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> "Checkpoint":
+        return cls(state=stored.get("state"), next_part=int(stored.get("next_part") or 1),
+                   rows=int(stored.get("rows") or 0), part_rows=tuple(int(n) for n in stored.get("part_rows") or ()),
+                   inherited=tuple(stored.get("inherited") or ()), since=stored.get("since"),
+                   max_cursor=stored.get("max_cursor"), polls=int(stored.get("polls") or 0))
+
+    def stored(self) -> dict[str, Any]:
+        return {"state": self.state, "next_part": self.next_part, "rows": self.rows,
+                "part_rows": list(self.part_rows), "inherited": list(self.inherited), "since": self.since,
+                "max_cursor": self.max_cursor, "polls": self.polls}
+
+
+def first(*, since: Any = None) -> Checkpoint:
+    """A run from the start (an incremental one past the committed watermark ``since``)."""
+    return Checkpoint(since=since, max_cursor=since)
+
+
+def resumed(earlier: Checkpoint, earlier_part_key: Callable[[int], str], *, incremental: bool,
+            since: Any = None) -> Checkpoint:
+    """A retry's start: the failed attempt's source position and rows, its parts kept as inherited ones."""
+    inherited = (*earlier.inherited, *({"key": earlier_part_key(number + 1), "rows": count}
+                                       for number, count in enumerate(earlier.part_rows)))
+    return Checkpoint(state=earlier.state, rows=earlier.rows, inherited=inherited,
+                      since=earlier.since if incremental else since,
+                      max_cursor=earlier.max_cursor if incremental else since)
+
+
+def after_batch(checkpoint: Checkpoint, batch: Batch, *, incremental: bool, cursor_field: str | None) -> Checkpoint:
+    """The checkpoint once ``batch`` is written (as part ``checkpoint.next_part`` if it has rows)."""
+    max_cursor = checkpoint.max_cursor
+    if incremental and batch.cursor is not None:
+        if newer_than(batch.cursor, max_cursor):
+            max_cursor = batch.cursor
+    elif incremental:
+        for row in batch.rows:
+            value = row.get(cursor_field or "")
+            if value is not None and newer_than(value, max_cursor):
+                max_cursor = value
+    wrote = bool(batch.rows)
+    return replace(checkpoint, state=batch.state, rows=checkpoint.rows + len(batch.rows), max_cursor=max_cursor,
+                   next_part=checkpoint.next_part + (1 if wrote else 0),
+                   part_rows=(*checkpoint.part_rows, len(batch.rows)) if wrote else checkpoint.part_rows)
+
+
+def after_poll(checkpoint: Checkpoint) -> Checkpoint:
+    """A realtime sync's poll is over: the next one reads only rows past the newest seen."""
+    return replace(checkpoint, since=checkpoint.max_cursor, polls=checkpoint.polls + 1)
+
+
+def parts(checkpoint: Checkpoint, part_key: Callable[[int], str]) -> list[dict[str, Any]]:
+    """Every part of the task's result, the earlier attempts' first: ``{key, rows}``."""
+    return [*checkpoint.inherited, *({"key": part_key(number + 1), "rows": count}
+                                     for number, count in enumerate(checkpoint.part_rows))]
+
+
+def progress(rows: int, total: int | None, *, done: bool, elapsed_seconds: float, shown: int) -> dict[str, Any]:
+    """The task's live progress: rows, percentage (``shown`` stays when the total is unknown), speed (rows/s)
+    and the estimated seconds left."""
+    speed = round(rows / max(0.001, elapsed_seconds), 2)
+    if total:
+        percent = 100 if done else min(99, int(rows * 100 / max(total, 1)))
+        estimated = round(max(0, total - rows) / speed, 1) if speed > 0 else None
+    else:
+        percent, estimated = (100 if done else shown), None
+    return {"processed_rows": rows, "total_rows": total, "progress": percent, "speed": speed,
+            "estimated_time": 0 if done else estimated, "current_phase": "finalizing" if done else "syncing"}
