@@ -14,9 +14,11 @@ import argparse
 import json
 import os
 import sys
+import inspect
 import tomllib
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Iterator, get_args, get_origin, get_type_hints
 
 from local.template import ROOT, functions, layer_dirs, load_template
 
@@ -42,6 +44,38 @@ def _route_apps(template: dict[str, Any]) -> list[Any]:
         LocalFunction(spec)._load()
         apps.append(sys.modules[f"synchub_fn_{spec.logical_id}"].app)
     return apps
+
+
+@contextmanager
+def _powertools_params(app: Any) -> Iterator[None]:
+    """Document the routes' inputs as Powertools documents its own parameters: while the document is made,
+    each route function's signature carries Powertools' Query, Header and Body in place of the light markers
+    of synchub.api.params (with the same constraints), which the functions validate with at run time."""
+    from aws_lambda_powertools.event_handler.openapi import params as powertools
+
+    from synchub.api import params as light
+
+    kinds = {light.Query: powertools.Query, light.Header: powertools.Header, light.Body: powertools.Body}
+    changed = []
+    for route in [*app._static_routes, *app._dynamic_routes]:
+        function = route.func
+        hints = get_type_hints(function, include_extras=True)
+        signature = inspect.signature(function)
+        parameters = []
+        for name, parameter in signature.parameters.items():
+            hint = hints.get(name, parameter.annotation)
+            if get_origin(hint) is Annotated:
+                kind, *metadata = get_args(hint)
+                metadata = [kinds[type(m)](**m.constraints) if type(m) in kinds else m for m in metadata]
+                hint = Annotated[(kind, *metadata)]
+            parameters.append(parameter.replace(annotation=hint))
+        function.__signature__ = signature.replace(parameters=parameters)
+        changed.append(function)
+    try:
+        yield
+    finally:
+        for function in changed:
+            del function.__signature__
 
 
 def _with_shared_answers(method: str, operation: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +134,8 @@ def generate(template: dict[str, Any] | None = None) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
     for app in _route_apps(template):
-        document = json.loads(app.get_openapi_json_schema(title="SyncHub", version=version))
+        with _powertools_params(app):
+            document = json.loads(app.get_openapi_json_schema(title="SyncHub", version=version))
         for handler_path, operations in document.get("paths", {}).items():
             path, names = _template_path(handler_path, resources)
             for method, operation in operations.items():

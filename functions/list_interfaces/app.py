@@ -2,7 +2,7 @@
 
 from typing import Annotated, Optional
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from synchub.api.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from synchub.api.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response

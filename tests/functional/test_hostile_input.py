@@ -17,6 +17,16 @@ def test_a_body_that_is_not_utf8_is_a_400(api, aws, data_source, path):
     assert all_tasks(aws.refs["TasksTable"]) == []
 
 
+@pytest.mark.parametrize("path", ["/api/sync/tasks", "/api/sync/data-sources", "/api/sync/tasks/batch-cancel"])
+def test_no_body_with_a_text_content_type_is_a_422_not_a_500(api, aws, data_source, path):
+    """Powertools' validation layer refused the content type of a body that was not there with an error
+    nothing mapped (500)."""
+    response = api.request("POST", path, body=b"", headers={"Content-Type": "text/plain"})
+    assert response.status == 422 and response.json["errors"] == [
+        {"loc": ["body"], "msg": "Field required", "type": "missing"}], response.text
+    assert all_tasks(aws.refs["TasksTable"]) == []
+
+
 def test_an_unpaired_surrogate_is_a_400(api, aws, data_source):
     response = api.post("/api/sync/tasks", body='{"data_source_id": "ds_test", "task_type": "full_sync", '
                                                 '"parameters": {"note": "\\ud800"}}')

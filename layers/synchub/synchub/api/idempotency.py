@@ -14,7 +14,7 @@ import json
 from typing import Annotated, Any, Callable, Optional
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header
+from synchub.api.params import Header
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,

@@ -1,8 +1,9 @@
-"""Resolver factory, request guards and RFC 9457 problem details.
+"""Resolver factory, request checks (Powertools middlewares) and RFC 9457 problem details.
 
-Every handler builds its app with :func:`create_app`, so every route maps errors the same way:
-``SyncHubError`` subclasses carry their status and code; request validation becomes 400 (malformed JSON)
-or 422 (schema violations) with the offending fields; anything unexpected becomes an opaque 500.
+Every handler builds its app with :func:`create_app`, so every route checks requests and maps errors the same
+way: ``SyncHubError`` subclasses carry their status and code; input validation becomes 400 (malformed JSON)
+or 422 (schema violations) with the offending fields; AWS throttling becomes 503; anything unexpected becomes
+an opaque 500.
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ import base64
 import json
 import re
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from botocore.exceptions import ClientError
 
+from synchub.api.params import InvalidRequest, validated_inputs
 from synchub.auth.callers import ANONYMOUS, Caller, caller_from_event
-from synchub.errors import SyncHubError, busy
+from synchub.errors import MalformedRequest, PayloadTooLarge, SyncHubError, UnsupportedMediaType, busy
 from synchub.observability import CORRELATION_HEADER, logger, usable_correlation_id
 from synchub.settings import get_settings
 
@@ -99,16 +101,13 @@ def _has_lone_surrogate(body: str | bytes) -> bool:
 
 
 class SyncHubResolver(APIGatewayRestResolver):
-    """APIGatewayRestResolver that checks the caller's scope (unless ``public``), then refuses oversize and
-    non-JSON bodies, before anything parses them."""
-
-    def __init__(self, *args: Any, public: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.public = public
+    """APIGatewayRestResolver whose answers carry the request's correlation id. Everything about the request
+    itself - the caller, the body's size, type and encoding, the route's declared inputs - is checked by the
+    middlewares :func:`create_app` installs, before anything parses the body."""
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         correlation = self._correlate(event)
-        result = self._guarded_resolve(event, context)
+        result = super().resolve(event, context)
         result.setdefault("headers", {})[CORRELATION_HEADER] = correlation
         return result
 
@@ -123,59 +122,61 @@ class SyncHubResolver(APIGatewayRestResolver):
         logger.set_correlation_id(correlation)
         return correlation
 
-    def _guarded_resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        try:
-            caller = caller_from_event(event, "none" if self.public else get_settings().auth_mode)
-        except SyncHubError as error:
-            return self._direct(event, problem_response(
-                error.status, error.code, error.title, error.detail, **error.extra))
-        self.append_context(caller=caller)
-        body = event.get("body")
-        if body:
-            limit = get_settings().max_body_bytes
-            size = len(body.encode("utf-8")) if isinstance(body, str) else len(body)
-            if event.get("isBase64Encoded"):
-                size = size * 3 // 4
-            if size > limit:
-                return self._direct(event, problem_response(
-                    413, "PAYLOAD_TOO_LARGE", "Payload too large",
-                    f"The request body has {size} bytes; the limit is {limit}."))
-            headers = {k.lower(): v for k, v in (event.get("headers") or {}).items() if isinstance(v, str)}
-            content_type = headers.get("content-type", "")
-            if content_type and not _is_json(content_type):
-                return self._direct(event, problem_response(
-                    415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type",
-                    f"Send the body as JSON with 'Content-Type: application/json' (got '{content_type[:100]}')."))
-            if not _is_utf8(body, bool(event.get("isBase64Encoded"))) or _has_lone_surrogate(body):
-                return self._direct(event, problem_response(
-                    400, "MALFORMED_REQUEST", "Malformed request",
-                    "The request body is not UTF-8 encoded JSON (or escapes an unpaired UTF-16 surrogate)."))
-        return super().resolve(event, context)
 
-    @staticmethod
-    def _direct(event: dict[str, Any], response: Response) -> dict[str, Any]:
-        return {
-            "statusCode": response.status_code,
-            "headers": {**{k: v for k, v in response.headers.items() if isinstance(v, str)},
-                        "Content-Type": PROBLEM_JSON},
-            "multiValueHeaders": {},
-            "body": response.body,
-            "isBase64Encoded": False,
-        }
+def _caller_check(public: bool) -> Callable[[SyncHubResolver, NextMiddleware], Response]:
+    """Middleware: who is calling, and may they call this route (unless it is ``public``)."""
+
+    def check(app: SyncHubResolver, next_middleware: NextMiddleware) -> Response:
+        caller = caller_from_event(app.current_event.raw_event, "none" if public else get_settings().auth_mode)
+        app.append_context(caller=caller)
+        return next_middleware(app)
+
+    return check
+
+
+def _body_check(app: SyncHubResolver, next_middleware: NextMiddleware) -> Response:
+    """Middleware: refuse an oversize, non-JSON or non-UTF-8 body before anything parses it."""
+    event = app.current_event.raw_event
+    body = event.get("body")
+    if body:
+        limit = get_settings().max_body_bytes
+        size = len(body.encode("utf-8")) if isinstance(body, str) else len(body)
+        if event.get("isBase64Encoded"):
+            size = size * 3 // 4
+        if size > limit:
+            raise PayloadTooLarge(f"The request body has {size} bytes; the limit is {limit}.")
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items() if isinstance(v, str)}
+        content_type = headers.get("content-type", "")
+        if content_type and not _is_json(content_type):
+            raise UnsupportedMediaType(
+                f"Send the body as JSON with 'Content-Type: application/json' (got '{content_type[:100]}').")
+        if not _is_utf8(body, bool(event.get("isBase64Encoded"))) or _has_lone_surrogate(body):
+            raise MalformedRequest(
+                "The request body is not UTF-8 encoded JSON (or escapes an unpaired UTF-16 surrogate).")
+    return next_middleware(app)
+
+
+def _input_check(app: SyncHubResolver, next_middleware: NextMiddleware) -> Response:
+    """Middleware: the route's declared inputs (synchub.api.params), validated, become its arguments."""
+    route = app.context["_route"]
+    app.context["_route_args"] = {**app.context.get("_route_args", {}),
+                                  **validated_inputs(route.func, app.current_event.raw_event)}
+    return next_middleware(app)
 
 
 def create_app(*, public: bool = False) -> SyncHubResolver:
-    """The resolver every route function uses, with the shared error mapping registered; ``public`` routes
-    (the API's own documentation) take no caller."""
-    app = SyncHubResolver(enable_validation=True, public=public)
+    """The resolver every route function uses: the request checks as middlewares, and the shared error mapping;
+    ``public`` routes (the API's own documentation) take no caller."""
+    app = SyncHubResolver()
+    app.use(middlewares=[_caller_check(public), _body_check, _input_check])
 
     @app.exception_handler(SyncHubError)
     def _domain_error(error: SyncHubError) -> Response:
         return problem_response(error.status, error.code, error.title, error.detail, error.errors, **error.extra)
 
-    @app.exception_handler(RequestValidationError)
-    def _validation_error(error: RequestValidationError) -> Response:
-        errors = list(error.errors())
+    @app.exception_handler(InvalidRequest)
+    def _invalid_request(error: InvalidRequest) -> Response:
+        errors = error.errors
         if any(e.get("type") == "json_invalid" for e in errors):
             reason = next((e.get("ctx", {}).get("error") for e in errors if e.get("type") == "json_invalid"), None)
             return problem_response(400, "MALFORMED_REQUEST", "Malformed request",
