@@ -48,16 +48,24 @@ def _route_apps(template: dict[str, Any]) -> list[Any]:
 
 @contextmanager
 def _powertools_params(app: Any) -> Iterator[None]:
-    """Document the routes' inputs as Powertools documents its own parameters: while the document is made,
-    each route function's signature carries Powertools' Query, Header and Body in place of the light markers
-    of synchub.api.params (with the same constraints), which the functions validate with at run time."""
+    """Document the routes as Powertools documents its own: while the document is made, each route function's
+    signature carries Powertools' Query, Header and Body in place of the light markers of synchub.api.params
+    (with the same constraints), which the functions validate with at run time, and each answer its model
+    class in place of the model's name."""
     from aws_lambda_powertools.event_handler.openapi import params as powertools
 
     from synchub.api import params as light
 
+    from synchub.models import responses as models
+
     kinds = {light.Query: powertools.Query, light.Header: powertools.Header, light.Body: powertools.Body}
-    changed = []
+    changed, named = [], []
     for route in [*app._static_routes, *app._dynamic_routes]:
+        for answer in (route.responses or {}).values():  # answers name their model (synchub.api.openapi)
+            for media in (answer.get("content") or {}).values():
+                if isinstance(media.get("model"), str):
+                    named.append((media, media["model"]))
+                    media["model"] = getattr(models, media["model"])
         function = route.func
         hints = get_type_hints(function, include_extras=True)
         signature = inspect.signature(function)
@@ -76,6 +84,8 @@ def _powertools_params(app: Any) -> Iterator[None]:
     finally:
         for function in changed:
             del function.__signature__
+        for media, name in named:
+            media["model"] = name
 
 
 def _with_shared_answers(method: str, operation: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
-from synchub.models.responses import Task
 from synchub.observability import logger
 from synchub.tasks.use_cases import task_service
 
@@ -13,8 +12,8 @@ app = create_app()
 
 @app.post(
     "/api/sync/tasks/<task_id>/cancel", summary="Cancel a task", tags=["tasks"],
-    responses=responses(200, Task, "Cancelled (was pending)", 404, 409,
-                        also={202: (Task, "Cancel requested (running; the engine stops at its next batch)")}),
+    responses=responses(200, "Task", "Cancelled (was pending)", 404, 409,
+                        also={202: ("Task", "Cancel requested (running; the engine stops at its next batch)")}),
 )
 def cancel_task(task_id: str):
     task, status = task_service().cancel_task(task_id)

@@ -7,7 +7,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
-from synchub.models.responses import CleanupResult
 from synchub.models.tasks import CleanupRequest
 from synchub.observability import logger
 from synchub.tasks.maintenance import task_maintenance
@@ -17,7 +16,7 @@ app = create_app()
 
 @app.post(
     "/api/sync/tasks/cleanup", summary="Delete finished tasks created before a date", tags=["tasks"],
-    responses=responses(200, CleanupResult, "What this call deleted; send next_token back while done is false"),
+    responses=responses(200, "CleanupResult", "What this call deleted; send next_token back while done is false"),
 )
 def cleanup_tasks(request: Annotated[CleanupRequest, Body()]):
     result = task_maintenance().cleanup(request)

@@ -8,7 +8,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from synchub.api import caller_of, create_app, json_response
 from synchub.api.openapi import LOCATION, responses
 from synchub.models.data_sources import CreateDataSourceRequest
-from synchub.models.responses import DataSource
 from synchub.observability import logger
 from synchub.sources.data_sources import data_source_service
 
@@ -17,7 +16,7 @@ app = create_app()
 
 @app.post(
     "/api/sync/data-sources", summary="Register a data source", tags=["data-sources"],
-    responses=responses(201, DataSource, "Created", 409, headers=LOCATION),
+    responses=responses(201, "DataSource", "Created", 409, headers=LOCATION),
 )
 def create_data_source(request: Annotated[CreateDataSourceRequest, Body()]):
     source = data_source_service().create(request, created_by=caller_of(app))

@@ -8,7 +8,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from synchub.api import create_app, json_response
 from synchub.api.openapi import LOCATION, responses
 from synchub.models.interfaces import CreateInterfaceRequest
-from synchub.models.responses import Interface
 from synchub.observability import logger
 from synchub.sources.interfaces import interface_service
 
@@ -18,7 +17,7 @@ app = create_app()
 @app.post(
     "/api/sync/data-sources/<data_source_id>/interfaces",
     summary="Add an interface to a data source", tags=["interfaces"],
-    responses=responses(201, Interface, "Created", 404, 409, headers=LOCATION),
+    responses=responses(201, "Interface", "Created", 404, 409, headers=LOCATION),
 )
 def create_interface(data_source_id: str, request: Annotated[CreateInterfaceRequest, Body()]):
     interface = interface_service().create(data_source_id, request)

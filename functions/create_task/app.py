@@ -8,7 +8,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from synchub.api import caller_of, create_app
 from synchub.api.idempotency import IdempotencyKey, idempotent
 from synchub.api.openapi import LOCATION, responses
-from synchub.models.responses import Task
 from synchub.models.tasks import CreateTaskRequest
 from synchub.observability import logger
 from synchub.tasks.use_cases import task_service
@@ -20,7 +19,7 @@ app = create_app()
     "/api/sync/tasks",
     summary="Create a sync task", tags=["tasks"],
     responses=responses(
-        201, Task, "Created and submitted (or replayed for a repeated Idempotency-Key)",
+        201, "Task", "Created and submitted (or replayed for a repeated Idempotency-Key)",
         409, headers=LOCATION),
 )
 def create_task(request: Annotated[CreateTaskRequest, Body()], idempotency_key: IdempotencyKey = None):

@@ -4,7 +4,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
-from synchub.models.responses import Task
 from synchub.observability import logger
 from synchub.tasks.use_cases import task_service
 
@@ -13,7 +12,7 @@ app = create_app()
 
 @app.get(
     "/api/sync/tasks/<task_id>", summary="Get a task", tags=["tasks"],
-    responses=responses(200, Task, "The task, with live progress while running", 404),
+    responses=responses(200, "Task", "The task, with live progress while running", 404),
 )
 def get_task(task_id: str):
     return json_response(200, task_service().get_task(task_id))

@@ -7,7 +7,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
-from synchub.models.responses import DataSourcePage
 from synchub.observability import logger
 from synchub.sources.data_sources import data_source_service
 
@@ -16,7 +15,7 @@ app = create_app()
 
 @app.get(
     "/api/sync/data-sources", summary="List data sources", tags=["data-sources"],
-    responses=responses(200, DataSourcePage, "A page of data sources"),
+    responses=responses(200, "DataSourcePage", "A page of data sources"),
 )
 def list_data_sources(
     page: Annotated[int, Query(ge=1)] = 1,

@@ -7,7 +7,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
-from synchub.models.responses import TaskPage
 from synchub.models.tasks import ResourceId, TaskStatus
 from synchub.observability import logger
 from synchub.tasks.use_cases import task_service
@@ -17,7 +16,7 @@ app = create_app()
 
 @app.get(
     "/api/sync/tasks", summary="List tasks", tags=["tasks"],
-    responses=responses(200, TaskPage, "A page of tasks, newest first"),
+    responses=responses(200, "TaskPage", "A page of tasks, newest first"),
 )
 def list_tasks(
     page: Annotated[int, Query(ge=1)] = 1,

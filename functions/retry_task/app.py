@@ -8,7 +8,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from synchub.api import caller_of, create_app
 from synchub.api.idempotency import IdempotencyKey, idempotent
 from synchub.api.openapi import LOCATION, responses
-from synchub.models.responses import Task
 from synchub.models.tasks import RetryTaskRequest
 from synchub.observability import logger
 from synchub.tasks.use_cases import task_service
@@ -20,7 +19,7 @@ app = create_app()
     "/api/sync/tasks/<task_id>/retry",
     summary="Retry a failed task", tags=["tasks"],
     responses=responses(
-        201, Task, "The new retry task (or replayed for a repeated Idempotency-Key)",
+        201, "Task", "The new retry task (or replayed for a repeated Idempotency-Key)",
         404, 409, headers=LOCATION),
 )
 def retry_task(task_id: str, request: Annotated[Optional[RetryTaskRequest], Body()] = None,

@@ -8,7 +8,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
-from synchub.models.responses import Statistics
 from synchub.models.tasks import ResourceId
 from synchub.observability import logger
 from synchub.stats.service import statistics_service
@@ -18,7 +17,7 @@ app = create_app()
 
 @app.get(
     "/api/sync/tasks/statistics", summary="Task statistics", tags=["tasks"],
-    responses=responses(200, Statistics, "Statistics of the tasks created in the window"),
+    responses=responses(200, "Statistics", "Statistics of the tasks created in the window"),
 )
 def task_statistics(
     data_source_id: Annotated[Optional[ResourceId], Query()] = None,

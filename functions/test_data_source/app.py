@@ -8,7 +8,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
 from synchub.ids import NAME_ID_PATTERN
-from synchub.models.responses import ConnectionTest
 from synchub.observability import logger
 from synchub.sources.data_sources import data_source_service
 
@@ -17,7 +16,7 @@ app = create_app()
 
 @app.post(
     "/api/sync/data-sources/<data_source_id>/test", summary="Test a data source's connection", tags=["data-sources"],
-    responses=responses(200, ConnectionTest, "What the source answered (ok false: why it failed)", 404, 422),
+    responses=responses(200, "ConnectionTest", "What the source answered (ok false: why it failed)", 404, 422),
 )
 def test_data_source(
     data_source_id: str,

@@ -8,7 +8,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
 from synchub.models.data_sources import UpdateDataSourceRequest
-from synchub.models.responses import DataSource
 from synchub.observability import logger
 from synchub.sources.data_sources import data_source_service
 
@@ -17,7 +16,7 @@ app = create_app()
 
 @app.put(
     "/api/sync/data-sources/<data_source_id>", summary="Replace a data source", tags=["data-sources"],
-    responses=responses(200, DataSource, "Replaced", 404),
+    responses=responses(200, "DataSource", "Replaced", 404),
 )
 def update_data_source(data_source_id: str, request: Annotated[UpdateDataSourceRequest, Body()]):
     return json_response(200, data_source_service().replace(data_source_id, request))

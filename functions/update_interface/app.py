@@ -8,7 +8,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
 from synchub.models.interfaces import UpdateInterfaceRequest
-from synchub.models.responses import Interface
 from synchub.observability import logger
 from synchub.sources.interfaces import interface_service
 
@@ -18,7 +17,7 @@ app = create_app()
 @app.put(
     "/api/sync/data-sources/<data_source_id>/interfaces/<interface_id>",
     summary="Replace an interface", tags=["interfaces"],
-    responses=responses(200, Interface, "Replaced", 404),
+    responses=responses(200, "Interface", "Replaced", 404),
 )
 def update_interface(data_source_id: str, interface_id: str, request: Annotated[UpdateInterfaceRequest, Body()]):
     return json_response(200, interface_service().replace(data_source_id, interface_id, request))

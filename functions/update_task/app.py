@@ -7,7 +7,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
-from synchub.models.responses import Task
 from synchub.models.tasks import UpdateTaskRequest
 from synchub.observability import logger
 from synchub.tasks.use_cases import task_service
@@ -17,7 +16,7 @@ app = create_app()
 
 @app.put(
     "/api/sync/tasks/<task_id>", summary="Change a pending task's config", tags=["tasks"],
-    responses=responses(200, Task, "Updated", 404, 409),
+    responses=responses(200, "Task", "Updated", 404, 409),
 )
 def update_task(task_id: str, request: Annotated[UpdateTaskRequest, Body()]):
     task = task_service().update_task(task_id, request.config.model_dump(exclude_none=True))
