@@ -5,33 +5,44 @@ with the task after each batch's write; nothing here talks to AWS or a source.""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 from synchub.connectors.base import Batch, newer_than
 
 
 @dataclass(frozen=True)
 class Checkpoint:
+    """Constant in size however many batches, polls and retries a task runs: this run's parts are numbered
+    1 to ``next_part - 1``, and an earlier attempt's parts are named by a pointer to that attempt (whose own
+    checkpoint points further back), never listed."""
+
     state: Any = None  # the source's position after the last written batch (None: the start)
     next_part: int = 1  # the number of the next part to write
-    rows: int = 0  # rows written so far, an earlier attempt's included
-    part_rows: tuple[int, ...] = ()  # rows of each part this task wrote, in part order
-    inherited: tuple[dict[str, Any], ...] = ()  # parts an earlier attempt wrote: {key, rows}
+    rows: int = 0  # rows written so far, the earlier attempts' included
     since: Any = None  # incremental syncs: read rows past this cursor value
     max_cursor: Any = None  # the newest cursor value written
     polls: int = 0  # realtime syncs: polls completed
+    earlier: dict[str, Any] | None = None  # the attempt this one resumes: {task_id, parts}
+    inherited: tuple[dict[str, Any], ...] = ()  # parts listed by checkpoints stored before 2026-12 (read only)
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> "Checkpoint":
         return cls(state=stored.get("state"), next_part=int(stored.get("next_part") or 1),
-                   rows=int(stored.get("rows") or 0), part_rows=tuple(int(n) for n in stored.get("part_rows") or ()),
-                   inherited=tuple(stored.get("inherited") or ()), since=stored.get("since"),
-                   max_cursor=stored.get("max_cursor"), polls=int(stored.get("polls") or 0))
+                   rows=int(stored.get("rows") or 0), since=stored.get("since"),
+                   max_cursor=stored.get("max_cursor"), polls=int(stored.get("polls") or 0),
+                   earlier=stored.get("earlier"), inherited=tuple(stored.get("inherited") or ()))
 
     def stored(self) -> dict[str, Any]:
-        return {"state": self.state, "next_part": self.next_part, "rows": self.rows,
-                "part_rows": list(self.part_rows), "inherited": list(self.inherited), "since": self.since,
-                "max_cursor": self.max_cursor, "polls": self.polls}
+        stored = {"state": self.state, "next_part": self.next_part, "rows": self.rows, "since": self.since,
+                  "max_cursor": self.max_cursor, "polls": self.polls, "earlier": self.earlier}
+        if self.inherited:
+            stored["inherited"] = list(self.inherited)
+        return stored
+
+    @property
+    def own_parts(self) -> range:
+        """The numbers of the parts this run wrote."""
+        return range(1, self.next_part)
 
 
 def first(*, since: Any = None) -> Checkpoint:
@@ -39,12 +50,10 @@ def first(*, since: Any = None) -> Checkpoint:
     return Checkpoint(since=since, max_cursor=since)
 
 
-def resumed(earlier: Checkpoint, earlier_part_key: Callable[[int], str], *, incremental: bool,
-            since: Any = None) -> Checkpoint:
-    """A retry's start: the failed attempt's source position and rows, its parts kept as inherited ones."""
-    inherited = (*earlier.inherited, *({"key": earlier_part_key(number + 1), "rows": count}
-                                       for number, count in enumerate(earlier.part_rows)))
-    return Checkpoint(state=earlier.state, rows=earlier.rows, inherited=inherited,
+def resumed(earlier: Checkpoint, earlier_task_id: str, *, incremental: bool, since: Any = None) -> Checkpoint:
+    """A retry's start: the failed attempt's source position and rows, and a pointer to its parts."""
+    return Checkpoint(state=earlier.state, rows=earlier.rows, inherited=earlier.inherited,
+                      earlier={"task_id": earlier_task_id, "parts": len(earlier.own_parts)},
                       since=earlier.since if incremental else since,
                       max_cursor=earlier.max_cursor if incremental else since)
 
@@ -60,21 +69,13 @@ def after_batch(checkpoint: Checkpoint, batch: Batch, *, incremental: bool, curs
             value = row.get(cursor_field or "")
             if value is not None and newer_than(value, max_cursor):
                 max_cursor = value
-    wrote = bool(batch.rows)
     return replace(checkpoint, state=batch.state, rows=checkpoint.rows + len(batch.rows), max_cursor=max_cursor,
-                   next_part=checkpoint.next_part + (1 if wrote else 0),
-                   part_rows=(*checkpoint.part_rows, len(batch.rows)) if wrote else checkpoint.part_rows)
+                   next_part=checkpoint.next_part + (1 if batch.rows else 0))
 
 
 def after_poll(checkpoint: Checkpoint) -> Checkpoint:
     """A realtime sync's poll is over: the next one reads only rows past the newest seen."""
     return replace(checkpoint, since=checkpoint.max_cursor, polls=checkpoint.polls + 1)
-
-
-def parts(checkpoint: Checkpoint, part_key: Callable[[int], str]) -> list[dict[str, Any]]:
-    """Every part of the task's result, the earlier attempts' first: ``{key, rows}``."""
-    return [*checkpoint.inherited, *({"key": part_key(number + 1), "rows": count}
-                                     for number, count in enumerate(checkpoint.part_rows))]
 
 
 def progress(rows: int, total: int | None, *, done: bool, elapsed_seconds: float, shown: int) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from synchub.connectors.registry import open_destination, open_source, stream_fo
 from synchub.models.data_sources import FILE_TYPES
 from synchub.aws import SQS_MAX_DELAY_SECONDS
 from synchub.backoff import delay_redelivery
-from synchub.engine.checkpoint import Checkpoint, after_batch, after_poll, first, parts, progress, resumed
+from synchub.engine.checkpoint import Checkpoint, after_batch, after_poll, first, progress, resumed
 from synchub.errors import NotFound
 from synchub.observability import logger, metrics
 from synchub.sources.data_sources import DataSourceService, data_source_service
@@ -185,15 +185,29 @@ class SyncRunner:
         since = self.watermarks.get(task["data_source_id"], stream.interface_id) if incremental else None
         previous = self.lifecycle.find(task["resume_from"]) if task.get("resume_from") else None
         if previous and previous.get("checkpoint"):
-            earlier = LakeDestination(self.settings.data_lake_bucket, previous["data_source_id"],
-                                      stream.interface_id, previous["id"])
-            return resumed(Checkpoint.from_stored(previous["checkpoint"]), earlier.part_key, incremental=incremental,
+            return resumed(Checkpoint.from_stored(previous["checkpoint"]), previous["id"], incremental=incremental,
                            since=since)
         return first(since=since)
 
+    def _parts(self, task: dict[str, Any], checkpoint: Checkpoint, destination: Any, stream: Any) -> list[dict]:
+        """Every part of the task's result, the earliest attempt's first: the attempts this run resumes (one
+        read each, following each checkpoint's pointer back), then this run's own, numbered 1 to n."""
+        chain: list[list[dict[str, Any]]] = []
+        pointer, seen = checkpoint.earlier, set()
+        while pointer and pointer["task_id"] not in seen:
+            seen.add(pointer["task_id"])
+            earlier = open_destination(stream, self.settings, data_source_id=task["data_source_id"],
+                                       task_id=pointer["task_id"])
+            chain.append([{"key": earlier.part_key(n)} for n in range(1, int(pointer["parts"]) + 1)])
+            stored = (self.lifecycle.find(pointer["task_id"]) or {}).get("checkpoint")
+            pointer = Checkpoint.from_stored(stored).earlier if stored else None
+        return [*checkpoint.inherited, *(part for run in reversed(chain) for part in run),
+                *({"key": destination.part_key(n)} for n in checkpoint.own_parts)]
+
     # ---- endings --------------------------------------------------------------------------------
-    def _result(self, checkpoint: Checkpoint, destination: Any) -> tuple[dict[str, Any], list]:
-        written = parts(checkpoint, destination.part_key)
+    def _result(self, task: dict[str, Any], checkpoint: Checkpoint, destination: Any,
+                stream: Any) -> tuple[dict[str, Any], list]:
+        written = self._parts(task, checkpoint, destination, stream)
         if isinstance(destination, LakeDestination):
             return {"destination": "s3", "bucket": destination.bucket, "prefix": destination.prefix,
                     "rows_written": checkpoint.rows, "parts": len(written)}, written
@@ -202,7 +216,7 @@ class SyncRunner:
 
     def _finish(self, task: dict[str, Any], run_id: str, status: str, checkpoint: Checkpoint,
                 destination: Any, stream: Any) -> None:
-        result, parts = self._result(checkpoint, destination)
+        result, parts = self._result(task, checkpoint, destination, stream)
         if status == "success" and isinstance(destination, LakeDestination):
             result["manifest"] = destination.finish(parts, {"task_id": task["id"], "data_source_id":
                                                             task["data_source_id"], "interface_id": stream.interface_id})
