@@ -72,12 +72,7 @@ class DataSourceService:
         now = now_iso()
         record = {
             "id": data_source_id,
-            "name": request.name,
-            "type": request.type,
-            "description": request.description,
-            "connection_config": masked,
-            "params_config": request.params_config,
-            "notify_url": request.notify_url,
+            **_described(request, masked),
             "created_at": now,
             "updated_at": now,
             "created_by": created_by,
@@ -117,16 +112,7 @@ class DataSourceService:
                 errors=[{"loc": ["body", "connection_config", *p.split("/")], "msg": "no stored secret",
                          "type": "value_error"} for p in missing],
             )
-        record = {
-            **current,
-            "name": request.name,
-            "type": request.type,
-            "description": request.description,
-            "connection_config": masked,
-            "params_config": request.params_config,
-            "notify_url": request.notify_url,
-            "updated_at": now_iso(),
-        }
+        record = {**current, **_described(request, masked), "updated_at": now_iso()}
         old_notify_arn = current.get("notify_secret_arn")
         if request.notify_secret == MASK:
             if not old_notify_arn:
@@ -230,6 +216,13 @@ class DataSourceService:
         if record.get("secret_arn"):
             config = merge_secrets(config, self.vault.read(record["secret_arn"]))
         return record, config
+
+
+def _described(request: DataSourceBody, masked_connection: dict[str, Any]) -> dict[str, Any]:
+    """The fields a create or a replace takes from the request (the connection with its secrets masked)."""
+    return {"name": request.name, "type": request.type, "description": request.description,
+            "connection_config": masked_connection, "params_config": request.params_config,
+            "notify_url": request.notify_url}
 
 
 @lru_cache(maxsize=1)
