@@ -20,7 +20,7 @@ def versions() -> dict[str, str]:
     return {name: version(name) for name in ("boto3", "botocore", "aws-lambda-powertools", "pydantic", "moto")}
 
 
-SECTIONS = ("cold_start", "routes", "engine_throughput", "scale", "dollars")
+SECTIONS = ("cold_start", "routes", "engine_throughput", "scale", "long_syncs", "dollars")
 
 
 def main() -> int:
@@ -48,12 +48,13 @@ def main() -> int:
             timings[section] = round(time.time() - begun, 1)
 
     run("cold_start", lambda: cold_start(repeats=1 if args.smoke else 7))
-    from bench import dollars, routes, scale, throughput
+    from bench import dollars, long_syncs, routes, scale, throughput
 
     run("routes", lambda: routes.measure(repeats=2 if args.smoke else 25))
     run("engine_throughput", lambda: throughput.measure([2_000, 6_000] if args.smoke else [50_000, 200_000],
                                                         repeats=1 if args.smoke else 3))
     run("scale", lambda: scale.measure(*((1_000, 2_000) if args.smoke else (1_000, 100_000))))
+    run("long_syncs", lambda: long_syncs.measure((10, 100, 1_000) if args.smoke else (10, 1_000, 10_000)))
     run("dollars", dollars.measure)
     report["seconds"] = round(time.time() - started, 1)
     report["section_seconds"] = timings
@@ -99,6 +100,12 @@ def _mark(ok: bool) -> str:
 
 
 def print_tables(report: dict) -> None:
+    if "long_syncs" in report:
+        print(f"\nLong syncs (the same source in more and more read batches of {report['long_syncs'][0]['rows'] // report['long_syncs'][0]['read_batches']} rows)")
+        print(f"{'read batches':>12} {'rows':>9} {'stored B':>9} {'WRU':>9} {'WRU/batch':>9} {'S3 req':>7} {'S3/batch':>8}")
+        for row in report["long_syncs"]:
+            print(f"{row['read_batches']:12} {row['rows']:9} {row['stored_bytes']:9} {row['write_units']:9.1f} "
+                  f"{row['write_units_per_batch']:9.2f} {row['s3_requests']:7} {row['s3_requests_per_batch']:8.2f}")
     if "cold_start" in report:
         rows = report["cold_start"]
         print(f"\nCold start (median of {rows[0]['repeats']} fresh interpreters; baseline = import boto3 and create "
