@@ -16,6 +16,8 @@ $(VENV)/.installed: requirements-dev.txt layers/synchub/requirements.txt pyproje
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	# the layer's package on the virtualenv's path, as Lambda mounts it (lint-imports finds it there)
+	echo "$(CURDIR)/layers/synchub" > "$$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/synchub-layer.pth"
 	touch $@
 
 $(TOOLS)/.installed: requirements-tools.txt
@@ -42,7 +44,7 @@ test: venv
 
 ## lint: the shared package's imports point one way, down its layers (import-linter, pyproject.toml)
 lint: venv
-	PYTHONPATH=layers/synchub $(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/lint-imports --no-cache
 
 ## invoke: one function, once, with an event file: make invoke FUNCTION=CreateTaskFunction EVENT=events/create_task.json
 invoke: venv

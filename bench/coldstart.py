@@ -89,16 +89,10 @@ class FirstEvents:
     a real request rather than a cheap 404 or 409. The engine's event is a real task of 100 rows."""
 
     def __init__(self, source_url: str):
-        from synchub.models.data_sources import CreateDataSourceRequest
-        from synchub.sources.data_sources import data_source_service
+        from bench.environment import register_orders_source
 
         self.runs = 0
-        data_source_service().create(CreateDataSourceRequest.model_validate({
-            "id": "ds_cold", "name": "Cold start orders", "type": "http",
-            "connection_config": {"base_url": source_url},
-            "params_config": {"url_suffix": "/orders", "records_path": "items", "total_path": "meta.total",
-                              "primary_key": "id", "pagination": {"style": "page", "size_param": "page_size"}},
-        }), "bench")
+        register_orders_source("ds_cold", source_url, name="Cold start orders")
 
     @staticmethod
     def _task(data_source_id: str = "ds_123", outcome: str | None = None) -> dict[str, Any]:

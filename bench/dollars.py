@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.environment import bench_stack
+from bench.environment import bench_stack, register_orders_source
 
 PRICES = Path(__file__).with_name("prices-us-east-1.json")
 LIFECYCLE_ROWS = 10_000
@@ -53,16 +53,7 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
     source = OrdersServer(rows)
     try:
         with bench_stack(stack_name="synchub-dollars") as bench:
-            from synchub.models.data_sources import CreateDataSourceRequest
-            from synchub.sources.data_sources import data_source_service
-
-            data_source_service().create(CreateDataSourceRequest.model_validate({
-                "id": "ds_orders", "name": "Orders API", "type": "http",
-                "connection_config": {"base_url": source.base_url},
-                "params_config": {"url_suffix": "/orders", "records_path": "items", "total_path": "meta.total",
-                                  "primary_key": "id",
-                                  "pagination": {"style": "page", "size_param": "page_size", "page_size": 1000}},
-            }), "bench")
+            register_orders_source("ds_orders", source.base_url, page_size=1000)
             engine = bench.functions["SyncEngineFunction"]
             invocations: list[tuple[str, float, int]] = []  # (function, seconds, memory MB)
             _time_invocations(engine, invocations)

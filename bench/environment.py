@@ -104,3 +104,18 @@ def bench_stack(stack_name: str = "synchub-bench", *, separate_emulator: bool = 
             yield BenchStack(stack, functions, meter)
         finally:
             synchub.runtime.reset()
+
+
+def register_orders_source(data_source_id: str, base_url: str, *, name: str = "Orders API",
+                           page_size: int | None = None) -> None:
+    """The benchmarks' HTTP source: ``/orders`` of a local.orders_server.OrdersServer, registered through the
+    service (call inside :func:`bench_stack`, once the stack's environment is in place)."""
+    from synchub.models.data_sources import CreateDataSourceRequest
+    from synchub.sources.data_sources import data_source_service
+
+    pagination = {"style": "page", "size_param": "page_size", **({"page_size": page_size} if page_size else {})}
+    data_source_service().create(CreateDataSourceRequest.model_validate({
+        "id": data_source_id, "name": name, "type": "http", "connection_config": {"base_url": base_url},
+        "params_config": {"url_suffix": "/orders", "records_path": "items", "total_path": "meta.total",
+                          "primary_key": "id", "pagination": pagination},
+    }), "bench")

@@ -10,7 +10,7 @@ import contextlib
 import io
 from typing import Any
 
-from bench.environment import bench_stack
+from bench.environment import bench_stack, register_orders_source
 from bench.meter import item_size
 
 BATCH_ROWS = 10
@@ -26,18 +26,10 @@ def measure(batch_counts: tuple[int, ...] = (10, 1_000, 10_000)) -> list[dict[st
     rows_out = []
     try:
         with bench_stack(stack_name="synchub-long") as bench:
-            from synchub.models.data_sources import CreateDataSourceRequest
             from synchub.models.tasks import CreateTaskRequest
-            from synchub.sources.data_sources import data_source_service
             from synchub.tasks.use_cases import task_service
 
-            data_source_service().create(CreateDataSourceRequest.model_validate({
-                "id": "ds_long", "name": "Orders API", "type": "http",
-                "connection_config": {"base_url": source.base_url},
-                "params_config": {"url_suffix": "/orders", "records_path": "items", "total_path": "meta.total",
-                                  "primary_key": "id", "pagination": {"style": "page", "size_param": "page_size",
-                                                                      "page_size": BATCH_ROWS}},
-            }), "bench")
+            register_orders_source("ds_long", source.base_url, page_size=BATCH_ROWS)
             engine = bench.functions["SyncEngineFunction"]
             deliveries = QueueEventSource.from_template(engine, engine.spec.events_of("SQS")[0], bench.stack,
                                                         boto3.client("sqs"))
