@@ -9,10 +9,16 @@ function's configured memory), the AWS requests the functions make, DynamoDB cap
 in :mod:`bench.meter`), and the SQS requests of the Lambda event source that delivers the engine's
 messages (one receive and one delete per delivery). Prices come from the dated table in
 ``bench/prices-us-east-1.json``.
+
+The same run prices the listing indexes three ways (``what_if`` in :mod:`bench.meter`): projection ALL (the
+template's), INCLUDE of the fields a listing answer shows, and KEYS_ONLY with a BatchGetItem of the tasks a
+page shows: the lifecycle's writes under each, and one list page of 20 tasks read under each.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import time
@@ -24,6 +30,8 @@ from bench.environment import bench_stack, register_orders_source
 PRICES = Path(__file__).with_name("prices-us-east-1.json")
 LIFECYCLE_ROWS = 10_000
 PER = 1_000_000
+LISTING_INDEXES = ["ByAll", "ByStatus", "ByDataSource", "ByDataSourceStatus"]
+LIST_PAGE = 20
 
 
 def _time_invocations(function: Any, invocations: list[tuple[str, float, int]]) -> None:
@@ -82,6 +90,13 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
                 pass
             invocations.clear()
 
+            from synchub.models.tasks import PUBLIC_TASK_FIELDS
+
+            tasks_table = bench.stack.refs["TasksTable"]
+            bench.meter.what_if("KEYS_ONLY", tasks_table, LISTING_INDEXES, "KEYS_ONLY")
+            # what a listing shows, plus what the reaper (heartbeat, next poll) and cleanup (version) read
+            bench.meter.what_if("INCLUDE", tasks_table, LISTING_INDEXES, "INCLUDE",
+                                [*PUBLIC_TASK_FIELDS, "version", "heartbeat_at", "next_poll_at"])
             bench.meter.start()
             task = api("CreateTaskFunction", "POST", "/api/sync/tasks", "/api/sync/tasks")
             polls = 0
@@ -97,6 +112,18 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
                 stream_batches += 1
             usage = bench.meter.stop()
             assert done["status"] == "success" and done["processed_rows"] == rows, done
+            invocations_of_lifecycle = list(invocations)
+            for _ in range(LIST_PAGE):  # finished tasks to fill a list page (not metered)
+                api("CreateTaskFunction", "POST", "/api/sync/tasks", "/api/sync/tasks")
+            with contextlib.redirect_stdout(io.StringIO()):
+                while deliveries.poll_once():
+                    pass
+            bench.meter.start()
+            page = bench.api("ListTasksFunction", "GET", "/api/sync/tasks", "/api/sync/tasks",
+                             query={"size": LIST_PAGE})[1]
+            list_usage = bench.meter.stop()
+            assert len(page["tasks"]) == LIST_PAGE, page
+            invocations[:] = invocations_of_lifecycle
             s3 = boto3.client("s3")
             stored = sum(o["Size"] for o in s3.list_objects_v2(Bucket=bench.stack.refs["DataLakeBucket"],
                                                                 Prefix=f"ds_orders/").get("Contents", [])
@@ -135,6 +162,7 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
         "change_feed": {"publisher_invocations": stream_batches, "events": events,
                         "note": "one publisher invocation per task write (an upper bound); Lambda reads the DynamoDB "
                                 "stream it is triggered by at no charge"},
+        "listing_indexes": _listing_comparison(usage, list_usage, price),
         "invocations": [{"function": name, "ms": round(seconds * 1000, 1), "memory_mb": memory}
                         for name, seconds, memory in invocations],
         "line_items": items,
@@ -149,3 +177,23 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
         "note": "durations are measured here against the in-process emulator, whose latency stands in for "
                 "AWS's; the engine's time is dominated by fetching and writing the rows",
     }
+
+
+def _listing_comparison(usage: Any, list_usage: Any, price: dict[str, float]) -> dict[str, Any]:
+    """The lifecycle's writes and one list page's reads under each projection of the listing indexes, and
+    how many list pages per lifecycle make KEYS_ONLY (fewest writes, most reads) cost what ALL costs."""
+    write, read = price["dynamodb_write_request_unit"], price["dynamodb_read_request_unit"]
+    designs = {"ALL": (usage.write_units, list_usage.read_units)}
+    designs.update({label: (usage.what_if[label][0], list_usage.what_if[label][1]) for label in usage.what_if})
+    # KEYS_ONLY: the page's tasks are then read by BatchGetItem (eventually consistent, each under 4 KB)
+    designs["KEYS_ONLY"] = (designs["KEYS_ONLY"][0], designs["KEYS_ONLY"][1] + LIST_PAGE * 0.5)
+    report: dict[str, Any] = {
+        label: {"lifecycle_write_units": round(w, 2), "lifecycle_usd_per_million": round(w * write * PER, 2),
+                f"list_page_of_{LIST_PAGE}_read_units": round(r, 2),
+                "list_page_usd_per_million": round(r * read * PER, 2)}
+        for label, (w, r) in designs.items()}
+    saved = (designs["ALL"][0] - designs["KEYS_ONLY"][0]) * write
+    extra = (designs["KEYS_ONLY"][1] - designs["ALL"][1]) * read
+    report["keys_only_break_even_list_pages_per_lifecycle"] = round(saved / extra, 1) if extra > 0 else None
+    report["chosen"] = "ALL"
+    return report

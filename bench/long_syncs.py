@@ -1,13 +1,15 @@
 """Long syncs: the same HTTP source synced in 10, 1,000 and 10,000 read batches of the same size, on the
-in-process stack with the meter on. Per size: the bytes the task's item holds when it ends, DynamoDB write
-units per read batch (every write of the run, the task's listing-index copies included, over the batches),
-and the S3 requests of the sync. What should hold: the write units per batch and the stored bytes do not
-grow with the number of batches."""
+in-process stack with the meter on. Per size: the bytes the task stores when it ends (its item and its
+checkpoint item), DynamoDB write units per read batch (every write of the run, the task's listing-index
+copies included, over the batches), the engine's stores (progress alone, and with a checkpoint), and the
+S3 requests of the sync. What should hold: the write units per batch and the stored bytes do not grow with
+the number of batches (progress is stored about once a second, whatever the batch count)."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import time
 from typing import Any
 
 from bench.environment import bench_stack, register_orders_source
@@ -37,18 +39,28 @@ def measure(batch_counts: tuple[int, ...] = (10, 1_000, 10_000)) -> list[dict[st
             for batches in batch_counts:
                 source.rows = batches * BATCH_ROWS
                 bench.meter.start()
+                started = time.perf_counter()
                 task = task_service().create_task(CreateTaskRequest(
                     data_source_id="ds_long", task_type="full_sync", parameters={"batch_size": BATCH_ROWS}), "bench")
                 with contextlib.redirect_stdout(io.StringIO()):  # the engine's EMF lines, 100 batches each
                     while deliveries.poll_once():
                         pass
                 usage = bench.meter.stop()
+                seconds = time.perf_counter() - started
                 item = side.get_item(TableName=bench.stack.refs["TasksTable"], Key={"id": {"S": task["id"]}},
                                      ConsistentRead=True)["Item"]
                 assert item["status"]["S"] == "success", item["status"]
+                checkpoint = side.get_item(TableName=bench.stack.refs["CheckpointsTable"],
+                                           Key={"task_id": {"S": task["id"]}}, ConsistentRead=True).get("Item")
+                task_writes = sum(1 for service, operation, params in bench.meter.calls
+                                  if service == "dynamodb" and operation == "UpdateItem"
+                                  and params.get("TableName") == bench.stack.refs["TasksTable"])
                 s3_requests = sum(n for op, n in usage.requests.items() if op.startswith("s3."))
                 rows_out.append({"read_batches": batches, "rows": batches * BATCH_ROWS,
-                                 "stored_bytes": item_size(item),
+                                 "seconds": round(seconds, 1),
+                                 "stored_bytes": item_size(item) + item_size(checkpoint),
+                                 "parts": int(item["result"]["M"]["parts"]["N"]),
+                                 "task_updates": task_writes,
                                  "write_units": round(usage.write_units, 1),
                                  "write_units_per_batch": round(usage.write_units / batches, 2),
                                  "s3_requests": s3_requests,

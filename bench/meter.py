@@ -11,6 +11,9 @@ the units DynamoDB charges from the sizes of the items involved, by the publishe
   changes costs a write of the projected item (two when its key changes).
 
 Items a Query's filter drops are not returned; they are costed at the mean size of the ones returned.
+
+``what_if`` prices the same work under other projections of a table's indexes (the writes they would
+take, and what Queries of them would read), so two designs are compared on one run.
 """
 
 from __future__ import annotations
@@ -88,6 +91,8 @@ class Usage:
     write_units: float = 0.0
     reported_read_units: float = 0.0
     reported_write_units: float = 0.0
+    # under each ``what_if`` projection: [write units, read units] of the whole stretch
+    what_if: dict[str, list[float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"requests": dict(sorted(self.requests.items())), "total_requests": sum(self.requests.values()),
@@ -105,6 +110,21 @@ class AwsMeter:
         self.capacity = True
         self._shapes: dict[str, TableShape] = {}
         self._before_items: list[tuple[str, dict[str, Any], dict[str, Any] | None, bool]] = []
+        self._what_if: dict[str, tuple[str, list[str], tuple[str, list[str]]]] = {}
+
+    def what_if(self, label: str, table: str, indexes: list[str], projection: str,
+                attributes: list[str] | None = None) -> None:
+        """Also price every stretch as if ``indexes`` of ``table`` had ``projection`` (KEYS_ONLY, INCLUDE
+        with ``attributes``, ALL)."""
+        self._what_if[label] = (table, indexes, (projection, attributes or []))
+
+    def _shape_if(self, label: str, table: str) -> TableShape:
+        shape = self._shape(table)
+        target, names, (kind, extra) = self._what_if[label]
+        if table != target:
+            return shape
+        return TableShape(shape.keys, {name: (keys, kind, extra) if name in names else (keys, k, e)
+                                       for name, (keys, k, e) in shape.indexes.items()})
 
     def attach(self, client: Any) -> None:
         service = client.meta.service_model.service_name
@@ -113,9 +133,12 @@ class AwsMeter:
 
     def start(self, capacity: bool = True) -> None:
         self.usage, self.calls, self.active, self.capacity = Usage(), [], True, capacity
+        self.usage.what_if = {label: [0.0, 0.0] for label in self._what_if}
 
     def stop(self) -> Usage:
         self.active = False
+        for totals in self.usage.what_if.values():
+            totals[1] += self.usage.read_units  # the Query differences, on top of what every read cost
         return self.usage
 
     # ---- hooks
@@ -159,6 +182,8 @@ class AwsMeter:
             self.usage.read_units += 2 * self._read_units(sizes, True)
         elif model.name in ("Query", "Scan") and not failed:
             self.usage.read_units += self._query_units(params, parsed)
+            for label, totals in self.usage.what_if.items():
+                totals[1] += self._query_units(params, parsed, label) - self._query_units(params, parsed)
 
     # ---- capacity arithmetic
     @staticmethod
@@ -166,8 +191,8 @@ class AwsMeter:
         units = sum(max(1, math.ceil(size / READ_UNIT)) for size in sizes)
         return units if consistent else units / 2
 
-    def _query_units(self, params: dict[str, Any], parsed: dict[str, Any]) -> float:
-        shape = self._shape(params["TableName"])
+    def _query_units(self, params: dict[str, Any], parsed: dict[str, Any], label: str | None = None) -> float:
+        shape = self._shape_if(label, params["TableName"]) if label else self._shape(params["TableName"])
         index = params.get("IndexName")
         items = parsed.get("Items", [])
         if "ProjectionExpression" in params or params.get("Select") == "COUNT":
@@ -176,27 +201,36 @@ class AwsMeter:
         scanned = int(parsed.get("ScannedCount", len(items)))
         total = sum(sizes) + (scanned - len(items)) * (sum(sizes) / len(sizes) if sizes else 1024)
         units = max(1, math.ceil(total / READ_UNIT))
-        return units if params.get("ConsistentRead") else units / 2
+        units = units if params.get("ConsistentRead") else units / 2
+        return units
 
     def _charge_writes(self, failed: bool) -> None:
         for table, key, old, transactional in self._before_items:
             factor = 2 if transactional else 1
             new = old if failed else self._get(table, key)
-            self.usage.write_units += factor * max(1, math.ceil(max(item_size(old), item_size(new)) / WRITE_UNIT))
-            if failed or old == new:
-                continue
-            shape = self._shape(table)
-            for index in shape.indexes:
-                before, after = (shape.projected(index, i) if i else None for i in (old, new))
-                if before == after:
-                    continue
-                index_keys = shape.indexes[index][0]
-                same_key = before is not None and after is not None and all(before[k] == after[k] for k in index_keys)
-                if same_key:
-                    self.usage.write_units += math.ceil(max(item_size(before), item_size(after)) / WRITE_UNIT)
-                else:
-                    self.usage.write_units += sum(math.ceil(item_size(p) / WRITE_UNIT) for p in (before, after) if p)
+            base = factor * max(1, math.ceil(max(item_size(old), item_size(new)) / WRITE_UNIT))
+            self.usage.write_units += base
+            changed = not failed and old != new
+            self.usage.write_units += self._index_units(self._shape(table), old, new) if changed else 0
+            for label, totals in self.usage.what_if.items():
+                totals[0] += base + (self._index_units(self._shape_if(label, table), old, new) if changed else 0)
         self._before_items = []
+
+    @staticmethod
+    def _index_units(shape: TableShape, old: dict[str, Any] | None, new: dict[str, Any] | None) -> float:
+        """Write units the table's indexes take for one item going from ``old`` to ``new``."""
+        units = 0
+        for index in shape.indexes:
+            before, after = (shape.projected(index, i) if i else None for i in (old, new))
+            if before == after:
+                continue
+            index_keys = shape.indexes[index][0]
+            same_key = before is not None and after is not None and all(before[k] == after[k] for k in index_keys)
+            if same_key:
+                units += math.ceil(max(item_size(before), item_size(after)) / WRITE_UNIT)
+            else:
+                units += sum(math.ceil(item_size(p) / WRITE_UNIT) for p in (before, after) if p)
+        return units
 
     def _written_keys(self, operation: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any], bool]]:
         found: list[tuple[str, dict[str, Any], bool]] = []

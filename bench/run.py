@@ -102,10 +102,12 @@ def _mark(ok: bool) -> str:
 def print_tables(report: dict) -> None:
     if "long_syncs" in report:
         print(f"\nLong syncs (the same source in more and more read batches of {report['long_syncs'][0]['rows'] // report['long_syncs'][0]['read_batches']} rows)")
-        print(f"{'read batches':>12} {'rows':>9} {'stored B':>9} {'WRU':>9} {'WRU/batch':>9} {'S3 req':>7} {'S3/batch':>8}")
+        print(f"{'read batches':>12} {'rows':>9} {'seconds':>8} {'stored B':>9} {'WRU':>9} {'WRU/batch':>9} "
+              f"{'updates':>7} {'parts':>5} {'S3 req':>7} {'S3/batch':>8}")
         for row in report["long_syncs"]:
-            print(f"{row['read_batches']:12} {row['rows']:9} {row['stored_bytes']:9} {row['write_units']:9.1f} "
-                  f"{row['write_units_per_batch']:9.2f} {row['s3_requests']:7} {row['s3_requests_per_batch']:8.2f}")
+            print(f"{row['read_batches']:12} {row['rows']:9} {row['seconds']:8.1f} {row['stored_bytes']:9} "
+                  f"{row['write_units']:9.1f} {row['write_units_per_batch']:9.2f} {row['task_updates']:7} "
+                  f"{row['parts']:5} {row['s3_requests']:7} {row['s3_requests_per_batch']:8.2f}")
     if "cold_start" in report:
         rows = report["cold_start"]
         print(f"\nCold start (median of {rows[0]['repeats']} fresh interpreters; baseline = import boto3 and create "

@@ -26,6 +26,16 @@ def immediate_retries(monkeypatch):
     get_settings.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def one_batch_parts(monkeypatch):
+    """Parts of about 10 KB: each batch of these tests (100 rows or more, ~105 bytes a row) closes a part, so
+    the part-and-checkpoint protocol runs many times per sync."""
+    monkeypatch.setenv("PART_SIZE_MB", "0.01")
+    from synchub.settings import get_settings
+
+    get_settings.cache_clear()
+
+
 @pytest.fixture
 def orders():
     server = OrdersServer(rows=2345)
@@ -100,24 +110,75 @@ def test_full_sync_writes_exactly_the_source_rows(api, aws, orders, style):
     statistics_match_the_stored_tasks(api, aws)
 
 
-def test_progress_rises_batch_by_batch(api, aws, orders, monkeypatch):
+def progress_seen_at_each_read(monkeypatch, task_id):
+    """(status, processed_rows, progress) of the stored task as the engine adds each batch to a part."""
+    from synchub.engine.runner import PartsInProgress
+
+    seen, add = [], PartsInProgress.add
+
+    def spy(self, batch, **kwargs):
+        current = task_service().get_task(task_id)
+        seen.append((current["status"], current["processed_rows"], current["progress"]))
+        return add(self, batch, **kwargs)
+
+    monkeypatch.setattr(PartsInProgress, "add", spy)
+    return seen
+
+
+def count_progress_writes(monkeypatch):
+    """The engine's stores: how many carried a checkpoint (a part closed) and how many progress alone."""
+    service = task_lifecycle()
+    original, counts = service.record_progress, {"checkpoint": 0, "progress": 0}
+
+    def counting(*args, **kwargs):
+        counts["checkpoint" if kwargs.get("checkpoint") else "progress"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "record_progress", counting)
+    return counts
+
+
+def test_progress_rises_while_one_part_fills(api, aws, orders, monkeypatch):
+    monkeypatch.setenv("PART_SIZE_MB", "32")
+    monkeypatch.setenv("PROGRESS_INTERVAL_SECONDS", "0")  # store progress after every read
+    import synchub.runtime
+
+    synchub.runtime.reset()
     register(api, orders)
     task = create(api, batch_size=400)
-    seen = []
-    runner_module = __import__("synchub.engine.runner", fromlist=["x"])
-    original = runner_module.LakeDestination.write
-
-    def spy(self, number, rows):
-        current = task_service().get_task(task["id"])
-        seen.append((current["status"], current["processed_rows"], current["progress"]))
-        return original(self, number, rows)
-
-    monkeypatch.setattr(runner_module.LakeDestination, "write", spy)
+    seen = progress_seen_at_each_read(monkeypatch, task["id"])
     drain(aws)
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "success" and done["result"]["parts"] == 1  # six reads, one part
+    assert_exact(aws, done, 2345)
     rows = [r for _, r, _ in seen]
-    assert rows == sorted(rows) and rows[0] == 0 and rows[-1] >= 2000
+    assert rows == [0, 400, 800, 1200, 1600, 2000]
     assert all(status == "running" for status, _, _ in seen)
     assert [p for _, _, p in seen] == sorted(p for _, _, p in seen) and seen[-1][2] > 80
+
+
+def test_parts_close_by_size_and_progress_is_stored_at_most_once_an_interval(api, aws, orders, monkeypatch):
+    monkeypatch.setenv("PART_SIZE_MB", "0.1")  # 104,857 bytes: about 990 rows of ~105 bytes
+    monkeypatch.setenv("PROGRESS_INTERVAL_SECONDS", "60")  # longer than the sync: no time-driven store
+    import synchub.runtime
+
+    synchub.runtime.reset()
+    register(api, orders)
+    task = create(api, batch_size=100)
+    counts = count_progress_writes(monkeypatch)
+    drain(aws)
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "success"
+    assert_exact(aws, done, 2345)
+    s3 = boto3.client("s3")
+    sizes = [len(gzip.decompress(s3.get_object(Bucket=aws.refs["DataLakeBucket"], Key=part["key"])["Body"].read()))
+             for part in json.loads(s3.get_object(Bucket=aws.refs["DataLakeBucket"],
+                                                  Key=done["result"]["manifest"])["Body"].read())["parts"]]
+    assert done["result"]["parts"] == len(sizes) == 3  # 24 reads: two full parts and the rest
+    limit = int(0.1 * 1024 * 1024)
+    assert all(limit <= size < limit + 100 * 120 for size in sizes[:-1]) and sizes[-1] < limit
+    # a store per closed part (the last one is the finish), none in between
+    assert counts == {"checkpoint": 2, "progress": 0}
 
 
 class OneBatchContext:
@@ -306,17 +367,17 @@ def test_dead_letters_fail_their_tasks(api, aws, orders):
 def test_cancel_of_a_running_full_sync_stops_at_the_next_batch(api, aws, orders, monkeypatch):
     register(api, orders)
     task = create(api, batch_size=200)
-    runner_module = __import__("synchub.engine.runner", fromlist=["x"])
-    original = runner_module.LakeDestination.write
-    writes = []
+    from synchub.connectors.lake import LakePart
 
-    def cancel_during_second_batch(self, number, rows):
-        writes.append(number)
-        if number == 2:
+    original, writes = LakePart.close, []
+
+    def cancel_during_second_batch(self):
+        writes.append(int(self.key.rsplit("part-", 1)[1].split(".")[0]))
+        if len(writes) == 2:
             assert api.post(f"/api/sync/tasks/{task['id']}/cancel").status == 202
-        return original(self, number, rows)
+        return original(self)
 
-    monkeypatch.setattr(runner_module.LakeDestination, "write", cancel_during_second_batch)
+    monkeypatch.setattr(LakePart, "close", cancel_during_second_batch)
     drain(aws)
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "cancelled" and writes == [1, 2]

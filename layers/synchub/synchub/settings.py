@@ -17,6 +17,8 @@ class Settings(BaseModel):
     statistics_table: str = "synchub-statistics"
     interfaces_table: str = "synchub-interfaces"
     idempotency_table: str = "synchub-idempotency"
+    # One item per task run: the engine's checkpoint, kept apart from the task the API shows.
+    checkpoints_table: str = "synchub-checkpoints"
     # How long an Idempotency-Key's first response is kept and replayed.
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     sync_queue_url: str = ""
@@ -64,6 +66,11 @@ class Settings(BaseModel):
     # SQS→Lambda→SQS hops one task may take (continuations and realtime polls) before it is failed.
     engine_max_hops: int = Field(default=10_000, ge=1)
     default_batch_size: int = Field(default=1000, ge=1)
+    # Rows (uncompressed JSON) gathered into one data-lake part before it is written and the checkpoint
+    # moves; capped at a quarter of the engine's memory.
+    part_size_mb: float = Field(default=32.0, gt=0, le=1024)
+    # Live progress is stored at most this often while a part fills (and at each part).
+    progress_interval_seconds: float = Field(default=1.0, ge=0, le=60)
     # A running task whose heartbeat is older than this is resumed by the reaper (then failed after
     # ``engine_max_resumptions``).
     heartbeat_timeout_seconds: int = Field(default=900, ge=10)

@@ -31,12 +31,24 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+class Part(Protocol):
+    """One part being filled: rows are added batch by batch, and ``close`` makes them durable."""
+
+    rows: int  # rows added so far
+    size: int  # their size as uncompressed JSON, in bytes
+
+    def add(self, rows: list[dict[str, Any]]) -> None: ...
+
+    def close(self) -> dict[str, Any]: ...
+
+
 class Destination(Protocol):
-    """Where a run's rows go, one numbered part per write (the same number always writes the same part)."""
+    """Where a run's rows go, in numbered parts (the same number always names the same part, so rewriting
+    one after a crash is harmless)."""
 
     def part_key(self, number: int) -> str: ...
 
-    def write(self, number: int, rows: list[dict[str, Any]]) -> dict[str, Any]: ...
+    def open_part(self, number: int) -> Part: ...
 
     def finish(self, parts: list[dict[str, Any]], summary: dict[str, Any]) -> str | None: ...
 

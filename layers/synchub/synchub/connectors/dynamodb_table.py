@@ -7,6 +7,7 @@ from typing import Any
 
 from synchub import aws
 from synchub.connectors.base import PermanentSourceError, TransientSourceError
+from synchub.connectors.lake import encoded_rows
 from synchub.dal.codec import to_item
 from synchub.timeutil import now_iso
 
@@ -28,6 +29,9 @@ class DynamoDbDestination:
 
     def part_key(self, number: int) -> str:
         return f"{self.partition}/batch-{number:05d}"
+
+    def open_part(self, number: int) -> "DynamoDbPart":
+        return DynamoDbPart(self, number)
 
     def write(self, number: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
         synced_at = now_iso()
@@ -55,3 +59,20 @@ class DynamoDbDestination:
 
     def finish(self, parts: list[dict[str, Any]], summary: dict[str, Any]) -> str | None:
         return None
+
+
+class DynamoDbPart:
+    """A part of the DynamoDB destination: its rows are upserted as they are added (upserts repeat harmlessly
+    if a crash makes the run read them again), so closing it writes nothing more."""
+
+    def __init__(self, destination: DynamoDbDestination, number: int):
+        self.destination, self.number = destination, number
+        self.rows = self.size = 0
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        self.destination.write(self.number, rows)
+        self.rows += len(rows)
+        self.size += len(encoded_rows(rows))
+
+    def close(self) -> dict[str, Any]:
+        return {"key": self.destination.part_key(self.number), "rows": self.rows}

@@ -1,6 +1,7 @@
 """A run's checkpoint as a small typed value - where the source stands, what has been written, the cursor
-seen - and the pure functions that advance it and turn it into the task's progress. The runner stores it
-with the task after each batch's write; nothing here talks to AWS or a source."""
+seen - and the pure functions that advance it and turn it into the task's progress. The runner advances it
+with each read, and stores it (in the task's checkpoint item) once the part holding those reads is written;
+nothing here talks to AWS or a source."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def resumed(earlier: Checkpoint, earlier_task_id: str, *, incremental: bool, sin
 
 
 def after_batch(checkpoint: Checkpoint, batch: Batch, *, incremental: bool, cursor_field: str | None) -> Checkpoint:
-    """The checkpoint once ``batch`` is written (as part ``checkpoint.next_part`` if it has rows)."""
+    """The checkpoint once ``batch``'s rows are in part ``checkpoint.next_part`` (still open)."""
     max_cursor = checkpoint.max_cursor
     if incremental and batch.cursor is not None:
         if newer_than(batch.cursor, max_cursor):
@@ -69,8 +70,12 @@ def after_batch(checkpoint: Checkpoint, batch: Batch, *, incremental: bool, curs
             value = row.get(cursor_field or "")
             if value is not None and newer_than(value, max_cursor):
                 max_cursor = value
-    return replace(checkpoint, state=batch.state, rows=checkpoint.rows + len(batch.rows), max_cursor=max_cursor,
-                   next_part=checkpoint.next_part + (1 if batch.rows else 0))
+    return replace(checkpoint, state=batch.state, rows=checkpoint.rows + len(batch.rows), max_cursor=max_cursor)
+
+
+def after_part(checkpoint: Checkpoint) -> Checkpoint:
+    """Part ``checkpoint.next_part`` is written: later rows go to the next one."""
+    return replace(checkpoint, next_part=checkpoint.next_part + 1)
 
 
 def after_poll(checkpoint: Checkpoint) -> Checkpoint:

@@ -1,14 +1,16 @@
 """SyncRunner: executes one engine message: start or continue a task, batch by batch.
 
-A batch is read from the source, written to the destination under a name fixed by (task, batch number),
-and only then is the checkpoint moved, in one conditional update that also carries progress and the
-heartbeat. A message redelivered after a crash resumes from the last checkpoint and rewrites the same
-part, so each row lands exactly once. When the invocation runs short of time the runner hands over to a
+Batches read from the source fill a part (``part_size_mb`` of rows); the part is written to the destination
+under a name fixed by (task, part number), and only then does the checkpoint move: the task's conditional
+update (progress, heartbeat, the lease's fencing counter), then the checkpoint's own item. While a part
+fills, progress alone is stored about once a second. A message redelivered after a crash resumes from the
+last checkpoint and rewrites the same part, so each row lands exactly once. When the invocation runs short of time the runner hands over to a
 fresh invocation through a continuation message.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
@@ -25,7 +27,7 @@ from synchub.connectors.registry import open_destination, open_source, stream_fo
 from synchub.models.data_sources import FILE_TYPES
 from synchub.aws import SQS_MAX_DELAY_SECONDS
 from synchub.backoff import delay_redelivery
-from synchub.engine.checkpoint import Checkpoint, after_batch, after_poll, first, progress, resumed
+from synchub.engine.checkpoint import Checkpoint, after_batch, after_part, after_poll, first, progress, resumed
 from synchub.errors import NotFound
 from synchub.observability import logger, metrics
 from synchub.sources.data_sources import DataSourceService, data_source_service
@@ -108,10 +110,11 @@ class SyncRunner:
         files = data_source["type"] in FILE_TYPES
         if incremental and not stream.cursor_field and not files:
             raise PermanentSourceError("incremental and realtime syncs need a cursor_field in the stream")
-        destination = self._destination(task, stream)
-        stored = task.get("checkpoint")
+        stored = self.lifecycle.checkpoint_of(task) if task.get("checkpoint_seq") else None  # 0: nothing stored yet
         checkpoint = Checkpoint.from_stored(stored) if stored else self._initial_checkpoint(task, stream, incremental)
-        seq = int(task.get("checkpoint_seq") or 0)
+        run = PartsInProgress(self.lifecycle, task, run_id, self._destination(task, stream), checkpoint,
+                              part_bytes=part_size_bytes(self.settings),
+                              progress_interval=self.settings.progress_interval_seconds)
         started = parse_iso(task["start_time"])
         source = open_source(data_source, connection, stream, incremental=incremental)
         # The next batch is read while this one is written and checkpointed: reading has no side effects,
@@ -120,58 +123,65 @@ class SyncRunner:
         ahead: Future | None = None
         try:
             while True:
-                if task.get("cancel_requested"):
-                    self._finish(task, run_id, "cancelled", checkpoint, destination, stream)
+                if run.task.get("cancel_requested"):
+                    if not run.store(force=True):
+                        return "lost-lease"
+                    self._finish(run, "cancelled", stream)
                     return "cancelled"
                 if timeout and not realtime and (utcnow() - started).total_seconds() > float(timeout):
-                    self._fail(task, run_id, f"The task ran longer than its timeout of {timeout} s.", "TIMEOUT",
-                               checkpoint)
+                    if not run.store(force=True):
+                        return "lost-lease"
+                    self._fail(run.task, run_id, f"The task ran longer than its timeout of {timeout} s.", "TIMEOUT",
+                               run.reading)
                     return "failed"
                 if remaining_ms() < self.settings.engine_time_margin_seconds * 1000:
-                    self._continue(task, run_id, hop + 1)
+                    if not run.store(force=True):
+                        return "lost-lease"
+                    self._continue(run.task, run_id, hop + 1)
                     return "continued"
                 read_started = time.monotonic()
-                if ahead is not None:
-                    batch: Batch = ahead.result()
-                    ahead = None
-                else:
-                    batch = source.read(checkpoint.state, batch_size, watermark=checkpoint.since)
+                try:
+                    if ahead is not None:
+                        batch: Batch = ahead.result()
+                        ahead = None
+                    else:
+                        batch = source.read(run.reading.state, batch_size, watermark=run.reading.since)
+                except (PermanentSourceError, TransientSourceError):
+                    run.store(force=True)  # what was read before the failure is kept: a retry goes on from there
+                    raise
                 if batch.state is not None:
-                    ahead = reader.submit(source.read, batch.state, batch_size, checkpoint.since)
-                if batch.rows:
-                    destination.write(checkpoint.next_part, batch.rows)
-                checkpoint = after_batch(checkpoint, batch, incremental=incremental, cursor_field=stream.cursor_field)
+                    ahead = reader.submit(source.read, batch.state, batch_size, run.reading.since)
+                run.add(batch, incremental=incremental, cursor_field=stream.cursor_field)
                 cycle_done = batch.state is None
-                total = batch.total_rows if batch.total_rows is not None else task.get("total_rows")
-                changes = {**progress(checkpoint.rows, total, done=cycle_done and not realtime,
-                                      elapsed_seconds=(utcnow() - started).total_seconds(),
-                                      shown=int(task.get("progress") or 0)),
-                           "last_batch_seconds": round(time.monotonic() - read_started, 3)}
-                wait = 0
-                if cycle_done and realtime:
+                total = batch.total_rows if batch.total_rows is not None else \
+                    run.changes.get("total_rows", run.task.get("total_rows"))  # a source may count only once
+                run.changes = {**progress(run.reading.rows, total, done=cycle_done and not realtime,
+                                          elapsed_seconds=(utcnow() - started).total_seconds(),
+                                          shown=int(run.task.get("progress") or 0)),
+                               "last_batch_seconds": round(time.monotonic() - read_started, 3)}
+                _count_batch(len(batch.rows), time.monotonic() - read_started)
+                if cycle_done and not realtime:
+                    run.close_part()
+                    self._finish(run, "success", stream)
+                    return "success"
+                if cycle_done:
                     # End of a poll: wait, then read again from the start, only rows past the newest seen.
                     wait = int(config.get("poll_interval") or 60)
-                    checkpoint = after_poll(checkpoint)
                     next_poll = utcnow() + timedelta(seconds=wait)
-                    changes.update(current_phase="waiting", next_poll_at=iso(next_poll), total_rows=None,
-                                   estimated_time=None)
-                changes["checkpoint"] = checkpoint.stored()
-                updated = self.lifecycle.record_progress(task["id"], lease_owner=run_id, seq=seq, changes=changes)
-                if updated is None:
-                    logger.info("lost the task to another run; stopping", extra={"task_id": task["id"]})
-                    return "lost-lease"
-                task, seq = updated, seq + 1
-                _count_batch(len(batch.rows), time.monotonic() - read_started)
-                if cycle_done and realtime:
-                    if task.get("cancel_requested"):
-                        self._finish(task, run_id, "cancelled", checkpoint, destination, stream)
+                    run.reading = after_poll(run.reading)
+                    run.changes.update(current_phase="waiting", next_poll_at=iso(next_poll), total_rows=None,
+                                       estimated_time=None)
+                    if not run.store(force=True):
+                        return "lost-lease"
+                    if run.task.get("cancel_requested"):
+                        self._finish(run, "cancelled", stream)
                         return "cancelled"
-                    self.lifecycle.continue_run(task, hop=hop + 1, run_id=run_id, delay_seconds=min(SQS_MAX_DELAY_SECONDS, wait),
+                    self.lifecycle.continue_run(run.task, hop=hop + 1, run_id=run_id,
+                                                delay_seconds=min(SQS_MAX_DELAY_SECONDS, wait),
                                                 extra={"not_before": iso(next_poll)})
                     return "waiting"
-                if cycle_done:
-                    self._finish(task, run_id, "success", checkpoint, destination, stream)
-                    return "success"
+                if not run.store():
+                    return "lost-lease"
         finally:
             reader.shutdown(wait=True, cancel_futures=True)  # the source is closed only once no read is running
             source.close()
@@ -184,14 +194,16 @@ class SyncRunner:
         committed watermark for incremental syncs."""
         since = self.watermarks.get(task["data_source_id"], stream.interface_id) if incremental else None
         previous = self.lifecycle.find(task["resume_from"]) if task.get("resume_from") else None
-        if previous and previous.get("checkpoint"):
-            return resumed(Checkpoint.from_stored(previous["checkpoint"]), previous["id"], incremental=incremental,
-                           since=since)
+        stored = self.lifecycle.checkpoint_of(previous) if previous else None
+        if stored:
+            return resumed(Checkpoint.from_stored(stored), previous["id"], incremental=incremental, since=since)
         return first(since=since)
 
-    def _parts(self, task: dict[str, Any], checkpoint: Checkpoint, destination: Any, stream: Any) -> list[dict]:
+    def _parts(self, run: "PartsInProgress", stream: Any) -> list[dict]:
         """Every part of the task's result, the earliest attempt's first: the attempts this run resumes (one
-        read each, following each checkpoint's pointer back), then this run's own, numbered 1 to n."""
+        read each, following each checkpoint's pointer back), then this run's own, numbered 1 to n (with
+        their rows where this invocation wrote them)."""
+        task, checkpoint = run.task, run.reading
         chain: list[list[dict[str, Any]]] = []
         pointer, seen = checkpoint.earlier, set()
         while pointer and pointer["task_id"] not in seen:
@@ -199,24 +211,24 @@ class SyncRunner:
             earlier = open_destination(stream, self.settings, data_source_id=task["data_source_id"],
                                        task_id=pointer["task_id"])
             chain.append([{"key": earlier.part_key(n)} for n in range(1, int(pointer["parts"]) + 1)])
-            stored = (self.lifecycle.find(pointer["task_id"]) or {}).get("checkpoint")
+            earlier_task = self.lifecycle.find(pointer["task_id"])
+            stored = self.lifecycle.checkpoint_of(earlier_task) if earlier_task else None
             pointer = Checkpoint.from_stored(stored).earlier if stored else None
-        return [*checkpoint.inherited, *(part for run in reversed(chain) for part in run),
-                *({"key": destination.part_key(n)} for n in checkpoint.own_parts)]
+        own = [run.written.get(n) or {"key": run.destination.part_key(n)} for n in checkpoint.own_parts]
+        return [*checkpoint.inherited, *(part for attempt in reversed(chain) for part in attempt), *own]
 
     # ---- endings --------------------------------------------------------------------------------
-    def _result(self, task: dict[str, Any], checkpoint: Checkpoint, destination: Any,
-                stream: Any) -> tuple[dict[str, Any], list]:
-        written = self._parts(task, checkpoint, destination, stream)
+    def _result(self, run: "PartsInProgress", stream: Any) -> tuple[dict[str, Any], list]:
+        written, destination, rows = self._parts(run, stream), run.destination, run.reading.rows
         if isinstance(destination, LakeDestination):
             return {"destination": "s3", "bucket": destination.bucket, "prefix": destination.prefix,
-                    "rows_written": checkpoint.rows, "parts": len(written)}, written
+                    "rows_written": rows, "parts": len(written)}, written
         return {"destination": "dynamodb", "table": destination.table, "partition": destination.partition,
-                "rows_written": checkpoint.rows, "batches": len(written)}, written
+                "rows_written": rows, "batches": len(written)}, written
 
-    def _finish(self, task: dict[str, Any], run_id: str, status: str, checkpoint: Checkpoint,
-                destination: Any, stream: Any) -> None:
-        result, parts = self._result(task, checkpoint, destination, stream)
+    def _finish(self, run: "PartsInProgress", status: str, stream: Any) -> None:
+        task, checkpoint, destination = run.task, run.reading, run.destination
+        result, parts = self._result(run, stream)
         if status == "success" and isinstance(destination, LakeDestination):
             result["manifest"] = destination.finish(parts, {"task_id": task["id"], "data_source_id":
                                                             task["data_source_id"], "interface_id": stream.interface_id})
@@ -227,11 +239,12 @@ class SyncRunner:
             extra_ops.append(self.watermarks.set_op(task["data_source_id"], stream.interface_id,
                                                     checkpoint.max_cursor, task["id"]))
             result["watermark"] = checkpoint.max_cursor
-        self.lifecycle.finish_task(task["id"], lease_owner=run_id, status=status, extra_ops=extra_ops, changes={
+        last = {name: run.changes[name] for name in ("total_rows", "speed", "last_batch_seconds") if name in run.changes}
+        self.lifecycle.finish_task(task["id"], lease_owner=run.run_id, status=status, extra_ops=extra_ops, changes={
+            "speed": task.get("speed"), **last,  # the last read's figures, stored or not
             "processed_rows": checkpoint.rows, "result": result,
             "progress": 100 if status == "success" else task.get("progress", 0),
-            "estimated_time": 0 if status == "success" else None, "speed": task.get("speed"),
-            "next_poll_at": None,
+            "estimated_time": 0 if status == "success" else None, "next_poll_at": None,
         })
         logger.info("task finished", extra={"task_id": task["id"], "status": status, "rows": checkpoint.rows})
 
@@ -247,6 +260,63 @@ class SyncRunner:
     def _continue(self, task: dict[str, Any], run_id: str, hop: int) -> None:
         self.lifecycle.continue_run(task, hop=hop, run_id=run_id)
         logger.info("continuing in a fresh invocation", extra={"task_id": task["id"], "hop": hop})
+
+
+def part_size_bytes(settings: Settings) -> int:
+    """Uncompressed bytes per part: the setting, capped at a quarter of the engine's memory."""
+    memory_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or 0)
+    limit_mb = min(settings.part_size_mb, memory_mb / 4) if memory_mb else settings.part_size_mb
+    return max(1, int(limit_mb * 1024 * 1024))
+
+
+class PartsInProgress:
+    """One invocation's share of a run: the part being filled, the checkpoint as read (``reading``) and as
+    stored, and the task as last stored. Progress is stored at most every ``progress_interval`` seconds;
+    the checkpoint only once the part holding its reads is written."""
+
+    def __init__(self, lifecycle: TaskLifecycle, task: dict[str, Any], run_id: str, destination: Any,
+                 checkpoint: Checkpoint, *, part_bytes: int, progress_interval: float):
+        self.lifecycle, self.task, self.run_id, self.destination = lifecycle, task, run_id, destination
+        self.seq = int(task.get("checkpoint_seq") or 0)
+        self.stored = self.reading = checkpoint
+        self.part_bytes, self.progress_interval = part_bytes, progress_interval
+        self.part: Any = None
+        self.written: dict[int, dict[str, Any]] = {}  # parts this invocation wrote: number → key and rows
+        self.changes: dict[str, Any] = {}  # the progress to store next
+        self.stored_at = time.monotonic()
+
+    def add(self, batch: Batch, *, incremental: bool, cursor_field: str | None) -> None:
+        if batch.rows:
+            if self.part is None:
+                self.part = self.destination.open_part(self.reading.next_part)
+            self.part.add(batch.rows)
+        self.reading = after_batch(self.reading, batch, incremental=incremental, cursor_field=cursor_field)
+
+    def close_part(self) -> None:
+        """Write the open part (if any rows are in it)."""
+        if self.part is not None:
+            self.written[self.reading.next_part] = self.part.close()
+            self.reading, self.part = after_part(self.reading), None
+
+    def store(self, *, force: bool = False) -> bool:
+        """Store what is due: once the part is full (or with ``force``: now), the part and then the checkpoint,
+        else progress alone once ``progress_interval`` has passed. False if the run lost the task."""
+        checkpoint = None
+        if force or (self.part is not None and self.part.size >= self.part_bytes):
+            self.close_part()
+            checkpoint = self.reading if self.reading != self.stored else None
+        if checkpoint is None and time.monotonic() - self.stored_at < self.progress_interval:
+            return True
+        updated = self.lifecycle.record_progress(self.task["id"], lease_owner=self.run_id, seq=self.seq,
+                                                 changes=self.changes,
+                                                 checkpoint=checkpoint.stored() if checkpoint else None)
+        if updated is None:
+            logger.info("lost the task to another run; stopping", extra={"task_id": self.task["id"]})
+            return False
+        self.task, self.seq, self.stored_at = updated, int(updated.get("checkpoint_seq") or 0), time.monotonic()
+        if checkpoint is not None:
+            self.stored = checkpoint
+        return True
 
 
 def _count_batch(rows: int, seconds: float) -> None:

@@ -1,5 +1,5 @@
 """A task's record and its moves: the record factory, conditional transitions, submission to the engine, and
-the engine's lease operations (start, progress with checkpoint, finish). This is all the engine needs.
+the engine's lease operations (start, progress, checkpoint, finish). This is all the engine needs.
 
 Every status change is one DynamoDB transaction: the task's update, conditional on the status and the
 version it was read at, plus the statistics deltas of the change. A lost race surfaces as a failed
@@ -13,6 +13,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any, Iterable
 
+from synchub.dal.checkpoints import CheckpointStore
 from synchub.dal.data_sources import DataSourceStore
 from synchub.dal.engine_queue import EngineQueue
 from synchub.dal.statistics import StatisticsStore
@@ -38,6 +39,7 @@ class TaskLifecycle:
         self.tasks = TaskStore(self.settings)
         self.stats = StatisticsStore(self.settings)
         self.data_sources = DataSourceStore(self.settings)
+        self.checkpoints = CheckpointStore(self.settings)
         self.queue = queue or EngineQueue(self.settings)
         self.clock = clock
 
@@ -167,7 +169,8 @@ class TaskLifecycle:
             (Transaction()
              .add(THE_TASK, self.tasks.delete_op(record["id"], expect_status=record["status"],
                                                  expect_version=int(record.get("version", 1))))
-             .add("statistics", *self.stats.change_ops(record, None)).run())
+             .add("statistics", *self.stats.change_ops(record, None))
+             .add("checkpoint", self.checkpoints.delete_op(record["id"])).run())
             return True
         except TransactionFailed:
             return False
@@ -227,23 +230,37 @@ class TaskLifecycle:
                 raise
         return None
 
-    def record_progress(self, task_id: str, *, lease_owner: str, seq: int, changes: dict[str, Any]) -> dict[str, Any] | None:
-        """One conditional update per batch: progress, heartbeat and the checkpoint, only by the lease
-        holder and only from checkpoint ``seq`` (so a duplicate delivery cannot move it twice)."""
+    def record_progress(self, task_id: str, *, lease_owner: str, seq: int, changes: dict[str, Any],
+                        checkpoint: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Store progress and the heartbeat, only by the lease holder and only while the checkpoint is still
+        number ``seq``; with ``checkpoint``, also move it to ``seq + 1``: the task's counter first (the fence
+        a stale run cannot pass), then the checkpoint item. Returns the task as stored, or None if the run
+        lost the task."""
         now = self.clock.now()
-        fields = {**changes, "checkpoint_seq": seq + 1, "heartbeat_at": iso(now), "progress_updated_at": iso(now),
-                  "updated_at": iso(now),
+        fields = {**changes, "heartbeat_at": iso(now), "progress_updated_at": iso(now), "updated_at": iso(now),
                   "lease_expires_at": iso(now + timedelta(seconds=self.settings.heartbeat_timeout_seconds))}
+        if checkpoint is not None:
+            fields["checkpoint_seq"] = seq + 1
         op = self.tasks.update_op(
             task_id, fields, expect_status=["running"],
             condition="lease_owner = :run AND checkpoint_seq = :seq",  # start_task sets checkpoint_seq 0
             condition_values={":run": lease_owner, ":seq": seq},
+            remove=["checkpoint"] if checkpoint is not None else (),  # where checkpoints were kept before 2026-12
             bump_version=True,
         )
         try:
-            return self.tasks.update(op)
+            task = self.tasks.update(op)
         except ConditionFailed:
             return None
+        if checkpoint is not None and not self.checkpoints.put(task_id, seq + 1, checkpoint):
+            return None
+        return task
+
+    def checkpoint_of(self, task: dict[str, Any]) -> dict[str, Any] | None:
+        """The task's last stored checkpoint: its own item, else (a task checkpointed before 2026-12) the
+        copy inside the task item."""
+        stored = self.checkpoints.get(task["id"])
+        return stored if stored is not None else task.get("checkpoint")
 
 
 @lru_cache(maxsize=1)
