@@ -1,6 +1,8 @@
 """Engine throughput and memory: a full_sync from PostgreSQL and from an HTTP JSON API into the data
 lake, each beside a plain script (psycopg or urllib3, gzip JSON Lines, boto3) that moves the same rows in
-the same part sizes with no bookkeeping.
+the same parts with no bookkeeping. Parts are closed at 1 MB of rows here (``PART_SIZE_MB``; the default
+32 MB would hold either size in one part), so both sizes span several parts and peak memory shows what
+one part costs, not what the whole sync would.
 
 Both run in this process against the same emulator (moto's server, in a process of its own), the same
 embedded PostgreSQL (pgserver) and the same local HTTP server, so the ratio compares the engine's
@@ -11,7 +13,6 @@ Python, so timings come from untraced runs).
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import tempfile
 import time
@@ -22,6 +23,8 @@ from typing import Any, Callable
 
 BATCH_SIZE = 5000
 HTTP_PAGE_SIZE = 1000
+PART_SIZE_MB = 1.0
+PART_BYTES = int(PART_SIZE_MB * 1024 * 1024)
 
 
 def _load_rows(uri: str, rows: int) -> None:
@@ -46,44 +49,60 @@ def _plain_json(value: Any) -> Any:
     return str(value)
 
 
-def _write_part(s3: Any, bucket: str, key: str, records: list[dict[str, Any]]) -> None:
-    buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0) as stream:
-        for record in records:
-            stream.write(json.dumps(record, default=_plain_json, separators=(",", ":"), ensure_ascii=False).encode())
-            stream.write(b"\n")
-    s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+def _encoded(records: list[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(record, default=_plain_json, separators=(",", ":"), ensure_ascii=False).encode()
+                    + b"\n" for record in records)
+
+
+class _Parts:
+    """The plain script's parts: batches appended as JSON Lines, a part written once it holds PART_BYTES."""
+
+    def __init__(self, s3: Any, bucket: str, prefix: str):
+        self.s3, self.bucket, self.prefix = s3, bucket, prefix
+        self.number, self.pending = 0, bytearray()
+
+    def add(self, records: list[dict[str, Any]]) -> None:
+        self.pending += _encoded(records)
+        if len(self.pending) >= PART_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.number += 1
+            self.s3.put_object(Bucket=self.bucket, Key=f"{self.prefix}/part-{self.number:05d}.jsonl.gz",
+                               Body=gzip.compress(bytes(self.pending), compresslevel=6, mtime=0))
+            self.pending = bytearray()
 
 
 def _http_baseline(base_url: str, rows: int, bucket: str) -> int:
-    """Read ``rows`` rows page by page over HTTP and write gzip JSON Lines parts of BATCH_SIZE: nothing else."""
+    """Read ``rows`` rows page by page over HTTP, BATCH_SIZE rows a batch, into gzip JSON Lines parts."""
     import boto3
     import urllib3
 
-    s3 = boto3.client("s3")
+    parts = _Parts(boto3.client("s3"), bucket, f"baseline-http/{rows}")
     http = urllib3.PoolManager()
-    written, page, part, pending = 0, 1, 0, []
+    written, page, batch = 0, 1, []
     while True:
         response = http.request("GET", f"{base_url}/orders?page={page}&page_size={HTTP_PAGE_SIZE}")
         records = json.loads(response.data)["items"]
-        pending.extend(records)
+        batch.extend(records)
         page += 1
-        if len(pending) >= BATCH_SIZE or (not records and pending):
-            part += 1
-            _write_part(s3, bucket, f"baseline-http/{rows}/part-{part:05d}.jsonl.gz", pending)
-            written += len(pending)
-            pending = []
+        if len(batch) >= BATCH_SIZE or not records:
+            parts.add(batch)
+            written += len(batch)
+            batch = []
         if not records:
+            parts.flush()
             return written
 
 
 def _baseline(uri: str, rows: int, bucket: str) -> int:
-    """Read ``rows`` rows by keyset pages and write gzip JSON Lines parts: nothing else."""
+    """Read ``rows`` rows by keyset pages of BATCH_SIZE into gzip JSON Lines parts: nothing else."""
     import boto3
     import psycopg
 
-    s3 = boto3.client("s3")
-    written, last, part = 0, 0, 0
+    parts = _Parts(boto3.client("s3"), bucket, f"baseline/{rows}")
+    written, last = 0, 0
     with psycopg.connect(uri) as connection:
         while True:
             cursor = connection.execute(
@@ -91,9 +110,9 @@ def _baseline(uri: str, rows: int, bucket: str) -> int:
             names = [d.name for d in cursor.description]
             batch = cursor.fetchall()
             if not batch:
+                parts.flush()
                 return written
-            part += 1
-            _write_part(s3, bucket, f"baseline/{rows}/part-{part:05d}.jsonl.gz", [dict(zip(names, raw)) for raw in batch])
+            parts.add([dict(zip(names, raw)) for raw in batch])
             written += len(batch)
             last = batch[-1][0]
 
@@ -149,7 +168,14 @@ def measure(sizes: list[int], repeats: int) -> dict[str, Any]:
     from local.orders_server import OrdersServer
     from local.stack import QueueEventSource
 
+    import os
+
+    import synchub.runtime
+
     results: dict[str, list[dict[str, Any]]] = {"postgresql": [], "http": []}
+    previous_part_size = os.environ.get("PART_SIZE_MB")
+    os.environ["PART_SIZE_MB"] = str(PART_SIZE_MB)
+    synchub.runtime.reset()
     with tempfile.TemporaryDirectory(prefix="synchub-bench-pg-") as data_dir, \
             bench_stack(separate_emulator=True) as bench:
         import boto3
@@ -212,7 +238,8 @@ def measure(sizes: list[int], repeats: int) -> dict[str, Any]:
                     engine_rate = rows / statistics.median(engine_seconds)
                     baseline_rate = rows / statistics.median(baseline_seconds)
                     results[source].append({
-                        "source": source, "rows": rows, "batch_size": BATCH_SIZE, "repeats": repeats,
+                        "source": source, "rows": rows, "batch_size": BATCH_SIZE, "part_size_mb": PART_SIZE_MB,
+                        "repeats": repeats,
                         "engine_rows_per_s": round(engine_rate), "baseline_rows_per_s": round(baseline_rate),
                         "ratio": round(engine_rate / baseline_rate, 3), "goal_ratio": 0.8,
                         "meets_goal": engine_rate / baseline_rate >= 0.8,
@@ -223,5 +250,10 @@ def measure(sizes: list[int], repeats: int) -> dict[str, Any]:
                 http_server.close()
         finally:
             server.cleanup()
+            if previous_part_size is None:
+                os.environ.pop("PART_SIZE_MB", None)
+            else:
+                os.environ["PART_SIZE_MB"] = previous_part_size
+            synchub.runtime.reset()
     return {"postgresql_to_s3": results["postgresql"], "http_to_s3": results["http"],
             "memory_flatness": {source: _flatness(rows) for source, rows in results.items()}}

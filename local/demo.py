@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs
@@ -12,6 +13,9 @@ log = logging.getLogger("synchub.local")
 DEMO_DATA_SOURCE_ID = "ds_123"
 DEMO_ROWS = 10_000
 DEMO_PAGE_SIZE = 100
+# Each page answers after this long, as a remote API would: a sync of the 10,000 rows takes a few seconds,
+# long enough to watch its progress rise (the engine stores progress about once a second).
+DEMO_PAGE_SECONDS = 0.03
 _EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
@@ -29,8 +33,9 @@ def demo_row(number: int) -> dict[str, Any]:
 class DemoDataset:
     """A paginated REST JSON endpoint: ``GET /_local/demo/orders?page=N&page_size=M``."""
 
-    def __init__(self, rows: int = DEMO_ROWS):
+    def __init__(self, rows: int = DEMO_ROWS, page_seconds: float = DEMO_PAGE_SECONDS):
         self.rows = rows
+        self.page_seconds = page_seconds
 
     def serve(self, path: str, query: str) -> tuple[int, Any]:
         if path.rstrip("/") == "/_local/health":
@@ -43,6 +48,7 @@ class DemoDataset:
             size = max(1, min(1000, int(params.get("page_size", DEMO_PAGE_SIZE))))
         except ValueError:
             return 400, {"error": "page and page_size must be integers"}
+        time.sleep(self.page_seconds)
         first = (page - 1) * size + 1
         last = min(self.rows, first + size - 1)
         data = [demo_row(n) for n in range(first, last + 1)] if first <= self.rows else []
@@ -115,7 +121,7 @@ def seed(base_url: str) -> None:
         id=DEMO_DATA_SOURCE_ID,
         name="Demo orders (local HTTP API)",
         type="http",
-        description="10,000 demo orders served by the local stack, 100 per page.",
+        description="10,000 demo orders served by the local stack, 100 per page, each page in about 30 ms.",
         connection_config={"base_url": f"{base_url}/_local/demo", "headers": {"Accept": "application/json"}},
         params_config={
             "url_suffix": "/orders",

@@ -34,9 +34,9 @@ def test_a_subscriber_watches_the_seed_sync_rise_to_success_and_no_one_else_hear
     assert _wait_finished(stack, other.json()["id"])["status"] == "success"
     bystander = _subscribe(stack, task_ids=[other.json()["id"]])
 
-    # The seed's sync, in batches small enough to watch.
+    # The seed's example: 10 reads of 1,000 rows, a few seconds in all (progress is stored about once a second).
     created = requests.post(stack.url("/api/sync/tasks"), json={
-        "data_source_id": "ds_123", "task_type": "full_sync", "parameters": {"batch_size": 250}})
+        "data_source_id": "ds_123", "task_type": "full_sync", "parameters": {"batch_size": 1000, "timeout": 300}})
     assert created.status_code == 201, created.text
     task_id = created.json()["id"]
     watcher = _subscribe(stack, task_ids=[task_id])
@@ -52,9 +52,9 @@ def test_a_subscriber_watches_the_seed_sync_rise_to_success_and_no_one_else_hear
     assert messages[-1]["task"]["processed_rows"] == 10_000 and messages[-1]["task"]["progress"] == 100
     progress = [m["task"]["progress"] for m in messages if m["type"] == "task.progress"]
     rows = [m["task"]["processed_rows"] for m in messages if m["type"] == "task.progress"]
-    assert len(progress) >= 3, messages  # 40 batches: the subscriber sees the sync move, not just its end
+    assert len(progress) >= 2, messages  # the subscriber sees the sync move, not just its end
     assert progress == sorted(progress) and rows == sorted(rows) and len(set(rows)) == len(rows)
-    assert progress[-1] == 100 and rows[-1] == 10_000
+    assert all(0 < r < 10_000 for r in rows) and 0 < progress[0] < 100
     sequences = [int(m["sequence"]) for m in messages]
     assert sequences == sorted(sequences)
 
