@@ -223,8 +223,34 @@ async function taskView(view, taskId) {
   const figures = el("div", { id: "task-figures" });
   const facts = el("dl", { class: "facts" });
   const actions = el("div", { class: "toolbar" });
+  const output = el("div", { class: "card", id: "task-output" });
+  let outputOf = null;  // the status whose output is shown
+  const showOutput = async () => {
+    if (!["success", "failed", "cancelled"].includes(task.status) || outputOf === task.status) return;
+    outputOf = task.status;
+    try {
+      const found = await api("GET", `/tasks/${taskId}/output?preview=5`);
+      const preview = found.preview || [];
+      const columns = [...new Set(preview.flatMap((row) => Object.keys(row)))];
+      const cell = (value) => el("td", {}, value !== null && typeof value === "object" ? JSON.stringify(value) : String(value ?? ""));
+      output.replaceChildren(
+        el("h3", {}, `Output: ${found.rows.toLocaleString("en")} rows in ${found.parts.length} file(s)`),
+        el("table", { id: "output-files" },
+          el("thead", {}, el("tr", {}, el("th", {}, "file"), el("th", {}, "rows"), el("th", {}, "bytes"))),
+          el("tbody", {}, found.parts.map((part) => el("tr", {},
+            el("td", {}, el("a", { href: part.url, rel: "noopener" }, part.key.split("/").pop())),
+            cell(part.rows.toLocaleString("en")), cell(part.bytes === null ? "" : part.bytes.toLocaleString("en")))))),
+        preview.length ? el("h3", {}, "First rows") : null,
+        preview.length ? el("table", { id: "output-preview" },
+          el("thead", {}, el("tr", {}, columns.map((column) => el("th", {}, column)))),
+          el("tbody", {}, preview.map((row) => el("tr", {}, columns.map((column) => cell(row[column])))))) : null);
+    } catch (error) {
+      output.replaceChildren(el("p", {}, "Output: " + error.message));
+    }
+  };
   const render = (next) => {
     task = next;
+    showOutput();
     progress.setAttribute("aria-valuenow", Math.round(task.progress || 0));
     progress.firstChild.style.width = Math.min(100, task.progress || 0) + "%";
     figures.replaceChildren(statusCell(task.status), ` ${Math.round(task.progress || 0)}% · ${rows(task)} rows`,
@@ -245,7 +271,7 @@ async function taskView(view, taskId) {
   };
   render(task);
   view.replaceChildren(el("p", {}, el("a", { href: "#/tasks" }, "← tasks")), el("h2", {}, taskId),
-    el("div", { class: "card" }, progress, figures, actions), el("div", { class: "card" }, facts));
+    el("div", { class: "card" }, progress, figures, actions), output, el("div", { class: "card" }, facts));
   return watch(taskId, (next) => { if (next.id === taskId) render(next); });
 }
 

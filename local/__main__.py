@@ -44,6 +44,10 @@ def main() -> None:
     stack.start()
     print(f"SyncHub API on {stack.base_url}  (AWS emulator on http://127.0.0.1:{moto_port}; "
           f"engine {'off' if args.no_engine else 'on'})", flush=True)
+    print(f"  dashboard: {stack.base_url}/", flush=True)
+    print(f"  synced data: GET {stack.base_url}/api/sync/tasks/<id>/output, or with any credentials: "
+          f"AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url http://127.0.0.1:{moto_port} "
+          f"s3 ls s3://{stack.stack.refs['DataLakeBucket']}/", flush=True)
     print(f"  live task status: {stack.websocket_url}  (send {{\"action\":\"subscribe\",\"task_ids\":[…]}})",
           flush=True)
     if stack.demo_token:

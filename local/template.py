@@ -38,8 +38,22 @@ for _tag in ("Ref", "GetAtt", "Sub", "Join", "Select", "Split", "If", "Equals", 
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The template, with its ``Fn::FindInMap`` lookups of literal keys replaced by their values."""
     with open(path, encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        template = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    mappings = template.get("Mappings") or {}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1 and "Fn::FindInMap" in node and all(isinstance(k, str) for k in node["Fn::FindInMap"]):
+            name, top, second = node["Fn::FindInMap"]
+            return mappings[name][top][second]
+        return {key: walk(value) for key, value in node.items()}
+
+    return walk(template)
 
 
 @dataclass

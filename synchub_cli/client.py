@@ -37,6 +37,17 @@ class SyncHubClient:
         return cls((url or os.environ.get("SYNCHUB_URL") or DEFAULT_URL).rstrip("/"),
                    token or os.environ.get("SYNCHUB_TOKEN") or None)
 
+    def fetch(self, url: str) -> bytes:
+        """The stored bytes behind a pre-signed URL (no SyncHub credentials: the URL carries its own signature;
+        a gzip part stays gzip, whatever its Content-Encoding says)."""
+        try:
+            with requests.get(url, timeout=self.timeout, stream=True) as response:
+                if response.status_code != 200:
+                    raise ApiError(response.status_code, {"detail": response.text[:300]})
+                return response.raw.read(decode_content=False)
+        except requests.RequestException as error:
+            raise Unreachable(str(error)) from error
+
     def request(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, Any]:
         """(status, parsed body) of a 2xx answer; raises ``ApiError`` for any other, ``Unreachable`` for none."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 
 from synchub_cli.client import ApiError, SyncHubClient, Unreachable
@@ -239,6 +239,46 @@ def tasks_list(
 def tasks_get(ctx: typer.Context, task_id: str, json_output: JsonOption = False) -> None:
     """Show one task (with live progress while it runs)."""
     _show(ctx, json_output, _settings(ctx).client.request("GET", f"/tasks/{task_id}")[1], _details)
+
+
+@command(tasks_app, "output")
+def tasks_output(
+    ctx: typer.Context, task_id: str,
+    head: Annotated[Optional[int], typer.Option("--head", min=1, max=100, help="Also show the first N rows.")] = None,
+    download: Annotated[Optional[Path], typer.Option("--download", help="Save the parts and the manifest in this "
+                                                     "folder.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """What a task wrote: its files in the data lake (rows, bytes), and with --head its first rows."""
+    output = _settings(ctx).client.request("GET", f"/tasks/{task_id}/output", params={"preview": head})[1]
+    if download is not None:
+        download.mkdir(parents=True, exist_ok=True)
+        for item in [*output["parts"], *([output["manifest"]] if output.get("manifest") else [])]:
+            target = download / item["key"].rsplit("/", 1)[-1]
+            target.write_bytes(_settings(ctx).client.fetch(item["url"]))
+            err.print(f"saved {target}", highlight=False)
+
+    def render(found: dict[str, Any]) -> Any:
+        where = (f"s3://{found['bucket']}/{found['prefix']}/" if found["destination"] == "s3"
+                 else f"DynamoDB table {found['table']}, partition {found['partition']}")
+        summary = f"{task_id} ({found['status']}): {found['rows']} rows in {where}"
+        table = Table()
+        for column in ("file", "rows", "bytes"):
+            table.add_column(column, justify="left" if column == "file" else "right")
+        for part in found["parts"]:
+            table.add_row(part["key"].rsplit("/", 1)[-1], str(part["rows"]), str(part.get("bytes") or ""))
+        if not found.get("preview"):
+            return Group(summary, table)
+        rows = Table(title=f"first {len(found['preview'])} rows")
+        columns = list(dict.fromkeys(key for row in found["preview"] for key in row))
+        for column in columns:
+            rows.add_column(column)
+        for row in found["preview"]:
+            rows.add_row(*(json.dumps(row.get(c)) if isinstance(row.get(c), (dict, list)) else str(row.get(c, ""))
+                           for c in columns))
+        return Group(summary, table, rows)
+
+    _show(ctx, json_output, output, render)
 
 
 @command(tasks_app, "update")

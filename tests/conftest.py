@@ -113,6 +113,11 @@ class ApiClient:
     def put(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResult:
         return self.request("PUT", path, json_body, **kwargs)
 
+    def patch(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResult:
+        """A JSON Merge Patch (sent as application/merge-patch+json)."""
+        return self.request("PATCH", path, json_body, headers={"Content-Type": "application/merge-patch+json",
+                                                              **kwargs.pop("headers", {})}, **kwargs)
+
     def delete(self, path: str, **kwargs: Any) -> HttpResult:
         return self.request("DELETE", path, **kwargs)
 

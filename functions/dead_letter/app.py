@@ -20,13 +20,7 @@ def fail_task(record: SQSRecord) -> None:
         return
     if not isinstance(task_id, str):
         return
-    receives = record.attributes.approximate_receive_count
-    finished = task_lifecycle().finish_task(
-        task_id, lease_owner=None, status="failed", from_statuses=("pending", "running"),
-        changes={"error_code": "ENGINE_GAVE_UP",
-                 "error_message": f"The engine could not complete the task; its message was delivered "
-                                  f"{receives or 'too many'} times and moved to the dead-letter queue."},
-    )
+    finished = task_lifecycle().give_up(task_id)
     logger.warning("dead letter", extra={"task_id": task_id, "failed_now": finished is not None})
 
 

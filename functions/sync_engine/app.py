@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from synchub.engine.runner import RetryLater, engine_runner, retry_later_backoff
+from synchub.engine.runner import UNEXPECTED_CAUSE, RetryLater, engine_runner, retry_later_backoff
 from synchub.observability import CORRELATION_ATTRIBUTE, logger, metrics, usable_correlation_id
 
 # A message the engine could not finish goes back to the queue as a batch item failure, with backoff; the
@@ -25,9 +25,11 @@ def run_record(record: SQSRecord, lambda_context: LambdaContext) -> str:
     try:
         return engine_runner().handle(message, record.message_id, lambda_context.get_remaining_time_in_millis)
     except Exception as error:
-        if not isinstance(error, RetryLater):
+        expected = isinstance(error, RetryLater)
+        if not expected:
             metrics.add_metric(name="EngineUnexpectedErrors", unit=MetricUnit.Count, value=1)
-        retry_later_backoff(record.receipt_handle, int(record.attributes.approximate_receive_count or 1))
+        delay = retry_later_backoff(record.receipt_handle, int(record.attributes.approximate_receive_count or 1))
+        engine_runner().note_retry(message, record.message_id, str(error) if expected else UNEXPECTED_CAUSE, delay)
         raise
 
 

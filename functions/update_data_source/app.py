@@ -1,12 +1,13 @@
-"""PUT /api/sync/data-sources/{id}: replace a data source (a masked secret keeps its stored value)."""
+"""PUT /api/sync/data-sources/{id}: replace a data source (a masked secret keeps its stored value); PATCH: a
+JSON Merge Patch of it (RFC 7396)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from synchub.api.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
-from synchub.api.openapi import responses
+from synchub.api.openapi import MERGE_PATCH, responses
 from synchub.models.data_sources import UpdateDataSourceRequest
 from synchub.observability import logger
 from synchub.sources.data_sources import data_source_service
@@ -20,6 +21,14 @@ app = create_app()
 )
 def update_data_source(data_source_id: str, request: Annotated[UpdateDataSourceRequest, Body()]):
     return json_response(200, data_source_service().replace(data_source_id, request))
+
+
+@app.patch(
+    "/api/sync/data-sources/<data_source_id>", summary="Change part of a data source (JSON Merge Patch)",
+    tags=["data-sources"], responses=responses(200, "DataSource", "Updated", 404),
+)
+def patch_data_source(data_source_id: str, patch: Annotated[dict[str, Any], Body(description=MERGE_PATCH)]):
+    return json_response(200, data_source_service().patch(data_source_id, patch))
 
 
 @logger.inject_lambda_context(clear_state=True)

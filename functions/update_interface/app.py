@@ -1,12 +1,13 @@
-"""PUT /api/sync/data-sources/{id}/interfaces/{interface_id}: replace a stream definition."""
+"""PUT /api/sync/data-sources/{id}/interfaces/{interface_id}: replace a stream definition; PATCH: a JSON Merge
+Patch of it (RFC 7396)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from synchub.api.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
-from synchub.api.openapi import responses
+from synchub.api.openapi import MERGE_PATCH, responses
 from synchub.models.interfaces import UpdateInterfaceRequest
 from synchub.observability import logger
 from synchub.sources.interfaces import interface_service
@@ -21,6 +22,16 @@ app = create_app()
 )
 def update_interface(data_source_id: str, interface_id: str, request: Annotated[UpdateInterfaceRequest, Body()]):
     return json_response(200, interface_service().replace(data_source_id, interface_id, request))
+
+
+@app.patch(
+    "/api/sync/data-sources/<data_source_id>/interfaces/<interface_id>",
+    summary="Change part of an interface (JSON Merge Patch)", tags=["interfaces"],
+    responses=responses(200, "Interface", "Updated", 404),
+)
+def patch_interface(data_source_id: str, interface_id: str,
+                    patch: Annotated[dict[str, Any], Body(description=MERGE_PATCH)]):
+    return json_response(200, interface_service().patch(data_source_id, interface_id, patch))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -154,3 +154,23 @@ def test_watch_falls_back_to_polling_without_a_websocket(secured):
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["status"] == "success"
+
+
+def test_tasks_output_shows_downloads_and_previews_what_the_lake_holds(secured, tmp_path):
+    import gzip
+
+    task_id = as_json(synchub(secured, "tasks", "create", "--source", "ds_123", "--json",
+                              "--parameters", '{"batch_size": 2000}'))["id"]
+    assert synchub(secured, "tasks", "watch", task_id).returncode == 0
+    shown = synchub(secured, "tasks", "output", task_id, "--head", "5", "--download", str(tmp_path))
+    assert shown.returncode == 0, shown.stderr
+    assert "10000 rows in s3://" in shown.stdout and "part-00001.jsonl.gz" in shown.stdout
+    assert "first 5 rows" in shown.stdout and "customer-005" in shown.stdout
+    saved = [json.loads(line) for line in gzip.decompress((tmp_path / "part-00001.jsonl.gz").read_bytes()).splitlines()]
+    assert [row["id"] for row in saved[:5]] == [1, 2, 3, 4, 5] and len(saved) == 10_000
+    assert json.loads((tmp_path / "manifest.json").read_text())["rows"] == 10_000
+    output = as_json(synchub(secured, "tasks", "output", task_id, "--head", "2", "--json"))
+    assert [row["id"] for row in output["preview"]] == [1, 2]
+    # the pre-signed URL downloads the part with plain curl, no SyncHub credentials
+    curl = subprocess.run(["curl", "-sf", output["parts"][0]["url"]], capture_output=True, timeout=60)
+    assert curl.returncode == 0 and gzip.decompress(curl.stdout).startswith(b'{"id":1,')

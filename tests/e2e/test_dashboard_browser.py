@@ -81,6 +81,13 @@ def test_create_the_seed_task_and_watch_its_bar_reach_100(page):
     assert bar.get_attribute("aria-valuenow") == "100"
     assert page.locator("#task-figures").inner_text().startswith("success 100% · 10,000 / 10,000 rows")
     assert len(seen) >= 2, seen  # the bar moved while the page watched, not only at the end
+    # what the task wrote: its file (a download link) and its first rows
+    page.wait_for_selector("#output-preview tbody tr")
+    files = page.locator("#output-files tbody tr")
+    assert files.count() == 1 and files.first.locator("a").inner_text() == "part-00001.jsonl.gz"
+    assert "X-Amz-Signature=" in files.first.locator("a").get_attribute("href")
+    assert page.locator("#output-preview tbody tr").count() == 5
+    assert page.locator("#output-preview tbody tr").first.locator("td").first.inner_text() == "1"
     page.screenshot(path=str(ARTIFACTS / "task-finished.png"), full_page=True)
     page.click("text=← tasks")
     page.wait_for_selector("#tasks tbody tr")

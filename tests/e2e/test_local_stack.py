@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -41,6 +42,7 @@ def test_every_route_over_http(stack):
     source = requests.post(stack.url("/api/sync/data-sources"), json={
         "id": "ds_e2e", "name": "e2e", "type": "mysql",
         "connection_config": {"host": "127.0.0.1", "database": "test", "user": "root", "password": "pw-e2e-secret"},
+        "params_config": {"table_name": "orders", "cursor_field": "updated_at"},
     })
     assert source.status_code == 201 and source.json()["connection_config"]["password"] == "********"
     assert requests.get(stack.url("/api/sync/data-sources/ds_e2e")).json()["name"] == "e2e"
@@ -123,3 +125,30 @@ def test_the_dashboard_is_served_with_its_config(stack):
     assert config == {"api_base": "", "ws_url": stack.ws_url, "auth": "none"}
     missing = requests.get(stack.url("/dashboard/secrets.txt"), timeout=10)
     assert missing.status_code == 404 and missing.headers["Content-Type"] == "application/problem+json"
+    # `make run` says where the dashboard is
+    deadline = time.monotonic() + 10
+    while f"dashboard: {stack.base_url}/" not in stack.log() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert f"dashboard: {stack.base_url}/" in stack.log(), stack.log()[-2000:]
+    assert f"synced data: GET {stack.base_url}/api/sync/tasks/<id>/output" in stack.log()
+    assert f"aws --endpoint-url http://127.0.0.1:{stack.moto_port} s3 ls s3://" in stack.log()
+
+
+def test_readme_examples_that_register_sources_and_interfaces_work_as_written(stack):
+    """Every `curl -X POST` of README's "Try it" section that creates a data source, an interface, or a task on
+    an interface, run as written (against this stack's port) with the shell's curl."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Try it"):readme.index("### Routes")]
+    commands = [line for line in section.splitlines()
+                if line.startswith("curl -X POST http://localhost:8080/api/sync/data-sources")
+                or (line.startswith("curl -X POST http://localhost:8080/api/sync/tasks") and "interface_id" in line)]
+    assert len(commands) == 4, commands  # a database, an API, an interface, a task on it
+    for command in commands:
+        run = command.replace("http://localhost:8080", stack.base_url) + " -s -o /dev/stderr -w '%{http_code}'"
+        result = subprocess.run(run, shell=True, capture_output=True, text=True, timeout=60)
+        assert result.stdout == "201", (command, result.stdout, result.stderr)
+    shop = requests.get(stack.url("/api/sync/data-sources/ds_shop"), timeout=10).json()
+    assert shop["connection_config"]["password"] == "********"
+    interface_task = json.loads(result.stderr)
+    assert interface_task["interface_id"] == "orders_500"
+    assert follow(stack, interface_task["id"])[-1]["processed_rows"] == 10_000

@@ -44,6 +44,8 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("GET", "/api/sync/tasks/statistics"): lambda a: ("/api/sync/tasks/statistics", None),
     ("GET", "/api/sync/tasks/{id}"): lambda a: (f"/api/sync/tasks/{_task(a)}", None),
     ("PUT", "/api/sync/tasks/{id}"): lambda a: (f"/api/sync/tasks/{_task(a)}", {"config": {"batch_size": 10}}),
+    ("PATCH", "/api/sync/tasks/{id}"): lambda a: (f"/api/sync/tasks/{_task(a)}", {"config": {"batch_size": 20}}),
+    ("GET", "/api/sync/tasks/{id}/output"): lambda a: (f"/api/sync/tasks/{_task(a)}/output", None),
     ("DELETE", "/api/sync/tasks/{id}"): lambda a: (f"/api/sync/tasks/{_task(a, 'success')}", None),
     ("POST", "/api/sync/tasks/{id}/cancel"): lambda a: (f"/api/sync/tasks/{_task(a)}/cancel", None),
     ("POST", "/api/sync/tasks/{id}/retry"): lambda a: (f"/api/sync/tasks/{_task(a, 'failed')}/retry", None),
@@ -58,6 +60,7 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("GET", "/api/sync/data-sources/{id}"): lambda a: (f"/api/sync/data-sources/{_source(a)}", None),
     ("PUT", "/api/sync/data-sources/{id}"): lambda a: (
         f"/api/sync/data-sources/{_source(a)}", {k: v for k, v in SOURCE.items() if k != "id"}),
+    ("PATCH", "/api/sync/data-sources/{id}"): lambda a: (f"/api/sync/data-sources/{_source(a)}", {"name": "renamed"}),
     ("DELETE", "/api/sync/data-sources/{id}"): lambda a: (f"/api/sync/data-sources/{_source(a)}", None),
     ("POST", "/api/sync/data-sources/{id}/test"): lambda a: (f"/api/sync/data-sources/{_source(a)}/test", None),
     ("POST", "/api/sync/data-sources/{id}/interfaces"): lambda a: (
@@ -68,6 +71,8 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("PUT", "/api/sync/data-sources/{id}/interfaces/{interface_id}"): lambda a: (
         "/api/sync/data-sources/{}/interfaces/{}".format(*_interface(a)),
         {k: v for k, v in INTERFACE.items() if k != "id"}),
+    ("PATCH", "/api/sync/data-sources/{id}/interfaces/{interface_id}"): lambda a: (
+        "/api/sync/data-sources/{}/interfaces/{}".format(*_interface(a)), {"name": "renamed"}),
     ("DELETE", "/api/sync/data-sources/{id}/interfaces/{interface_id}"): lambda a: (
         "/api/sync/data-sources/{}/interfaces/{}".format(*_interface(a)), None),
 }

@@ -166,3 +166,53 @@ def test_unknown_ids_and_bad_bodies(api):
     assert_problem(api.put("/api/sync/data-sources/ds_pg", {**body, "id": "other"}), 422, "VALIDATION_FAILED")
     assert_problem(api.put("/api/sync/data-sources/ds_pg", {**body, "connection_config": {"x" * 10: "y" * 300_000}}),
                    413, "PAYLOAD_TOO_LARGE")
+
+
+def test_put_takes_back_what_get_answered_and_refuses_changed_read_only_fields(api, aws):
+    created = api.post("/api/sync/data-sources", {**HTTP, "notify_secret": "a-signing-secret-of-16+"}).json
+    shown = api.get("/api/sync/data-sources/ds_http").json
+    assert shown["has_secrets"] and shown["notify_secret_set"]
+    again = api.put("/api/sync/data-sources/ds_http", shown)  # exactly what GET answered
+    assert again.status == 200, again.text
+    assert {k: v for k, v in again.json.items() if k != "updated_at"} == \
+        {k: v for k, v in shown.items() if k != "updated_at"}  # secrets and the signing secret kept
+    vault = boto3.client("secretsmanager")
+    assert len(vault.list_secrets()["SecretList"]) == 2 and created["notify_secret_set"]
+
+    now = api.get("/api/sync/data-sources/ds_http").json
+    changed = api.put("/api/sync/data-sources/ds_http", {**now, "name": "CRM", "created_at": "2020-01-01T00:00:00Z",
+                                                         "id": "ds_other"})
+    assert_problem(changed, 422, "VALIDATION_FAILED")
+    assert [e["loc"] for e in changed.json["errors"]] == [["body", "id"], ["body", "created_at"]]
+    assert "Read-only field(s) id, created_at cannot be changed" in changed.json["detail"]
+    assert api.get("/api/sync/data-sources/ds_http").json["name"] == "CRM API"  # nothing changed
+
+
+def test_patch_merges_into_what_get_shows_and_validates_the_result(api, aws):
+    api.post("/api/sync/data-sources", HTTP)
+    patched = api.patch("/api/sync/data-sources/ds_http", {
+        "description": "the CRM", "connection_config": {"headers": {"X-Api-Key": None, "Accept": "text/csv"}}})
+    assert patched.status == 200, patched.text
+    config = patched.json["connection_config"]
+    assert patched.json["description"] == "the CRM" and patched.json["name"] == "CRM API"
+    assert config["headers"] == {"Authorization": "********", "Accept": "text/csv"}  # X-Api-Key removed by null
+    assert config["token"] == "********" and config["base_url"] == HTTP["connection_config"]["base_url"]
+    vault = boto3.client("secretsmanager")
+    (secret,) = [found for found in vault.list_secrets()["SecretList"] if "/data-sources/ds_http/" in found["Name"]]
+    stored = vault.get_secret_value(SecretId=secret["ARN"])["SecretString"]
+    assert SECRET_VALUES[1] in stored and SECRET_VALUES[2] in stored and SECRET_VALUES[3] not in stored
+
+    bad = api.patch("/api/sync/data-sources/ds_http", {"connection_config": {"base_url": "ftp://x"}})
+    assert_problem(bad, 422, "VALIDATION_FAILED")
+    assert_problem(api.patch("/api/sync/data-sources/ds_http", {"id": "ds_new"}), 422, "VALIDATION_FAILED")
+    assert_problem(api.patch("/api/sync/data-sources/ds_http", ["not", "an", "object"]), 422, "VALIDATION_FAILED")
+    assert_problem(api.patch("/api/sync/data-sources/ds_nope", {"name": "x"}), 404, "DATA_SOURCE_NOT_FOUND")
+    assert api.get("/api/sync/data-sources/ds_http").json["description"] == "the CRM"  # the failures changed nothing
+
+
+def test_a_sql_query_without_a_primary_key_is_refused_when_created(api):
+    response = api.post("/api/sync/data-sources", {**PG, "params_config": {"query": "SELECT * FROM orders"}})
+    assert_problem(response, 422, "VALIDATION_FAILED")
+    assert "params_config.query needs params_config.primary_key" in json.dumps(response.json["errors"])
+    assert api.post("/api/sync/data-sources", {**PG, "params_config": {"query": "SELECT * FROM orders",
+                                                                       "primary_key": "id"}}).status == 201

@@ -13,6 +13,7 @@ from local.stack import QueueEventSource, _sqs_record
 from synchub.tasks.lifecycle import task_lifecycle
 from synchub.tasks.use_cases import task_service
 from tests.conftest import FUNCTIONS, TEMPLATE
+from tests.functional.test_tasks_api import assert_problem
 from tests.helpers import statistics_match_the_stored_tasks
 from local.orders_server import PAGINATIONS, OrdersServer
 
@@ -284,12 +285,14 @@ def test_transient_failures_retry_then_succeed(api, aws, orders):
     orders.fail(503, times=2)
     source = engine_source(aws)
     source.poll_once()
-    assert api.get(f"/api/sync/tasks/{task['id']}").json["status"] == "running"
+    waiting = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert waiting["status"] == "running" and waiting["current_phase"] == "retrying"  # visible, with its cause
+    assert waiting["error_count"] == 1 and "503" in waiting["error_message"] and waiting["next_attempt_at"]
     assert orders.failures == [503]  # one failure left for the redelivery
     drain(aws)
     assert orders.failures == []
     done = api.get(f"/api/sync/tasks/{task['id']}").json
-    assert done["status"] == "success"
+    assert done["status"] == "success" and done["error_count"] == 2 and "next_attempt_at" not in done
     assert_exact(aws, done, 2345)
     statistics_match_the_stored_tasks(api, aws)
 
@@ -490,8 +493,31 @@ def test_a_source_that_never_recovers_ends_in_the_dead_letter_queue_and_fails(ap
         deliveries += 1
         assert deliveries < 20
     assert deliveries == 5  # the template's maxReceiveCount
-    assert api.get(f"/api/sync/tasks/{task['id']}").json["status"] == "running"
+    running = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert running["status"] == "running" and running["error_count"] == 5 and running["current_phase"] == "retrying"
     assert engine_source(aws, "DeadLetterFunction").poll_once() == 1
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "failed" and done["error_code"] == "ENGINE_GAVE_UP"
+    # the final failure names the cause, and the number of attempts README and the template give
+    assert done["error_message"].startswith("The engine gave up after 5 attempts. The last one failed with: ")
+    assert "503" in done["error_message"] and "next_attempt_at" not in done
     statistics_match_the_stored_tasks(api, aws)
+
+
+def test_the_output_lists_what_a_task_wrote_and_previews_its_first_rows(api, aws, orders):
+    register(api, orders)
+    task = create(api)
+    assert api.get(f"/api/sync/tasks/{task['id']}/output").json["parts"] == []  # pending: nothing yet
+    drain(aws)
+    output = api.get(f"/api/sync/tasks/{task['id']}/output?preview=3")
+    assert output.status == 200, output.text
+    body = output.json
+    assert body["status"] == "success" and body["destination"] == "s3" and body["rows"] == 2345
+    lake = {o["Key"]: o["Size"] for o in boto3.client("s3").list_objects_v2(
+        Bucket=aws.refs["DataLakeBucket"], Prefix=body["prefix"] + "/part-")["Contents"]}
+    assert {p["key"]: p["bytes"] for p in body["parts"]} == lake and sum(p["rows"] for p in body["parts"]) == 2345
+    assert all(p["url"].startswith("https://") and "X-Amz-Signature=" in p["url"] for p in body["parts"]), body["parts"][0]
+    assert body["manifest"]["key"].endswith("/manifest.json") and body["urls_expire_in"] == 300
+    assert [row["id"] for row in body["preview"]] == [1, 2, 3] and body["preview"] == lake_rows(aws, {"result": body})[:3]
+    assert_problem(api.get(f"/api/sync/tasks/{task['id']}/output?preview=1000"), 422, "VALIDATION_FAILED")
+    assert_problem(api.get("/api/sync/tasks/task_123/output"), 404, "TASK_NOT_FOUND")

@@ -75,3 +75,22 @@ def test_task_fails_clearly_when_its_interface_was_deleted(api, aws, orders):
     drain(aws)
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "failed" and "interface 'orders' no longer exists" in done["error_message"]
+
+
+def test_put_takes_back_what_get_answered_and_refuses_changed_read_only_fields(api, orders):
+    shown = api.post(BASE, ORDERS).json
+    again = api.put(f"{BASE}/orders", {**shown, "name": "All orders"})
+    assert again.status == 200, again.text
+    assert again.json["name"] == "All orders" and again.json["created_at"] == shown["created_at"]
+    moved = api.put(f"{BASE}/orders", {**again.json, "data_source_id": "ds_elsewhere"})
+    assert_problem(moved, 422, "VALIDATION_FAILED")
+    assert moved.json["errors"][0]["loc"] == ["body", "data_source_id"]
+
+
+def test_patch_changes_part_of_an_interface(api, orders):
+    api.post(BASE, ORDERS)
+    patched = api.patch(f"{BASE}/orders", {"pagination": {"page_size": 50}, "cursor_field": None})
+    assert patched.status == 200, patched.text
+    assert patched.json["pagination"]["page_size"] == 50 and patched.json["pagination"]["style"] == "page"
+    assert "cursor_field" not in patched.json and patched.json["primary_key"] == "id"
+    assert_problem(api.patch(f"{BASE}/orders", {"query": "SELECT 1", "table_name": "t"}), 422, "VALIDATION_FAILED")

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.functional.test_tasks_api import CREATE, assert_problem
-from local.seeding import run_task
+from local.seeding import SEEDING_LEASE_OWNER, run_task
+from synchub.tasks.lifecycle import task_lifecycle
 from tests.conftest import TEMPLATE
 
 ENGINE_MAX_CONCURRENCY = TEMPLATE["Parameters"]["EngineMaxConcurrency"]["Default"]  # the stack's setting
@@ -115,6 +116,15 @@ def test_statistics_count_the_window_and_the_data_source(api, two_sources):
 
     only_b = api.get("/api/sync/tasks/statistics?data_source_id=ds_b").json
     assert only_b["total_tasks"] == 2 and only_b["cancelled_tasks"] == 1 and only_b["data_source_id"] == "ds_b"
+    # a data source's statistics give its own running and pending tasks and speed; the queue is the engine's
+    running = api.get("/api/sync/tasks?status=running").json["tasks"][0]
+    task_lifecycle().record_progress(running["id"], lease_owner=SEEDING_LEASE_OWNER, seq=0, changes={"speed": 12.5})
+    figures = {ds: api.get(f"/api/sync/tasks/statistics?data_source_id={ds}").json["engine_statistics"]
+               for ds in ("ds_a", "ds_b")}
+    assert (figures["ds_a"]["running_tasks"], figures["ds_a"]["pending_tasks"], figures["ds_a"]["speed"]) == (1, 0, 12.5)
+    assert (figures["ds_b"]["running_tasks"], figures["ds_b"]["pending_tasks"], figures["ds_b"]["speed"]) == (0, 1, 0.0)
+    assert figures["ds_a"]["queue_length"] == figures["ds_b"]["queue_length"] == 6
+    assert api.get("/api/sync/tasks/statistics").json["engine_statistics"]["speed"] == 12.5
 
     past = datetime.now(timezone.utc) - timedelta(days=30)
     old = api.get("/api/sync/tasks/statistics?start_time={}&end_time={}".format(
@@ -131,3 +141,25 @@ def test_statistics_count_the_window_and_the_data_source(api, two_sources):
 )
 def test_statistics_bad_queries_are_422(api, query):
     assert_problem(api.get(f"/api/sync/tasks/statistics?{query}"), 422, "VALIDATION_FAILED")
+
+
+@pytest.mark.parametrize("path, unknown, takes", [
+    ("/api/sync/tasks?stauts=failed", "stauts", "data_source_id, next_token, page, size, status"),
+    ("/api/sync/tasks/statistics?source=ds_a&start_time=2026-12-01T00:00:00Z", "source",
+     "data_source_id, end_time, start_time"),
+    ("/api/sync/data-sources?sise=5", "sise", "page, size"),
+])
+def test_an_unknown_query_parameter_is_422_naming_it_instead_of_widening_the_answer(api, two_sources, path,
+                                                                                    unknown, takes):
+    response = api.get(path)
+    assert_problem(response, 422, "VALIDATION_FAILED")
+    (error,) = response.json["errors"]
+    assert error["loc"] == ["query", unknown] and error["type"] == "extra_forbidden"
+    assert error["msg"] == f"Unknown query parameter '{unknown}' (this route takes {takes})"
+
+
+def test_a_route_without_query_parameters_refuses_any(api, two_sources):
+    task = api.post("/api/sync/tasks", {**CREATE, "data_source_id": "ds_a"}).json
+    response = api.get(f"/api/sync/tasks/{task['id']}?verbose=1")
+    assert_problem(response, 422, "VALIDATION_FAILED")
+    assert response.json["errors"][0]["msg"] == "Unknown query parameter 'verbose' (this route takes none)"

@@ -137,6 +137,18 @@ def test_incremental_copies_only_new_rows_and_failures_keep_the_watermark(api, a
     statistics_match_the_stored_tasks(api, aws)
 
 
+def test_a_full_sync_sets_the_watermark_so_the_next_incremental_copies_only_what_is_new(api, aws, source):
+    full = run(api, aws)
+    assert full["status"] == "success" and full["processed_rows"] == INITIAL
+    assert full["result"]["watermark"]  # the newest updated_at it copied
+    assert run(api, aws, "incremental_sync")["processed_rows"] == 0
+    source.add_rows(INITIAL + 10)
+    incremental = run(api, aws, "incremental_sync")
+    assert incremental["processed_rows"] == 10
+    assert written_ids(aws, incremental) == list(range(INITIAL + 1, INITIAL + 11))
+    statistics_match_the_stored_tasks(api, aws)
+
+
 def test_realtime_polls_for_new_rows_until_cancelled(api, aws, source):
     task = api.post("/api/sync/tasks", {"data_source_id": "ds_src", "task_type": "realtime_sync",
                                         "parameters": {"batch_size": 400, "poll_interval": 1}}).json
@@ -179,3 +191,50 @@ def test_retry_resumes_from_the_failed_checkpoint_or_restarts(api, aws, source, 
     # one part of its own and none of the failed attempt's (the resumed retry lists the failed attempt's part too)
     assert restarted["result"]["parts"] == 1 and resumed["result"]["parts"] == 2
     statistics_match_the_stored_tasks(api, aws)
+
+
+def test_a_source_on_a_closed_port_shows_retrying_with_its_cause_and_fails_naming_it(api, aws):
+    import socket
+
+    from tests.functional.test_engine import engine_source
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    response = api.post("/api/sync/data-sources", {
+        "id": "ds_closed", "name": "closed", "type": "postgresql",
+        "connection_config": {"host": "127.0.0.1", "port": closed_port, "database": "postgres", "user": "postgres",
+                              "sslmode": "disable"},
+        "params_config": {"table_name": "orders", "primary_key": "id"}})
+    assert response.status == 201, response.text
+    task = api.post("/api/sync/tasks", {"data_source_id": "ds_closed", "task_type": "full_sync"}).json
+    engine = engine_source(aws)
+    counts = []
+    while engine.poll_once():
+        seen = api.get(f"/api/sync/tasks/{task['id']}").json
+        assert seen["status"] == "running" and seen["current_phase"] == "retrying", seen
+        assert "refused" in seen["error_message"].lower() and seen["next_attempt_at"], seen
+        counts.append(seen["error_count"])
+    assert counts == [1, 2, 3, 4, 5]
+    assert engine_source(aws, "DeadLetterFunction").poll_once() == 1
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "failed" and done["error_code"] == "ENGINE_GAVE_UP"
+    assert "refused" in done["error_message"].lower(), done["error_message"]
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_a_table_without_a_configured_primary_key_pages_by_the_one_its_catalog_gives(api, aws, request, kind):
+    settings = request.getfixturevalue("postgres" if kind == "postgresql" else "mysql")
+    table = (PostgresTable if kind == "postgresql" else MySqlTable)(settings, f"orders_nokey_{kind[:2]}")
+    request.addfinalizer(table.close)
+    table.insert(1, 700)
+    response = api.post("/api/sync/data-sources", {"id": "ds_nokey", "name": "no key", "type": kind,
+                                                   "connection_config": dict(settings),
+                                                   "params_config": {"table_name": table.name}})
+    assert response.status == 201, response.text
+    task = api.post("/api/sync/tasks", {"data_source_id": "ds_nokey", "task_type": "full_sync",
+                                        "parameters": {"batch_size": 300}}).json
+    drain(aws)
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "success", done
+    assert written_ids(aws, done) == list(range(1, 701))

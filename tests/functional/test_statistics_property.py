@@ -55,7 +55,8 @@ class StatisticsMachine(RuleBasedStateMachine):
         self.statistics = statistics_service()
         for ds in DATA_SOURCES:
             data_source_service().create(CreateDataSourceRequest(
-                id=ds, name=ds, type="http", connection_config={"base_url": "https://example.com"}), "prop")
+                id=ds, name=ds, type="http", connection_config={"base_url": "https://example.com"},
+                params_config={"cursor_field": "updated_at"}), "prop")
         self.ids: list[str] = []
 
     def teardown(self):

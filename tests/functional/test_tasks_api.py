@@ -217,7 +217,13 @@ def test_retry_is_409_unless_failed(api, data_source, outcome):
         api.post(f"/api/sync/tasks/{task['id']}/cancel")
     elif outcome != "pending":
         run_task(task["id"], outcome=outcome)
-    assert_problem(api.post(f"/api/sync/tasks/{task['id']}/retry"), 409, "INVALID_STATE")
+    response = api.post(f"/api/sync/tasks/{task['id']}/retry")
+    assert_problem(response, 409, "INVALID_STATE")
+    in_words = {"pending": "is pending", "running": "is running", "success": "has succeeded",
+                "cancelled": "was cancelled"}[outcome]  # plain English, not "is success"
+    assert response.json["detail"] == f"Task '{task['id']}' {in_words}; only failed tasks can be retried."
+    # the body is checked before the state: "yes" is not a boolean, whatever the task's status
+    assert_problem(api.post(f"/api/sync/tasks/{task['id']}/retry", {"restart": "yes"}), 422, "VALIDATION_FAILED")
     assert api.get("/api/sync/tasks").json["pagination"]["total"] == 1
 
 
@@ -231,5 +237,29 @@ def test_retry_errors(api, data_source):
 
 def test_create_without_or_with_null_parameters_has_an_empty_config(api, data_source):
     assert create(api, parameters=None)["config"] == {}
-    body = {"data_source_id": "ds_test", "task_type": "realtime_sync"}
+    body = {"data_source_id": "ds_test", "task_type": "full_sync"}
     assert api.post("/api/sync/tasks", body).json["config"] == {}
+
+
+def test_patch_merges_into_a_pending_tasks_config(api, data_source):
+    task = create(api, parameters={"batch_size": 100, "timeout": 60})
+    patched = api.patch(f"/api/sync/tasks/{task['id']}", {"config": {"timeout": None, "batch_size": 250}})
+    assert patched.status == 200, patched.text
+    assert patched.json["config"] == {"batch_size": 250}
+    assert_problem(api.patch(f"/api/sync/tasks/{task['id']}", {"config": {"batch_size": 0}}), 422,
+                   "VALIDATION_FAILED")
+    assert_problem(api.patch(f"/api/sync/tasks/{task['id']}", {"status": "success"}), 422, "VALIDATION_FAILED")
+    run_task(task["id"], outcome="success")
+    assert_problem(api.patch(f"/api/sync/tasks/{task['id']}", {"config": {"batch_size": 10}}), 409, "INVALID_STATE")
+
+
+def test_an_incremental_task_on_a_stream_without_a_cursor_field_is_refused_when_created(api, data_source):
+    response = api.post("/api/sync/tasks", {**CREATE, "task_type": "incremental_sync"})
+    assert_problem(response, 422, "VALIDATION_FAILED")
+    assert response.json["errors"][0]["loc"] == ["body", "task_type"]
+    assert response.json["detail"].startswith("This stream has no cursor_field, so incremental_sync cannot tell new "
+                                              "rows from old")
+    assert api.get("/api/sync/tasks").json["pagination"]["total"] == 0  # nothing stored
+    given = api.post("/api/sync/tasks", {**CREATE, "task_type": "realtime_sync",
+                                         "parameters": {"cursor_field": "updated_at"}})
+    assert given.status == 201, given.text

@@ -17,7 +17,7 @@ def batches(count: int, *, rows: int = 10) -> Checkpoint:
     checkpoint = first()
     for number in range(count):
         batch = Batch(rows=[{"id": number * rows + i} for i in range(rows)], state={"after": number * rows + rows})
-        checkpoint = after_part(after_batch(checkpoint, batch, incremental=False, cursor_field=None))
+        checkpoint = after_part(after_batch(checkpoint, batch, cursor_field=None))
     return checkpoint
 
 
@@ -32,8 +32,7 @@ def test_the_same_size_after_10_or_10000_polls():
         checkpoint = first(since="2026-12-01T00:00:00.000Z")
         for number in range(count):
             batch = Batch(rows=[{"id": number, "updated_at": f"2026-12-02T00:00:{number % 60:02d}.000Z"}], state=None)
-            checkpoint = after_poll(after_part(after_batch(checkpoint, batch, incremental=True,
-                                                           cursor_field="updated_at")))
+            checkpoint = after_poll(after_part(after_batch(checkpoint, batch, cursor_field="updated_at")))
         return checkpoint
 
     few, many = polls(10), polls(10_000)
@@ -46,7 +45,7 @@ def test_the_same_size_after_20_retries():
     sizes = []
     for attempt in range(20):
         checkpoint = resumed(after_part(after_batch(checkpoint, Batch(rows=[{"id": attempt}], state={"after": attempt}),
-                                                    incremental=False, cursor_field=None)),
+                                                    cursor_field=None)),
                              f"task_01M8F5WN6MGNT4KP4MPE6TDY{attempt:02d}", incremental=False)
         sizes.append(size(checkpoint))
     assert checkpoint.earlier == {"task_id": "task_01M8F5WN6MGNT4KP4MPE6TDY19", "parts": 1}

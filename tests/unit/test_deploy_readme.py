@@ -42,3 +42,11 @@ def test_signed_requests_go_to_the_api_not_through_cloudfront():
     """SigV4 does not survive CloudFront's host rewrite, so "works for scripts too" holds for tokens only."""
     assert "with\n`AuthMode` iam, call `ApiUrl`" in README
     assert "With `AuthMode=iam`, sign requests to `ApiUrl`" in DEPLOY
+
+
+def test_readme_gives_the_engine_the_deliveries_the_template_gives_it():
+    deliveries = TEMPLATE["Mappings"]["Engine"]["Limits"]["MaxDeliveries"]
+    queue = TEMPLATE["Resources"]["SyncQueue"]["Properties"]["RedrivePolicy"]
+    assert queue["maxReceiveCount"] == deliveries  # one value for the queue and the functions' environment
+    engine = README[README.index("## The engine\n"):]
+    assert f"After {deliveries} deliveries SQS" in engine and f"gave up after {deliveries} attempts" in engine

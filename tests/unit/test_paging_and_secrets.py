@@ -85,4 +85,4 @@ def test_literal_routes_win_over_parameters():
     assert route.function == "TaskStatisticsFunction" and params == {}
     route, params, _ = api_gateway.match(routes, "GET", "/api/sync/tasks/task_1")
     assert route.function == "GetTaskFunction" and params == {"id": "task_1"}
-    assert api_gateway.match(routes, "PATCH", "/api/sync/tasks/task_1")[0:3:2] == (None, True)
+    assert api_gateway.match(routes, "POST", "/api/sync/tasks/task_1")[0:3:2] == (None, True)

@@ -39,6 +39,8 @@ def client(service: str, endpoint_url: str | None = None) -> Any:
                     connect_timeout=3,
                     read_timeout=10,
                     tcp_keepalive=True,
+                    # pre-signed URLs (task output) with Signature Version 4, which every region accepts
+                    **({"signature_version": "s3v4"} if service == "s3" else {}),
                 ),
             )
             _clients[name] = found

@@ -63,6 +63,15 @@ class ValidationFailed(SyncHubError):
     status, code, title = 422, "VALIDATION_FAILED", "Validation failed"
 
 
+def read_only_changed(fields: list[str]) -> ValidationFailed:
+    """A replacement tried to change read-only fields (what GET answered may be sent back unchanged)."""
+    return ValidationFailed(
+        f"Read-only field(s) {', '.join(fields)} cannot be changed: send them as GET answered them, or leave "
+        "them out.",
+        errors=[{"loc": ["body", name], "msg": "read-only: differs from the stored value", "type": "read_only"}
+                for name in fields])
+
+
 class UnknownDataSource(ValidationFailed):
     """A request names a data source that does not exist (422: the body is well-formed but unusable)."""
 

@@ -13,6 +13,7 @@ from synchub.sources.interfaces import interface_service
 from synchub.stats.service import statistics_service
 from synchub.tasks.lifecycle import task_lifecycle
 from synchub.tasks.maintenance import task_maintenance
+from synchub.tasks.output import task_output_service
 from synchub.tasks.use_cases import task_service
 
 
@@ -23,6 +24,7 @@ def reset() -> None:
     task_lifecycle.cache_clear()
     task_service.cache_clear()
     task_maintenance.cache_clear()
+    task_output_service.cache_clear()
     data_source_service.cache_clear()
     interface_service.cache_clear()
     statistics_service.cache_clear()

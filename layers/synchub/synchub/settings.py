@@ -58,6 +58,8 @@ class Settings(BaseModel):
     # Webhooks go to public addresses only (not loopback, private, link-local: Lambda's runtime API listens
     # on 127.0.0.1); the local stack allows them, for endpoints on your machine.
     webhook_allow_private_hosts: bool = False
+    # How long the download URLs of GET /tasks/{id}/output work.
+    output_url_seconds: int = Field(default=300, ge=30, le=3600)
     # ---- engine
     data_lake_bucket: str = ""
     destination_table: str = ""
@@ -75,6 +77,9 @@ class Settings(BaseModel):
     # ``engine_max_resumptions``).
     heartbeat_timeout_seconds: int = Field(default=900, ge=10)
     engine_max_resumptions: int = Field(default=3, ge=0)
+    # Deliveries of one engine message before SQS moves it to the dead-letter queue (the queue's redrive
+    # policy; the template sets both from one value).
+    engine_max_deliveries: int = Field(default=5, ge=1)
     # First retry delay of a failed engine message; it doubles with each delivery (capped at 15 minutes).
     engine_retry_base_seconds: int = Field(default=5, ge=0, le=900)
 

@@ -37,6 +37,10 @@ def answer(model: str | None, description: str, headers: dict[str, Any] | None =
     return found
 
 
+MERGE_PATCH = ("A JSON Merge Patch (RFC 7396, application/merge-patch+json or application/json): the fields to "
+               "change, null to remove one; the result is validated as a PUT of the whole resource would be.")
+
+
 def responses(status: int, model: str | None, description: str, *errors: int,
               headers: dict[str, Any] | None = None,
               also: dict[int, tuple[str | None, str]] | None = None) -> dict[int, dict[str, Any]]:

@@ -109,9 +109,21 @@ def validated_inputs(function: Callable[..., Any], event: dict[str, Any]) -> dic
             values[item.name] = item.adapter.validate_python(raw, from_attributes=True)
         except ValidationError as error:
             errors.extend({**e, "loc": (*loc, *e["loc"])} for e in error.errors(include_url=False))
+    errors.extend(_unknown_query_parameters(function, event))
     if errors:
         raise InvalidRequest(errors)
     return values
+
+
+def _unknown_query_parameters(function: Callable[..., Any], event: dict[str, Any]) -> list[dict[str, Any]]:
+    """An error for each query parameter the route does not take: a misspelt filter must not silently
+    widen the answer."""
+    known = sorted(item.key for item in inputs_of(function) if item.location == "query")
+    given = {**(event.get("multiValueQueryStringParameters") or {}), **(event.get("queryStringParameters") or {})}
+    takes = f"this route takes {', '.join(known)}" if known else "this route takes none"
+    return [{"type": "extra_forbidden", "loc": ("query", name), "input": value,
+             "msg": f"Unknown query parameter '{name}' ({takes})"}
+            for name, value in sorted(given.items()) if name not in known]
 
 
 def _body(event: dict[str, Any]) -> Any:

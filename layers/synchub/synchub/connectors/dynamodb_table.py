@@ -8,7 +8,7 @@ from typing import Any
 from synchub import aws
 from synchub.connectors.base import PermanentSourceError, TransientSourceError
 from synchub.connectors.lake import encoded_rows
-from synchub.dal.codec import to_item
+from synchub.dal.codec import from_item, to_item
 from synchub.timeutil import now_iso
 
 
@@ -76,3 +76,10 @@ class DynamoDbPart:
 
     def close(self) -> dict[str, Any]:
         return {"key": self.destination.part_key(self.number), "rows": self.rows}
+
+
+def first_rows(table: str, partition: str, count: int) -> list[dict[str, Any]]:
+    """The first ``count`` rows a stream holds in the destination table (by primary key)."""
+    items = aws.client("dynamodb").query(TableName=table, KeyConditionExpression="pk = :pk",
+                                         ExpressionAttributeValues={":pk": {"S": partition}}, Limit=count)["Items"]
+    return [(from_item(item) or {}).get("data") for item in items]

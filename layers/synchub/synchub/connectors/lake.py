@@ -5,6 +5,7 @@ memory is its compressed size), and the part is written in one PUT when it is cl
 
 from __future__ import annotations
 
+import gzip
 import json
 import zlib
 from datetime import date, datetime
@@ -29,6 +30,12 @@ _ENCODER = json.JSONEncoder(default=_default, separators=(",", ":"), ensure_asci
 
 
 ROWS_METADATA = "rows"  # each part's row count, in its S3 metadata
+
+
+def part_rows(bucket: str, key: str) -> int:
+    """A written part's row count, from its S3 metadata (one HEAD)."""
+    head = aws.client("s3").head_object(Bucket=bucket, Key=key)
+    return int(head.get("Metadata", {}).get(ROWS_METADATA, 0))
 
 
 def encoded_rows(rows: list[dict[str, Any]]) -> bytes:
@@ -67,10 +74,6 @@ class LakeDestination:
         self.bucket = bucket
         self.prefix = f"{data_source_id}/{interface_id}/{task_id}"
 
-    def rows_of(self, key: str) -> int:
-        head = aws.client("s3").head_object(Bucket=self.bucket, Key=key)
-        return int(head.get("Metadata", {}).get(ROWS_METADATA, 0))
-
     def part_key(self, number: int) -> str:
         return f"{self.prefix}/part-{number:05d}.jsonl.gz"
 
@@ -86,10 +89,53 @@ class LakeDestination:
     def finish(self, parts: list[dict[str, Any]], summary: dict[str, Any]) -> str:
         """Write the manifest: every part with its rows (for a part written by an earlier invocation, its
         own metadata says how many, so no list of them is kept while the task runs)."""
-        parts = [part if "rows" in part else {**part, "rows": self.rows_of(part["key"])} for part in parts]
+        parts = [part if "rows" in part else {**part, "rows": part_rows(self.bucket, part["key"])} for part in parts]
         key = f"{self.prefix}/manifest.json"
         manifest = {**summary, "bucket": self.bucket, "parts": parts,
                     "rows": sum(int(p["rows"]) for p in parts)}
         aws.client("s3").put_object(Bucket=self.bucket, Key=key, Body=json.dumps(manifest, indent=2).encode(),
                                     ContentType="application/json")
         return key
+
+
+class LakeReader:
+    """What a task wrote to the data lake, for people to look at: its parts (rows, bytes, a short-lived
+    download URL), its manifest, and its first rows."""
+
+    def __init__(self, bucket: str, url_seconds: int):
+        self.bucket, self.url_seconds = bucket, url_seconds
+
+    def manifest(self, key: str) -> dict[str, Any] | None:
+        try:
+            body = aws.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except aws.client("s3").exceptions.NoSuchKey:
+            return None
+        return json.loads(body)
+
+    def sizes(self, prefixes: set[str], limit: int = 1000) -> dict[str, int]:
+        """Bytes of the objects under each prefix (one listing page each: up to ``limit`` objects)."""
+        sizes: dict[str, int] = {}
+        for prefix in sorted(prefixes):
+            listing = aws.client("s3").list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=limit)
+            sizes.update({item["Key"]: int(item["Size"]) for item in listing.get("Contents", [])})
+        return sizes
+
+    def rows_of(self, key: str) -> int:
+        return part_rows(self.bucket, key)
+
+    def url(self, key: str) -> str:
+        """A pre-signed GET of ``key`` (no request is made to create it)."""
+        return aws.client("s3").generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key},
+                                                       ExpiresIn=self.url_seconds)
+
+    def first_rows(self, keys: list[str], count: int) -> list[dict[str, Any]]:
+        """The first ``count`` rows of the parts, in order (reading only as many parts as that takes)."""
+        rows: list[dict[str, Any]] = []
+        for key in keys:
+            stream = aws.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"]
+            lines = gzip.GzipFile(fileobj=stream)
+            for line in lines:
+                rows.append(json.loads(line))
+                if len(rows) == count:
+                    return rows
+        return rows

@@ -56,19 +56,48 @@ class SqlSource(ABC):
     """Keyset paging shared by the drivers; each subclass opens its connection and classifies its errors."""
 
     quote_char = '"'
+    current_schema = ""  # the SQL giving the connection's default schema (catalog lookups)
 
     def __init__(self, connection: dict[str, Any], stream: StreamSpec, *, incremental: bool):
         self.settings = connection
         self.stream = stream
         if not stream.table_name and not stream.query:
             raise PermanentSourceError("the stream names neither table_name nor query")
-        if not stream.primary_key:
-            raise PermanentSourceError("a primary_key is needed to page through a table")
+        if not stream.primary_key and stream.query:
+            raise PermanentSourceError("a query needs params_config.primary_key (a unique column to page by)")
         if incremental and not stream.cursor_field:
             raise PermanentSourceError("incremental and realtime syncs need a cursor_field")
         self.incremental = incremental
-        self.order = [stream.cursor_field, stream.primary_key] if incremental else [stream.primary_key]
+        self._order: list[str] | None = None
         self._connection: Any = None
+
+    @property
+    def order(self) -> list[str]:
+        """The keyset: (cursor field, primary key) for incremental syncs, else the primary key; a table without
+        a configured primary_key pages by the primary key its catalog gives."""
+        if self._order is None:
+            key = self.stream.primary_key or self._catalog_primary_key()
+            self._order = [self.stream.cursor_field or "", key] if self.incremental else [key]
+        return self._order
+
+    def _catalog_primary_key(self) -> str:
+        schema, _, table = (self.stream.table_name or "").rpartition(".")
+        with self.translate_errors():
+            cursor = self.connection().cursor()
+            cursor.execute(
+                "SELECT kcu.column_name FROM information_schema.table_constraints tc "
+                "JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name "
+                "AND kcu.table_schema = tc.table_schema AND kcu.table_name = tc.table_name "
+                f"WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_name = %s AND tc.table_schema = "
+                f"{'%s' if schema else self.current_schema} ORDER BY kcu.ordinal_position",
+                [table, schema] if schema else [table])
+            columns = [self._first_value(raw) for raw in cursor.fetchall()]
+            cursor.close()
+        if len(columns) != 1:
+            found = f"a primary key of {len(columns)} columns ({', '.join(columns)})" if columns else "no primary key"
+            raise PermanentSourceError(f"table '{self.stream.table_name}' has {found}: set params_config.primary_key "
+                                       "to a unique column to page by")
+        return str(columns[0])
 
     # ---- SQL ------------------------------------------------------------------------------------
     def quote(self, name: str) -> str:
@@ -160,6 +189,7 @@ class _Errors:
 
 class PostgresSource(SqlSource):
     quote_char = '"'
+    current_schema = "current_schema()"
 
     def connection(self) -> Any:
         if self._connection is None:
@@ -199,6 +229,7 @@ class PostgresSource(SqlSource):
 
 class MySqlSource(SqlSource):
     quote_char = "`"
+    current_schema = "DATABASE()"
     # Client errors that mean the server could not be reached or went away: worth retrying.
     TRANSIENT_CODES = frozenset({2002, 2003, 2006, 2013, 1040, 1205, 1213})
 

@@ -64,12 +64,15 @@ class TaskStore:
         condition_values: dict[str, Any] | None = None,
         remove: Iterable[str] = (),
         bump_version: bool = False,
+        add: dict[str, int] | None = None,
     ) -> dict[str, Any]:
-        """An Update item: set ``fields`` (None removes) only if the status is one of ``expect_status`` and
-        the version is ``expect_version``; ``bump_version`` adds one to the version."""
+        """An Update item: set ``fields`` (None removes) and add ``add``'s amounts, only if the status is one
+        of ``expect_status`` and the version is ``expect_version``; ``bump_version`` adds one to the version."""
         update = UpdateBuilder()
         for name, value in fields.items():
             update.set(name, value)
+        for name, amount in (add or {}).items():
+            update.add(name, amount)
         for name in remove:
             update.remove(name)
         if bump_version:
@@ -156,15 +159,19 @@ class TaskStore:
     def page(self, index: ShardedIndex, state: PageState, size: int) -> Page:
         return read_page(aws.client("dynamodb").query, index, state, size)
 
-    def running(self, *, limit: int, stale_before: str | None = None,
-                projection: str | None = None) -> list[dict[str, Any]]:
-        """Running tasks, up to ``limit`` per listing shard; with ``stale_before``, only those whose heartbeat
-        (and next realtime poll, if any) is older than that time."""
+    def running(self, *, limit: int, stale_before: str | None = None, projection: str | None = None,
+                data_source_id: str | None = None) -> list[dict[str, Any]]:
+        """Running tasks (of one data source, if given), up to ``limit`` per listing shard; with
+        ``stale_before``, only those whose heartbeat (and next realtime poll, if any) is older than that time."""
         items: list[dict[str, Any]] = []
-        for shard in range(self.settings.list_shards):
+        if data_source_id:
+            partitions = [(INDEX_DATA_SOURCE_STATUS, "lk_ds_status", f"{data_source_id}#running")]
+        else:
+            partitions = [(INDEX_STATUS, "lk_status", f"running#{shard}") for shard in range(self.settings.list_shards)]
+        for index, key, partition in partitions:
             params: dict[str, Any] = {
-                "TableName": self.table, "IndexName": INDEX_STATUS, "KeyConditionExpression": "lk_status = :pk",
-                "ExpressionAttributeValues": {":pk": {"S": f"running#{shard}"}}, "Limit": limit,
+                "TableName": self.table, "IndexName": index, "KeyConditionExpression": f"{key} = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": partition}}, "Limit": limit,
             }
             if stale_before is not None:
                 params["FilterExpression"] = ("heartbeat_at < :cutoff AND "

@@ -55,19 +55,19 @@ def resumed(earlier: Checkpoint, earlier_task_id: str, *, incremental: bool, sin
     """A retry's start: the failed attempt's source position and rows, and a pointer to its parts."""
     return Checkpoint(state=earlier.state, rows=earlier.rows, inherited=earlier.inherited,
                       earlier={"task_id": earlier_task_id, "parts": len(earlier.own_parts)},
-                      since=earlier.since if incremental else since,
-                      max_cursor=earlier.max_cursor if incremental else since)
+                      since=earlier.since if incremental else since, max_cursor=earlier.max_cursor)
 
 
-def after_batch(checkpoint: Checkpoint, batch: Batch, *, incremental: bool, cursor_field: str | None) -> Checkpoint:
-    """The checkpoint once ``batch``'s rows are in part ``checkpoint.next_part`` (still open)."""
+def after_batch(checkpoint: Checkpoint, batch: Batch, *, cursor_field: str | None) -> Checkpoint:
+    """The checkpoint once ``batch``'s rows are in part ``checkpoint.next_part`` (still open), with the newest
+    cursor value seen (any task type: a successful full sync commits it as the watermark too)."""
     max_cursor = checkpoint.max_cursor
-    if incremental and batch.cursor is not None:
+    if batch.cursor is not None:
         if newer_than(batch.cursor, max_cursor):
             max_cursor = batch.cursor
-    elif incremental:
+    elif cursor_field:
         for row in batch.rows:
-            value = row.get(cursor_field or "")
+            value = row.get(cursor_field)
             if value is not None and newer_than(value, max_cursor):
                 max_cursor = value
     return replace(checkpoint, state=batch.state, rows=checkpoint.rows + len(batch.rows), max_cursor=max_cursor)

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from aws_lambda_powertools.metrics import MetricUnit
 
 
-from synchub.connectors.base import Batch, PermanentSourceError, TransientSourceError
+from synchub.connectors.base import Batch, PermanentSourceError, TransientSourceError, newer_than
 from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.watermarks import WatermarkStore
 from synchub.connectors.lake import LakeDestination
@@ -40,6 +40,10 @@ INCREMENTAL_TYPES = ("incremental_sync", "realtime_sync")
 
 class RetryLater(Exception):
     """A transient failure: the message goes back to the queue (with backoff) and is retried."""
+
+
+# What a task shows when the engine itself failed unexpectedly (the details are in its log, not the API).
+UNEXPECTED_CAUSE = "The engine hit an unexpected error (see its log under this task's correlation id)."
 
 
 class SyncRunner:
@@ -89,6 +93,19 @@ class SyncRunner:
             logger.warning("transient source failure; retrying through the queue",
                            extra={"task_id": task_id, "error": str(error)})
             raise RetryLater(str(error)) from error
+
+    def note_retry(self, message: Any, message_id: str, cause: str, delay_seconds: int) -> None:
+        """Show on the task that its run failed for ``cause`` and is tried again in ``delay_seconds``:
+        ``error_count`` + 1, ``error_message``, ``current_phase: retrying``, ``next_attempt_at``. Never raises
+        (the message is retried either way)."""
+        task_id = message.get("task_id") if isinstance(message, dict) else None
+        if not isinstance(task_id, str):
+            return
+        try:
+            self.lifecycle.record_retry(task_id, lease_owner=message.get("run_id") or message_id, cause=cause,
+                                        next_attempt_at=iso(utcnow() + timedelta(seconds=delay_seconds)))
+        except Exception:  # noqa: BLE001 - the retry itself matters more than showing it
+            logger.warning("could not record the retry on the task", extra={"task_id": task_id}, exc_info=True)
 
     # ---- the batch loop -------------------------------------------------------------------------
     def _run(self, task: dict[str, Any], run_id: str, hop: int, remaining_ms: Callable[[], int]) -> str:
@@ -151,7 +168,7 @@ class SyncRunner:
                     raise
                 if batch.state is not None:
                     ahead = reader.submit(source.read, batch.state, batch_size, run.reading.since)
-                run.add(batch, incremental=incremental, cursor_field=stream.cursor_field)
+                run.add(batch, cursor_field=stream.cursor_field)
                 cycle_done = batch.state is None
                 total = batch.total_rows if batch.total_rows is not None else \
                     run.changes.get("total_rows", run.task.get("total_rows"))  # a source may count only once
@@ -233,9 +250,8 @@ class SyncRunner:
             result["manifest"] = destination.finish(parts, {"task_id": task["id"], "data_source_id":
                                                             task["data_source_id"], "interface_id": stream.interface_id})
         extra_ops = []
-        incremental = task["task_type"] in INCREMENTAL_TYPES
         committed = status == "success" or (status == "cancelled" and task["task_type"] == "realtime_sync")
-        if incremental and committed and checkpoint.max_cursor is not None:
+        if committed and checkpoint.max_cursor is not None and self._moves_watermark(task, stream, checkpoint):
             extra_ops.append(self.watermarks.set_op(task["data_source_id"], stream.interface_id,
                                                     checkpoint.max_cursor, task["id"]))
             result["watermark"] = checkpoint.max_cursor
@@ -244,9 +260,17 @@ class SyncRunner:
             "speed": task.get("speed"), **last,  # the last read's figures, stored or not
             "processed_rows": checkpoint.rows, "result": result,
             "progress": 100 if status == "success" else task.get("progress", 0),
-            "estimated_time": 0 if status == "success" else None, "next_poll_at": None,
+            "estimated_time": 0 if status == "success" else None, "next_poll_at": None, "next_attempt_at": None,
         })
         logger.info("task finished", extra={"task_id": task["id"], "status": status, "rows": checkpoint.rows})
+
+    def _moves_watermark(self, task: dict[str, Any], stream: Any, checkpoint: Checkpoint) -> bool:
+        """Incremental and realtime runs commit the newest cursor they copied; a full sync copied everything up
+        to its newest cursor too, so it commits that, unless a later run has already gone further."""
+        if task["task_type"] in INCREMENTAL_TYPES:
+            return True
+        current = self.watermarks.get(task["data_source_id"], stream.interface_id)
+        return current is None or newer_than(checkpoint.max_cursor, current)
 
     def _fail(self, task: dict[str, Any], run_id: str, message: str, code: str,
               checkpoint: Checkpoint | None = None) -> None:
@@ -285,12 +309,12 @@ class PartsInProgress:
         self.changes: dict[str, Any] = {}  # the progress to store next
         self.stored_at = time.monotonic()
 
-    def add(self, batch: Batch, *, incremental: bool, cursor_field: str | None) -> None:
+    def add(self, batch: Batch, *, cursor_field: str | None) -> None:
         if batch.rows:
             if self.part is None:
                 self.part = self.destination.open_part(self.reading.next_part)
             self.part.add(batch.rows)
-        self.reading = after_batch(self.reading, batch, incremental=incremental, cursor_field=cursor_field)
+        self.reading = after_batch(self.reading, batch, cursor_field=cursor_field)
 
     def close_part(self) -> None:
         """Write the open part (if any rows are in it)."""
@@ -307,8 +331,9 @@ class PartsInProgress:
             checkpoint = self.reading if self.reading != self.stored else None
         if checkpoint is None and time.monotonic() - self.stored_at < self.progress_interval:
             return True
+        changes = {**self.changes, "next_attempt_at": None} if self.task.get("next_attempt_at") else self.changes
         updated = self.lifecycle.record_progress(self.task["id"], lease_owner=self.run_id, seq=self.seq,
-                                                 changes=self.changes,
+                                                 changes=changes,
                                                  checkpoint=checkpoint.stored() if checkpoint else None)
         if updated is None:
             logger.info("lost the task to another run; stopping", extra={"task_id": self.task["id"]})
@@ -325,10 +350,12 @@ def _count_batch(rows: int, seconds: float) -> None:
     metrics.add_metric(name="BatchLatency", unit=MetricUnit.Milliseconds, value=round(seconds * 1000, 1))
 
 
-def retry_later_backoff(receipt_handle: str, receive_count: int, settings: Settings | None = None) -> None:
-    """Make a failed message visible again after an exponential backoff (5 s, 10 s, 20 s … up to 15 min)."""
+def retry_later_backoff(receipt_handle: str, receive_count: int, settings: Settings | None = None) -> int:
+    """Make a failed message visible again after an exponential backoff (5 s, 10 s, 20 s … up to 15 min);
+    returns the delay in seconds."""
     settings = settings or get_settings()
-    delay_redelivery(settings.sync_queue_url, receipt_handle, receive_count, settings.engine_retry_base_seconds)
+    return delay_redelivery(settings.sync_queue_url, receipt_handle, receive_count,
+                            settings.engine_retry_base_seconds)
 
 
 _runner: SyncRunner | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -56,6 +56,9 @@ class DataSourceBody(BaseModel):
             port = config.get("port")
             if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536):
                 raise ValueError("connection_config.port must be an integer between 1 and 65535")
+            if self.params_config.get("query") and not self.params_config.get("primary_key"):
+                raise ValueError("params_config.query needs params_config.primary_key: a unique column of its "
+                                 "rows to page by (a table_name alone finds its primary key in the catalog)")
         elif self.type in FILE_TYPES:
             _require(config, "bucket", str, "an S3 bucket name")
             if self.type == "file":
@@ -70,4 +73,23 @@ class CreateDataSourceRequest(DataSourceBody):
 
 
 class UpdateDataSourceRequest(DataSourceBody):
-    """A full replacement; a secret field sent back as the mask keeps its stored value."""
+    """A full replacement; a secret field sent back as the mask keeps its stored value. What GET answered can
+    be sent back as it is: its read-only fields are accepted when they still hold the stored values."""
+
+    id: str | None = None
+    has_secrets: bool | None = None
+    notify_secret_set: bool | None = Field(default=None, description="true without notify_secret: keep the "
+                                                                      "stored webhook signing secret")
+    created_at: str | None = None
+    updated_at: str | None = None
+    created_by: str | None = None
+
+    READ_ONLY: ClassVar[tuple[str, ...]] = ("id", "has_secrets", "notify_secret_set", "created_at", "updated_at",
+                                            "created_by")
+
+
+def changed_read_only(request: BaseModel, shown: dict[str, Any]) -> list[str]:
+    """The read-only fields a replacement sent with values other than the stored ones (sent back as GET
+    answered them, they are accepted and change nothing)."""
+    return [name for name in getattr(request, "READ_ONLY", ())
+            if getattr(request, name) is not None and getattr(request, name) != shown.get(name)]

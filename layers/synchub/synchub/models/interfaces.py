@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 
@@ -60,7 +60,7 @@ class InterfaceBody(BaseModel):
         return self
 
     def stream_fields(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True, exclude={"name", "description"})
+        return self.model_dump(exclude_none=True, exclude={"name", "description", *getattr(self, "READ_ONLY", ())})
 
 
 class CreateInterfaceRequest(InterfaceBody):
@@ -68,4 +68,12 @@ class CreateInterfaceRequest(InterfaceBody):
 
 
 class UpdateInterfaceRequest(InterfaceBody):
-    """A full replacement."""
+    """A full replacement. What GET answered can be sent back as it is: its read-only fields are accepted when
+    they still hold the stored values."""
+
+    id: str | None = None
+    data_source_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    READ_ONLY: ClassVar[tuple[str, ...]] = ("id", "data_source_id", "created_at", "updated_at")

@@ -61,7 +61,38 @@ class Task(BaseModel):
     current_phase: str | None = None
     estimated_time: float | None = Field(default=None, description="seconds remaining (running tasks)")
     progress_updated_at: str | None = None
+    next_attempt_at: str | None = Field(default=None, description="when a run that failed transiently "
+                                        "(current_phase retrying, cause in error_message) is tried again")
     notify_url: str | None = Field(default=None, description="gets a signed webhook when the task finishes")
+
+
+class OutputFile(BaseModel):
+    model_config = _SHAPE
+
+    key: str
+    rows: int | None = None
+    bytes: int | None = None
+    url: str = Field(description="a pre-signed GET, valid urls_expire_in seconds")
+
+
+class TaskOutput(BaseModel):
+    """What a task wrote: data-lake parts (gzip JSON Lines) and manifest, or its rows' place in the DynamoDB
+    destination."""
+
+    model_config = _SHAPE
+
+    task_id: str
+    status: TaskStatus
+    destination: Literal["s3", "dynamodb"]
+    rows: int
+    parts: list[OutputFile]
+    bucket: str | None = None
+    prefix: str | None = None
+    manifest: OutputFile | None = None
+    table: str | None = None
+    partition: str | None = None
+    urls_expire_in: int | None = None
+    preview: list[dict[str, Any]] | None = Field(default=None, description="the first rows (with ?preview=N)")
 
 
 class TaskPagination(BaseModel):

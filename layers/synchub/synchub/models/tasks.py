@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timezone
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from synchub.ids import NAME_ID_PATTERN
 from synchub.models.storable import storable
@@ -70,7 +70,7 @@ class UpdateTaskRequest(BaseModel):
 class RetryTaskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    restart: bool = False
+    restart: StrictBool = False  # true or false: "yes" is a mistake to point out, not a truthy string
 
 
 class BatchRequest(BaseModel):
@@ -132,10 +132,20 @@ PUBLIC_TASK_FIELDS: tuple[str, ...] = (
     "current_phase",
     "estimated_time",
     "progress_updated_at",
+    "next_attempt_at",
     "notify_url",
 )
 
-LIVE_PROGRESS_FIELDS = ("speed", "current_phase", "estimated_time", "progress_updated_at")
+_STATUS_IN_WORDS = {"pending": "is pending", "running": "is running", "paused": "is paused",
+                    "success": "has succeeded", "failed": "has failed", "cancelled": "was cancelled"}
+
+
+def in_words(status: str) -> str:
+    """A task status as the rest of a sentence about the task: "has succeeded", "is running"."""
+    return _STATUS_IN_WORDS.get(status, f"is {status}")
+
+
+LIVE_PROGRESS_FIELDS = ("speed", "current_phase", "estimated_time", "progress_updated_at", "next_attempt_at")
 
 
 def public_task(record: dict[str, Any]) -> dict[str, Any]:

@@ -16,9 +16,12 @@ from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.paging import MAX_PAGE_OFFSET, PageState
 from synchub.dal.statistics import StatisticsStore
 from synchub.dal.transactions import Transaction, TransactionFailed
-from synchub.errors import DataSourceExists, DataSourceInUse, DataSourceNotFound, UnknownInterface, ValidationFailed
+from synchub.errors import (DataSourceExists, DataSourceInUse, DataSourceNotFound, UnknownInterface, ValidationFailed,
+                            read_only_changed)
 from synchub.ids import NAME_ID_PATTERN, new_data_source_id
-from synchub.models.data_sources import CreateDataSourceRequest, DataSourceBody
+from synchub.models.data_sources import (CreateDataSourceRequest, DataSourceBody, UpdateDataSourceRequest,
+                                         changed_read_only)
+from synchub.models.merge_patch import patched
 from synchub.models.secrets import MASK, merge_secrets, split_secrets
 from synchub.sources.secrets import SecretVault
 from synchub.settings import Settings, get_settings
@@ -95,8 +98,16 @@ class DataSourceService:
             raise
         return public_data_source(record)
 
+    def patch(self, data_source_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """A JSON Merge Patch of the data source as GET shows it (masked secrets keep their stored values)."""
+        shown = public_data_source(self.get_record(data_source_id))
+        return self.replace(data_source_id, patched(UpdateDataSourceRequest, shown, patch))
+
     def replace(self, data_source_id: str, request: DataSourceBody) -> dict[str, Any]:
         current = self.get_record(data_source_id)
+        changed = changed_read_only(request, public_data_source(current))
+        if changed:
+            raise read_only_changed(changed)
         stored = self.vault.read(current["secret_arn"]) if current.get("secret_arn") else {}
         masked, secrets = split_secrets(request.connection_config)
         missing = []
@@ -122,7 +133,7 @@ class DataSourceService:
             self.vault.replace(old_notify_arn, {"signing_secret": request.notify_secret})
         elif request.notify_secret:
             record["notify_secret_arn"] = self.vault.create(data_source_id, {"signing_secret": request.notify_secret})
-        else:
+        elif not getattr(request, "notify_secret_set", None):  # sent back as GET showed it: keep the secret
             record.pop("notify_secret_arn", None)
         old_arn = current.get("secret_arn")
         if secrets and old_arn:

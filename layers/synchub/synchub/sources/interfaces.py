@@ -8,9 +8,11 @@ from typing import Any
 from synchub.dal.data_sources import DataSourceStore
 from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.transactions import ConditionFailed, Transaction, TransactionFailed
-from synchub.errors import Conflict, DataSourceNotFound, NotFound
+from synchub.errors import Conflict, DataSourceNotFound, NotFound, read_only_changed
 from synchub.ids import NAME_ID_PATTERN
-from synchub.models.interfaces import CreateInterfaceRequest, InterfaceBody
+from synchub.models.data_sources import changed_read_only
+from synchub.models.interfaces import CreateInterfaceRequest, InterfaceBody, UpdateInterfaceRequest
+from synchub.models.merge_patch import patched
 from synchub.settings import Settings, get_settings
 from synchub.timeutil import now_iso
 
@@ -72,8 +74,16 @@ class InterfaceService:
             raise InterfaceExists(f"Interface '{record['id']}' already exists on '{data_source_id}'.") from failure
         return public_interface(record)
 
+    def patch(self, data_source_id: str, interface_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """A JSON Merge Patch of the interface as GET shows it."""
+        shown = public_interface(self.get_record(data_source_id, interface_id))
+        return self.replace(data_source_id, interface_id, patched(UpdateInterfaceRequest, shown, patch))
+
     def replace(self, data_source_id: str, interface_id: str, request: InterfaceBody) -> dict[str, Any]:
         current = self.get_record(data_source_id, interface_id)
+        changed = changed_read_only(request, public_interface(current))
+        if changed:
+            raise read_only_changed(changed)
         record = {"id": interface_id, "data_source_id": data_source_id, "name": request.name,
                   "description": request.description, **request.stream_fields(),
                   "created_at": current["created_at"], "updated_at": now_iso()}

@@ -57,11 +57,13 @@ class StatisticsService:
         result = summarise(sum(days.values(), Counter()), iso(period_start), iso(period_end))
         result["daily"] = daily_series(days, first_day, last_day)
         result["data_source_id"] = data_source_id
-        result["engine_statistics"] = self.engine_statistics()
+        result["engine_statistics"] = self.engine_statistics(data_source_id)
         return result
 
-    def engine_statistics(self) -> dict[str, Any]:
-        gauges = self.store.gauges(SCOPE_ALL)
+    def engine_statistics(self, data_source_id: str | None = None) -> dict[str, Any]:
+        """Live engine figures: running and pending tasks and their summed speed (of one data source, if
+        given); the queue and the concurrency are the engine's, shared by every source."""
+        gauges = self.store.gauges(scope_of_data_source(data_source_id) if data_source_id else SCOPE_ALL)
         running = int(gauges.get("st_running", 0))
         figures = self.engine.queue_figures()
         return {
@@ -70,12 +72,13 @@ class StatisticsService:
             "queue_length": figures["queue_length"],
             "in_flight": figures["in_flight"],
             "max_concurrent": self.settings.engine_max_concurrency,
-            "speed": self._running_speed() if running else 0.0,
+            "speed": self._running_speed(data_source_id) if running else 0.0,
         }
 
-    def _running_speed(self) -> float:
-        """Rows per second over all running tasks (bounded: at most the engine's concurrency is running)."""
-        running = self.tasks.running(limit=min(100, self.settings.engine_max_concurrency * 2), projection="speed")
+    def _running_speed(self, data_source_id: str | None) -> float:
+        """Rows per second over the running tasks (bounded: at most the engine's concurrency is running)."""
+        running = self.tasks.running(limit=min(100, self.settings.engine_max_concurrency * 2), projection="speed",
+                                     data_source_id=data_source_id)
         return round(sum(float(task.get("speed") or 0) for task in running), 2)
 
 

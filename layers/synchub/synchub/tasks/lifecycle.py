@@ -256,6 +256,31 @@ class TaskLifecycle:
             return None
         return task
 
+    def give_up(self, task_id: str) -> dict[str, Any] | None:
+        """The engine's attempts at a task ran out (its message reached the dead-letter queue): fail it with
+        ``ENGINE_GAVE_UP``, naming what the last attempt failed with. None if it had finished already."""
+        cause = (self.find(task_id) or {}).get("error_message")
+        message = f"The engine gave up after {self.settings.engine_max_deliveries} attempts."
+        return self.finish_task(
+            task_id, lease_owner=None, status="failed", from_statuses=("pending", "running"),
+            changes={"error_code": "ENGINE_GAVE_UP", "next_attempt_at": None,
+                     "error_message": f"{message} The last one failed with: {cause}" if cause else message})
+
+    def record_retry(self, task_id: str, *, lease_owner: str, cause: str, next_attempt_at: str) -> bool:
+        """A run failed transiently and will be tried again: count it, say why and when, on the running task
+        (only by its lease holder). False if the task is not that run's any more."""
+        now = self.clock.now_iso()
+        op = self.tasks.update_op(
+            task_id, {"error_message": cause, "current_phase": "retrying", "next_attempt_at": next_attempt_at,
+                      "updated_at": now},
+            expect_status=["running"], condition="lease_owner = :run", condition_values={":run": lease_owner},
+            add={"error_count": 1}, bump_version=True)
+        try:
+            self.tasks.update(op)
+            return True
+        except ConditionFailed:
+            return False
+
     def checkpoint_of(self, task: dict[str, Any]) -> dict[str, Any] | None:
         """The task's last stored checkpoint: its own item, else (a task checkpointed before 2026-12) the
         copy inside the task item."""

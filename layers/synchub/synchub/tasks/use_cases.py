@@ -9,6 +9,8 @@ from typing import Any, Callable, Iterable
 
 from botocore.exceptions import ClientError
 
+from synchub.connectors.base import PermanentSourceError
+from synchub.connectors.registry import stream_for
 from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.paging import MAX_PAGE_OFFSET, InvalidToken, PageState, decode_token, encode_token
 from synchub.dal.transactions import ConditionFailed, Transaction, TransactionFailed
@@ -16,7 +18,9 @@ from synchub.errors import (InvalidState, SyncHubError, TaskNotFound, UnknownDat
                             ValidationFailed, busy)
 from synchub.ids import is_task_id
 from synchub.models.aggregate import SCOPE_ALL, scope_of_data_source
-from synchub.models.tasks import TERMINAL_STATUSES, CreateTaskRequest, public_task
+from synchub.models.data_sources import FILE_TYPES
+from synchub.models.merge_patch import patched
+from synchub.models.tasks import TERMINAL_STATUSES, CreateTaskRequest, UpdateTaskRequest, in_words, public_task
 from synchub.timeutil import Clock
 from synchub.tasks.lifecycle import THE_TASK, TaskLifecycle, task_lifecycle
 
@@ -43,6 +47,8 @@ class TaskService:
     # ---- create -------------------------------------------------------------------------------
     def create_task(self, request: CreateTaskRequest, created_by: str) -> dict[str, Any]:
         """Store a new pending task, then submit it to the engine (the reaper retries a failed submit)."""
+        if request.task_type in ("incremental_sync", "realtime_sync"):
+            self._check_incremental(request)
         record = self.lifecycle.new_record(
             data_source_id=request.data_source_id,
             interface_id=request.interface_id,
@@ -107,7 +113,34 @@ class TaskService:
             pagination["next_token"] = encode_token(index, result.state)
         return {"tasks": [public_task(item) for item in result.items], "pagination": pagination}
 
+    def _check_incremental(self, request: CreateTaskRequest) -> None:
+        """An incremental or realtime sync needs a cursor field (files have theirs): refuse one without it now,
+        rather than fail it when it runs."""
+        data_source = self.lifecycle.data_sources.get(request.data_source_id)
+        interface = (InterfaceStore(self.lifecycle.settings).get(request.data_source_id, request.interface_id)
+                     if request.interface_id else None)
+        if data_source is None or (request.interface_id and interface is None):
+            return  # the creation's transaction names what is missing
+        try:
+            stream = stream_for(data_source, {"config": request.config(), "interface_id": request.interface_id},
+                                interface)
+        except PermanentSourceError as error:
+            raise ValidationFailed(str(error), errors=[{"loc": ["body", "parameters"], "msg": str(error),
+                                                        "type": "value_error"}]) from error
+        if not stream.cursor_field and data_source["type"] not in FILE_TYPES:
+            message = (f"This stream has no cursor_field, so {request.task_type} cannot tell new rows from old: "
+                       "set params_config.cursor_field on the data source (or cursor_field on its interface, or "
+                       "in parameters), or run a full_sync.")
+            raise ValidationFailed(message, errors=[{"loc": ["body", "task_type"], "msg": message,
+                                                     "type": "value_error"}])
+
     # ---- update -------------------------------------------------------------------------------
+    def patch_task(self, task_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """A JSON Merge Patch of a pending task's ``{"config": …}`` (the only part a task lets change)."""
+        shown = {"config": self.lifecycle.get_record(task_id).get("config") or {}}
+        request = patched(UpdateTaskRequest, shown, patch)
+        return self.update_task(task_id, request.config.model_dump(exclude_none=True))
+
     def update_task(self, task_id: str, config: dict[str, Any]) -> dict[str, Any]:
         """Replace the config of a pending task."""
         if not is_task_id(task_id):
@@ -120,7 +153,7 @@ class TaskService:
             if failure.old is None:
                 raise TaskNotFound(f"Task '{task_id}' does not exist.") from failure
             raise InvalidState(
-                f"Task '{task_id}' is {failure.old['status']}; only pending tasks can be updated.",
+                f"Task '{task_id}' {in_words(failure.old['status'])}; only pending tasks can be updated.",
                 current_status=failure.old["status"],
             ) from failure
 
@@ -149,7 +182,7 @@ class TaskService:
             except TransactionFailed:
                 continue  # it moved under us: look again
             raise InvalidState(
-                f"Task '{task_id}' is {status}; only pending or running tasks can be cancelled.",
+                f"Task '{task_id}' {in_words(status)}; only pending or running tasks can be cancelled.",
                 current_status=status,
             )
         raise InvalidState(f"Task '{task_id}' keeps changing; try again.")
@@ -198,7 +231,7 @@ class TaskService:
             before = self.lifecycle.get_record(task_id)
             if before["status"] not in TERMINAL_STATUSES:
                 raise InvalidState(
-                    f"Task '{task_id}' is {before['status']}; only finished tasks (success, failed, cancelled) "
+                    f"Task '{task_id}' {in_words(before['status'])}; only finished tasks (success, failed, cancelled) "
                     "can be deleted.",
                     current_status=before["status"],
                 )
@@ -213,7 +246,7 @@ class TaskService:
         before = self.lifecycle.get_record(task_id)
         if before["status"] != "failed":
             raise InvalidState(
-                f"Task '{task_id}' is {before['status']}; only failed tasks can be retried.",
+                f"Task '{task_id}' {in_words(before['status'])}; only failed tasks can be retried.",
                 current_status=before["status"],
             )
         if before.get("retried_by"):
