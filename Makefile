@@ -34,9 +34,9 @@ venv: $(VENV)/.installed
 tools: $(TOOLS)/.installed
 scan-tools: $(SCAN)/.installed
 
-## run: the whole service locally on http://127.0.0.1:$(PORT) (ARGS=--no-engine keeps tasks pending)
+## run: the whole service locally on http://127.0.0.1:$(PORT), state kept in .local-state/ (ARGS=--fresh starts empty, ARGS=--no-engine keeps tasks pending)
 run: venv
-	$(VENV)/bin/python -m local --port $(PORT) $(ARGS)
+	$(VENV)/bin/python -m local --port $(PORT) --state-dir .local-state $(ARGS)
 
 ## test: unit, functional and e2e tests
 test: venv

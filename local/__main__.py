@@ -8,9 +8,11 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from local.ports import free_port, in_use
 from local.stack import LocalStack
+from local.state import wipe
 
 
 def main() -> None:
@@ -28,7 +30,13 @@ def main() -> None:
     parser.add_argument("--auth", action="store_true",
                         help="enforce the template's API auth (AuthMode cognito) with a local user pool, and print "
                              "a demo token; without it the API is open (AuthMode none)")
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="keep tasks, data sources, secrets and lake files here between runs (make run: "
+                             ".local-state); without it nothing outlives the process")
+    parser.add_argument("--fresh", action="store_true", help="forget the state kept in --state-dir and start empty")
     args = parser.parse_args()
+    if args.fresh and args.state_dir:
+        wipe(args.state_dir)
     args.ws_port = args.ws_port or args.port + 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("werkzeug", "pgserver", "botocore", "urllib3"):
@@ -40,11 +48,14 @@ def main() -> None:
             sys.exit(1)
     moto_port = args.moto_port or int(os.environ.get("MOTO_PORT", 0)) or (free_port() if in_use(4566) else 4566)
     stack = LocalStack(port=args.port, ws_port=args.ws_port, moto_port=moto_port, engine=not args.no_engine,
-                       schedules=not args.no_schedules, demo_postgres=not args.no_postgres, auth=args.auth)
+                       schedules=not args.no_schedules, demo_postgres=not args.no_postgres, auth=args.auth,
+                       state_dir=args.state_dir)
     stack.start()
     print(f"SyncHub API on {stack.base_url}  (AWS emulator on http://127.0.0.1:{moto_port}; "
           f"engine {'off' if args.no_engine else 'on'})", flush=True)
     print(f"  dashboard: {stack.base_url}/", flush=True)
+    if args.state_dir:
+        print(f"  state kept in {args.state_dir}/ between runs (make run ARGS=--fresh starts empty)", flush=True)
     print(f"  synced data: GET {stack.base_url}/api/sync/tasks/<id>/output, or with any credentials: "
           f"AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url http://127.0.0.1:{moto_port} "
           f"s3 ls s3://{stack.stack.refs['DataLakeBucket']}/", flush=True)

@@ -107,8 +107,8 @@ def seed_postgres(settings: dict[str, Any]) -> None:
     try:
         data_source_service().create(request, created_by="seed")
         log.info("seeded data source %s", DEMO_PG_DATA_SOURCE_ID)
-    except DataSourceExists:
-        pass
+    except DataSourceExists:  # kept from an earlier run: the embedded server may listen elsewhere now
+        data_source_service().patch(DEMO_PG_DATA_SOURCE_ID, {"connection_config": request.connection_config})
 
 
 def seed(base_url: str) -> None:
@@ -136,5 +136,5 @@ def seed(base_url: str) -> None:
     try:
         data_source_service().create(request, created_by="seed")
         log.info("seeded data source %s", DEMO_DATA_SOURCE_ID)
-    except DataSourceExists:
-        pass
+    except DataSourceExists:  # kept from an earlier run, maybe on another port
+        data_source_service().patch(DEMO_DATA_SOURCE_ID, {"connection_config": request.connection_config})

@@ -25,6 +25,7 @@ from local.auth import ALL_SCOPES, Denied, LocalUserPool, authorize
 from local.lambda_runtime import LocalFunction
 from local.resources import Stack, create_resources, function_environment
 from local.sign_in import LocalSignIn
+from local.state import LocalState
 from local.streams import StreamEventSource
 from local.template import FunctionSpec, api_auth, functions, layer_dirs, load_template
 from local.websocket import MANAGEMENT_PATH, LocalWebSocketApi
@@ -114,6 +115,8 @@ class LocalStack:
     demo_postgres: bool = True
     # Enforce the template's API auth (AuthMode cognito) with a local user pool; off keeps the API open.
     auth: bool = False
+    # Where to keep the state between runs (`make run`: .local-state/); None: nothing outlives the process.
+    state_dir: Path | None = None
     host: str = "127.0.0.1"
     template: dict[str, Any] = field(default_factory=load_template)
 
@@ -146,12 +149,21 @@ class LocalStack:
             # Webhooks to endpoints on this machine are the point of trying them locally.
             "WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
         })
+        self.state = LocalState(self.state_dir, self.stack, self.template) if self.state_dir else None
+        if self.state:
+            restored = self.state.restore()
+            if restored:
+                log.info("restored %d tasks and their data from %s", restored, self.state_dir)
         demo.seed(self.base_url)
         self.postgres = None
         if self.demo_postgres:
             import tempfile
 
-            self._pg_dir = tempfile.mkdtemp(prefix="synchub-pg-")
+            if self.state_dir:
+                self._pg_dir = str(self.state_dir / "postgres")
+                Path(self._pg_dir).mkdir(parents=True, exist_ok=True)
+            else:
+                self._pg_dir = tempfile.mkdtemp(prefix="synchub-pg-")
             self.postgres = demo.start_demo_postgres(self._pg_dir)
             if self.postgres:
                 demo.seed_postgres(self.postgres)
@@ -174,6 +186,9 @@ class LocalStack:
                     self.threads.append(threading.Thread(
                         target=self._run_schedule, args=(function, props), name=f"cron-{function.spec.logical_id}",
                         daemon=True))
+        if self.state:
+            self.threads.append(threading.Thread(target=self.state.keep_saving, args=(self.stop_event,),
+                                                 name="state", daemon=True))
         for thread in self.threads:
             thread.start()
 
@@ -209,12 +224,19 @@ class LocalStack:
         self.stop_event.set()
         self.websocket.stop()
         self.httpd.shutdown()
+        if self.state:
+            try:
+                self.state.save()
+                log.info("state saved in %s (make run ARGS=--fresh starts empty)", self.state_dir)
+            except Exception:  # noqa: BLE001 - stopping anyway; the last periodic save stays
+                log.warning("saving the local state failed", exc_info=True)
         self.emulator.stop()
         if self.postgres:
             import shutil
 
             self.postgres["server"].cleanup()
-            shutil.rmtree(self._pg_dir, ignore_errors=True)
+            if not self.state_dir:
+                shutil.rmtree(self._pg_dir, ignore_errors=True)
 
     # ---- SQS event sources --------------------------------------------------------------------
     def _poll_queue(self, function: LocalFunction, props: dict[str, Any]) -> None:

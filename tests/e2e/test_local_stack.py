@@ -152,3 +152,58 @@ def test_readme_examples_that_register_sources_and_interfaces_work_as_written(st
     interface_task = json.loads(result.stderr)
     assert interface_task["interface_id"] == "orders_500"
     assert follow(stack, interface_task["id"])[-1]["processed_rows"] == 10_000
+
+
+def test_state_kept_in_a_folder_survives_a_restart_and_fresh_forgets_it(tmp_path):
+    from tests.e2e.conftest import start_stack, stop_stack
+
+    from local.orders_server import OrdersServer
+
+    state, orders = tmp_path / "state", OrdersServer(rows=3_000)  # a source that outlives both runs
+    for name in ("one", "two", "three"):
+        (tmp_path / name).mkdir()
+    first = start_stack(tmp_path / "one", "--state-dir", str(state), "--no-postgres")
+    try:
+        source = requests.post(first.url("/api/sync/data-sources"), json={
+            "id": "ds_kept", "name": "kept", "type": "http",
+            "connection_config": {"base_url": orders.base_url, "token": "kept-secret-token"},
+            "params_config": {"url_suffix": "/orders", "records_path": "items", "total_path": "meta.total",
+                              "primary_key": "id",
+                              "pagination": {"style": "page", "size_param": "page_size", "page_size": 1000}}})
+        assert source.status_code == 201, source.text
+        interface = requests.post(first.url("/api/sync/data-sources/ds_kept/interfaces"),
+                                  json={"id": "orders", "name": "orders", "url_suffix": "/orders"})
+        assert interface.status_code == 201, interface.text
+        task = requests.post(first.url("/api/sync/tasks"), json={"data_source_id": "ds_kept",
+                                                                 "task_type": "full_sync"}).json()
+        assert follow(first, task["id"])[-1]["status"] == "success"
+        before = requests.get(first.url(f"/api/sync/tasks/{task['id']}/output")).json()
+        stats = requests.get(first.url("/api/sync/tasks/statistics?data_source_id=ds_kept")).json()
+    finally:
+        stop_stack(first)
+    second = start_stack(tmp_path / "two", "--state-dir", str(state), "--no-postgres")
+    try:
+        again = requests.get(second.url(f"/api/sync/tasks/{task['id']}")).json()
+        assert again["status"] == "success" and again["processed_rows"] == 3_000
+        assert requests.get(second.url("/api/sync/data-sources/ds_kept/interfaces/orders")).status_code == 200
+        after = requests.get(second.url(f"/api/sync/tasks/{task['id']}/output?preview=1")).json()
+        assert [(p["key"], p["rows"], p["bytes"]) for p in after["parts"]] == \
+            [(p["key"], p["rows"], p["bytes"]) for p in before["parts"]]
+        assert after["preview"][0]["id"] == 1
+        assert requests.get(second.url("/api/sync/tasks/statistics?data_source_id=ds_kept")).json()["total_tasks"] == \
+            stats["total_tasks"] == 1
+        # the secret came back with its source: a new sync authenticates and runs
+        rerun = requests.post(second.url("/api/sync/tasks"), json={"data_source_id": "ds_kept",
+                                                                   "task_type": "full_sync"}).json()
+        assert follow(second, rerun["id"])[-1]["processed_rows"] == 3_000
+        assert requests.get(second.url("/api/sync/data-sources/ds_kept")).json()["connection_config"]["token"] == \
+            "********"
+    finally:
+        stop_stack(second)
+    third = start_stack(tmp_path / "three", "--state-dir", str(state), "--no-postgres", "--fresh")
+    try:
+        assert requests.get(third.url(f"/api/sync/tasks/{task['id']}")).status_code == 404
+        assert requests.get(third.url("/api/sync/data-sources/ds_kept")).status_code == 404
+    finally:
+        stop_stack(third)
+        orders.close()

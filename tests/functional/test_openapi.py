@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import jsonschema
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from local.openapi import OUTPUT, generate, render
 from tests.conftest import ROUTES, ApiClient, load_event
 
-DOCS = {("GET", "/api/sync/openapi.json"), ("GET", "/api/sync/docs")}
+DOCS = {("GET", "/api/sync/openapi.json"), ("GET", "/api/sync/docs"), ("GET", "/api/sync/docs/{asset}")}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,16 @@ def test_document_and_swagger_ui_are_public(aws):
     assert served.json["servers"] == [{"url": "/"}]  # the local stack serves the API at the root
     page = anonymous.get("/api/sync/docs")
     assert page.status == 200 and page.headers["content-type"].startswith("text/html")
-    assert "swagger-ui" in page.text and 'url: "openapi.json"' in page.text
+    assert "swagger-ui" in page.text and 'url: "/api/sync/openapi.json"' in page.text
+    # everything the page loads is served by the API itself, nothing by a third party
+    loaded = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert loaded == ["/api/sync/docs/swagger-ui.css", "/api/sync/docs/swagger-ui-bundle.js"], loaded
+    for path, kind in zip(loaded, ("text/css", "text/javascript")):
+        asset = anonymous.get(path)
+        assert asset.status == 200 and asset.headers["content-type"].startswith(kind) and len(asset.text) > 100_000
+    assert "SwaggerUIBundle" in anonymous.get(loaded[1]).text
+    missing = anonymous.get("/api/sync/docs/secrets.txt")
+    assert missing.status == 404 and missing.headers["content-type"] == "application/problem+json"
 
 
 def test_deployed_document_points_at_the_stage(aws):

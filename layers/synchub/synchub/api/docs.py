@@ -12,7 +12,10 @@ from typing import Any
 
 from synchub.settings import get_settings
 
-SWAGGER_UI_VERSION = "5.17.14"
+# Swagger UI's files come from the swagger-ui-bundle-v2 package (the OpenAPI function's own requirement, so
+# no other function ships them), served by that function: the page loads nothing from a third party.
+SWAGGER_UI_ASSETS = {"swagger-ui.css": "text/css; charset=utf-8",
+                     "swagger-ui-bundle.js": "text/javascript; charset=utf-8"}
 
 
 @lru_cache(maxsize=1)
@@ -49,22 +52,33 @@ def openapi_document(event: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def swagger_page() -> str:
-    cdn = f"https://cdn.jsdelivr.net/npm/swagger-ui-dist@{SWAGGER_UI_VERSION}"
+def swagger_page(event: dict[str, Any]) -> str:
+    """The Swagger UI page, its files and the document addressed where the caller reached the API."""
+    assets = f"{base_path(event)}/api/sync/docs"
     return f"""<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
   <title>SyncHub API</title>
-  <link rel="stylesheet" href="{cdn}/swagger-ui.css">
+  <link rel="stylesheet" href="{assets}/swagger-ui.css">
 </head>
 <body>
   <div id="swagger-ui"></div>
-  <script src="{cdn}/swagger-ui-bundle.js"></script>
+  <script src="{assets}/swagger-ui-bundle.js"></script>
   <script>
-    window.ui = SwaggerUIBundle({{url: "openapi.json", dom_id: "#swagger-ui", deepLinking: true,
-                                 persistAuthorization: true}});
+    window.ui = SwaggerUIBundle({{url: "{base_path(event)}/api/sync/openapi.json", dom_id: "#swagger-ui",
+                                 deepLinking: true, persistAuthorization: true}});
   </script>
 </body>
 </html>
 """
+
+
+def swagger_asset(name: str) -> tuple[str, str] | None:
+    """(text, content type) of one of Swagger UI's files, or None for any other name."""
+    content_type = SWAGGER_UI_ASSETS.get(name)
+    if content_type is None:
+        return None
+    import swagger_ui_bundle  # noqa: PLC0415 - only the OpenAPI function has it, and only this route needs it
+
+    return (Path(str(swagger_ui_bundle.swagger_ui_path)) / name).read_text(encoding="utf-8"), content_type
