@@ -191,11 +191,11 @@ def test_put_takes_back_what_get_answered_and_refuses_changed_read_only_fields(a
 def test_patch_merges_into_what_get_shows_and_validates_the_result(api, aws):
     api.post("/api/sync/data-sources", HTTP)
     patched = api.patch("/api/sync/data-sources/ds_http", {
-        "description": "the CRM", "connection_config": {"headers": {"X-Api-Key": None, "Accept": "text/csv"}}})
+        "description": "the CRM", "connection_config": {"headers": {"X-Api-Key": None}}})
     assert patched.status == 200, patched.text
     config = patched.json["connection_config"]
     assert patched.json["description"] == "the CRM" and patched.json["name"] == "CRM API"
-    assert config["headers"] == {"Authorization": "********", "Accept": "text/csv"}  # X-Api-Key removed by null
+    assert config["headers"] == {"Authorization": "********", "Accept": "application/json"}  # X-Api-Key removed
     assert config["token"] == "********" and config["base_url"] == HTTP["connection_config"]["base_url"]
     vault = boto3.client("secretsmanager")
     (secret,) = [found for found in vault.list_secrets()["SecretList"] if "/data-sources/ds_http/" in found["Name"]]
@@ -216,3 +216,46 @@ def test_a_sql_query_without_a_primary_key_is_refused_when_created(api):
     assert "params_config.query needs params_config.primary_key" in json.dumps(response.json["errors"])
     assert api.post("/api/sync/data-sources", {**PG, "params_config": {"query": "SELECT * FROM orders",
                                                                        "primary_key": "id"}}).status == 201
+
+
+@pytest.mark.parametrize("change, moved", [
+    ({"host": "attacker.example.com"}, "host"),
+    ({"port": 6543}, "port"),
+    ({"sslmode": "disable"}, "sslmode"),
+])
+def test_a_stored_secret_does_not_follow_a_changed_connection(api, aws, change, moved):
+    api.post("/api/sync/data-sources", PG)
+    shown = api.get("/api/sync/data-sources/ds_pg").json
+    for attempt in (api.put("/api/sync/data-sources/ds_pg", {**shown, "connection_config": {
+            **shown["connection_config"], **change}}),
+                    api.patch("/api/sync/data-sources/ds_pg", {"connection_config": change})):
+        assert_problem(attempt, 422, "VALIDATION_FAILED")
+        assert attempt.json["errors"] == [{"loc": ["body", "connection_config", "password"], "type":
+                                           "secret_bound_to_connection", "msg": f"send the secret again ({moved} changed)"}]
+        assert "send connection_config.password again" in attempt.json["detail"]
+    assert api.get("/api/sync/data-sources/ds_pg").json["connection_config"]["host"] == "db.internal"
+    # sent again with the change, the new secret goes with it; a change that moves nothing keeps the mask
+    again = api.patch("/api/sync/data-sources/ds_pg", {"connection_config": {**change, "password": "new-password"}})
+    assert again.status == 200, again.text
+    assert api.patch("/api/sync/data-sources/ds_pg", {"name": "renamed"}).status == 200
+
+
+def test_an_http_secret_stays_with_the_base_urls_origin(api, aws):
+    api.post("/api/sync/data-sources", HTTP)
+    path_only = api.patch("/api/sync/data-sources/ds_http", {"connection_config": {
+        "base_url": "https://crm.example.com/v3"}})
+    assert path_only.status == 200, path_only.text  # same origin: the token still goes there
+    elsewhere = api.patch("/api/sync/data-sources/ds_http", {"connection_config": {
+        "base_url": "https://collector.example.net/v3"}})
+    assert_problem(elsewhere, 422, "VALIDATION_FAILED")
+    assert "The connection's base_url's origin changed" in elsewhere.json["detail"]
+    assert {tuple(e["loc"][2:]) for e in elsewhere.json["errors"]} == {
+        ("token",), ("headers", "Authorization"), ("headers", "X-Api-Key")}
+    shown = api.get("/api/sync/data-sources/ds_http").json
+    moved_back = api.put("/api/sync/data-sources/ds_http", {
+        **shown, "connection_config": {**shown["connection_config"], "base_url": "https://CRM.example.com:443/v2"}})
+    assert moved_back.status == 200, moved_back.text  # the same origin written differently: the secrets stay
+    retyped = api.put("/api/sync/data-sources/ds_http", {**shown, "updated_at": moved_back.json["updated_at"],
+                                                          "type": "postgresql", "connection_config": {
+                                                              **shown["connection_config"], "host": "h", "database": "d"}})
+    assert_problem(retyped, 422, "VALIDATION_FAILED")

@@ -6,6 +6,7 @@ import logging
 import time
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
@@ -110,6 +111,14 @@ class DataSourceService:
             raise read_only_changed(changed)
         stored = self.vault.read(current["secret_arn"]) if current.get("secret_arn") else {}
         masked, secrets = split_secrets(request.connection_config)
+        kept = sorted(path for path, value in secrets.items() if value == MASK and path in stored)
+        moved = _where_it_goes_changed(current, request.type, masked)
+        if kept and moved:
+            raise ValidationFailed(
+                f"The connection's {moved} changed, so its stored secrets are not sent there: send "
+                f"{', '.join('connection_config.' + p.replace('/', '.') for p in kept)} again.",
+                errors=[{"loc": ["body", "connection_config", *p.split("/")], "msg": f"send the secret again ({moved} "
+                         "changed)", "type": "secret_bound_to_connection"} for p in kept])
         missing = []
         for path, value in list(secrets.items()):
             if value == MASK:
@@ -227,6 +236,37 @@ class DataSourceService:
         if record.get("secret_arn"):
             config = merge_secrets(config, self.vault.read(record["secret_arn"]))
         return record, config
+
+
+def _where_it_goes_changed(current: dict[str, Any], kind: str, masked: dict[str, Any]) -> str | None:
+    """What of the connection changed such that a stored secret would go somewhere new (the type, a non-secret
+    connection field, or the base_url's origin; its path may change), or None."""
+    if kind != current.get("type"):
+        return "type"
+
+    def where(config: dict[str, Any]) -> dict[str, Any]:
+        shown = _without_secrets(config)
+        if isinstance(shown.get("base_url"), str):
+            parsed = urlparse(shown["base_url"])
+            scheme = parsed.scheme.lower()
+            try:
+                port = parsed.port or {"https": 443, "http": 80}.get(scheme)
+            except ValueError:  # not a port number: compared as written
+                port = parsed.netloc
+            shown["base_url"] = (scheme, (parsed.hostname or "").lower(), port)
+        return shown
+
+    before, after = where(current.get("connection_config") or {}), where(masked)
+    changed = sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+    if not changed:
+        return None
+    return "base_url's origin" if changed == ["base_url"] else ", ".join(changed)
+
+
+def _without_secrets(config: dict[str, Any]) -> dict[str, Any]:
+    """A masked connection config without its (masked) secret fields."""
+    return {key: _without_secrets(value) if isinstance(value, dict) else value
+            for key, value in config.items() if value != MASK}
 
 
 def _described(request: DataSourceBody, masked_connection: dict[str, Any]) -> dict[str, Any]:
