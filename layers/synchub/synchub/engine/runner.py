@@ -38,6 +38,11 @@ from synchub.timeutil import iso, parse_iso, utcnow
 INCREMENTAL_TYPES = ("incremental_sync", "realtime_sync")
 
 
+def run_of(message: dict[str, Any], message_id: str) -> str:
+    """The run a message belongs to (its lease holder): a continuation names it; a first message starts it."""
+    return message.get("run_id") or message_id
+
+
 class RetryLater(Exception):
     """A transient failure: the message goes back to the queue (with backoff) and is retried."""
 
@@ -61,7 +66,7 @@ class SyncRunner:
         if not isinstance(task_id, str):
             logger.warning("engine message without a task id dropped")
             return "dropped"
-        run_id = message.get("run_id") or message_id
+        run_id = run_of(message, message_id)
         task = self.lifecycle.find(task_id)
         if task is None:
             return "unknown-task"
@@ -102,7 +107,7 @@ class SyncRunner:
         if not isinstance(task_id, str):
             return
         try:
-            self.lifecycle.record_retry(task_id, lease_owner=message.get("run_id") or message_id, cause=cause,
+            self.lifecycle.record_retry(task_id, lease_owner=run_of(message, message_id), cause=cause,
                                         next_attempt_at=iso(utcnow() + timedelta(seconds=delay_seconds)))
         except Exception:  # noqa: BLE001 - the retry itself matters more than showing it
             logger.warning("could not record the retry on the task", extra={"task_id": task_id}, exc_info=True)
