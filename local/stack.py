@@ -341,6 +341,15 @@ def _form(text: str) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs(text).items()}
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def _loopback_host(host: str, own: str) -> bool:
+    """Whether a Host header names this machine (with or without a port)."""
+    name = host[: host.index("]") + 1] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+    return name.lower() in LOOPBACK_NAMES | {own}
+
+
 def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -368,6 +377,11 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             path, _, query = self.path.partition("?")
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length > 0 else b""
+            if not _loopback_host(self.headers.get("Host") or "", local.host):
+                # A page whose DNS name was rebound to 127.0.0.1 must not reach the API or mint tokens.
+                self._problem(403, "HOST_NOT_ALLOWED", "Host not allowed",
+                              "The local stack answers only requests addressed to localhost or 127.0.0.1.")
+                return
             if path.startswith(MANAGEMENT_PATH + "/"):
                 status, headers, payload = local.websocket.manage(self.command, path[len(MANAGEMENT_PATH):], body)
                 self._send(status, payload, headers)

@@ -25,6 +25,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.lambda_runtime import LocalFunction
 
+# Browser pages allowed to open the local feed: the dashboard and tools served from this machine.
+LOOPBACK_ORIGIN_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 log = logging.getLogger("synchub.local")
 MANAGEMENT_PATH = "/_local/websocket"
 STAGE = "v1"
@@ -117,7 +119,11 @@ class LocalWebSocketApi:
         return result if isinstance(result, dict) else {"statusCode": 200}
 
     def _connect(self, connection: Any, request: Any) -> Any:
-        """``process_request``: the ``$connect`` route decides whether the handshake goes on."""
+        """``process_request``: the ``$connect`` route decides whether the handshake goes on; a browser page from
+        another origin (its ``Origin`` header names a host other than this machine) is refused first."""
+        origin = request.headers.get("Origin")
+        if origin and (urlsplit(origin).hostname or "").lower() not in LOOPBACK_ORIGIN_HOSTS:
+            return connection.respond(403, "origin not allowed: the local stack's feed is for pages on this machine\n")
         connection_id = _connection_id()
         connection.synchub_id = connection_id
         self.connected_at[connection_id] = time.time()

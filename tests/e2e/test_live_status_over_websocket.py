@@ -69,3 +69,14 @@ def test_a_subscriber_watches_the_seed_sync_rise_to_success_and_no_one_else_hear
     assert all(m["task_id"] == other.json()["id"] for m in heard), heard
     watcher.close()
     bystander.close()
+
+
+def test_a_page_from_another_origin_cannot_open_the_local_feed(stack):
+    import pytest
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus) as refused:
+        connect(stack.ws_url, open_timeout=10, origin="https://evil.example")
+    assert refused.value.response.status_code == 403
+    local_page = connect(stack.ws_url, open_timeout=10, origin=stack.base_url)  # the dashboard's own origin
+    local_page.close()

@@ -207,3 +207,15 @@ def test_state_kept_in_a_folder_survives_a_restart_and_fresh_forgets_it(tmp_path
     finally:
         stop_stack(third)
         orders.close()
+
+
+def test_a_request_addressed_to_another_host_name_is_refused(stack):
+    """DNS rebinding: a page at evil.example whose name now points at 127.0.0.1 sends `Host: evil.example`."""
+    for path in ("/api/sync/tasks", "/_local/token?user=mallory&scope=synchub/write", "/"):
+        refused = requests.get(stack.url(path), headers={"Host": "evil.example:8080"}, timeout=10)
+        assert refused.status_code == 403 and refused.json()["code"] == "HOST_NOT_ALLOWED", path
+    for host in ("localhost", f"127.0.0.1:{stack.base_url.rsplit(':', 1)[1]}", "[::1]:8080"):
+        assert requests.get(stack.url("/api/sync/tasks"), headers={"Host": host}, timeout=10).status_code == 200
+    posted = requests.post(stack.url("/api/sync/tasks"), data='{"data_source_id": "ds_123", "task_type": "full_sync"}',
+                           timeout=10)  # a body without Content-Type, as a no-cors fetch sends it
+    assert posted.status_code == 415 and posted.json()["code"] == "UNSUPPORTED_MEDIA_TYPE"

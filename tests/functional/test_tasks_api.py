@@ -108,6 +108,14 @@ def test_create_with_a_non_json_content_type_is_415(api, data_source):
     assert_problem(response, 415, "UNSUPPORTED_MEDIA_TYPE")
 
 
+def test_a_body_without_a_json_content_type_is_415_and_stores_nothing(api, data_source):
+    """What a cross-site form post or a no-cors fetch sends: a body with no (or no JSON) Content-Type."""
+    response = api.post("/api/sync/tasks", CREATE, headers={"Content-Type": ""})
+    assert_problem(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert "none was sent" in response.json["detail"]
+    assert api.get("/api/sync/tasks").json["pagination"]["total"] == 0
+
+
 def test_create_accepts_unknown_connector_parameters(api, data_source):
     task = create(api, parameters={"batch_size": 10, "table": "orders", "filters": {"region": "eu"}})
     assert task["config"] == {"batch_size": 10, "table": "orders", "filters": {"region": "eu"}}

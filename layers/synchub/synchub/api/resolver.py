@@ -147,9 +147,9 @@ def _body_check(app: SyncHubResolver, next_middleware: NextMiddleware) -> Respon
             raise PayloadTooLarge(f"The request body has {size} bytes; the limit is {limit}.")
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items() if isinstance(v, str)}
         content_type = headers.get("content-type", "")
-        if content_type and not _is_json(content_type):
-            raise UnsupportedMediaType(
-                f"Send the body as JSON with 'Content-Type: application/json' (got '{content_type[:100]}').")
+        if not _is_json(content_type):  # none at all too: a cross-site form or no-cors fetch sends a body without it
+            got = f"got '{content_type[:100]}'" if content_type else "none was sent"
+            raise UnsupportedMediaType(f"Send the body as JSON with 'Content-Type: application/json' ({got}).")
         if not _is_utf8(body, bool(event.get("isBase64Encoded"))) or _has_lone_surrogate(body):
             raise MalformedRequest(
                 "The request body is not UTF-8 encoded JSON (or escapes an unpaired UTF-16 surrogate).")
