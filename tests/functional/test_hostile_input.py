@@ -58,3 +58,11 @@ def test_cleanup_before_1970_deletes_nothing(api, aws, data_source):
     response = api.post("/api/sync/tasks/cleanup", {"before_date": "0807-07-18"})
     assert response.status == 200 and response.json["deleted"] == 0 and response.json["done"] is True
     assert len(all_tasks(aws.refs["TasksTable"])) == 1
+
+
+@pytest.mark.parametrize("path", ["/api/sync/tasks", "/api/sync/data-sources", "/api/sync/tasks/batch-delete"])
+def test_json_nested_thousands_deep_is_a_400_not_a_500(api, aws, data_source, path):
+    response = api.post(path, body='{"parameters": ' + "[" * 5000 + "]" * 5000 + "}")
+    assert response.status == 400 and response.json["code"] == "MALFORMED_REQUEST", response.text
+    assert "nested too deeply" in response.json["detail"]
+    assert all_tasks(aws.refs["TasksTable"]) == []

@@ -14,7 +14,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from local.auth import ALL_SCOPES
+from local.auth import ALL_SCOPES, LocalUserPool
 from local.stack import QueueEventSource
 from local.streams import StreamEventSource
 from local.websocket import LocalWebSocketApi, serve_management
@@ -153,10 +153,16 @@ def test_disconnect_forgets_the_connection_and_its_subscriptions(aws, live):
 def test_connect_is_authenticated_like_the_rest_api(aws, live):
     for token, status in ((None, 401), ("not-a-token", 401), (USER_POOL.issue("x", ["synchub/write"]), 403),
                           (USER_POOL.issue("x", ALL_SCOPES, token_use="id"), 401),
-                          (USER_POOL.issue("x", ALL_SCOPES, ttl_seconds=-10), 401)):
+                          (USER_POOL.issue("x", ALL_SCOPES, ttl_seconds=-90), 401),
+                          (LocalUserPool().issue("x", ALL_SCOPES), 401)):  # signed by a key the pool never had
         with pytest.raises(InvalidStatus) as refused:
             connect(live.url + (f"/?token={token}" if token else ""), open_timeout=5)
         assert refused.value.response.status_code == status, token
+    # Clocks differ by seconds: a token issued "5 s in the future", or expired 10 s ago, still connects.
+    for skewed in (USER_POOL.issue("x", ALL_SCOPES, issued_at=time.time() + 5),
+                   USER_POOL.issue("x", ALL_SCOPES, ttl_seconds=-10)):
+        with connect(live.url + f"/?token={skewed}", open_timeout=5):
+            pass
     # A read-only token may watch; so may a token in the Authorization header (scripts).
     reader = USER_POOL.issue("reader", ["synchub/read"])
     with connect(live.url, additional_headers={"Authorization": f"Bearer {reader}"}, open_timeout=5):

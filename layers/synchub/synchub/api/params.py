@@ -141,6 +141,9 @@ def _body(event: dict[str, Any]) -> Any:
     except json.JSONDecodeError as error:
         raise InvalidRequest([{"type": "json_invalid", "loc": ("body", error.pos), "msg": "JSON decode error",
                                "input": {}, "ctx": {"error": error.msg}}]) from error
+    except RecursionError as error:  # arrays or objects nested thousands deep
+        raise InvalidRequest([{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "input": {},
+                               "ctx": {"error": "nested too deeply"}}]) from error
 
 
 def _query(event: dict[str, Any], name: str) -> Any:

@@ -21,13 +21,19 @@ def issuer_of(settings: Settings) -> str:
     return f"https://cognito-idp.{region}.amazonaws.com/{settings.user_pool_id}"
 
 
+# Clocks differ: a token is accepted up to this many seconds before its iat/nbf and after its exp.
+CLOCK_SKEW_SECONDS = 60
+
+
 def _jwks_client(url: str) -> Any:
     with _lock:
         found = _jwks_clients.get(url)
         if found is None:
             import jwt
 
-            found = jwt.PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=5)
+            # The key set is cached an hour and fetched again for a key id it does not hold; single keys are not
+            # cached apart from it, so a key the pool retired is not trusted for the life of a warm container.
+            found = jwt.PyJWKClient(url, cache_jwk_set=True, cache_keys=False, lifespan=3600, timeout=5)
             _jwks_clients[url] = found
         return found
 
@@ -40,11 +46,11 @@ def verify_access_token(token: str, settings: Settings, scope: str = READ_SCOPE)
     url = settings.jwks_url or f"{issuer}/.well-known/jwks.json"
     try:
         key = _jwks_client(url).get_signing_key_from_jwt(token)
-        claims = jwt.decode(token, key.key, algorithms=["RS256"], issuer=issuer,
+        claims = jwt.decode(token, key.key, algorithms=["RS256"], issuer=issuer, leeway=CLOCK_SKEW_SECONDS,
                             options={"require": ["exp", "iss", "token_use"], "verify_aud": False})
     except jwt.PyJWKClientConnectionError as error:
         raise RuntimeError(f"the user pool's keys are not reachable: {error}") from error
-    except jwt.InvalidTokenError as error:
+    except (jwt.InvalidTokenError, jwt.PyJWKClientError) as error:  # a key id the pool never had is a bad token
         raise Unauthenticated(f"The access token is not valid: {error}.") from error
     principal = principal_of(claims)
     if claims.get("token_use") != "access" or not principal:
