@@ -25,6 +25,7 @@ from synchub.dal.watermarks import WatermarkStore
 from synchub.connectors.lake import LakeDestination
 from synchub.connectors.registry import open_destination, open_source, stream_for
 from synchub.models.data_sources import FILE_TYPES
+from synchub.models.tasks import INCREMENTAL_TYPES
 from synchub.aws import SQS_MAX_DELAY_SECONDS
 from synchub.backoff import delay_redelivery
 from synchub.engine.checkpoint import Checkpoint, after_batch, after_part, after_poll, first, progress, resumed
@@ -35,7 +36,6 @@ from synchub.tasks.lifecycle import TaskLifecycle, task_lifecycle
 from synchub.settings import Settings, get_settings
 from synchub.timeutil import iso, parse_iso, utcnow
 
-INCREMENTAL_TYPES = ("incremental_sync", "realtime_sync")
 
 
 def run_of(message: dict[str, Any], message_id: str) -> str:

@@ -14,6 +14,8 @@ from synchub.models.storable import storable
 TaskType = Literal["full_sync", "incremental_sync", "realtime_sync"]
 TaskStatus = Literal["pending", "running", "success", "failed", "cancelled", "paused"]
 TASK_TYPES: tuple[str, ...] = ("full_sync", "incremental_sync", "realtime_sync")
+# Task types that copy only rows past a cursor (and so need a cursor field).
+INCREMENTAL_TYPES: tuple[str, ...] = ("incremental_sync", "realtime_sync")
 TASK_STATUSES: tuple[str, ...] = ("pending", "running", "success", "failed", "cancelled", "paused")
 TERMINAL_STATUSES = frozenset({"success", "failed", "cancelled"})
 

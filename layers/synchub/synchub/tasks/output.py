@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from synchub.connectors.dynamodb_table import first_rows
-from synchub.connectors.lake import LakeReader
+from synchub.connectors.lake import LakeDestination, LakeReader
 from synchub.settings import Settings, get_settings
 from synchub.tasks.lifecycle import TaskLifecycle, task_lifecycle
 
@@ -25,8 +25,10 @@ class TaskOutputService:
         result = task.get("result") or {}
         if result.get("destination") == "dynamodb":
             return self._dynamodb(task, result, preview)
-        reader = LakeReader(result.get("bucket") or self.settings.data_lake_bucket, self.settings.output_url_seconds)
-        prefix = result.get("prefix") or f"{task['data_source_id']}/{task.get('interface_id') or 'default'}/{task_id}"
+        bucket = result.get("bucket") or self.settings.data_lake_bucket
+        reader = LakeReader(bucket, self.settings.output_url_seconds)
+        prefix = result.get("prefix") or LakeDestination(bucket, task["data_source_id"],
+                                                         task.get("interface_id") or "default", task_id).prefix
         manifest = reader.manifest(result["manifest"]) if result.get("manifest") else None
         if manifest is not None:  # finished: its parts (an earlier attempt's too, for a resumed retry)
             listed = [{"key": part["key"], "rows": int(part["rows"])} for part in manifest["parts"][:MAX_PARTS]]

@@ -20,7 +20,8 @@ from synchub.ids import is_task_id
 from synchub.models.aggregate import SCOPE_ALL, scope_of_data_source
 from synchub.models.data_sources import FILE_TYPES
 from synchub.models.merge_patch import patched
-from synchub.models.tasks import TERMINAL_STATUSES, CreateTaskRequest, UpdateTaskRequest, in_words, public_task
+from synchub.models.tasks import (INCREMENTAL_TYPES, TERMINAL_STATUSES, CreateTaskRequest, UpdateTaskRequest, in_words,
+                                  public_task)
 from synchub.timeutil import Clock
 from synchub.tasks.lifecycle import THE_TASK, TaskLifecycle, task_lifecycle
 
@@ -47,7 +48,7 @@ class TaskService:
     # ---- create -------------------------------------------------------------------------------
     def create_task(self, request: CreateTaskRequest, created_by: str) -> dict[str, Any]:
         """Store a new pending task, then submit it to the engine (the reaper retries a failed submit)."""
-        if request.task_type in ("incremental_sync", "realtime_sync"):
+        if request.task_type in INCREMENTAL_TYPES:
             self._check_incremental(request)
         record = self.lifecycle.new_record(
             data_source_id=request.data_source_id,
