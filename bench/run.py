@@ -20,7 +20,7 @@ def versions() -> dict[str, str]:
     return {name: version(name) for name in ("boto3", "botocore", "aws-lambda-powertools", "pydantic", "moto")}
 
 
-SECTIONS = ("cold_start", "routes", "engine_throughput", "scale", "long_syncs", "dollars")
+SECTIONS = ("cold_start", "routes", "engine_throughput", "scale", "long_syncs", "dollars", "stream_clients")
 
 
 def main() -> int:
@@ -48,7 +48,7 @@ def main() -> int:
             timings[section] = round(time.time() - begun, 1)
 
     run("cold_start", lambda: cold_start(repeats=1 if args.smoke else 7))
-    from bench import dollars, long_syncs, routes, scale, throughput
+    from bench import dollars, long_syncs, routes, scale, stream_clients, throughput
 
     run("routes", lambda: routes.measure(repeats=2 if args.smoke else 25))
     run("engine_throughput", lambda: throughput.measure([2_000, 6_000] if args.smoke else [50_000, 200_000],
@@ -56,6 +56,7 @@ def main() -> int:
     run("scale", lambda: scale.measure(*((1_000, 2_000) if args.smoke else (1_000, 100_000))))
     run("long_syncs", lambda: long_syncs.measure((10, 100, 1_000) if args.smoke else (10, 1_000, 10_000)))
     run("dollars", dollars.measure)
+    run("stream_clients", lambda: stream_clients.measure(repeats=2 if args.smoke else 7))
     report["seconds"] = round(time.time() - started, 1)
     report["section_seconds"] = timings
     args.output.write_text(json.dumps(report, indent=2) + "\n")
@@ -100,6 +101,12 @@ def _mark(ok: bool) -> str:
 
 
 def print_tables(report: dict) -> None:
+    if "stream_clients" in report:
+        print("\nStream source clients (import seconds in a fresh interpreter, median; size installed)")
+        print(f"{'client':14} {'version':>9} {'import s':>9} {'MB':>6}  pure Python")
+        for row in report["stream_clients"]:
+            print(f"{row['client']:14} {row['version']:>9} {row['import_seconds']:9.3f} {row['installed_mb']:6.2f}  "
+                  f"{_mark(row['pure_python'])}")
     if "long_syncs" in report:
         print(f"\nLong syncs (the same source in more and more read batches of {report['long_syncs'][0]['rows'] // report['long_syncs'][0]['read_batches']} rows)")
         print(f"{'read batches':>12} {'rows':>9} {'seconds':>8} {'stored B':>9} {'WRU':>9} {'WRU/batch':>9} "

@@ -27,6 +27,8 @@ def main() -> None:
     parser.add_argument("--no-schedules", action="store_true", help="do not run scheduled functions")
     parser.add_argument("--no-postgres", action="store_true",
                         help="do not start the embedded PostgreSQL behind the demo source ds_pg_demo")
+    parser.add_argument("--no-brokers", action="store_true",
+                        help="no Kafka, Redis or MQTT demo sources (a tansu broker is started for Kafka)")
     parser.add_argument("--auth", action="store_true",
                         help="enforce the template's API auth (AuthMode cognito) with a local user pool, and print "
                              "a demo token; without it the API is open (AuthMode none)")
@@ -48,12 +50,18 @@ def main() -> None:
             sys.exit(1)
     moto_port = args.moto_port or int(os.environ.get("MOTO_PORT", 0)) or (free_port() if in_use(4566) else 4566)
     stack = LocalStack(port=args.port, ws_port=args.ws_port, moto_port=moto_port, engine=not args.no_engine,
-                       schedules=not args.no_schedules, demo_postgres=not args.no_postgres, auth=args.auth,
+                       schedules=not args.no_schedules, demo_postgres=not args.no_postgres,
+                       demo_brokers=not args.no_brokers, auth=args.auth,
                        state_dir=args.state_dir)
     stack.start()
     print(f"SyncHub API on {stack.base_url}  (AWS emulator on http://127.0.0.1:{moto_port}; "
           f"engine {'off' if args.no_engine else 'on'})", flush=True)
     print(f"  dashboard: {stack.base_url}/", flush=True)
+    if stack.brokers:
+        for line in stack.brokers.available:
+            print(f"  stream demo {line}", flush=True)
+        for line in stack.brokers.absent:
+            print(f"  no stream demo for {line}", flush=True)
     if args.state_dir:
         print(f"  state kept in {args.state_dir}/ between runs (make run ARGS=--fresh starts empty)", flush=True)
     print(f"  synced data: GET {stack.base_url}/api/sync/tasks/<id>/output, or with any credentials: "

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs
 import boto3
 
 from local import api_gateway, demo
+from local.demo_brokers import DemoBrokers
 from local.auth import ALL_SCOPES, Denied, LocalUserPool, authorize
 from local.lambda_runtime import LocalFunction
 from local.resources import Stack, create_resources, function_environment
@@ -113,6 +114,8 @@ class LocalStack:
     engine: bool = True
     schedules: bool = True
     demo_postgres: bool = True
+    # Kafka (tansu), Redis and MQTT demo sources, where their brokers are here.
+    demo_brokers: bool = True
     # Enforce the template's API auth (AuthMode cognito) with a local user pool; off keeps the API open.
     auth: bool = False
     # Where to keep the state between runs (`make run`: .local-state/); None: nothing outlives the process.
@@ -167,6 +170,7 @@ class LocalStack:
             self.postgres = demo.start_demo_postgres(self._pg_dir)
             if self.postgres:
                 demo.seed_postgres(self.postgres)
+        self.brokers = DemoBrokers().start() if self.demo_brokers else None
         self.threads = [threading.Thread(target=self.httpd.serve_forever, name="api", daemon=True)]
         if self.engine:
             for function in self.functions.values():
@@ -231,6 +235,8 @@ class LocalStack:
             except Exception:  # noqa: BLE001 - stopping anyway; the last periodic save stays
                 log.warning("saving the local state failed", exc_info=True)
         self.emulator.stop()
+        if self.brokers:
+            self.brokers.stop()
         if self.postgres:
             import shutil
 

@@ -407,7 +407,23 @@ def sources_create(
                                                    "({id?, name, type, connection_config, params_config?, …}).")],
     json_output: JsonOption = False,
 ) -> None:
-    """Register a data source (credential fields go to Secrets Manager and come back masked)."""
+    """Register a data source (credential fields go to Secrets Manager and come back masked).
+
+    \b
+    Examples:
+      synchub sources create '{"id": "shop", "name": "shop", "type": "postgresql",
+        "connection_config": {"host": "db.internal", "database": "shop", "user": "sync", "password": "…"},
+        "params_config": {"table_name": "orders", "cursor_field": "updated_at"}}'
+      synchub sources create '{"id": "clicks", "name": "clicks", "type": "kafka",
+        "connection_config": {"bootstrap_servers": "broker-1:9092,broker-2:9092"},
+        "params_config": {"topic": "clicks", "value_format": "json", "consumer_group": "synchub-clicks"}}'
+      synchub sources create '{"id": "sensors", "name": "sensors", "type": "mqtt",
+        "connection_config": {"host": "mqtt.internal", "port": 1883, "username": "sync", "password": "…"},
+        "params_config": {"topic_filter": "plant/+/temperature", "qos": 1}}'
+      synchub sources create '{"id": "events", "name": "events", "type": "redis",
+        "connection_config": {"host": "cache.internal", "port": 6379, "password": "…"},
+        "params_config": {"stream_key": "events"}}'
+    """
     source = _settings(ctx).client.request("POST", "/data-sources", body=_object(definition, "the definition"))[1]
     _show(ctx, json_output, source, _details)
 

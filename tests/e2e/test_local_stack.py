@@ -219,3 +219,45 @@ def test_a_request_addressed_to_another_host_name_is_refused(stack):
     posted = requests.post(stack.url("/api/sync/tasks"), data='{"data_source_id": "ds_123", "task_type": "full_sync"}',
                            timeout=10)  # a body without Content-Type, as a no-cors fetch sends it
     assert posted.status_code == 415 and posted.json()["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+def test_readme_message_system_examples_sync_from_the_demo_brokers(stack):
+    """README's Kafka, MQTT and Redis curl examples, run with the shell's curl against make run's demo brokers
+    (the Kafka address is this stack's tansu, 127.0.0.1:9092 unless that port was taken)."""
+    sources = {source["id"]: source for source in
+               requests.get(stack.url("/api/sync/data-sources?size=100"), timeout=10).json()["data_sources"]}
+    missing = {"ds_kafka_demo", "ds_redis_demo", "ds_mqtt_demo"} - set(sources)
+    if missing:
+        pytest.skip(f"no demo broker for {', '.join(sorted(missing))} on this machine (see the stack's banner)")
+    assert "stream demo ds_kafka_demo: Kafka topic demo-orders" in stack.log()
+    servers = sources["ds_kafka_demo"]["connection_config"]["bootstrap_servers"]
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Message systems"):readme.index("`make run` adds a demo source")]
+    commands = [line for line in section.splitlines() if line.startswith("curl -X POST http://localhost:8080")]
+    assert len(commands) >= 10, commands
+    tasks = []
+    for command in commands:
+        run = (command.replace("http://localhost:8080", stack.base_url).replace("127.0.0.1:9092", servers)
+               + " -s -o /dev/stderr -w '%{http_code}'")
+        result = subprocess.run(run, shell=True, capture_output=True, text=True, timeout=60)
+        assert result.stdout in ("200", "201"), (command, result.stdout, result.stderr)
+        answer = json.loads(result.stderr)
+        if "/test" in command:
+            assert answer["ok"] is True and answer["rows_read"] == 5, answer
+        if answer.get("task_type"):
+            tasks.append(answer)
+    outcomes = {}
+    for task in tasks:
+        if task["task_type"] == "realtime_sync":
+            continue
+        last = follow(stack, task["id"])[-1]
+        assert last["status"] == "success", last
+        outcomes[(task["data_source_id"], task.get("interface_id"), task["task_type"])] = last["processed_rows"]
+    assert outcomes[("ds_orders_topic", None, "full_sync")] == 3_000
+    # the incremental copies what the full one had not committed when it started: nothing, or all of it
+    assert outcomes[("ds_orders_topic", None, "incremental_sync")] in (0, 3_000)
+    assert outcomes[("ds_order_events", None, "full_sync")] >= 3_000
+    assert outcomes[("ds_order_events", "customers", "full_sync")] == 100
+    assert outcomes[("ds_rooms", None, "full_sync")] >= 20
+    realtime = next(task for task in tasks if task["task_type"] == "realtime_sync")
+    assert requests.post(stack.url(f"/api/sync/tasks/{realtime['id']}/cancel"), timeout=10).status_code == 202

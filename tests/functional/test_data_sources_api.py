@@ -10,6 +10,7 @@ import pytest
 
 from tests.functional.test_tasks_api import CREATE, assert_problem
 from local.seeding import SEEDING_LEASE_OWNER, run_task
+from synchub.models.secrets import MASK
 
 SECRET_VALUES = ("hunter2-pg-password", "tok_live_abcdef", "Bearer very-secret-jwt", "sk-api-key-999")
 
@@ -259,3 +260,48 @@ def test_an_http_secret_stays_with_the_base_urls_origin(api, aws):
                                                           "type": "postgresql", "connection_config": {
                                                               **shown["connection_config"], "host": "h", "database": "d"}})
     assert_problem(retyped, 422, "VALIDATION_FAILED")
+
+
+def _cli_examples() -> list[dict]:
+    """The data sources the ``synchub sources create --help`` examples register."""
+    import re
+
+    from synchub_cli.main import sources_create
+
+    text = sources_create.__doc__ or ""
+    bodies = re.findall(r"synchub sources create '(\{.*?\})'", text.replace("\n", " "), flags=re.S)
+    return [json.loads(re.sub(r"\s+", " ", body)) for body in bodies]
+
+
+def test_the_cli_examples_register_each_kind_of_source(api):
+    examples = _cli_examples()
+    assert {example["type"] for example in examples} >= {"postgresql", "kafka", "mqtt", "redis"}
+    for example in examples:
+        response = api.post("/api/sync/data-sources", example)
+        assert response.status == 201, (example["type"], response.text)
+        assert response.json["connection_config"].get("password") in (None, MASK), response.json
+
+
+@pytest.mark.parametrize("body, complaint", [
+    ({"type": "kafka", "connection_config": {}}, "bootstrap_servers"),
+    ({"type": "kafka", "connection_config": {"bootstrap_servers": "no-port"}}, "bootstrap_servers"),
+    ({"type": "kafka", "connection_config": {"bootstrap_servers": ["b:9092"], "security_protocol": "TLS"}},
+     "security_protocol"),
+    ({"type": "kafka", "connection_config": {"bootstrap_servers": "b:9092", "security_protocol": "SASL_SSL"}},
+     "username and password"),
+    ({"type": "kafka", "connection_config": {"bootstrap_servers": "b:9092", "security_protocol": "SASL_SSL",
+                                             "sasl_mechanism": "GSSAPI", "username": "u", "password": "p"}},
+     "sasl_mechanism"),
+    ({"type": "mqtt", "connection_config": {"port": 1883}}, "host"),
+    ({"type": "mqtt", "connection_config": {"host": "m", "port": 70000}}, "port"),
+    ({"type": "mqtt", "connection_config": {"host": "m", "tls": "yes"}}, "tls"),
+    ({"type": "redis", "connection_config": {"host": "r", "db": -1}}, "db"),
+    ({"type": "redis", "connection_config": {"host": "r"}, "params_config": {"stream_key": "s", "key_pattern": "k*"}},
+     "not both"),
+    ({"type": "redis", "connection_config": {"host": "r"}, "params_config": {"stream_key": ""}}, "stream_key"),
+])
+def test_invalid_message_system_sources_are_422_naming_the_field(api, body, complaint):
+    response = api.post("/api/sync/data-sources", {"name": "broker", **body})
+    assert_problem(response, 422, "VALIDATION_FAILED")
+    assert complaint in response.text
+    assert api.get("/api/sync/data-sources").json["data_sources"] == []  # nothing stored

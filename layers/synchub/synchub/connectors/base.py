@@ -31,6 +31,14 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+class AcknowledgingSource(Source, Protocol):
+    """A source whose broker holds each message until it is acknowledged (MQTT): the runner calls
+    ``acknowledge`` with the checkpoint's source state once that checkpoint is stored, so a message is
+    acknowledged only after the part holding it is written."""
+
+    def acknowledge(self, state: dict[str, Any] | None) -> None: ...
+
+
 class Part(Protocol):
     """One part being filled: rows are added batch by batch, and ``close`` makes them durable."""
 
@@ -69,11 +77,25 @@ def dig(document: Any, path: str | None) -> Any:
 
 
 def newer_than(value: Any, watermark: Any) -> bool:
-    """Whether a cursor value lies past the watermark (numbers numerically, everything else as text)."""
+    """Whether a cursor value lies past the watermark: numbers numerically, lists element by element (Redis
+    entry ids as [ms, seq]), maps of positions when any position is further on (Kafka offsets per partition),
+    everything else as text."""
     if watermark is None:
         return True
     if value is None:
         return False
     if isinstance(value, (int, float)) and isinstance(watermark, (int, float)):
         return value > watermark
+    if isinstance(value, dict) and isinstance(watermark, dict):
+        return any(newer_than(position, watermark.get(key)) for key, position in value.items())
+    if isinstance(value, list) and isinstance(watermark, list):
+        return [int(part) for part in value] > [int(part) for part in watermark]
     return str(value) > str(watermark)
+
+
+def newest(current: Any, value: Any) -> Any:
+    """The newer of two cursor values; maps of positions merge, each position taking the further one."""
+    if isinstance(current, dict) and isinstance(value, dict):
+        return {**current, **{key: position for key, position in value.items()
+                              if newer_than(position, current.get(key))}}
+    return value if newer_than(value, current) else current

@@ -8,9 +8,26 @@ from typing import Any
 
 from synchub.connectors.base import Destination, PermanentSourceError, Source, StreamSpec
 from synchub.connectors.lake import LakeDestination
-from synchub.models.data_sources import FILE_TYPES
+from synchub.models.data_sources import FILE_TYPES, MESSAGE_TYPES
 from synchub.settings import Settings
 
+
+def incremental_problem(kind: str, stream: StreamSpec, task_type: str) -> str | None:
+    """Why ``task_type`` (incremental or realtime) cannot run on this stream, or None: rows need a cursor field
+    to tell new from old, unless the source keeps its own position (files' times, message offsets and ids)."""
+    if kind == "redis" and stream.key_pattern and not stream.stream_key:
+        return (f"A Redis key_pattern has no position to continue from, so {task_type} cannot tell new keys from "
+                "old: run a full_sync, or sync a stream (stream_key).")
+    if stream.cursor_field or kind in FILE_TYPES or kind in MESSAGE_TYPES:
+        return None
+    return (f"This stream has no cursor_field, so {task_type} cannot tell new rows from old: set "
+            "params_config.cursor_field on the data source (or cursor_field on its interface, or in parameters), "
+            "or run a full_sync.")
+
+
+
+# Fields that name what to read in two exclusive ways: a layer that sets one replaces the other.
+ALTERNATIVES = {"table_name": "query", "query": "table_name", "stream_key": "key_pattern", "key_pattern": "stream_key"}
 
 
 def stream_for(data_source: dict[str, Any], task: dict[str, Any],
@@ -18,13 +35,18 @@ def stream_for(data_source: dict[str, Any], task: dict[str, Any],
     """The data source's default stream (``params_config``), the task's interface over it, and the task's
     parameters over both."""
     spec: dict[str, Any] = dict(data_source.get("params_config") or {})
+
+    def override(key: str, value: Any) -> None:
+        spec.pop(ALTERNATIVES.get(key, ""), None)  # a layer naming a table drops the query below it, and so on
+        spec[key] = value
+
     for key, value in (interface or {}).items():
         if key in StreamSpec.model_fields and value is not None and key != "interface_id":
-            spec[key] = value
+            override(key, value)
     config = task.get("config") or {}
     for key in StreamSpec.model_fields:
         if key in config and key != "interface_id":
-            spec[key] = config[key]
+            override(key, config[key])
     spec["interface_id"] = task.get("interface_id") or spec.get("interface_id") or "default"
     if data_source["type"] in ("csv", "json", "jsonl"):
         spec.setdefault("format", data_source["type"])
@@ -53,6 +75,19 @@ def open_source(data_source: dict[str, Any], connection: dict[str, Any], stream:
         from synchub.connectors.files import S3FileSource  # csv and S3 reading: only for file sources
 
         return S3FileSource(connection, stream, stream.format or connection.get("format") or kind)
+    if kind == "kafka":
+        from synchub.connectors.kafka_source import KafkaSource  # kafka-python: only for Kafka sources
+
+        return KafkaSource(connection, stream, incremental=incremental)
+    if kind == "mqtt":
+        from synchub.connectors.mqtt_source import MqttSource  # paho-mqtt: only for MQTT sources
+
+        return MqttSource(connection, stream, incremental=incremental,
+                          session_id=f"synchub-{data_source['id']}-{stream.interface_id}")
+    if kind == "redis":
+        from synchub.connectors.redis_source import RedisSource  # redis-py: only for Redis sources
+
+        return RedisSource(connection, stream, incremental=incremental)
     raise PermanentSourceError(f"data sources of type '{kind}' cannot be synced yet")
 
 

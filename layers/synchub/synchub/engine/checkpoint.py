@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from synchub.connectors.base import Batch, newer_than
+from synchub.connectors.base import Batch, newer_than, newest
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,7 @@ def after_batch(checkpoint: Checkpoint, batch: Batch, *, cursor_field: str | Non
     cursor value seen (any task type: a successful full sync commits it as the watermark too)."""
     max_cursor = checkpoint.max_cursor
     if batch.cursor is not None:
-        if newer_than(batch.cursor, max_cursor):
-            max_cursor = batch.cursor
+        max_cursor = newest(max_cursor, batch.cursor)
     elif cursor_field:
         for row in batch.rows:
             value = row.get(cursor_field)

@@ -23,8 +23,7 @@ from synchub.connectors.base import Batch, PermanentSourceError, TransientSource
 from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.watermarks import WatermarkStore
 from synchub.connectors.lake import LakeDestination
-from synchub.connectors.registry import open_destination, open_source, stream_for
-from synchub.models.data_sources import FILE_TYPES
+from synchub.connectors.registry import incremental_problem, open_destination, open_source, stream_for
 from synchub.models.tasks import INCREMENTAL_TYPES
 from synchub.aws import SQS_MAX_DELAY_SECONDS
 from synchub.backoff import delay_redelivery
@@ -129,9 +128,9 @@ class SyncRunner:
         timeout = config.get("timeout")
         incremental = task["task_type"] in INCREMENTAL_TYPES
         realtime = task["task_type"] == "realtime_sync"
-        files = data_source["type"] in FILE_TYPES
-        if incremental and not stream.cursor_field and not files:
-            raise PermanentSourceError("incremental and realtime syncs need a cursor_field in the stream")
+        problem = incremental_problem(data_source["type"], stream, task["task_type"]) if incremental else None
+        if problem:
+            raise PermanentSourceError(problem)
         stored = self.lifecycle.checkpoint_of(task) if task.get("checkpoint_seq") else None  # 0: nothing stored yet
         checkpoint = Checkpoint.from_stored(stored) if stored else self._initial_checkpoint(task, stream, incremental)
         run = PartsInProgress(self.lifecycle, task, run_id, self._destination(task, stream), checkpoint,
@@ -139,6 +138,7 @@ class SyncRunner:
                               progress_interval=self.settings.progress_interval_seconds)
         started = parse_iso(task["start_time"])
         source = open_source(data_source, connection, stream, incremental=incremental)
+        run.on_checkpoint = getattr(source, "acknowledge", None)  # brokers that hold messages until acknowledged
         # The next batch is read while this one is written and checkpointed: reading has no side effects,
         # so a read ahead that is never used (cancel, continuation, failure) is simply dropped.
         reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
@@ -267,6 +267,8 @@ class SyncRunner:
             "progress": 100 if status == "success" else task.get("progress", 0),
             "estimated_time": 0 if status == "success" else None, "next_poll_at": None, "next_attempt_at": None,
         })
+        if run.on_checkpoint is not None and status == "success":
+            run.on_checkpoint(checkpoint.state, checkpoint.max_cursor)  # the last part is written: acknowledge it
         logger.info("task finished", extra={"task_id": task["id"], "status": status, "rows": checkpoint.rows})
 
     def _moves_watermark(self, task: dict[str, Any], stream: Any, checkpoint: Checkpoint) -> bool:
@@ -313,6 +315,8 @@ class PartsInProgress:
         self.written: dict[int, dict[str, Any]] = {}  # parts this invocation wrote: number → key and rows
         self.changes: dict[str, Any] = {}  # the progress to store next
         self.stored_at = time.monotonic()
+        # Told each checkpoint once stored (source state, newest cursor): a broker's messages are acknowledged then.
+        self.on_checkpoint: Callable[[Any, Any], None] | None = None
 
     def add(self, batch: Batch, *, cursor_field: str | None) -> None:
         if batch.rows:
@@ -346,6 +350,8 @@ class PartsInProgress:
         self.task, self.seq, self.stored_at = updated, int(updated.get("checkpoint_seq") or 0), time.monotonic()
         if checkpoint is not None:
             self.stored = checkpoint
+            if self.on_checkpoint is not None:
+                self.on_checkpoint(checkpoint.state, checkpoint.max_cursor)
         return True
 
 

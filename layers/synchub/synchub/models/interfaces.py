@@ -45,6 +45,15 @@ class InterfaceBody(BaseModel):
     # files in S3
     prefix: Annotated[str, StringConstraints(max_length=1024)] | None = None
     format: Literal["csv", "json", "jsonl"] | None = None
+    # message systems (Kafka topic, MQTT topic filter, Redis stream or key pattern)
+    topic: Annotated[str, StringConstraints(min_length=1, max_length=249)] | None = None
+    value_format: Literal["json", "text"] | None = None
+    key_field: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    consumer_group: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    topic_filter: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
+    qos: Literal[0, 1] | None = None
+    stream_key: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
+    key_pattern: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
     # keys and destination
     cursor_field: Column | None = None
     primary_key: Column | None = None

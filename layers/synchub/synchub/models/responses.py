@@ -278,6 +278,14 @@ class Interface(BaseModel):
     pagination: dict[str, Any] | None = None
     prefix: str | None = None
     format: Literal["csv", "json", "jsonl"] | None = None
+    topic: str | None = None
+    value_format: Literal["json", "text"] | None = None
+    key_field: str | None = None
+    consumer_group: str | None = None
+    topic_filter: str | None = None
+    qos: Literal[0, 1] | None = None
+    stream_key: str | None = None
+    key_pattern: str | None = None
     cursor_field: str | None = None
     primary_key: str | None = None
     destination: Literal["s3", "dynamodb"] | None = None

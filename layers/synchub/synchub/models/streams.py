@@ -43,6 +43,16 @@ class StreamSpec(BaseModel):
     # files
     prefix: str | None = None
     format: Literal["csv", "json", "jsonl"] | None = None
+    # message systems: a Kafka topic, MQTT topic filter, Redis stream or key pattern
+    topic: str | None = None
+    value_format: Literal["json", "text"] = "json"
+    key_field: str | None = None
+    consumer_group: str | None = None
+    topic_filter: str | None = None
+    qos: Literal[0, 1] = 1
+    stream_key: str | None = None
+    key_pattern: str | None = None
+    idle_seconds: float = Field(default=1.0, gt=0, le=30)
     # keys
     cursor_field: str | None = None
     primary_key: str | None = None

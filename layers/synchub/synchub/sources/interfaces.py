@@ -18,9 +18,8 @@ from synchub.timeutil import now_iso
 
 from ulid import ULID
 
-PUBLIC_FIELDS = ("id", "data_source_id", "name", "description", "table_name", "query", "url_suffix", "method",
-                 "headers", "query_params", "body", "records_path", "total_path", "pagination", "prefix", "format",
-                 "cursor_field", "primary_key", "destination", "created_at", "updated_at")
+# What an answer shows: the ids, every field a request can set (one list: the model's), the times.
+PUBLIC_FIELDS = ("id", "data_source_id", *InterfaceBody.model_fields, "created_at", "updated_at")
 
 
 class InterfaceNotFound(NotFound):

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable
 from botocore.exceptions import ClientError
 
 from synchub.connectors.base import PermanentSourceError
-from synchub.connectors.registry import stream_for
+from synchub.connectors.registry import incremental_problem, stream_for
 from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.paging import MAX_PAGE_OFFSET, InvalidToken, PageState, decode_token, encode_token
 from synchub.dal.transactions import ConditionFailed, Transaction, TransactionFailed
@@ -18,7 +18,6 @@ from synchub.errors import (InvalidState, SyncHubError, TaskNotFound, UnknownDat
                             ValidationFailed, busy)
 from synchub.ids import is_task_id
 from synchub.models.aggregate import SCOPE_ALL, scope_of_data_source
-from synchub.models.data_sources import FILE_TYPES
 from synchub.models.merge_patch import patched
 from synchub.models.tasks import (INCREMENTAL_TYPES, TERMINAL_STATUSES, CreateTaskRequest, UpdateTaskRequest, in_words,
                                   public_task)
@@ -115,7 +114,7 @@ class TaskService:
         return {"tasks": [public_task(item) for item in result.items], "pagination": pagination}
 
     def _check_incremental(self, request: CreateTaskRequest) -> None:
-        """An incremental or realtime sync needs a cursor field (files have theirs): refuse one without it now,
+        """An incremental or realtime sync needs a way to tell new rows from old: refuse one without it now,
         rather than fail it when it runs."""
         data_source = self.lifecycle.data_sources.get(request.data_source_id)
         interface = (InterfaceStore(self.lifecycle.settings).get(request.data_source_id, request.interface_id)
@@ -128,11 +127,9 @@ class TaskService:
         except PermanentSourceError as error:
             raise ValidationFailed(str(error), errors=[{"loc": ["body", "parameters"], "msg": str(error),
                                                         "type": "value_error"}]) from error
-        if not stream.cursor_field and data_source["type"] not in FILE_TYPES:
-            message = (f"This stream has no cursor_field, so {request.task_type} cannot tell new rows from old: "
-                       "set params_config.cursor_field on the data source (or cursor_field on its interface, or "
-                       "in parameters), or run a full_sync.")
-            raise ValidationFailed(message, errors=[{"loc": ["body", "task_type"], "msg": message,
+        problem = incremental_problem(data_source["type"], stream, request.task_type)
+        if problem:
+            raise ValidationFailed(problem, errors=[{"loc": ["body", "task_type"], "msg": problem,
                                                      "type": "value_error"}])
 
     # ---- update -------------------------------------------------------------------------------
