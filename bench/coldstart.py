@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = {
     "CreateTaskFunction": "create_task.json", "ListTasksFunction": "list_tasks.json",
     "GetTaskFunction": "get_task.json", "UpdateTaskFunction": "update_task.json",
-    "CancelTaskFunction": "cancel_task.json", "RetryTaskFunction": "retry_task.json",
+    "CancelTaskFunction": "cancel_task.json", "PauseTaskFunction": "pause_task.json",
+    "ResumeTaskFunction": "resume_task.json", "RetryTaskFunction": "retry_task.json",
     "DeleteTaskFunction": "delete_task.json", "CleanupTasksFunction": "cleanup_tasks.json",
     "BatchCancelTasksFunction": "batch_cancel_tasks.json", "BatchRetryTasksFunction": "batch_retry_tasks.json",
     "BatchDeleteTasksFunction": "batch_delete_tasks.json",

@@ -211,7 +211,7 @@ async function tasksView(view, params) {
       location.hash = "#/tasks?" + next;
     } }, "Next") : null);
   view.replaceChildren(create,
-    el("div", { class: "toolbar" }, el("label", {}, "status", filter("status", ["pending", "running", "success", "failed", "cancelled"])),
+    el("div", { class: "toolbar" }, el("label", {}, "status", filter("status", ["pending", "running", "paused", "success", "failed", "cancelled"])),
       el("label", {}, "data source", filter("data_source_id", sourceIds))),
     table, pager);
 }
@@ -259,7 +259,15 @@ async function taskView(view, taskId) {
     facts.replaceChildren(...Object.entries(task).filter(([, v]) => v !== null && v !== undefined)
       .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, typeof v === "object" ? JSON.stringify(v) : String(v))]));
     actions.replaceChildren(
-      el("button", { id: "cancel", disabled: !["pending", "running"].includes(task.status) || task.cancel_requested,
+      el("button", { id: "pause", class: "secondary",
+        disabled: !["pending", "running", "paused"].includes(task.status) || task.cancel_requested
+          || (task.status === "running" && task.pause_requested),
+        onclick: async () => {
+          const verb = task.status === "paused" ? "resume" : "pause";
+          try { const answer = await api("POST", `/tasks/${taskId}/${verb}`); render(answer); toast(`${verb} sent`); }
+          catch (error) { toast(error.message, true); }
+        } }, task.status === "paused" ? "Resume" : task.pause_requested ? "Pausing…" : "Pause"),
+      el("button", { id: "cancel", disabled: !["pending", "running", "paused"].includes(task.status) || task.cancel_requested,
         onclick: async () => {
           try { const answer = await api("POST", `/tasks/${taskId}/cancel`); render(answer); toast("cancel sent"); }
           catch (error) { toast(error.message, true); }
@@ -328,7 +336,7 @@ async function statisticsView(view, params) {
     el("div", { class: "card" }, `${stats.total_tasks} tasks · ${stats.success_rate}% successful · ` +
       `${stats.processed_rows.toLocaleString("en")} rows · ${stats.engine_statistics.running_tasks} running now`),
     el("div", { class: "charts" },
-      barChart("chart-status", "Status breakdown", stats.status_breakdown.filter((s) => s.status !== "paused")
+      barChart("chart-status", "Status breakdown", stats.status_breakdown
         .map((s) => ({ label: s.status, value: s.count, color: colors[s.status] })), "#2563eb"),
       barChart("chart-daily-tasks", "Tasks per day", stats.daily.map((d) => ({ label: d.date.slice(5), value: d.total_tasks })), "#0e7490"),
       barChart("chart-daily-rows", "Rows per day", stats.daily.map((d) => ({ label: d.date.slice(5), value: d.processed_rows })), "#15803d")));

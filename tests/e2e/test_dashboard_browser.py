@@ -104,6 +104,19 @@ def test_cancel_a_realtime_task(page):
     page.screenshot(path=str(ARTIFACTS / "task-cancelled.png"), full_page=True)
 
 
+def test_pause_and_resume_a_realtime_task(page):
+    create_from_the_form(page, task_type="realtime_sync")
+    page.wait_for_selector("#pause:not([disabled])")
+    page.click("#pause")
+    page.wait_for_selector("#task-figures [data-status=paused]", timeout=60_000)
+    assert page.locator("#pause").inner_text() == "Resume" and not page.locator("#cancel").is_disabled()
+    page.screenshot(path=str(ARTIFACTS / "task-paused.png"), full_page=True)
+    page.click("#pause")
+    page.wait_for_selector("#task-figures [data-status=running]", timeout=60_000)
+    page.click("#cancel")
+    page.wait_for_selector("#task-figures [data-status=cancelled]", timeout=60_000)
+
+
 @pytest.fixture(scope="module")
 def finished_task(stack) -> dict:
     """A seed task synced to success on this module's stack (the charts need one, whatever ran before)."""

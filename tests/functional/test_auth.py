@@ -26,6 +26,12 @@ def _task(admin: ApiClient, outcome: str | None = None) -> str:
     return task_id
 
 
+def _paused(admin: ApiClient) -> str:
+    task_id = _task(admin)
+    assert admin.post(f"/api/sync/tasks/{task_id}/pause").status == 200
+    return task_id
+
+
 def _source(admin: ApiClient) -> str:
     assert admin.post("/api/sync/data-sources", SOURCE).status == 201
     return SOURCE["id"]
@@ -48,6 +54,8 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("GET", "/api/sync/tasks/{id}/output"): lambda a: (f"/api/sync/tasks/{_task(a)}/output", None),
     ("DELETE", "/api/sync/tasks/{id}"): lambda a: (f"/api/sync/tasks/{_task(a, 'success')}", None),
     ("POST", "/api/sync/tasks/{id}/cancel"): lambda a: (f"/api/sync/tasks/{_task(a)}/cancel", None),
+    ("POST", "/api/sync/tasks/{id}/pause"): lambda a: (f"/api/sync/tasks/{_task(a)}/pause", None),
+    ("POST", "/api/sync/tasks/{id}/resume"): lambda a: (f"/api/sync/tasks/{_paused(a)}/resume", None),
     ("POST", "/api/sync/tasks/{id}/retry"): lambda a: (f"/api/sync/tasks/{_task(a, 'failed')}/retry", None),
     ("POST", "/api/sync/tasks/cleanup"): lambda a: ("/api/sync/tasks/cleanup", {"before_date": "2099-01-01"}),
     ("POST", "/api/sync/tasks/batch-cancel"): lambda a: ("/api/sync/tasks/batch-cancel", {"task_ids": [_task(a)]}),

@@ -14,7 +14,7 @@ WEBSOCKET_EVENTS = {"WsConnectFunction": "ws_connect.json", "WsDisconnectFunctio
 API_EVENTS = sorted(p.name for p in EVENTS.glob("*.json") if "httpMethod" in json.loads(p.read_text()))
 EXPECTED = {
     "create_task.json": 201, "list_tasks.json": 200, "get_task.json": 404, "get_task_output.json": 404, "update_task.json": 404,
-    "cancel_task.json": 404, "retry_task.json": 404, "delete_task.json": 404, "cleanup_tasks.json": 200, "task_statistics.json": 200,
+    "cancel_task.json": 404, "pause_task.json": 404, "resume_task.json": 404, "retry_task.json": 404, "delete_task.json": 404, "cleanup_tasks.json": 200, "task_statistics.json": 200,
     "batch_cancel_tasks.json": 200, "batch_retry_tasks.json": 200, "batch_delete_tasks.json": 200,
     "create_data_source.json": 201, "list_data_sources.json": 200, "get_data_source.json": 200,
     "update_data_source.json": 200, "delete_data_source.json": 204, "test_data_source.json": 200,

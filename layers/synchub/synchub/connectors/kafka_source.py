@@ -73,7 +73,11 @@ class KafkaSource:
             raise PermanentSourceError(f"Kafka connection settings: {error}") from error
         except (errors.KafkaTimeoutError, errors.KafkaConnectionError) as error:
             self.close()
-            raise TransientSourceError(f"Kafka unreachable at {', '.join(_servers(self.config))}: "
+            hint = ""
+            if str(self.config.get("security_protocol") or "").startswith("SASL"):
+                # kafka-python retries a refused SASL login until its bootstrap times out, like an unreachable broker
+                hint = " (or it refused the SASL login: check username, password and sasl_mechanism)"
+            raise TransientSourceError(f"Kafka unreachable at {', '.join(_servers(self.config))}{hint}: "
                                        f"{type(error).__name__}") from error
         except errors.KafkaError as error:
             if getattr(error, "retriable", False) or isinstance(error, errors.InvalidMetadataError):

@@ -80,7 +80,8 @@ class SyncRunner:
             return "stale"
         hop = int(message.get("hop") or 0)
         not_before = message.get("not_before")
-        if isinstance(not_before, str) and parse_iso(not_before) > utcnow() and not task.get("cancel_requested"):
+        stopping = task.get("cancel_requested") or task.get("pause_requested")
+        if isinstance(not_before, str) and parse_iso(not_before) > utcnow() and not stopping:
             wait = (parse_iso(not_before) - utcnow()).total_seconds()
             self.lifecycle.continue_run(task, hop=hop, run_id=run_id, delay_seconds=int(min(SQS_MAX_DELAY_SECONDS, wait)),
                                          extra={"not_before": not_before})
@@ -150,6 +151,8 @@ class SyncRunner:
                         return "lost-lease"
                     self._finish(run, "cancelled", stream)
                     return "cancelled"
+                if run.task.get("pause_requested"):
+                    return self._pause(run)
                 if timeout and not realtime and (utcnow() - started).total_seconds() > float(timeout):
                     if not run.store(force=True):
                         return "lost-lease"
@@ -198,6 +201,8 @@ class SyncRunner:
                     if run.task.get("cancel_requested"):
                         self._finish(run, "cancelled", stream)
                         return "cancelled"
+                    if run.task.get("pause_requested"):
+                        return self._pause(run)
                     self.lifecycle.continue_run(run.task, hop=hop + 1, run_id=run_id,
                                                 delay_seconds=min(SQS_MAX_DELAY_SECONDS, wait),
                                                 extra={"not_before": iso(next_poll)})
@@ -270,6 +275,17 @@ class SyncRunner:
         if run.on_checkpoint is not None and status == "success":
             run.on_checkpoint(checkpoint.state, checkpoint.max_cursor)  # the last part is written: acknowledge it
         logger.info("task finished", extra={"task_id": task["id"], "status": status, "rows": checkpoint.rows})
+
+    def _pause(self, run: "PartsInProgress") -> str:
+        """Write what was read and store the checkpoint, then park the task (``paused``) until it is resumed."""
+        if not run.store(force=True):
+            return "lost-lease"
+        paused = self.lifecycle.pause_task(run.task["id"], lease_owner=run.run_id, changes={
+            "processed_rows": run.reading.rows, "speed": run.task.get("speed")})
+        if paused is None:
+            return "lost-lease"
+        logger.info("task paused", extra={"task_id": run.task["id"], "rows": run.reading.rows})
+        return "paused"
 
     def _moves_watermark(self, task: dict[str, Any], stream: Any, checkpoint: Checkpoint) -> bool:
         """Incremental and realtime runs commit the newest cursor they copied; a full sync copied everything up

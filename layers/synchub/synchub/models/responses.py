@@ -56,6 +56,10 @@ class Task(BaseModel):
     attempt: int
     retry_of: str | None
     cancel_requested: bool | None
+    pause_requested: bool | None = Field(default=None, description="The engine pauses this running task at its "
+                                                                   "next batch boundary")
+    paused_at: str | None = None
+    schedule_id: str | None = Field(default=None, description="The schedule that created this task")
     submitted: bool | None
     speed: float | None = Field(default=None, description="rows/s (running tasks)")
     current_phase: str | None = None

@@ -193,7 +193,8 @@ class TaskLifecycle:
                         "lease_owner": lease_owner,
                         "lease_expires_at": iso(now + timedelta(seconds=lease_seconds)),
                         "heartbeat_at": iso(now),
-                        "checkpoint_seq": 0,
+                        # a resumed task goes on from its checkpoint (a new task has none: 0)
+                        "checkpoint_seq": int(before.get("checkpoint_seq") or 0),
                         "submitted": True,
                     },
                     remove=["resubmit"],
@@ -224,6 +225,25 @@ class TaskLifecycle:
                     remove=["lease_owner", "lease_expires_at", "resubmit"],
                     extra_ops=extra_ops,
                 )
+            except TransactionFailed as failure:
+                if failure.failed(THE_TASK):
+                    continue
+                raise
+        return None
+
+    def pause_task(self, task_id: str, *, lease_owner: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """running → paused by the lease holder at a batch boundary (its checkpoint stored): the checkpoint stays
+        for the resume. ``None`` if the task is no longer this run's."""
+        for _ in range(5):
+            before = self.tasks.get(task_id)
+            if before is None or before["status"] != "running" or before.get("lease_owner") != lease_owner:
+                return None
+            now = self.clock.now_iso()
+            try:
+                return self.transition(
+                    before, {"status": "paused", "current_phase": "paused", "paused_at": now, "updated_at": now,
+                             "next_poll_at": None, "estimated_time": None, **changes},
+                    remove=["lease_owner", "lease_expires_at", "resubmit", "pause_requested", "pause_requested_at"])
             except TransactionFailed as failure:
                 if failure.failed(THE_TASK):
                     continue

@@ -27,7 +27,7 @@ from synchub.tasks.lifecycle import THE_TASK, TaskLifecycle, task_lifecycle
 logger = logging.getLogger(__name__)
 
 # Statuses each action may start from.
-CANCELLABLE_NOW = "pending"
+CANCELLABLE_NOW = frozenset({"pending", "paused"})  # no run holds them: cancelled at once
 CANCELLABLE_LATER = "running"
 
 
@@ -157,33 +157,89 @@ class TaskService:
 
     # ---- cancel -------------------------------------------------------------------------------
     def cancel_task(self, task_id: str) -> tuple[dict[str, Any], int]:
-        """Cancel now (pending → cancelled, 200) or ask the engine to stop (running, 202)."""
-        for _ in range(5):
-            before = self.lifecycle.get_record(task_id)
+        """Cancel now (pending or paused → cancelled, 200) or ask the engine to stop (running, 202; a realtime
+        task waiting between polls is woken to stop at once)."""
+
+        def cancel(before: dict[str, Any], now: str) -> tuple[dict[str, Any], int]:
             status = before["status"]
+            if status in CANCELLABLE_NOW:
+                after = self.lifecycle.transition(
+                    before, {"status": "cancelled", "end_time": now, "updated_at": now, "current_phase": "cancelled"},
+                    remove=["resubmit", "pause_requested", "pause_requested_at"])
+                return public_task(after), 200
+            if status == CANCELLABLE_LATER:
+                after = before if before.get("cancel_requested") else self.lifecycle.transition(
+                    before, {"cancel_requested": True, "cancel_requested_at": now, "updated_at": now})
+                self._wake_if_waiting(after)
+                return public_task(after), 202
+            raise InvalidState(f"Task '{task_id}' {in_words(status)}; only pending, running or paused tasks can be "
+                               "cancelled.", current_status=status)
+
+        return self._on_fresh_read(task_id, cancel)
+
+    def pause_task(self, task_id: str) -> tuple[dict[str, Any], int]:
+        """Pause now (pending → paused, 200; already paused: 200) or ask the engine to pause at its next batch
+        boundary with the checkpoint kept (running, 202; a realtime task waiting between polls at once)."""
+
+        def pause(before: dict[str, Any], now: str) -> tuple[dict[str, Any], int]:
+            status = before["status"]
+            if status == "paused":
+                return public_task(before), 200
+            if status == "pending":
+                after = self.lifecycle.transition(
+                    before, {"status": "paused", "current_phase": "paused", "paused_at": now, "updated_at": now},
+                    remove=["resubmit"])
+                return public_task(after), 200
+            if status == "running" and not before.get("cancel_requested"):
+                after = before if before.get("pause_requested") else self.lifecycle.transition(
+                    before, {"pause_requested": True, "pause_requested_at": now, "updated_at": now})
+                self._wake_if_waiting(after)
+                return public_task(after), 202
+            reason = "is being cancelled" if status == "running" else in_words(status)
+            raise InvalidState(f"Task '{task_id}' {reason}; only pending or running tasks can be paused.",
+                               current_status=status)
+
+        return self._on_fresh_read(task_id, pause)
+
+    def resume_task(self, task_id: str) -> tuple[dict[str, Any], int]:
+        """A paused task goes back on the queue to continue from its checkpoint (202); a running task asked to
+        pause keeps running (200)."""
+
+        def resume(before: dict[str, Any], now: str) -> tuple[dict[str, Any], int]:
+            status = before["status"]
+            if status == "paused":
+                after = self.lifecycle.transition(
+                    before, {"status": "pending", "current_phase": "resuming", "updated_at": now, "submitted": False,
+                             "resubmit": "1"}, remove=["paused_at"])
+                return public_task(self.lifecycle.submit(after)), 202
+            if status == "running" and before.get("pause_requested"):
+                after = self.lifecycle.transition(before, {"updated_at": now},
+                                                  remove=["pause_requested", "pause_requested_at"])
+                return public_task(after), 200
+            raise InvalidState(f"Task '{task_id}' {in_words(status)}; only paused tasks (or running ones asked to "
+                               "pause) can be resumed.", current_status=status)
+
+        return self._on_fresh_read(task_id, resume)
+
+    def _on_fresh_read(self, task_id: str, act: Callable[[dict[str, Any], str], Any]) -> Any:
+        """``act(task as stored, now)``, read again and retried while a concurrent change makes it fail."""
+        for _ in range(5):
             try:
-                if status == CANCELLABLE_NOW:
-                    now = self.clock.now_iso()
-                    after = self.lifecycle.transition(
-                        before,
-                        {"status": "cancelled", "end_time": now, "updated_at": now, "current_phase": "cancelled"},
-                        remove=["resubmit"],
-                    )
-                    return public_task(after), 200
-                if status == CANCELLABLE_LATER:
-                    if before.get("cancel_requested"):
-                        return public_task(before), 202
-                    now = self.clock.now_iso()
-                    after = self.lifecycle.transition(before, {"cancel_requested": True, "cancel_requested_at": now,
-                                                     "updated_at": now})
-                    return public_task(after), 202
+                return act(self.lifecycle.get_record(task_id), self.clock.now_iso())
             except TransactionFailed:
                 continue  # it moved under us: look again
-            raise InvalidState(
-                f"Task '{task_id}' {in_words(status)}; only pending or running tasks can be cancelled.",
-                current_status=status,
-            )
         raise InvalidState(f"Task '{task_id}' keeps changing; try again.")
+
+    def _wake_if_waiting(self, task: dict[str, Any]) -> None:
+        """A realtime task waiting between polls sleeps in a delayed engine message: send its run one now, so a
+        cancel or pause takes effect at once (the delayed one then finds the run over and is dropped)."""
+        if task.get("current_phase") != "waiting" or not task.get("lease_owner"):
+            return
+        try:
+            self.lifecycle.continue_run(task, run_id=task["lease_owner"], hop=0)
+        except Exception:  # noqa: BLE001 - the delayed message still comes: later, but it comes
+            logger.warning("could not wake the waiting task; it acts at its next poll", extra={"task_id": task["id"]},
+                           exc_info=True)
 
     # ---- batches ------------------------------------------------------------------------------
     @staticmethod
