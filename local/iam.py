@@ -102,6 +102,12 @@ def requested(stack: Stack, service: str, operation: str, params: dict[str, Any]
         yield "lambda:GetLayerVersion", f"{layer}:{params['VersionNumber']}"
     elif service == "cloudfront" and operation == "CreateInvalidation":
         yield "cloudfront:CreateInvalidation", f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{params['DistributionId']}"
+    elif service == "scheduler" and operation.endswith("Schedule"):
+        group = str(params.get("GroupName") or "default")
+        yield f"scheduler:{operation}", (
+            f"arn:aws:scheduler:{stack.region}:{ACCOUNT_ID}:schedule/{group}/{params['Name']}")
+        if operation in ("CreateSchedule", "UpdateSchedule") and params.get("Target", {}).get("RoleArn"):
+            yield "iam:PassRole", str(params["Target"]["RoleArn"])  # the role Scheduler invokes the target with
     elif service == "execute-api":  # the WebSocket API's management endpoint
         method = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}[operation]
         api = stack.refs.get("WebSocketApi", "WebSocketApi")

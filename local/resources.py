@@ -175,6 +175,14 @@ def create_resources(
         if resource["Type"] == "AWS::Cognito::UserPool":
             # The local user pool (local.auth) stands in for it; its id names the tokens' issuer.
             stack.refs[logical_id] = LOCAL_USER_POOL_ID
+    record_names_of_code_and_roles(stack, resources)
+    scheduler = session.client("scheduler", region_name=region)
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::Scheduler::ScheduleGroup":
+            name = str(stack.resolve((resource.get("Properties") or {}).get("Name")) or f"{stack_name}-{logical_id}")
+            arn = scheduler.create_schedule_group(Name=name)["ScheduleGroupArn"]
+            stack.refs[logical_id] = name
+            stack.attributes[logical_id] = {"Arn": arn}
     events = session.client("events", region_name=region)
     secrets = session.client("secretsmanager", region_name=region)
     for logical_id, resource in resources.items():
@@ -188,6 +196,17 @@ def create_resources(
                 SecretString=_generated_secret(props.get("GenerateSecretString") or {}) or props.get("SecretString", ""),
             )["ARN"])
     return stack
+
+
+def record_names_of_code_and_roles(stack: Stack, resources: dict[str, Any]) -> None:
+    """The ARNs functions and roles would have (the local stack runs the code in-process; these only name it,
+    as where EventBridge Scheduler's targets point)."""
+    for logical_id, resource in resources.items():
+        if resource["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
+            stack.attributes[logical_id] = {
+                "Arn": f"arn:aws:lambda:{stack.region}:{ACCOUNT_ID}:function:{stack.name}-{logical_id}"}
+        elif resource["Type"] == "AWS::IAM::Role":
+            stack.attributes[logical_id] = {"Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{stack.name}-{logical_id}"}
 
 
 def _generated_secret(spec: dict[str, Any]) -> str | None:
@@ -217,7 +236,11 @@ def attach_resources(
     stack = Stack(stack_name, region, {**parameter_defaults(template), **(parameters or {})})
     sqs = session.client("sqs", region_name=region)
     dynamodb = session.client("dynamodb", region_name=region)
+    record_names_of_code_and_roles(stack, template["Resources"])
     for logical_id, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Scheduler::ScheduleGroup":
+            stack.refs[logical_id] = str(stack.resolve((resource.get("Properties") or {}).get("Name")))
+            continue
         if resource["Type"] not in NAME_PROPERTY:
             continue
         name = physical_name(stack_name, logical_id, resource)

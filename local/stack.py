@@ -22,6 +22,7 @@ import boto3
 
 from local import api_gateway, demo
 from local.demo_brokers import DemoBrokers
+from local.scheduler import LocalScheduler
 from local.auth import ALL_SCOPES, Denied, LocalUserPool, authorize
 from local.lambda_runtime import LocalFunction
 from local.resources import Stack, create_resources, function_environment
@@ -184,6 +185,11 @@ class LocalStack:
                     self.threads.append(threading.Thread(
                         target=self._poll_queue, args=(function, props), name=f"sqs-{function.spec.logical_id}",
                         daemon=True))
+        if self.schedules and "ScheduleGroup" in self.stack.refs:
+            self.scheduler = LocalScheduler(self.stack.refs["ScheduleGroup"], {
+                self.stack.attributes[logical_id]["Arn"]: function for logical_id, function in self.functions.items()})
+            self.threads.append(threading.Thread(target=self.scheduler.run, args=(self.stop_event,),
+                                                 name="scheduler", daemon=True))
         if self.schedules:
             for function in self.functions.values():
                 for props in function.spec.events_of("Schedule"):

@@ -106,8 +106,27 @@ class LocalState:
                     {"PutRequest": {"Item": item}} for item in items[start:start + 25]]})
             tasks += len(items) if logical == "TasksTable" else 0
         self._restore_objects()
+        self._restore_schedules(dynamodb)
         self._resubmit_unfinished(dynamodb)
         return tasks
+
+    def _restore_schedules(self, dynamodb: Any) -> None:
+        """Each kept schedule gets its EventBridge Scheduler schedule again (the emulator's were not kept)."""
+        if "SchedulesTable" not in self.stack.refs:
+            return
+        from synchub.dal.codec import from_item
+        from synchub.schedules.service import ScheduleService
+        from synchub.settings import Settings
+
+        service = ScheduleService(Settings(
+            schedules_table=self.stack.refs["SchedulesTable"], schedule_group=self.stack.refs["ScheduleGroup"],
+            schedule_target_arn=self.stack.attributes["FireScheduleFunction"]["Arn"],
+            scheduler_role_arn=self.stack.attributes["SchedulerRole"]["Arn"]))
+        for page in dynamodb.get_paginator("scan").paginate(
+                TableName=self.stack.refs["SchedulesTable"], FilterExpression="lk = :schedule",
+                ExpressionAttributeValues={":schedule": {"S": "SCHEDULE"}}):
+            for item in page["Items"]:
+                service.put_in_scheduler(from_item(item) or {}, new=True)
 
     def _restore_secrets(self) -> dict[str, str]:
         path = self.folder / "secrets.json"

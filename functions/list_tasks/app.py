@@ -1,4 +1,4 @@
-"""GET /api/sync/tasks: tasks newest first, filtered by data source and/or status, paged."""
+"""GET /api/sync/tasks: tasks newest first, filtered by data source and/or status (or a schedule's runs), paged."""
 
 from typing import Annotated, Optional
 
@@ -24,9 +24,11 @@ def list_tasks(
     data_source_id: Annotated[Optional[ResourceId], Query()] = None,
     status: Annotated[Optional[TaskStatus], Query()] = None,
     next_token: Annotated[Optional[str], Query(max_length=2048)] = None,
+    schedule_id: Annotated[Optional[ResourceId], Query()] = None,
 ):
     listing = task_service().list_tasks(
-        page=page, size=size, data_source_id=data_source_id, status=status, next_token=next_token
+        page=page, size=size, data_source_id=data_source_id, status=status, next_token=next_token,
+        schedule_id=schedule_id,
     )
     return json_response(200, listing)
 

@@ -23,9 +23,10 @@ def task_statistics(
     data_source_id: Annotated[Optional[ResourceId], Query()] = None,
     start_time: Annotated[Optional[datetime], Query()] = None,
     end_time: Annotated[Optional[datetime], Query()] = None,
+    schedule_id: Annotated[Optional[ResourceId], Query()] = None,
 ):
     statistics = statistics_service().statistics(
-        data_source_id=data_source_id, start_time=start_time, end_time=end_time
+        data_source_id=data_source_id, start_time=start_time, end_time=end_time, schedule_id=schedule_id
     )
     return json_response(200, statistics)
 

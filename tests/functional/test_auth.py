@@ -32,6 +32,16 @@ def _paused(admin: ApiClient) -> str:
     return task_id
 
 
+SCHEDULE = {"id": "sch_test", "name": "hourly", "data_source_id": "ds_auth", "task_type": "full_sync",
+            "expression": "rate(1 hour)"}
+
+
+def _schedule(admin: ApiClient) -> str:
+    _source(admin)
+    assert admin.post("/api/sync/schedules", SCHEDULE).status == 201
+    return SCHEDULE["id"]
+
+
 def _source(admin: ApiClient) -> str:
     assert admin.post("/api/sync/data-sources", SOURCE).status == 201
     return SOURCE["id"]
@@ -83,6 +93,15 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
         "/api/sync/data-sources/{}/interfaces/{}".format(*_interface(a)), {"name": "renamed"}),
     ("DELETE", "/api/sync/data-sources/{id}/interfaces/{interface_id}"): lambda a: (
         "/api/sync/data-sources/{}/interfaces/{}".format(*_interface(a)), None),
+    ("POST", "/api/sync/schedules"): lambda a: ("/api/sync/schedules", {**SCHEDULE, "data_source_id": _source(a)}),
+    ("GET", "/api/sync/schedules"): lambda a: ("/api/sync/schedules", None),
+    ("GET", "/api/sync/schedules/{id}"): lambda a: (f"/api/sync/schedules/{_schedule(a)}", None),
+    ("PUT", "/api/sync/schedules/{id}"): lambda a: (
+        f"/api/sync/schedules/{_schedule(a)}", {k: v for k, v in SCHEDULE.items() if k != "id"}),
+    ("DELETE", "/api/sync/schedules/{id}"): lambda a: (f"/api/sync/schedules/{_schedule(a)}", None),
+    ("POST", "/api/sync/schedules/{id}/pause"): lambda a: (f"/api/sync/schedules/{_schedule(a)}/pause", None),
+    ("POST", "/api/sync/schedules/{id}/resume"): lambda a: (f"/api/sync/schedules/{_schedule(a)}/resume", None),
+    ("POST", "/api/sync/schedules/{id}/trigger"): lambda a: (f"/api/sync/schedules/{_schedule(a)}/trigger", None),
 }
 PROTECTED = sorted((r.method, r.resource) for r in ROUTES if (r.method, r.resource) in SCENARIOS)
 

@@ -20,6 +20,9 @@ EXPECTED = {
     "update_data_source.json": 200, "delete_data_source.json": 204, "test_data_source.json": 200,
     "create_interface.json": 201, "list_interfaces.json": 200, "get_interface.json": 200,
     "update_interface.json": 200, "delete_interface.json": 204, "openapi.json": 200,
+    "create_schedule.json": 201, "list_schedules.json": 200, "get_schedule.json": 200, "update_schedule.json": 200,
+    "delete_schedule.json": 204, "pause_schedule.json": 200, "resume_schedule.json": 200,
+    "trigger_schedule.json": 201,
 }
 
 
@@ -32,7 +35,8 @@ def test_every_function_has_a_sample_event():
         covered.add(route.function)
     covered |= {"ReaperFunction", "SyncEngineFunction", "DeadLetterFunction",  # scheduled, SQS and stream events
                 "TaskPublisherFunction", "WebhookDeliveryFunction", *WEBSOCKET_EVENTS,
-                "DashboardPublisherFunction"}  # dashboard_publisher.json, in test_dashboard_site
+                "DashboardPublisherFunction",  # dashboard_publisher.json, in test_dashboard_site
+                "FireScheduleFunction"}  # fire_schedule.json: EventBridge Scheduler's input
     assert covered == set(FUNCTIONS)
     assert set(API_EVENTS) == set(EXPECTED)
 
@@ -50,6 +54,8 @@ def test_sample_event_runs(seeded, name):
         run("create_data_source.json")
     if name in ("get_interface.json", "update_interface.json", "delete_interface.json"):
         run("create_interface.json")
+    if name.endswith("_schedule.json") and name != "create_schedule.json":
+        run("create_schedule.json")
     result = run(name)
     assert result["statusCode"] == EXPECTED[name], result["body"]
 
@@ -69,6 +75,14 @@ def test_background_sample_events_run(aws, function, name):
         assert result == {"submitted": 0, "cleared": 0, "resumed": 0, "failed": 0}
     else:
         assert result == {"batchItemFailures": []}  # an unknown task: nothing to do, nothing to retry
+
+
+def test_the_scheduler_sample_event_runs(seeded):
+    assert run("create_schedule.json")["statusCode"] == 201
+    first = FUNCTIONS["FireScheduleFunction"].invoke(load_event("fire_schedule.json"))
+    assert first["outcome"] == "created" and first["task_id"].startswith("task_")
+    again = FUNCTIONS["FireScheduleFunction"].invoke(load_event("fire_schedule.json"))  # a duplicate delivery
+    assert again == {"outcome": "duplicate", "schedule_id": "sch_nightly", "task_id": first["task_id"]}
 
 
 def test_stream_and_webhook_sample_events_run(aws, monkeypatch):

@@ -29,6 +29,10 @@ def new_data_source_id() -> str:
     return f"ds_{str(ULID()).lower()}"
 
 
+def new_schedule_id() -> str:
+    return f"sch_{str(ULID()).lower()}"
+
+
 def is_task_id(value: str) -> bool:
     return bool(TASK_ID_PATTERN.match(value))
 

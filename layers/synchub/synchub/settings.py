@@ -19,6 +19,11 @@ class Settings(BaseModel):
     idempotency_table: str = "synchub-idempotency"
     # One item per task run: the engine's checkpoint, kept apart from the task the API shows.
     checkpoints_table: str = "synchub-checkpoints"
+    schedules_table: str = "synchub-schedules"
+    # EventBridge Scheduler: the stack's schedule group, the function a schedule invokes and the role it uses
+    schedule_group: str = "default"
+    schedule_target_arn: str = ""
+    scheduler_role_arn: str = ""
     # How long an Idempotency-Key's first response is kept and replayed.
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     sync_queue_url: str = ""

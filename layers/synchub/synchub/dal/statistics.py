@@ -55,14 +55,15 @@ class StatisticsStore:
         return ops
 
     def no_active_tasks_checks(self, scope: str) -> list[dict[str, Any]]:
-        """ConditionChecks that hold only while no task of ``scope`` is pending or running."""
+        """ConditionChecks that hold only while no task of ``scope`` is pending, running or paused."""
         return [
             {
                 "ConditionCheck": {
                     "TableName": self.table,
                     "Key": {"pk": {"S": _partition(scope, shard)}, "sk": {"S": GAUGE}},
                     "ConditionExpression": "(attribute_not_exists(st_pending) OR st_pending = :zero) AND "
-                    "(attribute_not_exists(st_running) OR st_running = :zero)",
+                    "(attribute_not_exists(st_running) OR st_running = :zero) AND "
+                    "(attribute_not_exists(st_paused) OR st_paused = :zero)",
                     "ExpressionAttributeValues": {":zero": {"N": "0"}},
                 }
             }

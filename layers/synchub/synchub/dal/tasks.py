@@ -18,18 +18,22 @@ INDEX_STATUS = "ByStatus"
 INDEX_DATA_SOURCE = "ByDataSource"
 INDEX_DATA_SOURCE_STATUS = "ByDataSourceStatus"
 INDEX_UNSUBMITTED = "Unsubmitted"
+INDEX_SCHEDULE = "BySchedule"
 
 
 def index_keys(task: dict[str, Any], list_shards: int) -> dict[str, str]:
     """The listing-index attributes of a task in its current status."""
     shard = int(task.get("list_shard", shard_of(task["id"], list_shards)))
     status, data_source = task["status"], task["data_source_id"]
-    return {
+    keys = {
         "lk_all": f"ALL#{shard}",
         "lk_status": f"{status}#{shard}",
         "lk_ds": data_source,
         "lk_ds_status": f"{data_source}#{status}",
     }
+    if task.get("schedule_id"):  # a schedule's runs, newest first (only scheduled tasks are in that index)
+        keys["lk_schedule"] = task["schedule_id"]
+    return keys
 
 
 class TaskStore:
@@ -146,8 +150,11 @@ class TaskStore:
         return from_item(response.get("Attributes")) or {}
 
     # ---- listing ------------------------------------------------------------------------------
-    def listing_index(self, *, data_source_id: str | None, status: str | None) -> ShardedIndex:
+    def listing_index(self, *, data_source_id: str | None, status: str | None,
+                      schedule_id: str | None = None) -> ShardedIndex:
         shards = self.settings.list_shards
+        if schedule_id:
+            return ShardedIndex(self.table, INDEX_SCHEDULE, "lk_schedule", schedule_id, 1)
         if data_source_id and status:
             return ShardedIndex(self.table, INDEX_DATA_SOURCE_STATUS, "lk_ds_status", f"{data_source_id}#{status}", 1)
         if data_source_id:

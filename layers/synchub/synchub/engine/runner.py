@@ -24,6 +24,7 @@ from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.watermarks import WatermarkStore
 from synchub.connectors.lake import LakeDestination
 from synchub.connectors.registry import incremental_problem, open_destination, open_source, stream_for
+from synchub.models.schedules import ACTIVE_STATUSES
 from synchub.models.tasks import INCREMENTAL_TYPES
 from synchub.aws import SQS_MAX_DELAY_SECONDS
 from synchub.backoff import delay_redelivery
@@ -45,6 +46,8 @@ def run_of(message: dict[str, Any], message_id: str) -> str:
 class RetryLater(Exception):
     """A transient failure: the message goes back to the queue (with backoff) and is retried."""
 
+
+QUEUED_RECHECK_SECONDS = 30
 
 # What a task shows when the engine itself failed unexpectedly (the details are in its log, not the API).
 UNEXPECTED_CAUSE = "The engine hit an unexpected error (see its log under this task's correlation id)."
@@ -72,6 +75,8 @@ class SyncRunner:
         if task["status"] == "pending":
             if message.get("run_id"):
                 return "stale"
+            if self._waits_behind(task):
+                return "queued"
             task = self.lifecycle.start_task(task_id, lease_owner=run_id,
                                             lease_seconds=self.settings.heartbeat_timeout_seconds)
             if task is None:
@@ -98,6 +103,17 @@ class SyncRunner:
             logger.warning("transient source failure; retrying through the queue",
                            extra={"task_id": task_id, "error": str(error)})
             raise RetryLater(str(error)) from error
+
+    def _waits_behind(self, task: dict[str, Any]) -> bool:
+        """A schedule's run queued behind its previous run (overlap ``queue``) waits while that one is active:
+        its message comes back in ``QUEUED_RECHECK_SECONDS``."""
+        behind = task.get("queued_behind")
+        previous = self.lifecycle.find(behind) if behind else None
+        if previous is None or previous["status"] not in ACTIVE_STATUSES:
+            return False
+        self.lifecycle.queue.submit(task, delay_seconds=QUEUED_RECHECK_SECONDS)
+        logger.info("queued behind the schedule's previous run", extra={"task_id": task["id"], "behind": behind})
+        return True
 
     def note_retry(self, message: Any, message_id: str, cause: str, delay_seconds: int) -> None:
         """Show on the task that its run failed for ``cause`` and is tried again in ``delay_seconds``:

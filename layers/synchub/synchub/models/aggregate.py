@@ -26,8 +26,21 @@ def scope_of_data_source(data_source_id: str) -> str:
     return f"DS#{data_source_id}"
 
 
-def scopes(task: dict[str, Any]) -> tuple[str, str]:
-    return SCOPE_ALL, scope_of_data_source(task["data_source_id"])
+def scope_of_schedule(schedule_id: str) -> str:
+    return f"SCH#{schedule_id}"
+
+
+def scope_of(data_source_id: str | None = None, schedule_id: str | None = None) -> str:
+    """The aggregate a filter reads: one schedule's runs, one data source's tasks, or all tasks."""
+    if schedule_id:
+        return scope_of_schedule(schedule_id)
+    return scope_of_data_source(data_source_id) if data_source_id else SCOPE_ALL
+
+
+def scopes(task: dict[str, Any]) -> tuple[str, ...]:
+    """The aggregates a task counts in: all tasks, its data source's, and its schedule's if a schedule made it."""
+    found = (SCOPE_ALL, scope_of_data_source(task["data_source_id"]))
+    return (*found, scope_of_schedule(task["schedule_id"])) if task.get("schedule_id") else found
 
 
 def duration_ms(task: dict[str, Any]) -> int | None:

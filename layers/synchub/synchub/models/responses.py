@@ -174,6 +174,8 @@ class Statistics(BaseModel):
     period: Period
     daily: list[DayStatistics] = Field(description="one entry per UTC day of the window, oldest first")
     engine_statistics: EngineStatistics
+    data_source_id: str | None = None
+    schedule_id: str | None = Field(default=None, description="Set when filtered to one schedule's runs")
 
 
 class BatchSucceeded(BaseModel):
@@ -309,3 +311,61 @@ class InterfacePage(BaseModel):
 
     interfaces: list[Interface]
     pagination: InterfacePagination
+
+
+class Schedule(BaseModel):
+    """A schedule: what it creates, when (the expression in its time zone), and how its runs went."""
+
+    model_config = _SHAPE
+
+    id: str
+    name: str
+    data_source_id: str
+    interface_id: str | None = None
+    task_type: str
+    parameters: dict[str, Any] | None = None
+    notify_url: str | None = None
+    expression: str
+    timezone: str
+    start_date: str | None = None
+    end_date: str | None = None
+    overlap: Literal["skip", "queue", "allow"]
+    state: Literal["enabled", "paused"]
+    next_run_at: str | None = Field(default=None, description="Null when paused or when it will not run again")
+    last_run_at: str | None = None
+    last_task_id: str | None = None
+    last_outcome: str | None = Field(default=None, description="created, skipped (the previous run was still "
+                                                                "active), or failed: the reason")
+    runs: int
+    skipped_runs: int
+    created_at: str
+    updated_at: str
+    created_by: str | None = None
+
+
+class SchedulePagination(BaseModel):
+    model_config = _SHAPE
+
+    size: int
+    next_token: str | None = None
+
+
+class SchedulePage(BaseModel):
+    model_config = _SHAPE
+
+    schedules: list[Schedule]
+    pagination: SchedulePagination
+
+
+class ScheduleRun(BaseModel):
+    """What one firing of a schedule did."""
+
+    model_config = _SHAPE
+
+    outcome: Literal["created", "queued", "skipped", "duplicate", "paused", "gone"]
+    schedule_id: str
+    scheduled_time: str | None = None
+    task: Task | None = None
+    task_id: str | None = None
+    active_task_id: str | None = None
+    active_status: str | None = None

@@ -15,6 +15,7 @@ from synchub.connectors.registry import open_source, stream_for
 from synchub.dal.data_sources import DataSourceStore
 from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.paging import MAX_PAGE_OFFSET, PageState
+from synchub.dal.schedules import ScheduleStore
 from synchub.dal.statistics import StatisticsStore
 from synchub.dal.transactions import Transaction, TransactionFailed
 from synchub.errors import (DataSourceExists, DataSourceInUse, DataSourceNotFound, UnknownInterface, ValidationFailed,
@@ -165,8 +166,12 @@ class DataSourceService:
         return public_data_source(record)
 
     def delete(self, data_source_id: str) -> None:
-        """Delete a data source that has no pending or running task (atomically checked)."""
+        """Delete a data source that has no pending, running or paused task (atomically checked) and no schedule."""
         current = self.get_record(data_source_id)
+        schedules = ScheduleStore(self.settings).of_data_source(data_source_id)
+        if schedules:
+            raise DataSourceInUse(f"Data source '{data_source_id}' has schedules ({', '.join(schedules)}); delete "
+                                  "them first.", schedules=schedules)
         deletion = (Transaction().add("data source", self.store.delete_op(data_source_id))
                     .add("no active tasks", *self.stats.no_active_tasks_checks(scope_of_data_source(data_source_id))))
         try:
@@ -175,7 +180,7 @@ class DataSourceService:
             if failure.failed("data source"):
                 raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.") from failure
             raise DataSourceInUse(
-                f"Data source '{data_source_id}' has pending or running tasks; cancel them first."
+                f"Data source '{data_source_id}' has pending, running or paused tasks; cancel them first."
             ) from failure
         for arn in (current.get("secret_arn"), current.get("notify_secret_arn")):
             if not arn:

@@ -12,7 +12,7 @@ from synchub.dal.tasks import TaskStore
 from synchub.dal.engine_queue import EngineQueue
 from synchub.errors import ValidationFailed
 from synchub.settings import Settings, get_settings
-from synchub.models.aggregate import SCOPE_ALL, daily_series, scope_of_data_source, summarise
+from synchub.models.aggregate import daily_series, scope_of, summarise
 from synchub.timeutil import iso, utcnow
 
 DEFAULT_WINDOW = timedelta(days=7)
@@ -34,9 +34,15 @@ class StatisticsService:
         self.engine = engine or EngineQueue(self.settings)
 
     def statistics(
-        self, *, data_source_id: str | None, start_time: datetime | None, end_time: datetime | None
+        self, *, data_source_id: str | None, start_time: datetime | None, end_time: datetime | None,
+        schedule_id: str | None = None,
     ) -> dict[str, Any]:
-        """Statistics of the tasks created in the window, widened to whole UTC days (the buckets)."""
+        """Statistics of the tasks created in the window (of one data source, or of one schedule's runs),
+        widened to whole UTC days (the buckets)."""
+        if data_source_id and schedule_id:
+            message = "Filter by data_source_id or by schedule_id, not both (a schedule has one data source)."
+            raise ValidationFailed(message, errors=[{"loc": ["query", "schedule_id"], "msg": message,
+                                                     "type": "value_error"}])
         end = _utc(end_time) if end_time else utcnow()
         start = _utc(start_time) if start_time else end - DEFAULT_WINDOW
         if start > end:
@@ -52,18 +58,21 @@ class StatisticsService:
         first_day, last_day = start.date(), end.date()
         period_start = datetime.combine(first_day, time.min, tzinfo=timezone.utc)
         period_end = datetime.combine(last_day, time.max, tzinfo=timezone.utc)
-        scope = scope_of_data_source(data_source_id) if data_source_id else SCOPE_ALL
+        scope = scope_of(data_source_id, schedule_id)
         days = self.store.window(scope, first_day.isoformat(), last_day.isoformat())
         result = summarise(sum(days.values(), Counter()), iso(period_start), iso(period_end))
         result["daily"] = daily_series(days, first_day, last_day)
         result["data_source_id"] = data_source_id
-        result["engine_statistics"] = self.engine_statistics(data_source_id)
+        if schedule_id:
+            result["schedule_id"] = schedule_id
+        result["engine_statistics"] = self.engine_statistics(data_source_id, schedule_id)
         return result
 
-    def engine_statistics(self, data_source_id: str | None = None) -> dict[str, Any]:
-        """Live engine figures: running and pending tasks and their summed speed (of one data source, if
-        given); the queue and the concurrency are the engine's, shared by every source."""
-        gauges = self.store.gauges(scope_of_data_source(data_source_id) if data_source_id else SCOPE_ALL)
+    def engine_statistics(self, data_source_id: str | None = None, schedule_id: str | None = None
+                          ) -> dict[str, Any]:
+        """Live engine figures: running and pending tasks and their summed speed (of one data source or one
+        schedule, if given); the queue and the concurrency are the engine's, shared by every source."""
+        gauges = self.store.gauges(scope_of(data_source_id, schedule_id))
         running = int(gauges.get("st_running", 0))
         figures = self.engine.queue_figures()
         return {
@@ -72,14 +81,15 @@ class StatisticsService:
             "queue_length": figures["queue_length"],
             "in_flight": figures["in_flight"],
             "max_concurrent": self.settings.engine_max_concurrency,
-            "speed": self._running_speed(data_source_id) if running else 0.0,
+            "speed": self._running_speed(data_source_id, schedule_id) if running else 0.0,
         }
 
-    def _running_speed(self, data_source_id: str | None) -> float:
+    def _running_speed(self, data_source_id: str | None, schedule_id: str | None = None) -> float:
         """Rows per second over the running tasks (bounded: at most the engine's concurrency is running)."""
-        running = self.tasks.running(limit=min(100, self.settings.engine_max_concurrency * 2), projection="speed",
-                                     data_source_id=data_source_id)
-        return round(sum(float(task.get("speed") or 0) for task in running), 2)
+        running = self.tasks.running(limit=min(100, self.settings.engine_max_concurrency * 2),
+                                     projection="speed, schedule_id", data_source_id=data_source_id)
+        return round(sum(float(task.get("speed") or 0) for task in running
+                         if not schedule_id or task.get("schedule_id") == schedule_id), 2)
 
 
 @lru_cache(maxsize=1)

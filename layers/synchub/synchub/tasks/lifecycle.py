@@ -56,6 +56,8 @@ class TaskLifecycle:
         retry_of: str | None = None,
         resume_from: str | None = None,
         notify_url: str | None = None,
+        schedule_id: str | None = None,
+        queued_behind: str | None = None,
     ) -> dict[str, Any]:
         created = self.clock.now()
         now = iso(created)
@@ -82,6 +84,8 @@ class TaskLifecycle:
             "version": 1,
             "correlation_id": correlation_id(),
             "notify_url": notify_url,
+            **({"schedule_id": schedule_id} if schedule_id else {}),
+            **({"queued_behind": queued_behind} if queued_behind else {}),
             "stats_shard": shard_of(task_id, self.settings.statistics_shards),
             "list_shard": shard_of(task_id, self.settings.list_shards),
         }

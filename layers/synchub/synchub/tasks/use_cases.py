@@ -4,6 +4,7 @@ Every status move goes through :class:`~synchub.tasks.lifecycle.TaskLifecycle`."
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterable
 
@@ -14,10 +15,10 @@ from synchub.connectors.registry import incremental_problem, stream_for
 from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.paging import MAX_PAGE_OFFSET, InvalidToken, PageState, decode_token, encode_token
 from synchub.dal.transactions import ConditionFailed, Transaction, TransactionFailed
-from synchub.errors import (InvalidState, SyncHubError, TaskNotFound, UnknownDataSource, UnknownInterface,
+from synchub.errors import (Conflict, InvalidState, SyncHubError, TaskNotFound, UnknownDataSource, UnknownInterface,
                             ValidationFailed, busy)
 from synchub.ids import is_task_id
-from synchub.models.aggregate import SCOPE_ALL, scope_of_data_source
+from synchub.models.aggregate import scope_of
 from synchub.models.merge_patch import patched
 from synchub.models.tasks import (INCREMENTAL_TYPES, TERMINAL_STATUSES, CreateTaskRequest, UpdateTaskRequest, in_words,
                                   public_task)
@@ -27,6 +28,20 @@ from synchub.tasks.lifecycle import THE_TASK, TaskLifecycle, task_lifecycle
 logger = logging.getLogger(__name__)
 
 # Statuses each action may start from.
+@dataclass(frozen=True)
+class ScheduledRun:
+    """A task a schedule creates: its schedule, the run it waits behind (overlap ``queue``), and the transaction
+    items that record the firing with it (given the new task's id)."""
+
+    schedule_id: str
+    ops_for: Callable[[str], list[dict[str, Any]]]
+    queued_behind: str | None = None
+
+
+class ScheduledRunExists(Conflict):
+    code, title = "SCHEDULED_RUN_EXISTS", "Scheduled run exists"
+
+
 CANCELLABLE_NOW = frozenset({"pending", "paused"})  # no run holds them: cancelled at once
 CANCELLABLE_LATER = "running"
 
@@ -45,8 +60,11 @@ class TaskService:
         return public_task(self.lifecycle.get_record(task_id))
 
     # ---- create -------------------------------------------------------------------------------
-    def create_task(self, request: CreateTaskRequest, created_by: str) -> dict[str, Any]:
-        """Store a new pending task, then submit it to the engine (the reaper retries a failed submit)."""
+    def create_task(self, request: CreateTaskRequest, created_by: str, *, scheduled: ScheduledRun | None = None
+                    ) -> dict[str, Any]:
+        """Store a new pending task, then submit it to the engine (the reaper retries a failed submit). A
+        schedule's run carries its schedule, may wait behind the previous run, and is stored in one transaction
+        with the schedule's own records of it (``scheduled.ops``: one firing makes one task)."""
         if request.task_type in INCREMENTAL_TYPES:
             self._check_incremental(request)
         record = self.lifecycle.new_record(
@@ -56,6 +74,8 @@ class TaskService:
             config=request.config(),
             created_by=created_by,
             notify_url=request.notify_url,
+            schedule_id=scheduled.schedule_id if scheduled else None,
+            queued_behind=scheduled.queued_behind if scheduled else None,
         )
         creation = (Transaction().add("new task", self.tasks.put_op(record))
                     .add("data source exists", self.lifecycle.data_sources.exists_check(request.data_source_id)))
@@ -63,9 +83,14 @@ class TaskService:
             interfaces = InterfaceStore(self.lifecycle.settings)
             creation.add("interface exists", interfaces.exists_check(request.data_source_id, request.interface_id))
         creation.add("statistics", *self.stats.change_ops(None, record))
+        if scheduled:
+            creation.add("schedule", *scheduled.ops_for(record["id"]))
         try:
             creation.run()
         except TransactionFailed as failure:
+            if scheduled and failure.failed("schedule"):
+                raise ScheduledRunExists(f"This firing of schedule '{scheduled.schedule_id}' made its task already."
+                                         ) from failure
             if failure.failed("data source exists"):
                 raise UnknownDataSource(
                     f"Data source '{request.data_source_id}' does not exist.",
@@ -81,9 +106,14 @@ class TaskService:
 
     # ---- list ---------------------------------------------------------------------------------
     def list_tasks(
-        self, *, page: int, size: int, data_source_id: str | None, status: str | None, next_token: str | None
+        self, *, page: int, size: int, data_source_id: str | None, status: str | None, next_token: str | None,
+        schedule_id: str | None = None,
     ) -> dict[str, Any]:
-        index = self.tasks.listing_index(data_source_id=data_source_id, status=status)
+        if schedule_id and (data_source_id or status):
+            message = "schedule_id lists a schedule's runs, newest first; it takes no data_source_id or status."
+            raise ValidationFailed(message, errors=[{"loc": ["query", "schedule_id"], "msg": message,
+                                                     "type": "value_error"}])
+        index = self.tasks.listing_index(data_source_id=data_source_id, status=status, schedule_id=schedule_id)
         if next_token:
             try:
                 state = decode_token(index, next_token)
@@ -101,7 +131,7 @@ class TaskService:
                 skipped = self.tasks.page(index, state, offset)
                 state = PageState(cursors=skipped.state.cursors, page=page)
         result = self.tasks.page(index, state, size)
-        gauges = self.stats.gauges(scope_of_data_source(data_source_id) if data_source_id else SCOPE_ALL)
+        gauges = self.stats.gauges(scope_of(data_source_id, schedule_id))
         total = int(gauges.get(f"st_{status}", 0)) if status else int(sum(gauges.values()))
         pagination: dict[str, Any] = {
             "page": state.page,
