@@ -292,6 +292,33 @@ async function sourcesView(view) {
       el("td", {}, s.notify_url || ""), el("td", {}, (s.created_at || "").slice(0, 19).replace("T", " ")))))));
 }
 
+async function schedulesView(view) {
+  const listing = await api("GET", "/schedules?size=100");
+  const row = (s) => el("tr", { "data-schedule": s.id },
+    el("td", {}, s.id), el("td", {}, s.name), el("td", {}, s.data_source_id), el("td", {}, s.task_type),
+    el("td", {}, `${s.expression} (${s.timezone || "UTC"})`), el("td", {}, el("span", { class: "status " + (s.state === "enabled" ? "success" : "paused"), "data-state": s.state }, s.state)),
+    el("td", {}, (s.next_run_at || "").slice(0, 19).replace("T", " ")),
+    el("td", {}, (s.last_run_at || "").slice(0, 19).replace("T", " ")),
+    el("td", {}, s.last_task_id ? el("a", { href: "#/tasks/" + s.last_task_id }, s.last_outcome || "") : (s.last_outcome || "")),
+    el("td", {}, `${s.runs} / ${s.skipped_runs} skipped`),
+    el("td", {},
+      el("button", { class: "secondary state", onclick: async () => {
+        const verb = s.state === "enabled" ? "pause" : "resume";
+        try { await api("POST", `/schedules/${s.id}/${verb}`); toast(`${s.id}: ${verb}d`); route(); }
+        catch (error) { toast(error.message, true); }
+      } }, s.state === "enabled" ? "Pause" : "Resume"),
+      el("button", { class: "secondary trigger", onclick: async () => {
+        try { const run = await api("POST", `/schedules/${s.id}/trigger`); location.hash = "#/tasks/" + run.task.id; }
+        catch (error) { toast(error.message, true); }
+      } }, "Run now")));
+  view.replaceChildren(listing.schedules.length
+    ? el("table", { id: "schedules" },
+      el("thead", {}, el("tr", {}, ["id", "name", "source", "type", "expression", "state", "next run (UTC)",
+        "last run (UTC)", "last outcome", "runs", ""].map((h) => el("th", {}, h)))),
+      el("tbody", {}, listing.schedules.map(row)))
+    : el("p", { class: "card" }, "No schedules yet: POST /api/sync/schedules or `synchub schedules create` makes one."));
+}
+
 function barChart(id, title, points, color) {
   const width = 520, height = 200, left = 48, bottom = 24, max = Math.max(1, ...points.map((p) => p.value));
   const step = (width - left) / Math.max(1, points.length);
@@ -356,6 +383,7 @@ async function route() {
   try {
     if (parts[0] === "tasks" && parts[1]) leave = await taskView(view, parts[1]);
     else if (parts[0] === "sources") await sourcesView(view);
+    else if (parts[0] === "schedules") await schedulesView(view);
     else if (parts[0] === "statistics") await statisticsView(view, params);
     else await tasksView(view, params);
   } catch (error) {

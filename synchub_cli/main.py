@@ -28,9 +28,12 @@ from synchub_cli.client import ApiError, SyncHubClient, Unreachable
 app = typer.Typer(help=__doc__, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False)
 tasks_app = typer.Typer(help="Sync tasks: create, follow, cancel, retry, summarise.", no_args_is_help=True)
 sources_app = typer.Typer(help="Data sources the tasks read from.", no_args_is_help=True)
+schedules_app = typer.Typer(help="Schedules: tasks created by themselves (EventBridge Scheduler expressions).",
+                             no_args_is_help=True)
 interfaces_app = typer.Typer(help="Interfaces (streams) of a data source.", no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(sources_app, name="sources")
+app.add_typer(schedules_app, name="schedules")
 app.add_typer(interfaces_app, name="interfaces")
 
 # Piped output is not squeezed into 80 columns (a terminal's own width is used when there is one).
@@ -218,11 +221,14 @@ def tasks_list(
     page: Annotated[int, typer.Option(min=1)] = 1,
     size: Annotated[int, typer.Option(min=1, max=100)] = 10,
     next_token: Annotated[Optional[str], typer.Option("--next-token")] = None,
+    schedule_id: Annotated[Optional[str], typer.Option("--schedule", help="A schedule's runs (no other filter).")]
+    = None,
     json_output: JsonOption = False,
 ) -> None:
     """List tasks, newest first."""
     data = _settings(ctx).client.request("GET", "/tasks", params={
-        "status": status, "data_source_id": data_source_id, "page": page, "size": size, "next_token": next_token})[1]
+        "status": status, "data_source_id": data_source_id, "page": page, "size": size, "next_token": next_token,
+        "schedule_id": schedule_id})[1]
 
     def render(listing: dict[str, Any]) -> Table:
         paging = listing["pagination"]
@@ -302,6 +308,30 @@ def tasks_cancel(ctx: typer.Context, task_id: str, json_output: JsonOption = Fal
         out.print(f"{task_id}: cancel requested; the engine stops it at its next batch")
     else:
         out.print(f"{task_id}: {_status(task['status'])}")
+
+
+@command(tasks_app, "pause")
+def tasks_pause(ctx: typer.Context, task_id: str, json_output: JsonOption = False) -> None:
+    """Pause a task (a running one at its next batch, its checkpoint kept; a pending one at once)."""
+    status, task = _settings(ctx).client.request("POST", f"/tasks/{task_id}/pause")
+    if _json(ctx, json_output):
+        _print_json(task)
+    elif status == 202:
+        out.print(f"{task_id}: pause requested; the engine pauses it at its next batch")
+    else:
+        out.print(f"{task_id}: {_status(task['status'])}")
+
+
+@command(tasks_app, "resume")
+def tasks_resume(ctx: typer.Context, task_id: str, json_output: JsonOption = False) -> None:
+    """Resume a paused task from its checkpoint."""
+    status, task = _settings(ctx).client.request("POST", f"/tasks/{task_id}/resume")
+    if _json(ctx, json_output):
+        _print_json(task)
+    elif status == 202:
+        out.print(f"{task_id}: resumed; it continues from its checkpoint")
+    else:
+        out.print(f"{task_id}: pause request withdrawn ({_status(task['status'])})")
 
 
 @command(tasks_app, "retry")
@@ -556,3 +586,96 @@ def main() -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ---------------------------------------------------------------------------------------------- schedules
+def _schedule_table(schedules: list[dict[str, Any]]) -> Table:
+    table = Table(title="schedules")
+    for name in ("id", "name", "source", "type", "expression", "state", "next run", "last run", "last outcome",
+                 "runs", "skipped"):
+        table.add_column(name)
+    for item in schedules:
+        table.add_row(item["id"], item["name"], item["data_source_id"], item["task_type"],
+                      f"{item['expression']} {item.get('timezone') or 'UTC'}", item["state"],
+                      (item.get("next_run_at") or "")[:19], (item.get("last_run_at") or "")[:19],
+                      item.get("last_outcome") or "", str(item.get("runs", 0)), str(item.get("skipped_runs", 0)))
+    return table
+
+
+@command(schedules_app, "create")
+def schedules_create(
+    ctx: typer.Context,
+    definition: Annotated[str, typer.Argument(help="The schedule: JSON object or @file ({id?, name, data_source_id, "
+                                                   "task_type, expression, timezone?, overlap?, …}).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Create a schedule.
+
+    \b
+    Examples:
+      synchub schedules create '{"name": "nightly", "data_source_id": "ds_pg_demo",
+        "task_type": "incremental_sync", "expression": "cron(0 2 * * ? *)", "timezone": "Europe/Paris"}'
+      synchub schedules create '{"name": "every minute", "data_source_id": "ds_123", "task_type": "full_sync",
+        "expression": "rate(1 minute)", "overlap": "skip"}'
+    """
+    schedule = _settings(ctx).client.request("POST", "/schedules", body=_object(definition, "the definition"))[1]
+    _show(ctx, json_output, schedule, _details)
+
+
+@command(schedules_app, "list")
+def schedules_list(
+    ctx: typer.Context,
+    size: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    next_token: Annotated[Optional[str], typer.Option("--next-token")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List schedules with their next and last runs."""
+    data = _settings(ctx).client.request("GET", "/schedules", params={"size": size, "next_token": next_token})[1]
+    _show(ctx, json_output, data, lambda listing: _schedule_table(listing["schedules"]))
+
+
+@command(schedules_app, "get")
+def schedules_get(ctx: typer.Context, schedule_id: str, json_output: JsonOption = False) -> None:
+    """Show one schedule."""
+    _show(ctx, json_output, _settings(ctx).client.request("GET", f"/schedules/{schedule_id}")[1], _details)
+
+
+@command(schedules_app, "update")
+def schedules_update(
+    ctx: typer.Context, schedule_id: str,
+    definition: Annotated[str, typer.Argument(help="The whole schedule: JSON object or @file.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Replace a schedule."""
+    schedule = _settings(ctx).client.request("PUT", f"/schedules/{schedule_id}",
+                                             body=_object(definition, "the definition"))[1]
+    _show(ctx, json_output, schedule, _details)
+
+
+@command(schedules_app, "pause")
+def schedules_pause(ctx: typer.Context, schedule_id: str, json_output: JsonOption = False) -> None:
+    """Pause a schedule: it creates no task until resumed."""
+    _show(ctx, json_output, _settings(ctx).client.request("POST", f"/schedules/{schedule_id}/pause")[1], _details)
+
+
+@command(schedules_app, "resume")
+def schedules_resume(ctx: typer.Context, schedule_id: str, json_output: JsonOption = False) -> None:
+    """Resume a paused schedule."""
+    _show(ctx, json_output, _settings(ctx).client.request("POST", f"/schedules/{schedule_id}/resume")[1], _details)
+
+
+@command(schedules_app, "trigger")
+def schedules_trigger(ctx: typer.Context, schedule_id: str, json_output: JsonOption = False) -> None:
+    """Run a schedule once now (by its overlap rule)."""
+    run = _settings(ctx).client.request("POST", f"/schedules/{schedule_id}/trigger")[1]
+    if _json(ctx, json_output):
+        _print_json(run)
+    else:
+        out.print(f"{schedule_id}: {run['outcome']} task {run['task']['id']}")
+
+
+@command(schedules_app, "delete")
+def schedules_delete(ctx: typer.Context, schedule_id: str) -> None:
+    """Delete a schedule (the tasks it created stay)."""
+    _settings(ctx).client.request("DELETE", f"/schedules/{schedule_id}")
+    out.print(f"{schedule_id}: deleted")

@@ -174,3 +174,27 @@ def test_tasks_output_shows_downloads_and_previews_what_the_lake_holds(secured, 
     # the pre-signed URL downloads the part with plain curl, no SyncHub credentials
     curl = subprocess.run(["curl", "-sf", output["parts"][0]["url"]], capture_output=True, timeout=60)
     assert curl.returncode == 0 and gzip.decompress(curl.stdout).startswith(b'{"id":1,')
+
+
+def test_schedule_and_pause_commands(secured):
+    created = as_json(synchub(secured, "schedules", "create", "--json", json.dumps({
+        "id": "sch_cli", "name": "cli hourly", "data_source_id": "ds_123", "task_type": "full_sync",
+        "expression": "cron(0 * * * ? *)", "timezone": "Europe/Paris"})))
+    assert created["state"] == "enabled" and created["next_run_at"].endswith(":00:00Z")
+    listing = synchub(secured, "schedules", "list")
+    assert listing.returncode == 0 and "sch_cli" in listing.stdout and "cron(0 * * * ? *)" in listing.stdout
+    assert as_json(synchub(secured, "schedules", "pause", "sch_cli", "--json"))["state"] == "paused"
+    triggered = as_json(synchub(secured, "schedules", "trigger", "sch_cli", "--json"))
+    assert triggered["outcome"] == "created" and triggered["task"]["schedule_id"] == "sch_cli"
+    task_id = triggered["task"]["id"]
+    paused = synchub(secured, "tasks", "pause", task_id)
+    assert paused.returncode == 0 and task_id in paused.stdout, paused.stderr
+    runs = as_json(synchub(secured, "tasks", "list", "--schedule", "sch_cli", "--json"))
+    assert [t["id"] for t in runs["tasks"]] == [task_id]
+    resumed = synchub(secured, "tasks", "resume", task_id)
+    assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+    watched = synchub(secured, "tasks", "watch", task_id)
+    assert watched.returncode == 0 and "success" in watched.stdout, watched.stdout + watched.stderr
+    busy = synchub(secured, "schedules", "delete", "nope")
+    assert busy.returncode != 0 and "SCHEDULE_NOT_FOUND" in busy.stderr + busy.stdout
+    assert synchub(secured, "schedules", "delete", "sch_cli").returncode == 0

@@ -172,3 +172,23 @@ def test_a_sign_in_answer_this_browser_did_not_ask_for_is_refused(browser, secur
         page.wait_for_selector("#sign-in-needed")
         assert page.evaluate("localStorage.getItem('synchub.token')") is None
         assert "code=" not in page.url
+
+
+def test_schedules_page_pauses_resumes_and_runs_a_schedule_now(page, stack):
+    created = requests.post(stack.url("/api/sync/schedules"), json={
+        "id": "sch_browser", "name": "nightly", "data_source_id": "ds_123", "task_type": "full_sync",
+        "expression": "cron(0 2 * * ? *)", "timezone": "Europe/Paris"}, timeout=10)
+    assert created.status_code == 201, created.text
+    page.click("nav >> text=Schedules")
+    row = page.locator("#schedules tr[data-schedule=sch_browser]")
+    row.wait_for()
+    assert "cron(0 2 * * ? *) (Europe/Paris)" in row.inner_text()
+    row.locator("button.state").click()
+    page.wait_for_selector("#schedules tr[data-schedule=sch_browser] [data-state=paused]")
+    page.locator("#schedules tr[data-schedule=sch_browser] button.state").click()
+    page.wait_for_selector("#schedules tr[data-schedule=sch_browser] [data-state=enabled]")
+    page.screenshot(path=str(ARTIFACTS / "schedules.png"), full_page=True)
+    page.locator("#schedules tr[data-schedule=sch_browser] button.trigger").click()
+    page.wait_for_url("**/#/tasks/task_*")
+    page.wait_for_selector("#task-figures [data-status=success]", timeout=60_000)
+    requests.delete(stack.url("/api/sync/schedules/sch_browser"), timeout=10)

@@ -261,3 +261,36 @@ def test_readme_message_system_examples_sync_from_the_demo_brokers(stack):
     assert outcomes[("ds_rooms", None, "full_sync")] >= 20
     realtime = next(task for task in tasks if task["task_type"] == "realtime_sync")
     assert requests.post(stack.url(f"/api/sync/tasks/{realtime['id']}/cancel"), timeout=10).status_code == 202
+
+
+def test_a_rate_schedule_creates_a_task_each_minute_that_syncs_and_pause_stops_it(stack):
+    """make run fires the emulator's Scheduler schedules: rate(1 minute) runs at once and each minute after;
+    paused, it creates nothing; trigger runs it at once."""
+    created = requests.post(stack.url("/api/sync/schedules"), json={
+        "id": "sch_minutely", "name": "each minute", "data_source_id": "ds_123", "task_type": "full_sync",
+        "parameters": {"batch_size": 5000}, "expression": "rate(1 minute)", "overlap": "skip"}, timeout=10)
+    assert created.status_code == 201, created.text
+
+    def runs() -> list[dict]:
+        return requests.get(stack.url("/api/sync/tasks?schedule_id=sch_minutely&size=100"), timeout=10).json()["tasks"]
+
+    deadline = time.monotonic() + 20
+    while not runs() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    first = runs()
+    assert len(first) == 1, first  # at once, as Scheduler starts a rate schedule without a start date
+    assert follow(stack, first[0]["id"])[-1]["status"] == "success"
+    deadline = time.monotonic() + 75
+    while len(runs()) < 2 and time.monotonic() < deadline:
+        time.sleep(1)
+    second = runs()
+    assert len(second) == 2, second  # a minute later
+    assert follow(stack, second[0]["id"])[-1]["status"] == "success"
+    assert requests.post(stack.url("/api/sync/schedules/sch_minutely/pause"), timeout=10).json()["state"] == "paused"
+    triggered = requests.post(stack.url("/api/sync/schedules/sch_minutely/trigger"), timeout=10)
+    assert triggered.status_code == 201 and triggered.json()["outcome"] == "created"
+    assert len(runs()) == 3
+    assert follow(stack, triggered.json()["task"]["id"])[-1]["status"] == "success"
+    schedule = requests.get(stack.url("/api/sync/schedules/sch_minutely"), timeout=10).json()
+    assert schedule["runs"] == 3 and schedule["next_run_at"] is None
+    assert requests.delete(stack.url("/api/sync/schedules/sch_minutely"), timeout=10).status_code == 204
