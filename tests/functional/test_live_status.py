@@ -403,3 +403,17 @@ def test_a_batch_of_webhooks_is_posted_in_parallel_and_only_the_late_ones_are_re
         held.close()
         quick.close()
         synchub.notify.webhooks.webhook_sender.cache_clear()
+
+
+def test_pause_and_resume_are_status_changes_on_the_bus(api, aws, live, orders):
+    register(api, orders)
+    queue = bus_listener(aws)
+    source = stream_source(aws)
+    task = create(api)
+    assert api.post(f"/api/sync/tasks/{task['id']}/pause").status == 200
+    assert api.post(f"/api/sync/tasks/{task['id']}/resume").status == 202
+    drain(aws)
+    publish(source)
+    assert [(e["detail"]["old_status"], e["detail"]["new_status"]) for e in read_queue(queue)] == [
+        (None, "pending"), ("pending", "paused"), ("paused", "pending"), ("pending", "running"),
+        ("running", "success")]

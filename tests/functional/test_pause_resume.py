@@ -135,3 +135,14 @@ def test_paused_shows_in_the_statistics_breakdown(api, aws, orders):
     assert breakdown["paused"] == 2 and breakdown["pending"] == 1
     listed = api.get("/api/sync/tasks?status=paused").json
     assert listed["pagination"]["total"] == 2 and {t["status"] for t in listed["tasks"]} == {"paused"}
+
+
+def test_batch_cancel_takes_paused_tasks_and_batch_delete_refuses_them(api, aws, orders):
+    register(api, orders)
+    paused = create(api)
+    api.post(f"/api/sync/tasks/{paused['id']}/pause")
+    deleted = api.post("/api/sync/tasks/batch-delete", {"task_ids": [paused["id"]]}).json
+    assert deleted["failed"][0]["code"] == "INVALID_STATE" and "is paused" in deleted["failed"][0]["detail"]
+    cancelled = api.post("/api/sync/tasks/batch-cancel", {"task_ids": [paused["id"]]}).json
+    assert cancelled["succeeded"][0]["task"]["status"] == "cancelled"
+    statistics_match_the_stored_tasks(api, aws)
