@@ -223,16 +223,22 @@ def tasks_list(
     next_token: Annotated[Optional[str], typer.Option("--next-token")] = None,
     schedule_id: Annotated[Optional[str], typer.Option("--schedule", help="A schedule's runs (no other filter).")]
     = None,
+    task_type: Annotated[Optional[str], typer.Option("--type", "-t", help="full_sync, incremental_sync or "
+                                                                            "realtime_sync.")] = None,
+    created_after: Annotated[Optional[str], typer.Option("--after", help="Created after (RFC 3339).")] = None,
+    created_before: Annotated[Optional[str], typer.Option("--before", help="Created before (RFC 3339).")] = None,
     json_output: JsonOption = False,
 ) -> None:
     """List tasks, newest first."""
     data = _settings(ctx).client.request("GET", "/tasks", params={
         "status": status, "data_source_id": data_source_id, "page": page, "size": size, "next_token": next_token,
-        "schedule_id": schedule_id})[1]
+        "schedule_id": schedule_id, "task_type": task_type, "created_after": created_after,
+        "created_before": created_before})[1]
 
     def render(listing: dict[str, Any]) -> Table:
         paging = listing["pagination"]
-        title = f"tasks — page {paging['page']} of {paging['total_pages']} ({paging['total']} in all)"
+        title = (f"tasks — page {paging['page']} of {paging['total_pages']} ({paging['total']} in all)"
+                 if paging.get("total") is not None else f"tasks — page {paging['page']}")
         table = _task_table(listing["tasks"], title)
         if paging.get("next_token"):
             table.caption = f"next page: --next-token {paging['next_token']}"

@@ -1,5 +1,7 @@
-"""GET /api/sync/tasks: tasks newest first, filtered by data source and/or status (or a schedule's runs), paged."""
+"""GET /api/sync/tasks: tasks newest first, filtered by data source, status, schedule, task type and creation
+time, paged."""
 
+from datetime import datetime
 from typing import Annotated, Optional
 
 from synchub.api.params import Query
@@ -7,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
-from synchub.models.tasks import ResourceId, TaskStatus
+from synchub.models.tasks import ResourceId, TaskStatus, TaskType
 from synchub.observability import logger
 from synchub.tasks.use_cases import task_service
 
@@ -25,10 +27,14 @@ def list_tasks(
     status: Annotated[Optional[TaskStatus], Query()] = None,
     next_token: Annotated[Optional[str], Query(max_length=2048)] = None,
     schedule_id: Annotated[Optional[ResourceId], Query()] = None,
+    task_type: Annotated[Optional[TaskType], Query()] = None,
+    created_after: Annotated[Optional[datetime], Query(description="RFC 3339; no offset means UTC")] = None,
+    created_before: Annotated[Optional[datetime], Query(description="RFC 3339; no offset means UTC")] = None,
 ):
     listing = task_service().list_tasks(
         page=page, size=size, data_source_id=data_source_id, status=status, next_token=next_token,
-        schedule_id=schedule_id,
+        schedule_id=schedule_id, task_type=task_type, created_after=created_after,
+        created_before=created_before,
     )
     return json_response(200, listing)
 

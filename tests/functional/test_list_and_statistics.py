@@ -144,9 +144,10 @@ def test_statistics_bad_queries_are_422(api, query):
 
 
 @pytest.mark.parametrize("path, unknown, takes", [
-    ("/api/sync/tasks?stauts=failed", "stauts", "data_source_id, next_token, page, size, status"),
+    ("/api/sync/tasks?stauts=failed", "stauts",
+     "created_after, created_before, data_source_id, next_token, page, schedule_id, size, status, task_type"),
     ("/api/sync/tasks/statistics?source=ds_a&start_time=2026-12-01T00:00:00Z", "source",
-     "data_source_id, end_time, start_time"),
+     "data_source_id, end_time, schedule_id, start_time"),
     ("/api/sync/data-sources?sise=5", "sise", "page, size"),
 ])
 def test_an_unknown_query_parameter_is_422_naming_it_instead_of_widening_the_answer(api, two_sources, path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import boto3
 import pytest
@@ -271,3 +272,44 @@ def test_an_incremental_task_on_a_stream_without_a_cursor_field_is_refused_when_
     given = api.post("/api/sync/tasks", {**CREATE, "task_type": "realtime_sync",
                                          "parameters": {"cursor_field": "updated_at"}})
     assert given.status == 201, given.text
+
+
+def test_list_by_task_type_and_creation_window_reads_index_ranges(api, aws, monkeypatch):
+    """task_type and created_after/created_before narrow an index's range (task ids are creation-ordered) and
+    filter it: never a Scan; total is null (the counters do not keep these)."""
+    api.post("/api/sync/data-sources", {"id": "ds_123", "name": "demo", "type": "http",
+                                        "connection_config": {"base_url": "https://example.com"}})
+    from synchub.tasks.use_cases import task_service
+
+    clock = task_service().lifecycle.clock
+    made = []
+    for hour, task_type in enumerate(["full_sync", "incremental_sync", "full_sync", "realtime_sync", "full_sync"]):
+        monkeypatch.setattr(clock, "now", lambda h=hour: datetime(2026, 11, 1, 10 + h, tzinfo=timezone.utc),
+                            raising=False)
+        body = {"data_source_id": "ds_123", "task_type": task_type}
+        if task_type != "full_sync":
+            body["parameters"] = {"cursor_field": "updated_at"}
+        response = api.post("/api/sync/tasks", body)
+        assert response.status == 201, response.text
+        made.append(response.json["id"])
+    monkeypatch.delattr(clock, "now")  # the instance's own clock again
+    scans = []
+    from synchub import aws as shared
+
+    shared.client("dynamodb").meta.events.register("before-call.dynamodb.Scan", lambda **kw: scans.append(kw))
+    shared.client("dynamodb").meta.events.register("before-call.dynamodb.Query", lambda **kw: scans.append("q"))
+
+    full = api.get("/api/sync/tasks?task_type=full_sync&size=2").json
+    assert [t["id"] for t in full["tasks"]] == [made[4], made[2]] and full["pagination"]["total"] is None
+    rest = api.get(f"/api/sync/tasks?task_type=full_sync&size=2&next_token={full['pagination']['next_token']}").json
+    assert [t["id"] for t in rest["tasks"]] == [made[0]] and "next_token" not in rest["pagination"]
+    window = api.get("/api/sync/tasks?created_after=2026-11-01T11:00:00Z&created_before=2026-11-01T13:30:00Z").json
+    assert [t["id"] for t in window["tasks"]] == [made[3], made[2], made[1]]
+    both = api.get("/api/sync/tasks?task_type=full_sync&created_after=2026-11-01T11:00:00&status=pending").json
+    assert [t["id"] for t in both["tasks"]] == [made[4], made[2]]
+    assert_problem(api.get("/api/sync/tasks?task_type=weekly"), 422, "VALIDATION_FAILED")
+    assert_problem(api.get("/api/sync/tasks?created_after=2026-11-02T00:00:00Z&created_before=2026-11-01T00:00:00Z"),
+                   422, "VALIDATION_FAILED")
+    assert_problem(api.get(f"/api/sync/tasks?task_type=realtime_sync&next_token={full['pagination']['next_token']}"),
+                   422, "VALIDATION_FAILED")  # a token of another filter
+    assert "q" in scans and not [call for call in scans if call != "q"]  # queries, and no Scan

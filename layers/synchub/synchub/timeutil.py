@@ -42,3 +42,10 @@ def parse_iso(text: str) -> datetime:
 def day_of(text: str) -> str:
     """The UTC day (``YYYY-MM-DD``) of an RFC 3339 timestamp written by :func:`iso`."""
     return text[:10]
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Aware UTC; a time without an offset is read as UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)

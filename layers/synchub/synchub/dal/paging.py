@@ -34,6 +34,20 @@ class ShardedIndex:
     partition_value: str
     shards: int
     sort_attr: str = "id"
+    # Narrowings that stay bounded: a sort-key range (a key condition) and an equality on another attribute
+    # (a filter over that range: the Query reads the range's items, returns those that match).
+    sort_range: tuple[str, str] | None = None
+    equals: tuple[str, str] | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """What a continuation token must have been issued for: the partition and every narrowing."""
+        parts = [self.partition_value]
+        if self.sort_range:
+            parts.append("..".join(self.sort_range))
+        if self.equals:
+            parts.append("=".join(self.equals))
+        return "|".join(parts)
 
     def partition(self, shard: int) -> str:
         return self.partition_value if self.shards == 1 else f"{self.partition_value}#{shard}"
@@ -99,12 +113,12 @@ def decode_cleanup_token(token: str, binding: str) -> dict[str, Any]:
 
 
 def encode_token(index: ShardedIndex, state: PageState) -> str:
-    return _pack({"i": index.index, "f": index.partition_value, "c": state.cursors, "p": state.page})
+    return _pack({"i": index.index, "f": index.fingerprint, "c": state.cursors, "p": state.page})
 
 
 def decode_token(index: ShardedIndex, token: str) -> PageState:
     payload = _unpack(token)
-    if not isinstance(payload, dict) or payload.get("i") != index.index or payload.get("f") != index.partition_value:
+    if not isinstance(payload, dict) or payload.get("i") != index.index or payload.get("f") != index.fingerprint:
         raise InvalidToken("next_token belongs to a different listing (filters must stay the same)")
     cursors = payload.get("c")
     page = payload.get("p")
@@ -136,6 +150,15 @@ def _query_shard(
             "ScanIndexForward": False,
             "Limit": limit - len(items),
         }
+        if index.sort_range:
+            params["KeyConditionExpression"] += " AND #sk BETWEEN :low AND :high"
+            params["ExpressionAttributeNames"]["#sk"] = index.sort_attr
+            params["ExpressionAttributeValues"].update({":low": {"S": index.sort_range[0]},
+                                                        ":high": {"S": index.sort_range[1]}})
+        if index.equals:
+            params["FilterExpression"] = "#eq = :eq"
+            params["ExpressionAttributeNames"]["#eq"] = index.equals[0]
+            params["ExpressionAttributeValues"][":eq"] = {"S": index.equals[1]}
         if start_key:
             params["ExclusiveStartKey"] = start_key
         response = query(**params)

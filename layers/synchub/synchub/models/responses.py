@@ -104,8 +104,9 @@ class TaskPagination(BaseModel):
 
     page: int
     size: int
-    total: int
-    total_pages: int
+    total: int | None = Field(description="null when filtered by task_type or creation time (the counters keep "
+                                           "totals per data source, status and schedule only)")
+    total_pages: int | None
     next_token: str | None = None
 
 

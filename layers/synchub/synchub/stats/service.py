@@ -13,17 +13,10 @@ from synchub.dal.engine_queue import EngineQueue
 from synchub.errors import ValidationFailed
 from synchub.settings import Settings, get_settings
 from synchub.models.aggregate import daily_series, scope_of, summarise
-from synchub.timeutil import iso, utcnow
+from synchub.timeutil import as_utc, iso, utcnow
 
 DEFAULT_WINDOW = timedelta(days=7)
 MAX_WINDOW_DAYS = 366
-
-
-def _utc(moment: datetime) -> datetime:
-    """Aware UTC; a time without an offset is read as UTC."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
 
 
 class StatisticsService:
@@ -43,8 +36,8 @@ class StatisticsService:
             message = "Filter by data_source_id or by schedule_id, not both (a schedule has one data source)."
             raise ValidationFailed(message, errors=[{"loc": ["query", "schedule_id"], "msg": message,
                                                      "type": "value_error"}])
-        end = _utc(end_time) if end_time else utcnow()
-        start = _utc(start_time) if start_time else end - DEFAULT_WINDOW
+        end = as_utc(end_time) if end_time else utcnow()
+        start = as_utc(start_time) if start_time else end - DEFAULT_WINDOW
         if start > end:
             raise ValidationFailed(
                 "start_time must not be after end_time.",
