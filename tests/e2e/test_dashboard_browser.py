@@ -130,7 +130,7 @@ def finished_task(stack) -> dict:
 
 def test_statistics_charts_render(page, finished_task):
     page.click("nav >> text=Statistics")
-    page.wait_for_selector("#chart-status rect", state="attached")
+    page.wait_for_selector("#chart-status rect", state="attached", timeout=60_000)
     success = page.locator("#chart-status rect[data-label=success]")
     assert int(success.get_attribute("data-value")) >= 1
     assert page.locator("#chart-daily-tasks rect").count() == 7  # one bar per day of the window

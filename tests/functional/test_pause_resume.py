@@ -146,3 +146,26 @@ def test_batch_cancel_takes_paused_tasks_and_batch_delete_refuses_them(api, aws,
     cancelled = api.post("/api/sync/tasks/batch-cancel", {"task_ids": [paused["id"]]}).json
     assert cancelled["succeeded"][0]["task"]["status"] == "cancelled"
     statistics_match_the_stored_tasks(api, aws)
+
+
+def test_a_resume_that_comes_before_the_engine_pauses_withdraws_the_pause(api, aws, orders, monkeypatch):
+    """Pause, then resume before the engine reaches its batch boundary: the engine must not park the task
+    (nobody would resume it again); it finishes."""
+    from synchub.tasks.lifecycle import task_lifecycle
+
+    register(api, orders)
+    task = create(api, batch_size=100)
+    restore = pause_after_reads(monkeypatch, api, task["id"], reads=3)
+    lifecycle = task_lifecycle()
+    original = lifecycle.pause_task
+
+    def resumed_first(task_id, **kwargs):
+        assert api.post(f"/api/sync/tasks/{task_id}/resume").status == 200  # withdrawn while it was running
+        return original(task_id, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "pause_task", resumed_first)
+    drain(aws)
+    restore()
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "success", done
+    assert_exact(aws, done, 2345)

@@ -167,8 +167,8 @@ class SyncRunner:
                         return "lost-lease"
                     self._finish(run, "cancelled", stream)
                     return "cancelled"
-                if run.task.get("pause_requested"):
-                    return self._pause(run)
+                if run.task.get("pause_requested") and (outcome := self._pause(run)):
+                    return outcome
                 if timeout and not realtime and (utcnow() - started).total_seconds() > float(timeout):
                     if not run.store(force=True):
                         return "lost-lease"
@@ -217,8 +217,8 @@ class SyncRunner:
                     if run.task.get("cancel_requested"):
                         self._finish(run, "cancelled", stream)
                         return "cancelled"
-                    if run.task.get("pause_requested"):
-                        return self._pause(run)
+                    if run.task.get("pause_requested") and (outcome := self._pause(run)):
+                        return outcome
                     self.lifecycle.continue_run(run.task, hop=hop + 1, run_id=run_id,
                                                 delay_seconds=min(SQS_MAX_DELAY_SECONDS, wait),
                                                 extra={"not_before": iso(next_poll)})
@@ -292,14 +292,18 @@ class SyncRunner:
             run.on_checkpoint(checkpoint.state, checkpoint.max_cursor)  # the last part is written: acknowledge it
         logger.info("task finished", extra={"task_id": task["id"], "status": status, "rows": checkpoint.rows})
 
-    def _pause(self, run: "PartsInProgress") -> str:
-        """Write what was read and store the checkpoint, then park the task (``paused``) until it is resumed."""
+    def _pause(self, run: "PartsInProgress") -> str | None:
+        """Write what was read and store the checkpoint, then park the task (``paused``) until it is resumed;
+        None when the pause was withdrawn meanwhile (the run goes on)."""
         if not run.store(force=True):
             return "lost-lease"
         paused = self.lifecycle.pause_task(run.task["id"], lease_owner=run.run_id, changes={
             "processed_rows": run.reading.rows, "speed": run.task.get("speed")})
         if paused is None:
             return "lost-lease"
+        if paused["status"] != "paused":
+            run.task = paused
+            return None
         logger.info("task paused", extra={"task_id": run.task["id"], "rows": run.reading.rows})
         return "paused"
 

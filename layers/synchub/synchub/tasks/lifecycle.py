@@ -237,11 +237,14 @@ class TaskLifecycle:
 
     def pause_task(self, task_id: str, *, lease_owner: str, changes: dict[str, Any]) -> dict[str, Any] | None:
         """running → paused by the lease holder at a batch boundary (its checkpoint stored): the checkpoint stays
-        for the resume. ``None`` if the task is no longer this run's."""
+        for the resume. ``None`` if the task is no longer this run's; the task unchanged (still running) if the
+        pause was withdrawn meanwhile (a resume came first)."""
         for _ in range(5):
             before = self.tasks.get(task_id)
             if before is None or before["status"] != "running" or before.get("lease_owner") != lease_owner:
                 return None
+            if not before.get("pause_requested"):
+                return before
             now = self.clock.now_iso()
             try:
                 return self.transition(
