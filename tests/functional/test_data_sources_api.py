@@ -305,3 +305,52 @@ def test_invalid_message_system_sources_are_422_naming_the_field(api, body, comp
     assert_problem(response, 422, "VALIDATION_FAILED")
     assert complaint in response.text
     assert api.get("/api/sync/data-sources").json["data_sources"] == []  # nothing stored
+
+
+SHAPED = {  # (where in connection_config, the secret value): each is kept write-only
+    "dbPassword": ("dbPassword", "s3cr3t-camel"),
+    "access-token": ("access-token", "s3cr3t-kebab"),
+    "clientSecret": ("clientSecret", "s3cr3t-client"),
+    "Cookie header": ("headers/Cookie", "session=s3cr3t-cookie"),
+    "in a list": ("accounts/1/api_key", "s3cr3t-in-list"),
+    "query parameter": ("query_params/apiKey", "s3cr3t-query"),
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPED))
+def test_each_secret_shape_is_kept_in_secrets_manager_and_masked(api, aws, shape):
+    from synchub.models.secrets import merge_secrets
+    from synchub.sources.data_sources import data_source_service
+
+    path, value = SHAPED[shape]
+    config = merge_secrets({"base_url": "https://crm.example.com/v2", "headers": {"Accept": "application/json"},
+                            "accounts": [{"name": "a"}, {"name": "b"}], "query_params": {}}, {path: value})
+    created = api.post("/api/sync/data-sources", {"id": "ds_shape", "name": "shape", "type": "http",
+                                                  "connection_config": config})
+    assert created.status == 201, created.text
+    for answer in (created.json, api.get("/api/sync/data-sources/ds_shape").json,
+                   api.get("/api/sync/data-sources").json):
+        assert value not in json.dumps(answer) and MASK in json.dumps(answer)
+    stored = boto3.client("dynamodb").get_item(TableName=aws.refs["DataSourcesTable"], Key={"id": {"S": "ds_shape"}})
+    assert value not in json.dumps(stored["Item"])
+    _, resolved = data_source_service().resolved_connection("ds_shape")
+    assert json.dumps(value) in json.dumps(resolved)  # the engine still gets it
+
+
+@pytest.mark.parametrize("body, where", [
+    ({"connection_config": {"base_url": "https://sync:hunter2@crm.example.com/v2"}}, "connection_config.base_url"),
+    ({"connection_config": {"base_url": "https://crm.example.com"}, "params_config": {"query_params": {
+        "access_token": "s3cr3t"}}}, "params_config.query_params.access_token"),
+    ({"connection_config": {"base_url": "https://crm.example.com"}, "params_config": {"headers": {
+        "X-Api-Key": "s3cr3t"}}}, "params_config.headers.X-Api-Key"),
+])
+def test_credentials_where_they_would_be_shown_are_refused(api, aws, body, where):
+    response = api.post("/api/sync/data-sources", {"id": "ds_leak", "name": "leak", "type": "http", **body})
+    assert_problem(response, 422, "VALIDATION_FAILED")
+    assert where in response.text and "s3cr3t" not in response.text and "hunter2" not in response.text
+    api.post("/api/sync/data-sources", {"id": "ds_ok", "name": "ok", "type": "http",
+                                        "connection_config": {"base_url": "https://crm.example.com"}})
+    refused = api.post("/api/sync/data-sources/ds_ok/interfaces", {"id": "i", "name": "i", "body": {
+        "auth": {"clientSecret": "s3cr3t"}}})
+    assert_problem(refused, 422, "VALIDATION_FAILED")
+    assert "body.auth.clientSecret" in refused.text

@@ -23,12 +23,14 @@ class HttpSource:
         if token and not any(k.lower() == "authorization" for k in self.headers):
             self.headers["Authorization"] = f"Bearer {token}"
         self.stream = stream
+        # Query parameters that are credentials (api_key=…) live in connection_config, where they are write-only.
+        self.query_params = dict(connection.get("query_params") or {})
 
     def _url(self, state: dict[str, Any], size: int) -> str:
         if state.get("url"):
             return urljoin(self.base_url, state["url"])
         pagination = self.stream.pagination
-        params = dict(self.stream.query_params)
+        params = {**self.query_params, **self.stream.query_params}
         if pagination.style != "none" and pagination.size_param:
             params[pagination.size_param] = size
         if pagination.style == "page":

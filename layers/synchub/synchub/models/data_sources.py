@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from synchub.models.secrets import secret_paths
 from synchub.models.storable import StorableDict
 from synchub.models.tasks import NotifyUrl, ResourceId
 
@@ -127,6 +128,13 @@ class DataSourceBody(BaseModel):
     @model_validator(mode="after")
     def _check_connection(self) -> "DataSourceBody":
         config = self.connection_config
+        in_urls = secret_paths(config, "connection_config", named=False)  # named fields go to Secrets Manager
+        if in_urls:
+            raise ValueError(f"{', '.join(in_urls)} carries a password in the URL (user:password@): put it in a "
+                             "credential field (password, token, headers.Authorization), which is kept write-only")
+        if secret_paths(self.params_config):
+            raise ValueError("credentials belong in connection_config (kept write-only), not in params_config."
+                             + ", params_config.".join(secret_paths(self.params_config)))
         if self.type == "http":
             _require(config, "base_url", str, "an http(s) URL")
             parsed = urlparse(config["base_url"])

@@ -9,20 +9,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, m
 from synchub.models.streams import Pagination
 from synchub.models.storable import StorableDict, storable
 from synchub.models.tasks import ResourceId
-from synchub.models.secrets import is_secret_key
+from synchub.models.secrets import secret_paths
 
 Column = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_$.]{0,127}$")]
-
-
-def _secret_paths(value: Any, path: str = "") -> list[str]:
-    found = []
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            here = f"{path}.{key}" if path else str(key)
-            if is_secret_key(str(key)):
-                found.append(here)
-            found.extend(_secret_paths(inner, here))
-    return found
 
 
 class InterfaceBody(BaseModel):
@@ -61,7 +50,8 @@ class InterfaceBody(BaseModel):
 
     @model_validator(mode="after")
     def _no_credentials(self) -> "InterfaceBody":
-        secrets = _secret_paths(self.headers or {}, "headers") + _secret_paths(self.query_params or {}, "query_params")
+        secrets = [*secret_paths(self.headers or {}, "headers"), *secret_paths(self.query_params or {}, "query_params"),
+                   *secret_paths(self.body or {}, "body"), *secret_paths(self.url_suffix or "", "url_suffix")]
         if secrets:
             raise ValueError(f"credentials belong on the data source (write-only there), not in {', '.join(secrets)}")
         if self.table_name and self.query:
