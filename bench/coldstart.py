@@ -111,6 +111,23 @@ class FirstEvents:
             run_task(task["id"], outcome=outcome)
         return task
 
+    def _paused_task(self) -> dict[str, Any]:
+        from synchub.tasks.use_cases import task_service
+
+        task = self._task()
+        task_service().pause_task(task["id"])
+        return task
+
+    def _ensure_schedule(self, schedule_id: str) -> None:
+        """The sample schedule, with overlap allow (a trigger while the previous run is pending still runs)."""
+        from synchub.models.schedules import CreateScheduleRequest
+        from synchub.schedules.service import schedule_service
+
+        service = schedule_service()
+        if service.store.get(schedule_id) is None:
+            body = {**self._sample_source("create_schedule.json"), "id": schedule_id, "overlap": "allow"}
+            service.create(CreateScheduleRequest.model_validate(body), "bench")
+
     @staticmethod
     def _with_id(event: dict[str, Any], old: str, new: str) -> dict[str, Any]:
         return json.loads(json.dumps(event).replace(old, new))
@@ -153,6 +170,16 @@ class FirstEvents:
         self.runs += 1
         if logical_id in ("GetTaskFunction", "UpdateTaskFunction", "CancelTaskFunction", "BatchCancelTasksFunction"):
             return self._with_id(event, "task_123", self._task()["id"])
+        if logical_id == "PauseTaskFunction":
+            return self._with_id(event, "task_123", self._task()["id"])
+        if logical_id == "ResumeTaskFunction":
+            return self._with_id(event, "task_123", self._paused_task()["id"])
+        if logical_id == "CreateScheduleFunction":
+            return self._with_id(event, "sch_nightly", f"sch_cold_{self.runs}")
+        if logical_id.endswith("ScheduleFunction") and logical_id != "ListSchedulesFunction":
+            self._ensure_schedule("sch_nightly")
+        if logical_id == "FireScheduleFunction":
+            return {**event, "scheduled_time": f"2026-12-03T01:{self.runs // 60 % 60:02d}:{self.runs % 60:02d}Z"}
         if logical_id in ("RetryTaskFunction", "BatchRetryTasksFunction"):
             return self._with_id(event, "task_123", self._task(outcome="failed")["id"])
         if logical_id in ("DeleteTaskFunction", "BatchDeleteTasksFunction"):
@@ -176,7 +203,8 @@ def services_of(spec_props: dict[str, Any]) -> list[str]:
     text = json.dumps(spec_props.get("Policies", []))
     found = []
     for marker, service in (("dynamodb:", "dynamodb"), ("sqs:", "sqs"), ("s3:", "s3"),
-                            ("secretsmanager:", "secretsmanager"), ("events:", "events")):
+                            ("secretsmanager:", "secretsmanager"), ("events:", "events"),
+                            ("scheduler:", "scheduler")):
         if marker in text and service not in found:
             found.append(service)
     return found
