@@ -169,3 +169,16 @@ def test_a_resume_that_comes_before_the_engine_pauses_withdraws_the_pause(api, a
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "success", done
     assert_exact(aws, done, 2345)
+
+
+def test_a_paused_realtime_task_cancelled_from_the_api_leaves_the_watermark_where_it_stopped(api, aws, orders):
+    register(api, orders)
+    task = create(api, task_type="realtime_sync", poll_interval=900)
+    drain(aws)
+    assert api.post(f"/api/sync/tasks/{task['id']}/pause").status == 202
+    drain(aws)
+    assert api.post(f"/api/sync/tasks/{task['id']}/cancel").status == 200  # paused: cancelled at once
+    orders.rows = 2400
+    after = create(api, task_type="incremental_sync")
+    drain(aws)
+    assert api.get(f"/api/sync/tasks/{after['id']}").json["processed_rows"] == 55  # only the new rows

@@ -167,7 +167,7 @@ class SyncRunner:
                         return "lost-lease"
                     self._finish(run, "cancelled", stream)
                     return "cancelled"
-                if run.task.get("pause_requested") and (outcome := self._pause(run)):
+                if run.task.get("pause_requested") and (outcome := self._pause(run, stream)):
                     return outcome
                 if timeout and not realtime and (utcnow() - started).total_seconds() > float(timeout):
                     if not run.store(force=True):
@@ -217,7 +217,7 @@ class SyncRunner:
                     if run.task.get("cancel_requested"):
                         self._finish(run, "cancelled", stream)
                         return "cancelled"
-                    if run.task.get("pause_requested") and (outcome := self._pause(run)):
+                    if run.task.get("pause_requested") and (outcome := self._pause(run, stream)):
                         return outcome
                     self.lifecycle.continue_run(run.task, hop=hop + 1, run_id=run_id,
                                                 delay_seconds=min(SQS_MAX_DELAY_SECONDS, wait),
@@ -292,12 +292,18 @@ class SyncRunner:
             run.on_checkpoint(checkpoint.state, checkpoint.max_cursor)  # the last part is written: acknowledge it
         logger.info("task finished", extra={"task_id": task["id"], "status": status, "rows": checkpoint.rows})
 
-    def _pause(self, run: "PartsInProgress") -> str | None:
+    def _pause(self, run: "PartsInProgress", stream: Any) -> str | None:
         """Write what was read and store the checkpoint, then park the task (``paused``) until it is resumed;
-        None when the pause was withdrawn meanwhile (the run goes on)."""
+        None when the pause was withdrawn meanwhile (the run goes on). A realtime sync commits what it wrote
+        (as its cancel does), so a paused one that is then cancelled leaves the watermark where it stopped."""
         if not run.store(force=True):
             return "lost-lease"
-        paused = self.lifecycle.pause_task(run.task["id"], lease_owner=run.run_id, changes={
+        task, checkpoint = run.task, run.reading
+        extra_ops = []
+        if task["task_type"] == "realtime_sync" and checkpoint.max_cursor is not None:
+            extra_ops.append(self.watermarks.set_op(task["data_source_id"], stream.interface_id,
+                                                    checkpoint.max_cursor, task["id"]))
+        paused = self.lifecycle.pause_task(run.task["id"], lease_owner=run.run_id, extra_ops=extra_ops, changes={
             "processed_rows": run.reading.rows, "speed": run.task.get("speed")})
         if paused is None:
             return "lost-lease"

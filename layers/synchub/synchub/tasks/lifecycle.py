@@ -235,7 +235,8 @@ class TaskLifecycle:
                 raise
         return None
 
-    def pause_task(self, task_id: str, *, lease_owner: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+    def pause_task(self, task_id: str, *, lease_owner: str, changes: dict[str, Any],
+                   extra_ops: Iterable[dict[str, Any]] = ()) -> dict[str, Any] | None:
         """running → paused by the lease holder at a batch boundary (its checkpoint stored): the checkpoint stays
         for the resume. ``None`` if the task is no longer this run's; the task unchanged (still running) if the
         pause was withdrawn meanwhile (a resume came first)."""
@@ -250,7 +251,8 @@ class TaskLifecycle:
                 return self.transition(
                     before, {"status": "paused", "current_phase": "paused", "paused_at": now, "updated_at": now,
                              "next_poll_at": None, "estimated_time": None, **changes},
-                    remove=["lease_owner", "lease_expires_at", "resubmit", "pause_requested", "pause_requested_at"])
+                    remove=["lease_owner", "lease_expires_at", "resubmit", "pause_requested", "pause_requested_at"],
+                    extra_ops=extra_ops)
             except TransactionFailed as failure:
                 if failure.failed(THE_TASK):
                     continue
