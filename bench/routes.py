@@ -149,9 +149,11 @@ SCENARIOS = [
              "GetItem (to keep masked secrets and created_at); PutItem conditional on the version read",
              body={k: v for k, v in DATA_SOURCE.items() if k != "id"}),
     Scenario("DELETE /data-sources/{id}", "DeleteDataSourceFunction", "DELETE", "/api/sync/data-sources/{id}",
-             "/api/sync/data-sources/{data_source_id}", 204, {"dynamodb.GetItem": 1, "dynamodb.TransactWriteItems": 1},
-             "GetItem (its secrets to delete, if any); one transaction deleting it on condition that its "
-             "gauges show no pending or running task", setup=_new_data_source),
+             "/api/sync/data-sources/{data_source_id}", 204,
+             {"dynamodb.GetItem": 1, "dynamodb.Query": 1, "dynamodb.TransactWriteItems": 1},
+             "GetItem (its secrets to delete, if any); a Query of the schedules' data-source index (a source with "
+             "schedules stays); one transaction deleting it on condition that its gauges show no pending, "
+             "running or paused task", setup=_new_data_source),
     Scenario("POST /data-sources/{id}/interfaces", "CreateInterfaceFunction", "POST",
              "/api/sync/data-sources/{id}/interfaces", "/api/sync/data-sources/ds_bench/interfaces", 201,
              {"dynamodb.TransactWriteItems": 1},
