@@ -59,9 +59,14 @@ class RedisSource:
     def client(self) -> Any:
         if self._client is None:
             import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
 
             config = self.config
             self._client = redis.Redis(
+                # one attempt: a failure is the engine's to retry (through the queue, with backoff), and a
+                # connection test answers at once
+                retry=Retry(NoBackoff(), 0),
                 host=config["host"], port=int(config.get("port") or 6379), db=int(config.get("db") or 0),
                 username=config.get("username") or None, password=config.get("password") or None,
                 ssl=bool(config.get("tls")), socket_connect_timeout=float(config.get("connect_timeout") or 10),
