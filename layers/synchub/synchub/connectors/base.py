@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Callable, Literal, Protocol
 
 from synchub.models.streams import StreamSpec
 
@@ -14,6 +14,25 @@ class TransientSourceError(Exception):
 
 class PermanentSourceError(Exception):
     """Retrying will not help: bad credentials, not found, bad configuration."""
+
+
+class SourceErrors:
+    """A context manager turning a driver's exceptions into transient or permanent source errors: ``classify``
+    gives the error to raise instead (chained to the driver's), or None to let the exception through."""
+
+    def __init__(self, classify: Callable[[Exception], Exception | None]):
+        self.classify = classify
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool:
+        if error is None or isinstance(error, (PermanentSourceError, TransientSourceError)):
+            return False
+        mapped = self.classify(error)
+        if mapped is None:
+            return False
+        raise mapped from error
 
 
 @dataclass

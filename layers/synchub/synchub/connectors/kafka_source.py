@@ -17,7 +17,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from synchub.connectors.base import Batch, PermanentSourceError, StreamSpec, TransientSourceError, dig
+from synchub.connectors.base import (Batch, PermanentSourceError, SourceErrors, StreamSpec, TransientSourceError,
+                                     dig)
 
 # How long a read waits for records that the high-water mark says exist before it calls the broker stuck.
 STALL_SECONDS = 30.0
@@ -60,30 +61,31 @@ class KafkaSource:
 
     def _guarded(self, call: Any) -> Any:
         """``call()``, its Kafka failures as transient (unreachable, leaderless) or permanent (auth, config)."""
+        with SourceErrors(self._classify):
+            return call()
+
+    def _classify(self, error: Exception) -> Exception | None:
         from kafka import errors
 
-        try:
-            return call()
-        except (PermanentSourceError, TransientSourceError):
-            raise
-        except (errors.AuthorizationError, errors.SaslAuthenticationFailedError,
-                errors.UnsupportedSaslMechanismError, errors.IllegalSaslStateError) as error:
-            raise PermanentSourceError(f"Kafka refused the client: {error}") from error
-        except errors.KafkaConfigurationError as error:
-            raise PermanentSourceError(f"Kafka connection settings: {error}") from error
-        except (errors.KafkaTimeoutError, errors.KafkaConnectionError) as error:
+        if isinstance(error, (errors.AuthorizationError, errors.SaslAuthenticationFailedError,
+                              errors.UnsupportedSaslMechanismError, errors.IllegalSaslStateError)):
+            return PermanentSourceError(f"Kafka refused the client: {error}")
+        if isinstance(error, errors.KafkaConfigurationError):
+            return PermanentSourceError(f"Kafka connection settings: {error}")
+        if isinstance(error, (errors.KafkaTimeoutError, errors.KafkaConnectionError)):
             self.close()
             hint = ""
             if str(self.config.get("security_protocol") or "").startswith("SASL"):
                 # kafka-python retries a refused SASL login until its bootstrap times out, like an unreachable broker
                 hint = " (or it refused the SASL login: check username, password and sasl_mechanism)"
-            raise TransientSourceError(f"Kafka unreachable at {', '.join(_servers(self.config))}{hint}: "
-                                       f"{type(error).__name__}") from error
-        except errors.KafkaError as error:
+            return TransientSourceError(f"Kafka unreachable at {', '.join(_servers(self.config))}{hint}: "
+                                        f"{type(error).__name__}")
+        if isinstance(error, errors.KafkaError):
             if getattr(error, "retriable", False) or isinstance(error, errors.InvalidMetadataError):
                 self.close()
-                raise TransientSourceError(f"Kafka: {error}") from error
-            raise PermanentSourceError(f"Kafka: {error}") from error
+                return TransientSourceError(f"Kafka: {error}")
+            return PermanentSourceError(f"Kafka: {error}")
+        return None
 
     def partitions(self) -> list[Any]:
         """The topic's partitions, assigned to this consumer (no group membership)."""

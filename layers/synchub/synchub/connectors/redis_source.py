@@ -14,7 +14,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from synchub.connectors.base import Batch, PermanentSourceError, StreamSpec, TransientSourceError
+from synchub.connectors.base import (Batch, PermanentSourceError, SourceErrors, StreamSpec, TransientSourceError,
+                                     newer_than)
 
 SCAN_COUNT = 1000
 
@@ -79,22 +80,25 @@ class RedisSource:
 
     def _guarded(self, call: Any) -> Any:
         """``call()``, its Redis failures as transient (unreachable, busy) or permanent (login, commands)."""
+        with SourceErrors(self._classify):
+            return call()
+
+    def _classify(self, error: Exception) -> Exception | None:
         import redis
 
-        try:
-            return call()
-        except redis.exceptions.AuthenticationError as error:
-            raise PermanentSourceError(f"Redis refused the login: {error}") from error
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+        if isinstance(error, redis.exceptions.AuthenticationError):
+            return PermanentSourceError(f"Redis refused the login: {error}")
+        if isinstance(error, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
             self.close()
-            raise TransientSourceError(f"Redis unavailable: {error}") from error
-        except redis.exceptions.ResponseError as error:
+            return TransientSourceError(f"Redis unavailable: {error}")
+        if isinstance(error, redis.exceptions.ResponseError):
             text = str(error)
             if text.startswith(("WRONGPASS", "NOAUTH", "NOPERM")):
-                raise PermanentSourceError(f"Redis refused the login: {text}") from error
+                return PermanentSourceError(f"Redis refused the login: {text}")
             if text.startswith(("LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN")):
-                raise TransientSourceError(f"Redis is busy: {text}") from error
-            raise PermanentSourceError(f"Redis: {text}") from error
+                return TransientSourceError(f"Redis is busy: {text}")
+            return PermanentSourceError(f"Redis: {text}")
+        return None
 
     def close(self) -> None:
         if self._client is not None:
@@ -124,7 +128,7 @@ class RedisSource:
             state = {"after": list(watermark) if watermark else None, "end": entry_id(last[0][0])}
             if watermark is None:
                 total = int(self._call("xlen", key))
-            elif not [int(p) for p in state["end"]] > [int(p) for p in watermark]:
+            elif not newer_than(state["end"], list(watermark)):
                 return Batch([], None, 0)
         start = f"({id_text(state['after'])}" if state.get("after") else "-"
         entries = self._call("xrange", key, start, id_text(state["end"]), count=batch_size)

@@ -10,7 +10,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from synchub.connectors.base import Batch, PermanentSourceError, StreamSpec, TransientSourceError
+from synchub.connectors.base import (Batch, PermanentSourceError, SourceErrors, StreamSpec,
+                                     TransientSourceError)
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 
@@ -169,24 +170,6 @@ class SqlSource(ABC):
         """A context manager turning driver exceptions into transient or permanent source errors."""
 
 
-class _Errors:
-    """Context manager mapping driver exceptions to transient / permanent source errors."""
-
-    def __init__(self, classify):
-        self.classify = classify
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, error, traceback) -> bool:
-        if error is None or isinstance(error, (PermanentSourceError, TransientSourceError)):
-            return False
-        mapped = self.classify(error)
-        if mapped is None:
-            return False
-        raise mapped from error
-
-
 class PostgresSource(SqlSource):
     quote_char = '"'
     current_schema = "current_schema()"
@@ -224,7 +207,7 @@ class PostgresSource(SqlSource):
                 return TransientSourceError(f"PostgreSQL: {text}")
             return PermanentSourceError(f"PostgreSQL: {text}")
 
-        return _Errors(classify)
+        return SourceErrors(classify)
 
 
 class MySqlSource(SqlSource):
@@ -260,4 +243,4 @@ class MySqlSource(SqlSource):
                 return TransientSourceError(f"MySQL unavailable ({code}): {text}")
             return PermanentSourceError(f"MySQL error {code}: {text}")
 
-        return _Errors(classify)
+        return SourceErrors(classify)
