@@ -275,11 +275,9 @@ class SyncRunner:
         if status == "success" and isinstance(destination, LakeDestination):
             result["manifest"] = destination.finish(parts, {"task_id": task["id"], "data_source_id":
                                                             task["data_source_id"], "interface_id": stream.interface_id})
-        extra_ops = []
         committed = status == "success" or (status == "cancelled" and task["task_type"] == "realtime_sync")
-        if committed and checkpoint.max_cursor is not None and self._moves_watermark(task, stream, checkpoint):
-            extra_ops.append(self.watermarks.set_op(task["data_source_id"], stream.interface_id,
-                                                    checkpoint.max_cursor, task["id"]))
+        extra_ops = self._watermark_ops(task, stream, checkpoint) if committed else []
+        if extra_ops:
             result["watermark"] = checkpoint.max_cursor
         last = {name: run.changes[name] for name in ("total_rows", "speed", "last_batch_seconds") if name in run.changes}
         self.lifecycle.finish_task(task["id"], lease_owner=run.run_id, status=status, extra_ops=extra_ops, changes={
@@ -299,10 +297,7 @@ class SyncRunner:
         if not run.store(force=True):
             return "lost-lease"
         task, checkpoint = run.task, run.reading
-        extra_ops = []
-        if task["task_type"] == "realtime_sync" and checkpoint.max_cursor is not None:
-            extra_ops.append(self.watermarks.set_op(task["data_source_id"], stream.interface_id,
-                                                    checkpoint.max_cursor, task["id"]))
+        extra_ops = self._watermark_ops(task, stream, checkpoint) if task["task_type"] == "realtime_sync" else []
         paused = self.lifecycle.pause_task(run.task["id"], lease_owner=run.run_id, extra_ops=extra_ops, changes={
             "processed_rows": run.reading.rows, "speed": run.task.get("speed")})
         if paused is None:
@@ -312,6 +307,13 @@ class SyncRunner:
             return None
         logger.info("task paused", extra={"task_id": run.task["id"], "rows": run.reading.rows})
         return "paused"
+
+    def _watermark_ops(self, task: dict[str, Any], stream: Any, checkpoint: Checkpoint) -> list[dict[str, Any]]:
+        """The transaction item committing the newest cursor the run wrote as the watermark, if it moves it."""
+        if checkpoint.max_cursor is None or not self._moves_watermark(task, stream, checkpoint):
+            return []
+        return [self.watermarks.set_op(task["data_source_id"], stream.interface_id, checkpoint.max_cursor,
+                                       task["id"])]
 
     def _moves_watermark(self, task: dict[str, Any], stream: Any, checkpoint: Checkpoint) -> bool:
         """Incremental and realtime runs commit the newest cursor they copied; a full sync copied everything up
