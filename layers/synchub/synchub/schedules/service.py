@@ -122,23 +122,25 @@ class ScheduleService:
                 self.tasks.lifecycle.data_sources.get(request.data_source_id) is None:
             raise UnknownDataSource(f"Data source '{request.data_source_id}' does not exist.", errors=[
                 {"loc": ["body", "data_source_id"], "msg": "unknown data source", "type": "not_found"}])
-        record = {**current, **_described(request), "version": int(current.get("version") or 1) + 1,
-                  "updated_at": iso(utcnow())}
-        self.put_in_scheduler(record, new=False)
-        self.store.put(record, must_exist=True, expect_version=int(current.get("version") or 1))
-        return public_schedule(record)
+        return public_schedule(self._save(current, _described(request)))
 
     def set_state(self, schedule_id: str, state: str) -> dict[str, Any]:
         """Pause (``paused``: it fires nothing) or resume (``enabled``) a schedule."""
         current = self.get_record(schedule_id)
         if current.get("state") == state:
             return public_schedule(current)
-        record = {**current, "state": state, "version": int(current.get("version") or 1) + 1,
-                  "updated_at": iso(utcnow())}
-        self.put_in_scheduler(record, new=False)
-        self.store.put(record, must_exist=True, expect_version=int(current.get("version") or 1))
+        record = self._save(current, {"state": state})
         logger.info("schedule %s", "paused" if state == "paused" else "resumed", extra={"schedule_id": schedule_id})
         return public_schedule(record)
+
+    def _save(self, current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+        """``current`` with ``changes``: its Scheduler schedule updated, then the item, on condition that it is
+        still the version read."""
+        version = int(current.get("version") or 1)
+        record = {**current, **changes, "version": version + 1, "updated_at": iso(utcnow())}
+        self.put_in_scheduler(record, new=False)
+        self.store.put(record, must_exist=True, expect_version=version)
+        return record
 
     def delete(self, schedule_id: str) -> None:
         self.get_record(schedule_id)
