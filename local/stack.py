@@ -6,7 +6,6 @@ import base64
 import json
 import logging
 import os
-import re
 import sys
 import threading
 import time
@@ -31,6 +30,7 @@ from local.state import LocalState
 from local.streams import StreamEventSource
 from local.template import FunctionSpec, api_auth, functions, layer_dirs, load_template
 from local.websocket import MANAGEMENT_PATH, LocalWebSocketApi
+from synchub.models.schedule_expressions import Expression, InvalidExpression
 
 log = logging.getLogger("synchub.local")
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
@@ -279,11 +279,11 @@ class LocalStack:
 
 def schedule_seconds(expression: str) -> float:
     """Seconds between runs of a ``rate(...)`` expression (cron expressions run every minute locally)."""
-    found = re.fullmatch(r"rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)", expression.strip())
-    if not found:
+    try:
+        parsed = Expression.parse(expression)
+    except InvalidExpression:
         return 60.0
-    unit = {"minute": 60, "hour": 3600, "day": 86400}[found.group(2).rstrip("s")]
-    return float(int(found.group(1)) * unit)
+    return parsed.every.total_seconds() if parsed.every else 60.0
 
 
 @dataclass

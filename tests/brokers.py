@@ -6,28 +6,15 @@ from __future__ import annotations
 
 import getpass
 import shutil
-import socket
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from local.demo_brokers import answers, start_tansu
-from local.ports import free_port
-
-
-def wait_for_port(port: int, process: subprocess.Popen, what: str, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
-        if answers(port):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not listen on {port} within {seconds:g} s")
+from local.demo_brokers import start_tansu
+from local.ports import free_port, in_use, wait_until_listening
 
 
 @pytest.fixture(scope="session")
@@ -71,14 +58,14 @@ class KafkaTopic:
 
 @pytest.fixture(scope="session")
 def redis_server() -> dict[str, Any]:
-    if not answers(6379):
+    if not in_use(6379):
         pytest.skip("no Redis server answers on 127.0.0.1:6379")
     return {"host": "127.0.0.1", "port": 6379}
 
 
 @pytest.fixture(scope="session")
 def mosquitto() -> dict[str, Any]:
-    if not answers(1883):
+    if not in_use(1883):
         pytest.skip("no MQTT broker answers on 127.0.0.1:1883")
     return {"host": "127.0.0.1", "port": 1883}
 
@@ -97,7 +84,7 @@ def mosquitto_with_login(tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
                                            f"password_file {folder / 'passwd'}\npersistence false\n")
     process = subprocess.Popen([binary, "-c", str(folder / "mosquitto.conf")], stdout=(folder / "log").open("wb"),
                                stderr=subprocess.STDOUT)
-    wait_for_port(port, process, "mosquitto")
+    wait_until_listening(port, process, "mosquitto")
     yield {"host": "127.0.0.1", "port": port, "username": "synchub", "password": "right-password"}
     process.terminate()
     process.wait(10)
