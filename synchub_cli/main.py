@@ -304,40 +304,35 @@ def tasks_update(
     _show(ctx, json_output, task, _details)
 
 
+def _act(ctx: typer.Context, json_output: bool, task_id: str, verb: str, accepted: str,
+         done: Callable[[dict[str, Any]], str]) -> None:
+    """POST /tasks/{id}/<verb>; say what happened: ``accepted`` when the engine acts later (202), else ``done``."""
+    status, task = _settings(ctx).client.request("POST", f"/tasks/{task_id}/{verb}")
+    if _json(ctx, json_output):
+        _print_json(task)
+    else:
+        out.print(f"{task_id}: {accepted if status == 202 else done(task)}")
+
+
 @command(tasks_app, "cancel")
 def tasks_cancel(ctx: typer.Context, task_id: str, json_output: JsonOption = False) -> None:
     """Cancel a task (a running one stops at its next batch)."""
-    status, task = _settings(ctx).client.request("POST", f"/tasks/{task_id}/cancel")
-    if _json(ctx, json_output):
-        _print_json(task)
-    elif status == 202:
-        out.print(f"{task_id}: cancel requested; the engine stops it at its next batch")
-    else:
-        out.print(f"{task_id}: {_status(task['status'])}")
+    _act(ctx, json_output, task_id, "cancel", "cancel requested; the engine stops it at its next batch",
+         lambda task: _status(task["status"]))
 
 
 @command(tasks_app, "pause")
 def tasks_pause(ctx: typer.Context, task_id: str, json_output: JsonOption = False) -> None:
     """Pause a task (a running one at its next batch, its checkpoint kept; a pending one at once)."""
-    status, task = _settings(ctx).client.request("POST", f"/tasks/{task_id}/pause")
-    if _json(ctx, json_output):
-        _print_json(task)
-    elif status == 202:
-        out.print(f"{task_id}: pause requested; the engine pauses it at its next batch")
-    else:
-        out.print(f"{task_id}: {_status(task['status'])}")
+    _act(ctx, json_output, task_id, "pause", "pause requested; the engine pauses it at its next batch",
+         lambda task: _status(task["status"]))
 
 
 @command(tasks_app, "resume")
 def tasks_resume(ctx: typer.Context, task_id: str, json_output: JsonOption = False) -> None:
     """Resume a paused task from its checkpoint."""
-    status, task = _settings(ctx).client.request("POST", f"/tasks/{task_id}/resume")
-    if _json(ctx, json_output):
-        _print_json(task)
-    elif status == 202:
-        out.print(f"{task_id}: resumed; it continues from its checkpoint")
-    else:
-        out.print(f"{task_id}: pause request withdrawn ({_status(task['status'])})")
+    _act(ctx, json_output, task_id, "resume", "resumed; it continues from its checkpoint",
+         lambda task: f"pause request withdrawn ({_status(task['status'])})")
 
 
 @command(tasks_app, "retry")
