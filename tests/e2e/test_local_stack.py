@@ -294,3 +294,32 @@ def test_a_rate_schedule_creates_a_task_each_minute_that_syncs_and_pause_stops_i
     schedule = requests.get(stack.url("/api/sync/schedules/sch_minutely"), timeout=10).json()
     assert schedule["runs"] == 3 and schedule["next_run_at"] is None
     assert requests.delete(stack.url("/api/sync/schedules/sch_minutely"), timeout=10).status_code == 204
+
+
+def test_readme_postgresql_example_full_then_incremental_then_ten_new_rows(stack):
+    """README's ds_pg_demo commands as written: a full sync (10,000 rows), an incremental one (0), then after
+    10 rows are inserted into demo_orders, the incremental one again (10)."""
+    import psycopg
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Try it"):readme.index("### Routes")]
+    full, incremental = [line for line in section.splitlines()
+                         if line.startswith("curl -X POST") and '"ds_pg_demo"' in line]
+    assert '"full_sync"' in full and '"incremental_sync"' in incremental
+
+    def run(command: str) -> dict:
+        result = subprocess.run(command.replace("http://localhost:8080", stack.base_url) + " -s", shell=True,
+                                capture_output=True, text=True, timeout=60)
+        return follow(stack, json.loads(result.stdout)["id"])[-1]
+
+    assert (done := run(full))["status"] == "success" and done["processed_rows"] == 10_000
+    assert (done := run(incremental))["status"] == "success" and done["processed_rows"] == 0
+    config = requests.get(stack.url("/api/sync/data-sources/ds_pg_demo"), timeout=10).json()["connection_config"]
+    with psycopg.connect(host=config["host"], port=config["port"], dbname=config["database"], user=config["user"],
+                         autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO demo_orders SELECT n, 'customer-new', 1.00, 'EUR', now() FROM generate_series(10001, 10010) n")
+        try:
+            assert (done := run(incremental))["status"] == "success" and done["processed_rows"] == 10
+        finally:
+            connection.execute("DELETE FROM demo_orders WHERE id > 10000")  # other tests of this stack count 10,000
