@@ -82,6 +82,8 @@ def bench_stack(stack_name: str = "synchub-bench", *, separate_emulator: bool = 
 
     os.environ.update(DUMMY_AWS_ENV)
     os.environ.pop("AWS_ENDPOINT_URL", None)
+    # The benchmarks' sources and endpoints listen on 127.0.0.1: make run's outbound policy.
+    os.environ["ALLOW_LOCAL_DESTINATIONS"] = "true"
     with ExitStack() as scope:
         if separate_emulator:
             os.environ["AWS_ENDPOINT_URL"] = scope.enter_context(emulator_process())

@@ -57,6 +57,8 @@ def main() -> None:
     print(f"SyncHub API on {stack.base_url}  (AWS emulator on http://127.0.0.1:{moto_port}; "
           f"engine {'off' if args.no_engine else 'on'})", flush=True)
     print(f"  dashboard: {stack.base_url}/", flush=True)
+    print("  outbound: sources and webhooks may reach loopback and private addresses here (deployed: public "
+          "ones and AllowedPrivateNetworks only)", flush=True)
     if stack.brokers:
         for line in stack.brokers.available:
             print(f"  stream demo {line}", flush=True)

@@ -150,8 +150,8 @@ class LocalStack:
             # The WebSocket $connect function checks tokens against the local user pool's keys.
             "JWKS_URL": f"http://{self.host}:{self.port}/_local/jwks.json",
             "WEBSOCKET_ENDPOINT": f"http://{self.host}:{self.port}{MANAGEMENT_PATH}",
-            # Webhooks to endpoints on this machine are the point of trying them locally.
-            "WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
+            # Sources and webhooks on this machine (and its networks) are the point of trying them locally.
+            "ALLOW_LOCAL_DESTINATIONS": "true",
         })
         self.state = LocalState(self.state_dir, self.stack, self.template) if self.state_dir else None
         if self.state:

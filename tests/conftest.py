@@ -198,7 +198,7 @@ def data_source(api: ApiClient) -> dict[str, Any]:
     """A registered HTTP data source ``ds_test``."""
     response = api.post("/api/sync/data-sources", {
         "id": "ds_test", "name": "Test source", "type": "http",
-        "connection_config": {"base_url": "http://127.0.0.1:9/api"},
+        "connection_config": {"base_url": "http://api.example.invalid/api"},
     })
     assert response.status == 201, response.text
     return response.json

@@ -15,7 +15,7 @@ from tests.functional.test_openapi import answer_matches_the_document
 
 CREATE = {"data_source_id": "ds_test", "task_type": "full_sync"}
 SOURCE = {"id": "ds_auth", "name": "Auth source", "type": "http",
-          "connection_config": {"base_url": "http://127.0.0.1:9/api"}}
+          "connection_config": {"base_url": "http://api.example.invalid/api"}}
 INTERFACE = {"id": "if_auth", "name": "Orders", "url_suffix": "/orders"}
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.functional.test_engine import orders, register  # noqa: F401 - orders is a fixture
 
+
+# The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
+pytestmark = pytest.mark.local_destinations
 
 def test_a_working_source_answers_with_a_sample(api, aws, orders):
     register(api, orders)

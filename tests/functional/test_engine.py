@@ -18,6 +18,9 @@ from tests.helpers import statistics_match_the_stored_tasks
 from local.orders_server import PAGINATIONS, OrdersServer
 
 
+# The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
+pytestmark = pytest.mark.local_destinations
+
 @pytest.fixture(autouse=True)
 def immediate_retries(monkeypatch):
     """Failed engine messages come back at once instead of after a backoff (the tests do not wait)."""

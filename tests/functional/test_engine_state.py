@@ -4,6 +4,8 @@ The checkpoint numbers its parts instead of listing them, and an earlier attempt
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 import boto3
@@ -15,6 +17,9 @@ from tests.databases import PostgresTable, postgres  # noqa: F401 - fixture
 from tests.functional.test_engine import drain, immediate_retries  # noqa: F401 - fixture
 from tests.functional.test_sources import failing_after
 from tests.helpers import statistics_match_the_stored_tasks
+
+# The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
+pytestmark = pytest.mark.local_destinations
 
 ROWS = 20_000
 

@@ -9,6 +9,9 @@ import pytest
 from local import api_gateway
 from tests.conftest import EVENTS, FUNCTIONS, ROUTES, load_event
 
+# The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
+pytestmark = pytest.mark.local_destinations
+
 WEBSOCKET_EVENTS = {"WsConnectFunction": "ws_connect.json", "WsDisconnectFunction": "ws_disconnect.json",
                     "WsSubscribeFunction": "ws_subscribe.json"}
 API_EVENTS = sorted(p.name for p in EVENTS.glob("*.json") if "httpMethod" in json.loads(p.read_text()))
@@ -86,7 +89,7 @@ def test_the_scheduler_sample_event_runs(seeded):
 
 
 def test_stream_and_webhook_sample_events_run(aws, monkeypatch):
-    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_HOSTS", "true")  # the sample's endpoint is on 127.0.0.1
+    monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "true")  # the sample's endpoint is on 127.0.0.1
     import synchub.runtime
 
     synchub.runtime.reset()

@@ -47,9 +47,9 @@ def test_free_form_json_that_dynamodb_cannot_store_is_a_422(api, aws, data_sourc
     assert task.status == 422 and where in task.text, task.text
     source = api.put("/api/sync/data-sources/ds_test", {
         "name": "Test source", "type": "http",
-        "connection_config": {"base_url": "http://127.0.0.1:9/api", "extra": parameters}})
+        "connection_config": {"base_url": "http://api.example.invalid/api", "extra": parameters}})
     assert source.status == 422 and where in source.text
-    assert api.get("/api/sync/data-sources/ds_test").json["connection_config"] == {"base_url": "http://127.0.0.1:9/api"}
+    assert api.get("/api/sync/data-sources/ds_test").json["connection_config"] == {"base_url": "http://api.example.invalid/api"}
     assert all_tasks(aws.refs["TasksTable"]) == []
 
 
@@ -66,3 +66,4 @@ def test_json_nested_thousands_deep_is_a_400_not_a_500(api, aws, data_source, pa
     assert response.status == 400 and response.json["code"] == "MALFORMED_REQUEST", response.text
     assert "nested too deeply" in response.json["detail"]
     assert all_tasks(aws.refs["TasksTable"]) == []
+

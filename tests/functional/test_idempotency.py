@@ -63,7 +63,7 @@ def test_a_failed_request_is_not_kept(api, aws, data_source):
     missing = api.post("/api/sync/tasks", {**CREATE, "data_source_id": "ds_later"}, headers=key)
     assert missing.status == 422 and missing.json["code"] == "DATA_SOURCE_NOT_FOUND"
     api.post("/api/sync/data-sources", {"id": "ds_later", "name": "Later", "type": "http",
-                                        "connection_config": {"base_url": "http://127.0.0.1:9/api"}})
+                                        "connection_config": {"base_url": "http://api.example.invalid/api"}})
     created = api.post("/api/sync/tasks", {**CREATE, "data_source_id": "ds_later"}, headers=key)
     assert created.status == 201 and "idempotent-replayed" not in created.headers
 

@@ -8,6 +8,9 @@ from tests.functional.test_engine import assert_exact, drain, immediate_retries 
 from tests.functional.test_tasks_api import assert_problem
 from local.orders_server import OrdersServer
 
+# The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
+pytestmark = pytest.mark.local_destinations
+
 ORDERS = {"id": "orders", "name": "Orders", "url_suffix": "/orders", "records_path": "items",
           "total_path": "meta.total", "primary_key": "id", "cursor_field": "updated_at",
           "pagination": {"style": "page", "size_param": "page_size", "page_size": 100}}

@@ -38,7 +38,7 @@ def live(aws, monkeypatch):
     monkeypatch.setenv("WEBSOCKET_ENDPOINT", endpoint)
     monkeypatch.setenv("JWKS_URL", keys.url("/jwks.json"))
     monkeypatch.setenv("WEBHOOK_RETRY_BASE_SECONDS", "0")
-    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_HOSTS", "true")  # the test's endpoints listen on 127.0.0.1
+    monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "true")  # the test's endpoints listen on 127.0.0.1
     import synchub.runtime
 
     synchub.runtime.reset()
@@ -311,17 +311,13 @@ def test_a_failed_delivery_waits_a_doubling_backoff(api, aws, live, orders, monk
                                  "https://" + "a" * 2050 + ".com"])
 def test_bad_notify_urls_are_refused(api, aws, url):
     response = api.post("/api/sync/data-sources", {"id": "ds_x", "name": "x", "type": "http",
-                                                   "connection_config": {"base_url": "http://127.0.0.1:9"},
+                                                   "connection_config": {"base_url": "http://api.example.invalid"},
                                                    "notify_url": url})
     assert response.status == 422 and response.json["errors"][0]["loc"][-1] == "notify_url", response.text
     assert api.get("/api/sync/data-sources/ds_x").status == 404
 
 
 def test_webhooks_to_private_addresses_are_dropped_not_retried(api, aws, live, orders, monkeypatch):
-    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_HOSTS", "false")  # as deployed
-    import synchub.runtime
-
-    synchub.runtime.reset()
     receiver = RecordingEndpoint("/hooks/synchub")
     register(api, orders)
     source = stream_source(aws)
@@ -330,6 +326,10 @@ def test_webhooks_to_private_addresses_are_dropped_not_retried(api, aws, live, o
     assert response.status == 201
     drain(aws)
     publish(source)
+    monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "false")  # the delivery function runs as deployed
+    import synchub.runtime
+
+    synchub.runtime.reset()
     deliveries = webhook_source(aws)
     assert deliveries.poll_once() == 1
     assert deliveries.poll_once() == 0  # dropped: nothing to retry

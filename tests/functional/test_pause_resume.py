@@ -11,6 +11,9 @@ from tests.functional.test_tasks_api import assert_problem
 from tests.helpers import statistics_match_the_stored_tasks
 
 
+# The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
+pytestmark = pytest.mark.local_destinations
+
 @pytest.fixture(autouse=True)
 def one_batch_parts(monkeypatch):
     """Each batch closes a part, so the engine stores the task (and sees a pause) at every batch."""

@@ -13,6 +13,9 @@ from tests.functional.test_engine import drain, orders, register  # noqa: F401 -
 from tests.functional.test_tasks_api import assert_problem
 from tests.helpers import statistics_match_the_stored_tasks
 
+# The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
+pytestmark = pytest.mark.local_destinations
+
 NIGHTLY = {"id": "sch_nightly", "name": "Nightly orders", "data_source_id": "ds_orders", "task_type": "full_sync",
            "parameters": {"batch_size": 500}, "expression": "cron(0 2 * * ? *)", "timezone": "Europe/Paris"}
 

@@ -15,6 +15,9 @@ from tests.functional.test_engine import drain, immediate_retries  # noqa: F401
 from tests.helpers import statistics_match_the_stored_tasks
 from local.orders_server import PAGINATIONS, OrdersServer
 
+# The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
+pytestmark = pytest.mark.local_destinations
+
 INITIAL = 1234
 
 

@@ -15,6 +15,9 @@ from tests.functional.test_engine import drain, engine_source, immediate_retries
 from tests.helpers import statistics_match_the_stored_tasks
 
 
+# The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
+pytestmark = pytest.mark.local_destinations
+
 @pytest.fixture(autouse=True)
 def small_parts(monkeypatch, immediate_retries):
     """Parts of about 10 KB: every batch of these tests closes a part, so parts and checkpoints alternate."""

@@ -63,6 +63,12 @@ class ValidationFailed(SyncHubError):
     status, code, title = 422, "VALIDATION_FAILED", "Validation failed"
 
 
+class DestinationForbidden(ValidationFailed):
+    """A host the request names is one the outbound policy never connects to (synchub.outbound)."""
+
+    code, title = "DESTINATION_NOT_ALLOWED", "Destination not allowed"
+
+
 def read_only_changed(fields: list[str]) -> ValidationFailed:
     """A replacement tried to change read-only fields (what GET answered may be sent back unchanged)."""
     return ValidationFailed(

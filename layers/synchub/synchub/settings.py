@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+
+def parse_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated CIDRs (``10.0.0.0/16,fd00::/8``); raises ValueError naming a bad one."""
+    networks = []
+    for part in (piece.strip() for piece in text.split(",")):
+        if part:
+            try:
+                networks.append(ipaddress.ip_network(part, strict=False))
+            except ValueError as error:
+                raise ValueError(f"'{part}' is not a network in CIDR notation (10.0.0.0/16)") from error
+    return tuple(networks)
 
 
 class Settings(BaseModel):
@@ -60,9 +73,11 @@ class Settings(BaseModel):
     # A delivery's whole time - name resolution, connecting, the answer - after which it is retried; the
     # delivery function's timeout (60 s) leaves room for it, since a batch's deliveries run in parallel.
     webhook_deadline_seconds: float = Field(default=15.0, gt=0, le=50)
-    # Webhooks go to public addresses only (not loopback, private, link-local: Lambda's runtime API listens
-    # on 127.0.0.1); the local stack allows them, for endpoints on your machine.
-    webhook_allow_private_hosts: bool = False
+    # ---- outbound connections (sources, the connection test, webhooks): see synchub.outbound
+    # Private networks (comma-separated CIDRs) sources and webhooks may reach: template AllowedPrivateNetworks.
+    allowed_private_networks: str = ""
+    # The local stack's policy: loopback and private addresses allowed too, for servers on your machine.
+    allow_local_destinations: bool = False
     # How long the download URLs of GET /tasks/{id}/output work.
     output_url_seconds: int = Field(default=300, ge=30, le=3600)
     # ---- engine
@@ -87,6 +102,16 @@ class Settings(BaseModel):
     engine_max_deliveries: int = Field(default=5, ge=1)
     # First retry delay of a failed engine message; it doubles with each delivery (capped at 15 minutes).
     engine_retry_base_seconds: int = Field(default=5, ge=0, le=900)
+
+    @field_validator("allowed_private_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @property
+    def private_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return parse_networks(self.allowed_private_networks)
 
     @classmethod
     def from_env(cls) -> "Settings":

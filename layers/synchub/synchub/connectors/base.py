@@ -15,6 +15,14 @@ class TransientSourceError(Exception):
 class PermanentSourceError(Exception):
     """Retrying will not help: bad credentials, not found, bad configuration."""
 
+    code = "SOURCE_ERROR"  # the task's error_code when this fails it
+
+
+class DestinationRefused(PermanentSourceError):
+    """The source (or a link or redirect it gave) leads to an address the outbound policy refuses."""
+
+    code = "DESTINATION_NOT_ALLOWED"
+
 
 class SourceErrors:
     """A context manager turning a driver's exceptions into transient or permanent source errors: ``classify``

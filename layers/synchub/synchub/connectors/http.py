@@ -1,18 +1,35 @@
-"""REST JSON source: pages by page number, offset, cursor token or next link."""
+"""REST JSON source: pages by page number, offset, cursor token or next link.
+
+Credentials (headers, query parameters) go to the ``base_url``'s origin only: a ``next_link`` or a redirect
+to another scheme, host or port fails the sync with DESTINATION_NOT_ALLOWED instead of being followed."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import urllib3
 
-from synchub.connectors.base import Batch, PermanentSourceError, StreamSpec, TransientSourceError, dig, newer_than
+from synchub.connectors.base import (Batch, DestinationRefused, PermanentSourceError, StreamSpec,
+                                     TransientSourceError, dig, newer_than)
 
-# No automatic retries (the engine retries through the queue, with backoff); redirects are followed.
-_pool = urllib3.PoolManager(retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5),
-                            timeout=urllib3.Timeout(connect=5, read=30))
+# No automatic retries (the engine retries through the queue, with backoff) and no automatic redirects: they
+# are followed here, within the source's origin.
+_pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, read=30))
+MAX_REDIRECTS = 5
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower().rstrip("."), port or {"https": 443, "http": 80}.get(scheme)
 
 
 class HttpSource:
@@ -26,9 +43,16 @@ class HttpSource:
         # Query parameters that are credentials (api_key=…) live in connection_config, where they are write-only.
         self.query_params = dict(connection.get("query_params") or {})
 
+    def _same_origin(self, url: str, what: str) -> str:
+        if origin(url) != origin(self.base_url):
+            raise DestinationRefused(f"Not allowed to connect: the source's {what} leads to {url.split('?')[0]}, "
+                                     f"outside its base_url's origin ({'{}://{}:{}'.format(*origin(self.base_url))}), "
+                                     "where its credentials would follow")
+        return url
+
     def _url(self, state: dict[str, Any], size: int) -> str:
         if state.get("url"):
-            return urljoin(self.base_url, state["url"])
+            return self._same_origin(urljoin(self.base_url, state["url"]), "next_link")
         pagination = self.stream.pagination
         params = {**self.query_params, **self.stream.query_params}
         if pagination.style != "none" and pagination.size_param:
@@ -43,14 +67,23 @@ class HttpSource:
         return f"{url}?{urlencode(params, doseq=True)}" if params else url
 
     def _fetch(self, url: str) -> Any:
+        method = self.stream.method
         body = json.dumps(self.stream.body).encode() if self.stream.body is not None else None
-        headers = dict(self.headers)
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        try:
-            response = _pool.request(self.stream.method, url, body=body, headers=headers)
-        except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise TransientSourceError(f"HTTP request failed: {type(error).__name__}") from error
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = dict(self.headers)
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            try:
+                response = _pool.request(method, url, body=body, headers=headers, redirect=False)
+            except (urllib3.exceptions.HTTPError, OSError) as error:
+                raise TransientSourceError(f"HTTP request failed: {type(error).__name__}") from error
+            if response.status not in REDIRECTS or not response.headers.get("Location"):
+                break
+            url = self._same_origin(urljoin(url, response.headers["Location"]), f"redirect ({response.status})")
+            if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+                method, body = "GET", None  # as browsers and urllib3 do
+        else:
+            raise PermanentSourceError(f"more than {MAX_REDIRECTS} redirects from the source")
         if response.status == 429 or response.status >= 500:
             raise TransientSourceError(f"HTTP {response.status} from the source")
         if response.status >= 400:

@@ -4,12 +4,16 @@ Each connector is imported when it is chosen: a function that syncs from HTTP ne
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import urlsplit
 
-from synchub.connectors.base import Destination, PermanentSourceError, Source, StreamSpec
+from synchub.connectors.base import Destination, DestinationRefused, PermanentSourceError, Source, StreamSpec
 from synchub.connectors.lake import LakeDestination
 from synchub.models.data_sources import FILE_TYPES, MESSAGE_TYPES
-from synchub.settings import Settings
+from synchub.outbound import DestinationNotAllowed, OutboundGuard, guard_for
+from synchub.settings import Settings, get_settings
+
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mqtt": 1883, "redis": 6379}
 
 
 def incremental_problem(kind: str, stream: StreamSpec, task_type: str) -> str | None:
@@ -56,8 +60,82 @@ def stream_for(data_source: dict[str, Any], task: dict[str, Any],
         raise PermanentSourceError(f"invalid stream configuration: {error}") from error
 
 
+def destinations(kind: str, connection: dict[str, Any]) -> list[tuple[str, int | None]]:
+    """The (host, port) pairs a connection names: where a source of this type connects first (a Kafka broker
+    or an HTTP source may lead on to others, which the outbound guard checks as they are reached)."""
+    if kind == "http":
+        parts = urlsplit(str(connection.get("base_url") or ""))
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        return [(parts.hostname, port or (443 if parts.scheme == "https" else 80))] if parts.hostname else []
+    if kind == "kafka":
+        servers = connection.get("bootstrap_servers") or []
+        if isinstance(servers, str):
+            servers = servers.split(",")
+        found: list[tuple[str, int | None]] = []
+        for server in (str(s).strip() for s in servers if str(s).strip()):
+            host, _, port = server.rpartition(":")
+            found.append((host.strip("[]"), int(port)) if host and port.isdigit() else (server, None))
+        return found
+    host = connection.get("host")
+    if kind in DEFAULT_PORTS and isinstance(host, str) and host:
+        port = connection.get("port")
+        return [(host, int(port) if isinstance(port, int) else DEFAULT_PORTS[kind])]
+    return []
+
+
+class GuardedSource:
+    """A source whose every call runs under an outbound guard: the names it resolves, in its own threads too,
+    go through the policy; a refused address fails it as ``DestinationRefused`` (permanent), whatever error the
+    driver made of the refused lookup."""
+
+    def __init__(self, open_it: Callable[[], Source], guard: OutboundGuard, first: list[tuple[str, int | None]]):
+        self.guard = guard
+        self.source: Source = self._guarded(lambda: self._open(open_it, first))
+        if hasattr(self.source, "acknowledge"):
+            self.acknowledge = lambda *args: self._guarded(lambda: self.source.acknowledge(*args))
+
+    def _open(self, open_it: Callable[[], Source], first: list[tuple[str, int | None]]) -> Source:
+        for host, port in first:
+            if not host.startswith("/"):  # a Unix socket path (PostgreSQL) is checked where it is opened
+                self.guard.check_host(host, port)
+        return open_it()
+
+    def _guarded(self, call: Callable[[], Any]) -> Any:
+        earlier = len(self.guard.refused)
+        try:
+            with self.guard.active():
+                return call()
+        except DestinationNotAllowed as error:
+            raise DestinationRefused(f"Not allowed to connect: {error}.") from error
+        except Exception as error:
+            refused = self.guard.refused[earlier:]
+            if refused:
+                raise DestinationRefused(f"Not allowed to connect: {refused[0]}.") from error
+            raise
+
+    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None) -> Any:
+        return self._guarded(lambda: self.source.read(state, batch_size, watermark))
+
+    def close(self) -> None:
+        self._guarded(self.source.close)
+
+
 def open_source(data_source: dict[str, Any], connection: dict[str, Any], stream: StreamSpec, *,
-                incremental: bool = False) -> Source:
+                incremental: bool = False, settings: Settings | None = None) -> Source:
+    """The source a data source names. Sources on the network connect only where the outbound policy allows
+    (``synchub.outbound``); file sources read S3 through the function's own role."""
+    kind = data_source["type"]
+    if kind in FILE_TYPES:
+        return _open_source(data_source, connection, stream, incremental)
+    return GuardedSource(lambda: _open_source(data_source, connection, stream, incremental),
+                         guard_for(settings or get_settings()), destinations(kind, connection))
+
+
+def _open_source(data_source: dict[str, Any], connection: dict[str, Any], stream: StreamSpec,
+                 incremental: bool) -> Source:
     kind = data_source["type"]
     if kind == "http":
         from synchub.connectors.http import HttpSource  # each connector loads only when chosen

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from synchub.connectors.base import (Batch, PermanentSourceError, SourceErrors, StreamSpec,
                                      TransientSourceError)
+from synchub.outbound import DestinationNotAllowed, current_guard
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 
@@ -170,6 +171,23 @@ class SqlSource(ABC):
         """A context manager turning driver exceptions into transient or permanent source errors."""
 
 
+def checked_addresses(host: str, port: int) -> str | None:
+    """libpq's ``hostaddr`` for ``host`` (one address per comma-separated host): libpq resolves names in C,
+    out of the outbound guard's reach, so it is handed the addresses the guard checked, and still verifies
+    certificates against ``host``. None when no guard is in force."""
+    guard = current_guard()
+    if guard is None:
+        return None
+    addresses = []
+    for name in host.split(","):
+        if name.startswith(("/", "@")):  # a Unix-domain socket on this machine
+            if not guard.policy.allow_local:
+                raise DestinationNotAllowed(f"{name} is a Unix socket on the function's own machine")
+            return None
+        addresses.append(guard.address(name, port))
+    return ",".join(addresses)
+
+
 class PostgresSource(SqlSource):
     quote_char = '"'
     current_schema = "current_schema()"
@@ -179,9 +197,11 @@ class PostgresSource(SqlSource):
             import psycopg
 
             config = self.settings
+            port = int(config.get("port") or 5432)
             with self.translate_errors():
                 self._connection = psycopg.connect(
-                    host=config["host"], port=int(config.get("port") or 5432), dbname=config["database"],
+                    host=config["host"], hostaddr=checked_addresses(config["host"], port), port=port,
+                    dbname=config["database"],
                     user=config.get("user") or config.get("username"), password=config.get("password"),
                     connect_timeout=int(config.get("connect_timeout") or 10),
                     sslmode=config.get("sslmode") or "prefer", autocommit=True,

@@ -97,7 +97,7 @@ class SyncRunner:
         try:
             return self._run(task, run_id, hop, remaining_ms)
         except PermanentSourceError as error:
-            self._fail(task, run_id, str(error), "SOURCE_ERROR")
+            self._fail(task, run_id, str(error), error.code)
             return "failed"
         except TransientSourceError as error:
             logger.warning("transient source failure; retrying through the queue",

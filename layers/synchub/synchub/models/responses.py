@@ -246,6 +246,8 @@ class ConnectionTest(BaseModel):
     total_rows: int | None = None
     more: bool | None = Field(default=None, description="whether the stream has more rows than the sample")
     error_kind: Literal["permanent", "transient", "unexpected"] | None = None
+    error_code: str | None = Field(default=None, description="SOURCE_ERROR, or DESTINATION_NOT_ALLOWED when the "
+                                   "outbound policy refused where the source leads")
     error_message: str | None = None
 
 

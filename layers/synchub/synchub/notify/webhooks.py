@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -26,10 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from synchub import aws
 from synchub.notify.feed import TaskChange
 from synchub.observability import logger
+from synchub.outbound import DestinationNotAllowed, guard_for
 from synchub.settings import Settings, get_settings
 from synchub.timeutil import now_iso
 
@@ -85,22 +85,17 @@ class DeliveryFailed(Exception):
 
 
 class Undeliverable(Exception):
-    """The URL may not be called (it resolves to a private address); retrying would not help."""
+    """The URL may not be called (the outbound policy refuses where it leads); retrying would not help."""
 
 
-def check_public(url: str) -> None:
-    """Refuse a URL whose host resolves to a loopback, private, link-local or otherwise non-public address."""
-    from urllib.parse import urlsplit
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not an instruction: the delivery fails with its status (and is retried)."""
 
-    parts = urlsplit(url)
-    try:
-        found = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
-                                   proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as error:
-        raise DeliveryFailed(f"{parts.hostname} does not resolve: {error}") from error
-    for *_, address in found:
-        if not ipaddress.ip_address(address[0]).is_global:
-            raise Undeliverable(f"{parts.hostname} resolves to {address[0]}, which is not a public address")
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
 
 
 class WebhookSender:
@@ -120,23 +115,34 @@ class WebhookSender:
         return value
 
     def send(self, delivery: dict[str, Any]) -> int:
-        """POST the delivery; returns the endpoint's status, raises ``DeliveryFailed`` on anything but 2xx."""
-        if not self.settings.webhook_allow_private_hosts:
-            check_public(str(delivery["url"]))
-        body = str(delivery["body"]).encode()
-        timestamp = str(int(time.time()))
-        request = urllib.request.Request(delivery["url"], data=body, method="POST", headers={
-            "Content-Type": "application/json", "User-Agent": "SyncHub-Webhooks/1",
-            DELIVERY_HEADER: str(delivery["delivery_id"]), TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: signature(self.secret(str(delivery["secret_arn"])), timestamp, body),
-        })
+        """POST the delivery; returns the endpoint's status, raises ``DeliveryFailed`` on anything but 2xx and
+        ``Undeliverable`` where the outbound policy refuses the endpoint. Messages name the endpoint's origin
+        only: a notify_url may carry a secret in its path (Slack-style)."""
+        url = str(delivery["url"])
+        parts = urlsplit(url)
+        shown = f"{parts.scheme}://{parts.netloc}"
+        guard = guard_for(self.settings)
         try:
-            with urllib.request.urlopen(request, timeout=self.settings.webhook_timeout_seconds) as response:  # noqa: S310
-                status = response.status
+            with guard.active():
+                guard.check_host(parts.hostname or "", None)
+                body = str(delivery["body"]).encode()
+                timestamp = str(int(time.time()))
+                request = urllib.request.Request(url, data=body, method="POST", headers={
+                    "Content-Type": "application/json", "User-Agent": "SyncHub-Webhooks/1",
+                    DELIVERY_HEADER: str(delivery["delivery_id"]), TIMESTAMP_HEADER: timestamp,
+                    SIGNATURE_HEADER: signature(self.secret(str(delivery["secret_arn"])), timestamp, body),
+                })
+                with _opener.open(request, timeout=self.settings.webhook_timeout_seconds) as response:
+                    status = response.status
+        except DestinationNotAllowed as error:
+            raise Undeliverable(f"not allowed to connect: {error}") from error
         except urllib.error.HTTPError as error:
-            raise DeliveryFailed(f"{delivery['url']} answered {error.code}") from error
+            raise DeliveryFailed(f"{shown} answered {error.code}" + (
+                " (redirects are not followed)" if 300 <= error.code < 400 else "")) from error
         except (urllib.error.URLError, TimeoutError, OSError) as error:
-            raise DeliveryFailed(f"{delivery['url']} unreachable: {error}") from error
+            if guard.refused:
+                raise Undeliverable(f"not allowed to connect: {guard.refused[0]}") from error
+            raise DeliveryFailed(f"{shown} unreachable: {type(error).__name__}") from error
         logger.info("webhook delivered", extra={"delivery_id": delivery["delivery_id"], "status": status})
         return status
 

@@ -27,6 +27,7 @@ from synchub.models.schedule_expressions import Expression, zone
 from synchub.models.schedules import ACTIVE_STATUSES, CreateScheduleRequest, ScheduleBody, utc_text
 from synchub.models.tasks import CreateTaskRequest
 from synchub.observability import logger
+from synchub.outbound import refuse_named
 from synchub.settings import Settings, get_settings
 from synchub.tasks.use_cases import ScheduledRun, ScheduledRunExists, TaskService, task_service
 from synchub.timeutil import iso, parse_iso, utcnow
@@ -92,6 +93,7 @@ class ScheduleService:
     def create(self, request: CreateScheduleRequest, created_by: str) -> dict[str, Any]:
         """Store the schedule (its data source must exist), then create its Scheduler schedule; if Scheduler
         refuses, the stored schedule is taken back and the refusal answered."""
+        refuse_named(self.settings, {("notify_url",): request.notify_url})
         now = utcnow()
         record = {"id": request.id or new_schedule_id(), **_described(request), "runs": 0, "skipped_runs": 0,
                   "version": 1, "created_at": iso(now), "updated_at": iso(now), "created_by": created_by}
@@ -114,6 +116,7 @@ class ScheduleService:
 
     def replace(self, schedule_id: str, request: ScheduleBody) -> dict[str, Any]:
         current = self.get_record(schedule_id)
+        refuse_named(self.settings, {("notify_url",): request.notify_url})
         changed = changed_read_only(request, public_schedule(current))
         if changed:
             raise ValidationFailed(f"Read-only fields cannot change: {', '.join(changed)}.", errors=[

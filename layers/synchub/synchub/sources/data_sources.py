@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 from botocore.exceptions import ClientError
 
 from synchub.connectors.base import PermanentSourceError, TransientSourceError
-from synchub.connectors.registry import open_source, stream_for
+from synchub.connectors.registry import destinations, open_source, stream_for
 from synchub.dal.data_sources import DataSourceStore
 from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.paging import MAX_PAGE_OFFSET, PageState
@@ -26,6 +26,7 @@ from synchub.models.data_sources import (CreateDataSourceRequest, DataSourceBody
 from synchub.models.merge_patch import patched
 from synchub.models.secrets import MASK, merge_secrets, split_secrets
 from synchub.sources.secrets import SecretVault
+from synchub.outbound import refuse_named
 from synchub.settings import Settings, get_settings
 from synchub.models.aggregate import scope_of_data_source
 from synchub.timeutil import now_iso
@@ -60,7 +61,17 @@ class DataSourceService:
     def get(self, data_source_id: str) -> dict[str, Any]:
         return public_data_source(self.get_record(data_source_id))
 
+    def _check_destinations(self, request: DataSourceBody) -> None:
+        """422 for a host or notify_url the outbound policy can never connect to."""
+        field = {"http": "base_url", "kafka": "bootstrap_servers"}.get(request.type, "host")
+        named: dict[tuple[str, ...], str | None] = {
+            ("connection_config", field, *([str(n)] if request.type == "kafka" else [])): host
+            for n, (host, _port) in enumerate(destinations(request.type, request.connection_config or {}))}
+        named[("notify_url",)] = request.notify_url
+        refuse_named(self.settings, named)
+
     def create(self, request: CreateDataSourceRequest, created_by: str) -> dict[str, Any]:
+        self._check_destinations(request)
         data_source_id = request.id or new_data_source_id()
         masked, secrets = split_secrets(request.connection_config)
         # The conditional put below refuses an existing id; with secrets, look first so a taken id
@@ -107,6 +118,7 @@ class DataSourceService:
 
     def replace(self, data_source_id: str, request: DataSourceBody) -> dict[str, Any]:
         current = self.get_record(data_source_id)
+        self._check_destinations(request)
         changed = changed_read_only(request, public_data_source(current))
         if changed:
             raise read_only_changed(changed)
@@ -225,7 +237,7 @@ class DataSourceService:
                 source.close()
         except (PermanentSourceError, TransientSourceError) as error:
             result.update(ok=False, error_kind="permanent" if isinstance(error, PermanentSourceError) else "transient",
-                          error_message=str(error)[:1000])
+                          error_code=getattr(error, "code", None), error_message=str(error)[:1000])
         except Exception as error:  # noqa: BLE001 - a driver's own failure is still the source's answer
             result.update(ok=False, error_kind="unexpected", error_message=f"{type(error).__name__}: {error}"[:1000])
         else:

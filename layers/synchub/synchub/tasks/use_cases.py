@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from synchub.connectors.base import PermanentSourceError
 from synchub.connectors.registry import incremental_problem, stream_for
+from synchub.outbound import refuse_named
 from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.paging import MAX_PAGE_OFFSET, InvalidToken, PageState, decode_token, encode_token
 from synchub.dal.transactions import ConditionFailed, Transaction, TransactionFailed
@@ -68,6 +69,7 @@ class TaskService:
         with the schedule's own records of it (``scheduled.ops``: one firing makes one task)."""
         if request.task_type in INCREMENTAL_TYPES:
             self._check_incremental(request)
+        refuse_named(self.lifecycle.settings, {("notify_url",): request.notify_url})
         record = self.lifecycle.new_record(
             data_source_id=request.data_source_id,
             interface_id=request.interface_id,
