@@ -7,9 +7,9 @@ const TERMINAL = ["success", "failed", "cancelled"];
 const TOKEN_KEY = "synchub.token";  // the access token, in the browser's local storage
 
 // ---------------------------------------------------------------------------------------------- plumbing
+// Only sign-in or a pasted token set it: a token in a link would sign a person in as someone else (and stay
+// in the browser's history).
 function token() {
-  const fromUrl = new URLSearchParams(location.search).get("token");
-  if (fromUrl) localStorage.setItem(TOKEN_KEY, fromUrl);
   return localStorage.getItem(TOKEN_KEY) || "";
 }
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import ROOT, follow
-from tests.e2e.test_auth_over_http import secured  # noqa: F401 - a stack with AuthMode cognito, for sign-in
+from tests.e2e.test_auth_over_http import demo_token, secured  # noqa: F401 - a stack with AuthMode cognito, for sign-in
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -192,3 +192,11 @@ def test_schedules_page_pauses_resumes_and_runs_a_schedule_now(page, stack):
     page.wait_for_url("**/#/tasks/task_*")
     page.wait_for_selector("#task-figures [data-status=success]", timeout=60_000)
     requests.delete(stack.url("/api/sync/schedules/sch_browser"), timeout=10)
+
+
+def test_a_token_in_a_link_does_not_sign_anyone_in(browser, secured):
+    """A link carrying ?token= (someone else's, or a stale one) is ignored: signing in is the user's act."""
+    with watched_page(browser) as page:
+        page.goto(secured.url(f"/?token={demo_token(secured)}#/statistics"))
+        page.wait_for_selector("#sign-in-needed")  # the API said 401: the link's token was not used
+        assert page.evaluate("localStorage.getItem('synchub.token')") is None
