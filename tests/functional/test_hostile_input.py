@@ -67,3 +67,55 @@ def test_json_nested_thousands_deep_is_a_400_not_a_500(api, aws, data_source, pa
     assert "nested too deeply" in response.json["detail"]
     assert all_tasks(aws.refs["TasksTable"]) == []
 
+
+LIMIT = 32 * 1024  # bytes of a configuration as compact JSON (README: Limits)
+LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024
+WEBSOCKET_MESSAGE_LIMIT = 128 * 1024
+
+
+def padded(size: int, **fields) -> dict:
+    """A configuration of exactly ``size`` bytes as compact JSON."""
+    import json
+
+    base = {**fields, "pad": ""}
+    base["pad"] = "x" * (size - len(json.dumps(base, separators=(",", ":")).encode()))
+    return base
+
+
+def test_a_configuration_over_32_kb_is_a_422_and_one_at_the_limit_is_stored(api, aws, data_source):
+    too_big = {"name": "big", "type": "http", "connection_config": {"base_url": "http://api.example.invalid/"},
+               "params_config": padded(LIMIT, records_path="items")}
+    refused = api.put("/api/sync/data-sources/ds_test", too_big)
+    assert refused.status == 422 and "32 KB" in refused.text, refused.text
+    assert api.get("/api/sync/data-sources/ds_test").json["name"] == "Test source"  # unchanged
+    task = api.post("/api/sync/tasks", {**CREATE, "parameters": padded(LIMIT + 1)})
+    assert task.status == 422 and "32 KB" in task.text
+    interface = api.post("/api/sync/data-sources/ds_test/interfaces",
+                         {"id": "big", "name": "big", "body": padded(LIMIT + 1)})
+    assert interface.status == 422 and "32 KB" in interface.text
+    assert all_tasks(aws.refs["TasksTable"]) == []
+    at_limit = api.post("/api/sync/tasks", {**CREATE, "parameters": padded(LIMIT - 200)})
+    assert at_limit.status == 201, at_limit.text
+
+
+def test_a_full_page_of_the_largest_data_sources_and_tasks_fits_lambdas_response_limit(api, aws, data_source):
+    for number in range(100):
+        body = {"id": f"ds_{number:03}", "name": "n" * 128, "type": "http", "description": "d" * 1024,
+                "connection_config": padded(LIMIT // 2, base_url="http://api.example.invalid/"),
+                "params_config": padded(LIMIT // 2 - 200, records_path="items")}
+        created = api.post("/api/sync/data-sources", body)
+        assert created.status == 201, created.text[:300]
+    page = api.get("/api/sync/data-sources?size=100")
+    assert page.status == 200 and len(page.json["data_sources"]) == 100
+    assert 3_000_000 < len(page.text.encode()) < LAMBDA_RESPONSE_LIMIT
+    for _ in range(100):
+        assert api.post("/api/sync/tasks", {**CREATE, "parameters": padded(LIMIT - 200)}).status == 201
+    tasks = api.get("/api/sync/tasks?size=100")
+    assert len(tasks.json["tasks"]) == 100 and len(tasks.text.encode()) < LAMBDA_RESPONSE_LIMIT
+    # A task's live-status push carries the task: the largest one still fits a WebSocket message.
+    import json
+
+    from synchub.notify.feed import TaskChange
+
+    message = TaskChange("status", tasks.json["tasks"][0], None, "1" * 40).message()
+    assert len(json.dumps(message, separators=(",", ":")).encode()) < WEBSOCKET_MESSAGE_LIMIT

@@ -137,6 +137,28 @@ def test_a_gone_connection_is_removed_and_the_others_still_get_their_messages(ap
     listener.close()
 
 
+def test_the_publisher_closes_connections_whose_token_has_expired(api, aws, live, orders):
+    register(api, orders)
+    # Expired 30 s ago: inside the 60 s of clock-skew leeway, so it connects, and its first push finds it over.
+    stale = subscribe(live, token=USER_POOL.issue("late", ALL_SCOPES, ttl_seconds=-30), all=True)
+    fresh = subscribe(live, all=True)
+    source = stream_source(aws)
+    task = create(api)
+    publish(source)
+    from websockets.exceptions import ConnectionClosed
+
+    messages = []
+    with pytest.raises(ConnectionClosed):  # the publisher closes it after saying why
+        while True:
+            messages.append(json.loads(stale.recv(timeout=2)))
+    assert [(m["type"], m["code"]) for m in messages] == [("error", "TOKEN_EXPIRED")]  # no task change reached it
+    assert [m["task_id"] for m in received(fresh)] == [task["id"]]
+    store = SubscriptionStore(get_settings())
+    open_ones = [c for c in live.connections if store.topics(c) is not None]
+    assert len(open_ones) == 1  # the stale connection's records went with it
+    fresh.close()
+
+
 def test_disconnect_forgets_the_connection_and_its_subscriptions(aws, live):
     client = subscribe(live, all=True, task_ids=["task_01M8F5WN6MGNT4KP4MPE6TDYBH"])
     (connection_id,) = live.connections
@@ -280,6 +302,47 @@ def test_a_failing_webhook_is_retried_without_holding_up_the_task(api, aws, live
     receiver.close()
 
 
+def test_a_notify_url_is_a_secret_masked_everywhere_but_used_for_delivery(api, aws, live, orders, capsys):
+    """Slack-style URLs carry their credential in the path: answers show the origin only, pushes and webhook
+    bodies too, logs never hold it, a PUT that sends the mask back keeps it, and the delivery goes to it."""
+    receiver = RecordingEndpoint("/hooks/T000/B000/XXXXSECRETXXXX")
+    register(api, orders, ds="ds_hooked")
+    shown = api.get("/api/sync/data-sources/ds_hooked").json
+    updated = api.put("/api/sync/data-sources/ds_hooked", {
+        **{k: v for k, v in shown.items() if k in ("name", "type", "connection_config", "params_config")},
+        "notify_url": receiver.url})
+    masked = receiver.url.split("/hooks")[0] + "/********"
+    assert updated.status == 200 and updated.json["notify_url"] == masked, updated.text
+    again = api.put("/api/sync/data-sources/ds_hooked", {
+        **{k: v for k, v in updated.json.items() if k in ("name", "type", "connection_config", "params_config",
+                                                           "notify_url")}, "description": "mask kept"})
+    assert again.status == 200 and again.json["notify_url"] == masked
+    task_hook = RecordingEndpoint("/hooks/task-secret-path")
+    watcher = subscribe(live, all=True)
+    source = stream_source(aws)
+    task = api.post("/api/sync/tasks", {"data_source_id": "ds_hooked", "task_type": "full_sync",
+                                        "notify_url": task_hook.url})
+    assert task.status == 201 and task.json["notify_url"] == task_hook.url.split("/hooks")[0] + "/********"
+    plain = create(api, ds="ds_hooked")  # no notify_url of its own: the data source's
+    drain(aws)
+    publish(source)
+    deliveries = webhook_source(aws)
+    while deliveries.poll_once():
+        pass
+    assert len(task_hook.requests) == 1 and len(receiver.requests) == 1  # each went to its real URL
+    assert json.loads(receiver.requests[0]["body"])["data"]["task"]["id"] == plain["id"]
+    pushed = json.dumps(received(watcher))
+    listed = api.get("/api/sync/tasks?size=100").text + api.get("/api/sync/data-sources").text
+    logged = capsys.readouterr()
+    for secret_path in ("XXXXSECRETXXXX", "task-secret-path"):
+        for where, text in (("pushes", pushed), ("answers", listed), ("logs", logged.out + logged.err),
+                            ("webhook bodies", str([r["body"] for r in task_hook.requests + receiver.requests]))):
+            assert secret_path not in text, f"{secret_path} in {where}"
+    watcher.close()
+    receiver.close()
+    task_hook.close()
+
+
 def test_a_failed_delivery_waits_a_doubling_backoff(api, aws, live, orders, monkeypatch):
     monkeypatch.setenv("WEBHOOK_RETRY_BASE_SECONDS", "10")
     get_settings.cache_clear()
@@ -289,7 +352,7 @@ def test_a_failed_delivery_waits_a_doubling_backoff(api, aws, live, orders, monk
     source = stream_source(aws)
     response = api.post("/api/sync/tasks", {"data_source_id": "ds_orders", "task_type": "full_sync",
                                             "notify_url": receiver.url})
-    assert response.status == 201 and response.json["notify_url"] == receiver.url
+    assert response.status == 201 and response.json["notify_url"] == receiver.url.replace("/hooks/synchub", "/********")
     drain(aws)
     publish(source)
     deliveries = webhook_source(aws)

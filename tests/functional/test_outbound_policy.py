@@ -268,3 +268,26 @@ def test_a_private_network_the_operator_lists_is_reached_and_others_are_not(api,
     use_policy(monkeypatch, networks="127.0.0.0/8")
     assert api.post(f"/api/sync/data-sources/{ds2}/test").json["error_code"] == "DESTINATION_NOT_ALLOWED"
     assert len(network.recorder.connections) == 1
+
+
+# ---- a stored secret stays with its host (issue: PUT with the mask and a new host) -----------------------
+def test_a_masked_secret_never_reaches_a_changed_host(api, aws, network, monkeypatch):
+    """Even where the new host is allowed (make run's policy, the recorder on this machine), a PUT keeping the
+    mask while moving the host is 422, and no connection reaches the new host, by the test or by a sync."""
+    use_policy(monkeypatch, local=True)
+    for kind in ("postgresql", "mysql", "redis", "mqtt", "http"):
+        created = api.post("/api/sync/data-sources", {
+            "id": f"ds_{kind}", "name": kind, "type": kind, "params_config": PARAMS[kind],
+            "connection_config": connection(kind, "db.example.invalid", 5432)})
+        assert created.status == 201, created.text
+        shown = created.json
+        moved = {**shown["connection_config"], **({"base_url": f"http://127.0.0.1:{network.recorder.port}/"}
+                                                   if kind == "http" else
+                                                   {"host": "127.0.0.1", "port": network.recorder.port})}
+        answer = api.put(f"/api/sync/data-sources/{shown['id']}", {
+            **{k: shown[k] for k in ("name", "type", "params_config")}, "connection_config": moved})
+        assert answer.status == 422 and answer.json["errors"][0]["type"] == "secret_bound_to_connection", answer.text
+        api.post(f"/api/sync/data-sources/{shown['id']}/test")
+        api.post("/api/sync/tasks", {"data_source_id": shown["id"], "task_type": "full_sync"})
+    drain(aws)
+    assert network.recorder.connections == []  # nothing was sent to the new host, with or without the secret

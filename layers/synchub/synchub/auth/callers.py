@@ -37,6 +37,7 @@ class Caller:
     """The authenticated principal of a request."""
 
     id: str
+    expires_at: int | None = None  # when the caller's token expires (Unix seconds), for long-lived connections
 
 
 def required_scope(method: str) -> str:

@@ -59,7 +59,7 @@ def verify_access_token(token: str, settings: Settings, scope: str = READ_SCOPE)
     if scope not in scopes:
         raise InsufficientScope(f"This needs scope '{scope}'; the token has {sorted(scopes) or 'none'}.",
                                 required_scope=scope)
-    return Caller(principal)
+    return Caller(principal, expires_at=int(claims["exp"]))
 
 
 def bearer_token(headers: dict[str, Any] | None, query: dict[str, Any] | None) -> str | None:

@@ -1,6 +1,8 @@
 """The WebSocket connections table: who is connected, and which topics each connection follows.
 
-Two kinds of item, both expiring (TTL ``expires_at``) shortly after API Gateway's 2-hour connection limit:
+Two kinds of item, both expiring (TTL ``expires_at``) shortly after API Gateway's 2-hour connection limit,
+and both carrying ``token_expires_at`` when the connection was opened with a token (the publisher closes a
+connection whose token has expired):
 
 - ``pk = conn#<connection id>``, ``sk = meta``: the caller and the set of ``topics`` it follows;
 - ``pk = topic#<topic>``, ``sk = <connection id>``: one per subscription, so the publisher finds a
@@ -39,16 +41,20 @@ class SubscriptionStore:
     def expiry(self) -> int:
         return int(time.time()) + self.settings.connection_ttl_seconds
 
-    def open(self, connection_id: str, caller: str) -> None:
-        aws.client("dynamodb").put_item(TableName=self.table, Item={
-            **_conn_key(connection_id), "caller": {"S": caller}, "connected_at": {"N": str(int(time.time()))},
-            "expires_at": {"N": str(self.expiry())},
-        })
+    def open(self, connection_id: str, caller: str, token_expires_at: int | None = None) -> None:
+        item = {**_conn_key(connection_id), "caller": {"S": caller}, "connected_at": {"N": str(int(time.time()))},
+                "expires_at": {"N": str(self.expiry())}}
+        if token_expires_at is not None:
+            item["token_expires_at"] = {"N": str(int(token_expires_at))}
+        aws.client("dynamodb").put_item(TableName=self.table, Item=item)
+
+    def _meta(self, connection_id: str) -> dict[str, Any] | None:
+        return aws.client("dynamodb").get_item(TableName=self.table, Key=_conn_key(connection_id),
+                                               ConsistentRead=True).get("Item")
 
     def topics(self, connection_id: str) -> set[str] | None:
         """The topics a connection follows (None when it is not open)."""
-        item = aws.client("dynamodb").get_item(TableName=self.table, Key=_conn_key(connection_id),
-                                               ConsistentRead=True).get("Item")
+        item = self._meta(connection_id)
         if item is None:
             return None
         return set((item.get("topics") or {}).get("SS") or [])
@@ -58,13 +64,16 @@ class SubscriptionStore:
         topics = sorted(set(topics))
         if not topics:
             return
-        expires = {"N": str(self.expiry())}
+        meta = self._meta(connection_id) or {}
+        expires: dict[str, Any] = {"expires_at": {"N": str(self.expiry())}}
+        if "token_expires_at" in meta:
+            expires["token_expires_at"] = meta["token_expires_at"]
         ops: list[dict[str, Any]] = [{"Update": {
             "TableName": self.table, "Key": _conn_key(connection_id),
             "UpdateExpression": "ADD topics :topics", "ConditionExpression": "attribute_exists(pk)",
             "ExpressionAttributeValues": {":topics": {"SS": topics}},
         }}]
-        ops += [{"Put": {"TableName": self.table, "Item": {**_sub_key(t, connection_id), "expires_at": expires}}}
+        ops += [{"Put": {"TableName": self.table, "Item": {**_sub_key(t, connection_id), **expires}}}
                 for t in topics]
         self._while_open(connection_id, ops)
 
@@ -107,22 +116,31 @@ class SubscriptionStore:
         return len(keys)
 
     def subscribers(self, topics: Iterable[str]) -> set[str]:
-        """Connection ids following any of ``topics`` (expired subscriptions left out)."""
+        """Connection ids following any of ``topics`` whose token is still valid (expired records left out)."""
+        return self.followers(topics)[0]
+
+    def followers(self, topics: Iterable[str]) -> tuple[set[str], set[str]]:
+        """(connections following any of ``topics``, those of them whose token has expired)."""
         now = int(time.time())
         found: set[str] = set()
+        token_expired: set[str] = set()
         client = aws.client("dynamodb")
         for topic in topics:
             params: dict[str, Any] = {
                 "TableName": self.table, "KeyConditionExpression": "pk = :pk",
                 "ExpressionAttributeValues": {":pk": {"S": f"topic#{topic}"}},
-                "ProjectionExpression": "sk, expires_at",
+                "ProjectionExpression": "sk, expires_at, token_expires_at",
             }
             while True:
                 page = client.query(**params)
                 for item in page.get("Items", []):
-                    if int(item.get("expires_at", {}).get("N", now + 1)) > now:
+                    if int(item.get("expires_at", {}).get("N", now + 1)) <= now:
+                        continue
+                    if int(item.get("token_expires_at", {}).get("N", now + 1)) <= now:
+                        token_expired.add(item["sk"]["S"])
+                    else:
                         found.add(item["sk"]["S"])
                 if not page.get("LastEvaluatedKey"):
                     break
                 params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return found
+        return found, token_expired

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from synchub.models.secrets import secret_paths
-from synchub.models.storable import StorableDict
+from synchub.models.storable import StorableDict, check_size
 from synchub.models.tasks import NotifyUrl, ResourceId
 
 DataSourceType = Literal["http", "postgresql", "mysql", "file", "csv", "json", "jsonl", "kafka", "mqtt", "redis"]
@@ -127,6 +127,7 @@ class DataSourceBody(BaseModel):
 
     @model_validator(mode="after")
     def _check_connection(self) -> "DataSourceBody":
+        check_size("connection_config and params_config", self.connection_config, self.params_config)
         config = self.connection_config
         in_urls = secret_paths(config, "connection_config", named=False)  # named fields go to Secrets Manager
         if in_urls:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 
 from synchub.models.streams import Pagination
-from synchub.models.storable import StorableDict, storable
+from synchub.models.storable import StorableDict, check_size, storable
 from synchub.models.tasks import ResourceId
 from synchub.models.secrets import secret_paths
 
@@ -50,6 +50,7 @@ class InterfaceBody(BaseModel):
 
     @model_validator(mode="after")
     def _no_credentials(self) -> "InterfaceBody":
+        check_size("the interface", self.model_dump(exclude_none=True))
         secrets = [*secret_paths(self.headers or {}, "headers"), *secret_paths(self.query_params or {}, "query_params"),
                    *secret_paths(self.body or {}, "body"), *secret_paths(self.url_suffix or "", "url_suffix")]
         if secrets:

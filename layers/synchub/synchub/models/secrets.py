@@ -13,6 +13,22 @@ _SECRET_KEY = re.compile(
 )
 
 
+def masked_url(url: str | None) -> str | None:
+    """A URL as answers show it when it may carry a credential in its path or query (a Slack-style
+    ``notify_url``): its origin, then the mask."""
+    if not url:
+        return url
+    scheme, _, rest = url.partition("://")
+    origin, slash, tail = rest.partition("/")
+    origin, query, _ = origin.partition("?")
+    return f"{scheme}://{origin}/{MASK}" if (slash and tail) or query else url
+
+
+def unmasked_url(sent: str | None, stored: str | None) -> str | None:
+    """What to store for a URL sent back as answers showed it: the stored one when ``sent`` is its mask."""
+    return stored if sent is not None and stored and sent != stored and sent == masked_url(stored) else sent
+
+
 def normalized_key(key: str) -> str:
     """A field name in snake_case whatever it was written in: ``dbPassword``, ``db-password`` and
     ``DB_PASSWORD`` are all ``db_password``."""

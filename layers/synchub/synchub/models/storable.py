@@ -1,16 +1,30 @@
 """Free-form JSON a client may store (task parameters, connection and interface settings) must be
 something DynamoDB stores as it is: no empty attribute names, no unpaired UTF-16 surrogates, at most 32
 levels of nesting, numbers within DynamoDB's range (38 significant digits, magnitude 1e-130 to 1e126).
-Anything else is a 422 here rather than a failed write later."""
+Anything else is a 422 here rather than a failed write later.
+
+A configuration (a data source's connection and stream settings together, an interface, a task's parameters)
+is at most 32 KB as compact JSON: a full page of 100 of them stays well under Lambda's 6 MB response limit, and
+a task with its parameters under the WebSocket's 128 KB message limit."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
 MAX_DEPTH = 32
+MAX_CONFIG_BYTES = 32 * 1024
+
+
+def check_size(what: str, *parts: Any) -> None:
+    """ValueError when ``parts`` together take more than MAX_CONFIG_BYTES as compact JSON."""
+    size = sum(len(json.dumps(part, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+               for part in parts if part is not None)
+    if size > MAX_CONFIG_BYTES:
+        raise ValueError(f"{what} takes {size:,} bytes as JSON: at most 32 KB ({MAX_CONFIG_BYTES:,} bytes)")
 
 
 def _check(value: Any, path: str, depth: int) -> None:
@@ -44,6 +58,7 @@ def _check(value: Any, path: str, depth: int) -> None:
 def storable(value: Any) -> Any:
     """``value`` unchanged when DynamoDB can store it; ValueError naming the offending place otherwise."""
     _check(value, "", 1)
+    check_size("the value", value)
     return value
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from synchub.ids import NAME_ID_PATTERN
+from synchub.models.secrets import masked_url
 from synchub.models.storable import storable
 
 TaskType = Literal["full_sync", "incremental_sync", "realtime_sync"]
@@ -156,6 +157,7 @@ LIVE_PROGRESS_FIELDS = ("speed", "current_phase", "estimated_time", "progress_up
 def public_task(record: dict[str, Any]) -> dict[str, Any]:
     """The contract's view of a stored task: internal bookkeeping (leases, index keys) left out."""
     view = {name: record.get(name) for name in PUBLIC_TASK_FIELDS}
+    view["notify_url"] = masked_url(view.get("notify_url"))
     if record.get("status") != "running":
         for name in LIVE_PROGRESS_FIELDS:
             if view[name] is None:

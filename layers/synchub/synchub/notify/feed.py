@@ -25,6 +25,7 @@ class TaskChange:
     task: dict[str, Any]  # the task's public fields after the change
     old_status: str | None
     sequence: str  # the stream record's sequence number (ordered per task)
+    notify_url: str | None = None  # the stored one (the public view shows it masked)
 
     @property
     def new_status(self) -> str:
@@ -55,11 +56,12 @@ def change_of(record: dict[str, Any]) -> TaskChange | None:
     sequence = str(data.get("SequenceNumber") or "")
     if new is None or "status" not in new:
         return None
+    url = new.get("notify_url")
     if old is None:
-        return TaskChange("status", public_task(new), None, sequence)
+        return TaskChange("status", public_task(new), None, sequence, url)
     if old.get("status") != new.get("status"):
-        return TaskChange("status", public_task(new), old.get("status"), sequence)
+        return TaskChange("status", public_task(new), old.get("status"), sequence, url)
     if any(old.get(name) != new.get(name) for name in PROGRESS_FIELDS):
-        return TaskChange("progress", public_task(new), new.get("status"), sequence)
+        return TaskChange("progress", public_task(new), new.get("status"), sequence, url)
     return None
 

@@ -63,15 +63,19 @@ class TaskPublisher:
 
     def _push(self, changes: list[TaskChange]) -> Any:
         subscribers: dict[str, set[str]] = {}
+        token_expired: set[str] = set()
         plan: dict[str, list[dict[str, Any]]] = {}
         for change in changes:
             for topic in change.topics():
                 if topic not in subscribers:
-                    subscribers[topic] = self.connections.subscribers([topic])
+                    subscribers[topic], expired = self.connections.followers([topic])
+                    token_expired |= expired
             targets = set().union(*(subscribers[t] for t in change.topics()))
             message = change.message()
             for connection_id in sorted(targets):
                 plan.setdefault(connection_id, []).append(message)
+        if token_expired:
+            self.pusher.close_expired(token_expired)
         return self.pusher.push(plan)
 
     def _queue_webhook(self, change: TaskChange, data_sources: dict[str, dict[str, Any] | None]) -> None:
@@ -79,7 +83,7 @@ class TaskPublisher:
         if data_source_id not in data_sources:
             data_sources[data_source_id] = self.data_sources.get(data_source_id)
         source = data_sources[data_source_id] or {}
-        url = change.task.get("notify_url") or source.get("notify_url")
+        url = change.notify_url or source.get("notify_url")
         if not url:
             return
         secret_arn = source.get("notify_secret_arn") or self.settings.webhook_secret_arn

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -46,6 +46,10 @@ class ConnectionClosed(SyncHubError):
     status, code, title = 410, "CONNECTION_CLOSED", "Connection closed"
 
 
+class TokenExpired(SyncHubError):
+    status, code, title = 401, "TOKEN_EXPIRED", "Token expired"
+
+
 def problem_message(error: SyncHubError) -> dict[str, Any]:
     """A refusal as a WebSocket message: the problem details of the REST API with ``type: error``."""
     body: dict[str, Any] = {"type": "error", "status": error.status, "code": error.code, "title": error.title,
@@ -61,7 +65,7 @@ class SubscriptionService:
         self.store = store or SubscriptionStore(settings)
 
     def connect(self, connection_id: str, caller: Caller) -> None:
-        self.store.open(connection_id, caller.id or ANONYMOUS)
+        self.store.open(connection_id, caller.id or ANONYMOUS, caller.expires_at)
 
     def disconnect(self, connection_id: str) -> None:
         self.store.close(connection_id)
@@ -126,6 +130,23 @@ class WebSocketPusher:
                 logger.warning("push to a connection failed", extra={"connection_id": connection_id}, exc_info=True)
                 failed += 1
         return sent, False, failed
+
+    def close_expired(self, connection_ids: Iterable[str]) -> int:
+        """Tell each connection its token has expired, close it, and forget it; returns how many."""
+        closed = 0
+        for connection_id in sorted(connection_ids):
+            if self.settings.websocket_endpoint:
+                client = self._client()
+                try:
+                    client.post_to_connection(ConnectionId=connection_id, Data=json.dumps(problem_message(
+                        TokenExpired("The access token has expired: connect again with a fresh one.")),
+                        separators=(",", ":")).encode())
+                    client.delete_connection(ConnectionId=connection_id)
+                except Exception:  # noqa: BLE001 - gone already, or closing failed: its records go either way
+                    logger.info("closing an expired connection failed", extra={"connection_id": connection_id})
+            self.store.close(connection_id)
+            closed += 1
+        return closed
 
     def push(self, plan: dict[str, list[dict[str, Any]]]) -> PushReport:
         """Send each connection its messages in order (connections in parallel); forget gone connections."""

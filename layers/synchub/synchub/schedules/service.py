@@ -26,6 +26,7 @@ from synchub.models.data_sources import changed_read_only
 from synchub.models.schedule_expressions import Expression, zone
 from synchub.models.schedules import ACTIVE_STATUSES, CreateScheduleRequest, ScheduleBody, utc_text
 from synchub.models.tasks import CreateTaskRequest
+from synchub.models.secrets import masked_url, unmasked_url
 from synchub.observability import logger
 from synchub.outbound import refuse_named
 from synchub.settings import Settings, get_settings
@@ -56,6 +57,7 @@ PUBLIC_FIELDS = ("id", "name", "data_source_id", "interface_id", "task_type", "p
 def public_schedule(record: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     """What the API shows: the stored fields and the next run, computed as Scheduler computes it."""
     view = {name: record.get(name) for name in PUBLIC_FIELDS}
+    view["notify_url"] = masked_url(view["notify_url"])
     view["runs"], view["skipped_runs"] = int(record.get("runs") or 0), int(record.get("skipped_runs") or 0)
     view["next_run_at"] = next_run(record, now or utcnow()) if record.get("state") == "enabled" else None
     return view
@@ -125,7 +127,8 @@ class ScheduleService:
                 self.tasks.lifecycle.data_sources.get(request.data_source_id) is None:
             raise UnknownDataSource(f"Data source '{request.data_source_id}' does not exist.", errors=[
                 {"loc": ["body", "data_source_id"], "msg": "unknown data source", "type": "not_found"}])
-        return public_schedule(self._save(current, _described(request)))
+        return public_schedule(self._save(current, {
+            **_described(request), "notify_url": unmasked_url(request.notify_url, current.get("notify_url"))}))
 
     def set_state(self, schedule_id: str, state: str) -> dict[str, Any]:
         """Pause (``paused``: it fires nothing) or resume (``enabled``) a schedule."""

@@ -24,7 +24,7 @@ from synchub.ids import NAME_ID_PATTERN, new_data_source_id
 from synchub.models.data_sources import (CreateDataSourceRequest, DataSourceBody, UpdateDataSourceRequest,
                                          changed_read_only)
 from synchub.models.merge_patch import patched
-from synchub.models.secrets import MASK, merge_secrets, split_secrets
+from synchub.models.secrets import MASK, masked_url, merge_secrets, split_secrets, unmasked_url
 from synchub.sources.secrets import SecretVault
 from synchub.outbound import refuse_named
 from synchub.settings import Settings, get_settings
@@ -40,6 +40,7 @@ PUBLIC_FIELDS = ("id", "name", "type", "description", "connection_config", "para
 def public_data_source(record: dict[str, Any]) -> dict[str, Any]:
     view = {name: record.get(name) for name in PUBLIC_FIELDS}
     view["params_config"] = view["params_config"] or {}
+    view["notify_url"] = masked_url(view["notify_url"])  # its path may be the credential (Slack-style)
     view["has_secrets"] = bool(record.get("secret_arn"))
     view["notify_secret_set"] = bool(record.get("notify_secret_arn"))
     return view
@@ -145,7 +146,8 @@ class DataSourceService:
                 errors=[{"loc": ["body", "connection_config", *p.split("/")], "msg": "no stored secret",
                          "type": "value_error"} for p in missing],
             )
-        record = {**current, **_described(request, masked), "updated_at": now_iso()}
+        record = {**current, **_described(request, masked), "updated_at": now_iso(),
+                  "notify_url": unmasked_url(request.notify_url, current.get("notify_url"))}
         old_notify_arn = current.get("notify_secret_arn")
         if request.notify_secret == MASK:
             if not old_notify_arn:
