@@ -20,7 +20,23 @@ PUBLIC_ADDRESS = "93.184.216.34"  # a public address; connections to it reach th
 PRIVATE_ADDRESS = "10.20.30.40"  # a private one; connections to it reach the recorder
 
 
-class Recorder:
+class _ServedOnLoopback:
+    """A server on 127.0.0.1 (a free port), served from a daemon thread until ``close()``."""
+
+    server: socketserver.TCPServer
+
+    def _serve(self, server: socketserver.TCPServer) -> None:
+        self.server = server
+        server.daemon_threads = True  # type: ignore[attr-defined]
+        self.port = server.server_address[1]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Recorder(_ServedOnLoopback):
     """A TCP listener on 127.0.0.1 that records each connection and its first bytes, and answers HTTP
     requests with a JSON page (so a leak would look like success to the caller)."""
 
@@ -41,17 +57,10 @@ class Recorder:
                     self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
                                          + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
 
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler))
 
 
-class PublicServer:
+class PublicServer(_ServedOnLoopback):
     """An HTTP source on 'the Internet' (127.0.0.1, reached through PUBLIC_ADDRESS:80): ``/items`` a page of
     rows, ``/redirect?code=301&to=URL`` a redirect, ``/linked?to=URL`` a page whose next link is ``to``."""
 
@@ -85,14 +94,7 @@ class PublicServer:
 
             do_GET = do_POST = _answer  # noqa: N815
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
 
 
 class SimulatedNetwork:
