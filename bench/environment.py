@@ -19,6 +19,9 @@ from local.resources import Stack, create_resources
 from local.stack import DUMMY_AWS_ENV, install_functions
 from local.template import load_template
 
+# The benchmarks' sources and endpoints listen on 127.0.0.1: they run under make run's outbound policy.
+LOCAL_DESTINATIONS = {"ALLOW_LOCAL_DESTINATIONS": "true"}
+
 SERVICES = ("dynamodb", "sqs", "s3", "secretsmanager", "events")
 
 
@@ -82,8 +85,7 @@ def bench_stack(stack_name: str = "synchub-bench", *, separate_emulator: bool = 
 
     os.environ.update(DUMMY_AWS_ENV)
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    # The benchmarks' sources and endpoints listen on 127.0.0.1: make run's outbound policy.
-    os.environ["ALLOW_LOCAL_DESTINATIONS"] = "true"
+    os.environ.update(LOCAL_DESTINATIONS)
     with ExitStack() as scope:
         if separate_emulator:
             os.environ["AWS_ENDPOINT_URL"] = scope.enter_context(emulator_process())

@@ -70,6 +70,7 @@ def cold_start(repeats: int) -> list[dict]:
     import logging
 
     from bench import coldstart
+    from bench.environment import LOCAL_DESTINATIONS
     from local import demo
     from local.ports import free_port
     from local.orders_server import OrdersServer
@@ -84,6 +85,7 @@ def cold_start(repeats: int) -> list[dict]:
     try:
         stack = create_resources(template)
         specs = {logical_id: function.spec for logical_id, function in install_functions(template, stack).items()}
+        os.environ.update(LOCAL_DESTINATIONS)  # the child processes inherit it
         demo.seed("http://127.0.0.1:9")
         import synchub.runtime
 
