@@ -66,6 +66,29 @@ def test_a_schedule_and_its_scheduler_schedule_are_kept_in_step(api, aws, source
         in_scheduler(aws, "sch_nightly")
 
 
+def test_a_change_that_loses_a_race_is_a_409_and_scheduler_keeps_the_winner(api, aws, source, monkeypatch):
+    """A PUT reads the schedule, then a pause lands before the PUT writes: the PUT is 409 (not a 500), the
+    stored schedule is the paused one, and Scheduler holds what is stored, not the loser's expression."""
+    from synchub.schedules.service import ScheduleService
+
+    schedule = api.post("/api/sync/schedules", NIGHTLY).json
+    original, raced = ScheduleService.put_in_scheduler, []
+
+    def pause_meanwhile(self, record, *, new):
+        if not new and not raced and record.get("expression") == "rate(15 minutes)":
+            raced.append(api.post("/api/sync/schedules/sch_nightly/pause").status)
+        return original(self, record, new=new)
+
+    monkeypatch.setattr(ScheduleService, "put_in_scheduler", pause_meanwhile)
+    lost = api.put("/api/sync/schedules/sch_nightly", {**schedule, "expression": "rate(15 minutes)"})
+    assert raced == [200]
+    assert_problem(lost, 409, "CONFLICT")
+    stored = api.get("/api/sync/schedules/sch_nightly").json
+    assert stored["state"] == "paused" and stored["expression"] == "cron(0 2 * * ? *)"
+    deployed = in_scheduler(aws, "sch_nightly")
+    assert deployed["ScheduleExpression"] == "cron(0 2 * * ? *)" and deployed["State"] == "DISABLED"
+
+
 @pytest.mark.parametrize("change, reason", [
     ({"expression": "cron(0 2 * * * *)"}, "'?'"),
     ({"expression": "rate(5 minute)"}, "rate(5 minutes)"),

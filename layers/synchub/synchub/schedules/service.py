@@ -145,7 +145,16 @@ class ScheduleService:
         version = int(current.get("version") or 1)
         record = {**current, **changes, "version": version + 1, "updated_at": iso(utcnow())}
         self.put_in_scheduler(record, new=False)
-        self.store.put(record, must_exist=True, expect_version=version)
+        try:
+            self.store.put(record, must_exist=True, expect_version=version)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            # Another request changed (or deleted) the schedule meanwhile: Scheduler follows the change that won.
+            latest = self.get_record(record["id"])
+            self.put_in_scheduler(latest, new=False)
+            raise Conflict(f"Schedule '{record['id']}' changed while this request ran: read it again and send "
+                           "the change anew.") from error
         return record
 
     def delete(self, schedule_id: str) -> None:
