@@ -119,3 +119,16 @@ def test_a_full_page_of_the_largest_data_sources_and_tasks_fits_lambdas_response
 
     message = TaskChange("status", tasks.json["tasks"][0], None, "1" * 40).message()
     assert len(json.dumps(message, separators=(",", ":")).encode()) < WEBSOCKET_MESSAGE_LIMIT
+
+
+def test_nesting_is_judged_before_parsing_and_brackets_in_strings_do_not_count(api, aws, data_source):
+    # 65 levels parse fine in Python, so only the check before parsing makes this a 400 (not a 422 later)
+    response = api.post("/api/sync/tasks", body='{"parameters": {"a": ' + "[" * 63 + "]" * 63 + "}}")
+    assert response.status == 400 and "more than 64 levels" in response.json["detail"], response.text
+    stored_limit = api.post("/api/sync/tasks", body='{"data_source_id": "ds_test", "task_type": "full_sync", '
+                            '"parameters": {"a": ' + "[" * 40 + "]" * 40 + "}}")
+    assert stored_limit.status == 422 and "deeper than 32" in stored_limit.text
+    assert all_tasks(aws.refs["TasksTable"]) == []
+    text = "[" * 500 + "{" * 500
+    fine = api.post("/api/sync/tasks", {**CREATE, "parameters": {"pattern": text, "list": [[1], [2], [3]] * 30}})
+    assert fine.status == 201, fine.text

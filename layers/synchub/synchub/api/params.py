@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Callable, get_args, get_origin, get_type_hints
@@ -136,6 +137,9 @@ def _body(event: dict[str, Any]) -> Any:
         import base64  # noqa: PLC0415 - only API Gateway's binary bodies need it
 
         body = base64.b64decode(body).decode("utf-8")
+    if _nesting(body) > MAX_BODY_DEPTH:
+        raise InvalidRequest([{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "input": {},
+                               "ctx": {"error": f"nested too deeply (more than {MAX_BODY_DEPTH} levels)"}}])
     try:
         return json.loads(body)
     except json.JSONDecodeError as error:
@@ -144,6 +148,24 @@ def _body(event: dict[str, Any]) -> Any:
     except RecursionError as error:  # arrays or objects nested thousands deep
         raise InvalidRequest([{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "input": {},
                                "ctx": {"error": "nested too deeply"}}]) from error
+
+
+# Arrays and objects a body may nest, checked before parsing (stored free-form JSON allows 32 levels below
+# the body's own few).
+MAX_BODY_DEPTH = 64
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _nesting(body: str) -> int:
+    """How deep the body's arrays and objects nest (brackets inside strings do not count)."""
+    if body.count("[") + body.count("{") <= MAX_BODY_DEPTH:
+        return 0  # too few brackets to nest that deep: most bodies stop here
+    depth = deepest = 0
+    for bracket in _BRACKET.findall(_JSON_STRING.sub("", body)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _query(event: dict[str, Any], name: str) -> Any:
