@@ -146,12 +146,6 @@ def evaluate(value: Any, template: dict[str, Any], parameters: dict[str, Any]) -
                 return NO_VALUE
             if name == "Ref" and args in parameters:
                 return parameters[args]
-            if name == "Fn::Join":
-                separator, items = args[0], walk(args[1])
-                if isinstance(items, str):  # a CommaDelimitedList parameter, as given
-                    items = items.split(",") if items else [""]
-                if isinstance(items, list) and all(isinstance(item, str) for item in items):
-                    return separator.join(items)
         return {k: v for k, v in ((k, walk(v)) for k, v in node.items()) if v is not NO_VALUE}
 
     result = walk(value)

@@ -97,25 +97,3 @@ def test_a_batch_of_webhooks_ends_before_the_function_times_out():
     deadline = Settings.model_fields["webhook_deadline_seconds"].default
     assert deadline + DEADLINE_MARGIN_SECONDS <= timeout
     assert Settings.model_fields["webhook_timeout_seconds"].default * 2 <= deadline  # connect, then the answer
-
-
-def test_the_engine_and_the_connection_test_join_the_operators_vpc_only_when_asked():
-    """VpcSubnetIds puts the two functions that reach sources into the operator's subnets (with the network
-    interface grants Lambda needs); left empty, no function is in a VPC and none holds EC2 grants."""
-    from local.template import evaluate, parameter_defaults
-
-    template = load_template()
-    reaching = {"SyncEngineFunction", "TestDataSourceFunction"}
-    for subnets, in_vpc in (("", False), ("subnet-1,subnet-2", True)):
-        parameters = {**parameter_defaults(template), "VpcSubnetIds": subnets, "VpcSecurityGroupIds": "sg-1"}
-        for name, resource in template["Resources"].items():
-            if resource["Type"] != "AWS::Serverless::Function":
-                continue
-            props = evaluate(resource["Properties"], template, parameters)
-            actions = {action for policy in props.get("Policies") or [] for statement in policy["Statement"]
-                       for action in statement["Action"]}
-            expected = in_vpc and name in reaching
-            assert ("VpcConfig" in props) == expected, (name, subnets)
-            assert ("ec2:CreateNetworkInterface" in actions) == expected, (name, subnets)
-            if expected:
-                assert props["VpcConfig"] == {"SubnetIds": subnets, "SecurityGroupIds": "sg-1"}
