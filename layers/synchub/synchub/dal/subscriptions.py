@@ -12,6 +12,7 @@ connection whose token has expired):
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from synchub import aws
@@ -27,6 +28,12 @@ def _conn_key(connection_id: str) -> dict[str, Any]:
 
 def _sub_key(topic: str, connection_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"topic#{topic}"}, "sk": {"S": connection_id}}
+
+
+@dataclass(frozen=True)
+class OpenConnection:
+    topics: set[str]
+    token_expires_at: int | None  # Unix seconds; None for a connection opened without a token
 
 
 class ConnectionGone(Exception):
@@ -48,26 +55,30 @@ class SubscriptionStore:
             item["token_expires_at"] = {"N": str(int(token_expires_at))}
         aws.client("dynamodb").put_item(TableName=self.table, Item=item)
 
-    def _meta(self, connection_id: str) -> dict[str, Any] | None:
-        return aws.client("dynamodb").get_item(TableName=self.table, Key=_conn_key(connection_id),
+    def connection(self, connection_id: str) -> OpenConnection | None:
+        """What an open connection follows and when its token expires (None when it is not open)."""
+        item = aws.client("dynamodb").get_item(TableName=self.table, Key=_conn_key(connection_id),
                                                ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        expires = item.get("token_expires_at")
+        return OpenConnection(set((item.get("topics") or {}).get("SS") or []),
+                              int(expires["N"]) if expires else None)
 
     def topics(self, connection_id: str) -> set[str] | None:
         """The topics a connection follows (None when it is not open)."""
-        item = self._meta(connection_id)
-        if item is None:
-            return None
-        return set((item.get("topics") or {}).get("SS") or [])
+        found = self.connection(connection_id)
+        return found.topics if found else None
 
-    def subscribe(self, connection_id: str, topics: Iterable[str]) -> None:
-        """Follow ``topics`` (one transaction: the connection must still be open)."""
+    def subscribe(self, connection_id: str, topics: Iterable[str], token_expires_at: int | None = None) -> None:
+        """Follow ``topics`` (one transaction: the connection must still be open); each subscription carries the
+        connection's token expiry, for the publisher."""
         topics = sorted(set(topics))
         if not topics:
             return
-        meta = self._meta(connection_id) or {}
         expires: dict[str, Any] = {"expires_at": {"N": str(self.expiry())}}
-        if "token_expires_at" in meta:
-            expires["token_expires_at"] = meta["token_expires_at"]
+        if token_expires_at is not None:
+            expires["token_expires_at"] = {"N": str(int(token_expires_at))}
         ops: list[dict[str, Any]] = [{"Update": {
             "TableName": self.table, "Key": _conn_key(connection_id),
             "UpdateExpression": "ADD topics :topics", "ConditionExpression": "attribute_exists(pk)",

@@ -83,12 +83,13 @@ class SubscriptionService:
             if request.action == "subscribe":
                 if not topics:
                     raise ValidationFailed("Name task_ids, data_source_ids or all: true.")
-                current = self.store.topics(connection_id)
-                if current is None:
+                connection = self.store.connection(connection_id)
+                if connection is None:
                     raise ConnectionClosed("The connection is no longer open.")
+                current = connection.topics
                 if len(current | topics) > MAX_TOPICS:
                     raise ValidationFailed(f"A connection follows at most {MAX_TOPICS} topics.")
-                self.store.subscribe(connection_id, topics - current)
+                self.store.subscribe(connection_id, topics - current, connection.token_expires_at)
                 return {"type": "subscribed", "topics": sorted(current | topics)}
             self.store.unsubscribe(connection_id, topics)
             return {"type": "unsubscribed", "topics": sorted(topics)}
