@@ -58,7 +58,6 @@ def _check(value: Any, path: str, depth: int) -> None:
 def storable(value: Any) -> Any:
     """``value`` unchanged when DynamoDB can store it; ValueError naming the offending place otherwise."""
     _check(value, "", 1)
-    check_size("the value", value)
     return value
 
 

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from synchub.ids import NAME_ID_PATTERN
 from synchub.models.secrets import masked_url
-from synchub.models.storable import storable
+from synchub.models.storable import check_size, storable
 
 TaskType = Literal["full_sync", "incremental_sync", "realtime_sync"]
 TaskStatus = Literal["pending", "running", "success", "failed", "cancelled", "paused"]
@@ -47,6 +47,7 @@ class TaskParameters(BaseModel):
     @model_validator(mode="after")
     def _storable(self) -> "TaskParameters":
         storable(self.model_extra or {})
+        check_size("parameters", self.model_extra or {})
         return self
 
 
