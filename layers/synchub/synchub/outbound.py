@@ -103,6 +103,18 @@ def literal_address(host: str) -> Address | None:
         return None
 
 
+def url_origin(url: str) -> tuple[str, str, int | str | None]:
+    """(scheme, host, port) of a URL, the scheme's default port filled in; a port that is not a number is
+    kept as written (``host:port`` text), so two such URLs compare equal only when written alike."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port: int | str | None = parts.port or {"https": 443, "http": 80}.get(scheme)
+    except ValueError:
+        port = parts.netloc
+    return scheme, (parts.hostname or "").lower(), port
+
+
 @dataclass(frozen=True)
 class OutboundPolicy:
     """Which addresses may be connected to."""

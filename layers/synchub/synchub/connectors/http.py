@@ -7,29 +7,19 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urljoin
 
 import urllib3
 
 from synchub.connectors.base import (Batch, DestinationRefused, PermanentSourceError, StreamSpec,
                                      TransientSourceError, dig, newer_than)
+from synchub.outbound import url_origin
 
 # No automatic retries (the engine retries through the queue, with backoff) and no automatic redirects: they
 # are followed here, within the source's origin.
 _pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, read=30))
 MAX_REDIRECTS = 5
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port) with the scheme's default port filled in."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return scheme, (parts.hostname or "").lower().rstrip("."), port or {"https": 443, "http": 80}.get(scheme)
 
 
 class HttpSource:
@@ -44,9 +34,9 @@ class HttpSource:
         self.query_params = dict(connection.get("query_params") or {})
 
     def _same_origin(self, url: str, what: str) -> str:
-        if origin(url) != origin(self.base_url):
+        if url_origin(url) != url_origin(self.base_url):
             raise DestinationRefused(f"Not allowed to connect: the source's {what} leads to {url.split('?')[0]}, "
-                                     f"outside its base_url's origin ({'{}://{}:{}'.format(*origin(self.base_url))}), "
+                                     f"outside its base_url's origin ({'{}://{}:{}'.format(*url_origin(self.base_url))}), "
                                      "where its credentials would follow")
         return url
 

@@ -19,14 +19,10 @@ from typing import Any
 
 from synchub.connectors.base import (Batch, PermanentSourceError, SourceErrors, StreamSpec, TransientSourceError,
                                      dig)
+from synchub.models.data_sources import bootstrap_servers
 
 # How long a read waits for records that the high-water mark says exist before it calls the broker stuck.
 STALL_SECONDS = 30.0
-
-
-def _servers(config: dict[str, Any]) -> list[str]:
-    servers = config["bootstrap_servers"]
-    return [s.strip() for s in servers.split(",") if s.strip()] if isinstance(servers, str) else list(servers)
 
 
 class KafkaSource:
@@ -47,7 +43,7 @@ class KafkaSource:
 
             config = self.config
             options: dict[str, Any] = {
-                "bootstrap_servers": _servers(config), "client_id": "synchub", "group_id": self.stream.consumer_group,
+                "bootstrap_servers": bootstrap_servers(config), "client_id": "synchub", "group_id": self.stream.consumer_group,
                 "enable_auto_commit": False, "auto_offset_reset": "earliest",
                 "security_protocol": config.get("security_protocol") or "PLAINTEXT",
                 "bootstrap_timeout_ms": int(float(config.get("connect_timeout") or 10) * 1000),
@@ -78,7 +74,7 @@ class KafkaSource:
             if str(self.config.get("security_protocol") or "").startswith("SASL"):
                 # kafka-python retries a refused SASL login until its bootstrap times out, like an unreachable broker
                 hint = " (or it refused the SASL login: check username, password and sasl_mechanism)"
-            return TransientSourceError(f"Kafka unreachable at {', '.join(_servers(self.config))}{hint}: "
+            return TransientSourceError(f"Kafka unreachable at {', '.join(bootstrap_servers(self.config))}{hint}: "
                                         f"{type(error).__name__}")
         if isinstance(error, errors.KafkaError):
             if getattr(error, "retriable", False) or isinstance(error, errors.InvalidMetadataError):

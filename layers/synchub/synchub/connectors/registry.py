@@ -5,12 +5,11 @@ Each connector is imported when it is chosen: a function that syncs from HTTP ne
 from __future__ import annotations
 
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 from synchub.connectors.base import Destination, DestinationRefused, PermanentSourceError, Source, StreamSpec
 from synchub.connectors.lake import LakeDestination
-from synchub.models.data_sources import FILE_TYPES, MESSAGE_TYPES
-from synchub.outbound import DestinationNotAllowed, OutboundGuard, guard_for
+from synchub.models.data_sources import FILE_TYPES, MESSAGE_TYPES, bootstrap_servers
+from synchub.outbound import DestinationNotAllowed, OutboundGuard, guard_for, url_origin
 from synchub.settings import Settings, get_settings
 
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mqtt": 1883, "redis": 6379}
@@ -64,18 +63,11 @@ def destinations(kind: str, connection: dict[str, Any]) -> list[tuple[str, int |
     """The (host, port) pairs a connection names: where a source of this type connects first (a Kafka broker
     or an HTTP source may lead on to others, which the outbound guard checks as they are reached)."""
     if kind == "http":
-        parts = urlsplit(str(connection.get("base_url") or ""))
-        try:
-            port = parts.port
-        except ValueError:
-            port = None
-        return [(parts.hostname, port or (443 if parts.scheme == "https" else 80))] if parts.hostname else []
+        _scheme, host, port = url_origin(str(connection.get("base_url") or ""))
+        return [(host, port if isinstance(port, int) else None)] if host else []
     if kind == "kafka":
-        servers = connection.get("bootstrap_servers") or []
-        if isinstance(servers, str):
-            servers = servers.split(",")
         found: list[tuple[str, int | None]] = []
-        for server in (str(s).strip() for s in servers if str(s).strip()):
+        for server in (str(s) for s in bootstrap_servers(connection)):
             host, _, port = server.rpartition(":")
             found.append((host.strip("[]"), int(port)) if host and port.isdigit() else (server, None))
         return found

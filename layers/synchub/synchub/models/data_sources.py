@@ -39,13 +39,19 @@ KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_SASL = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
+def bootstrap_servers(config: dict[str, Any]) -> list[Any]:
+    """A Kafka connection's ``host:port`` bootstrap servers, given as a list or a comma-separated string."""
+    servers = config.get("bootstrap_servers")
+    if isinstance(servers, str):
+        return [part.strip() for part in servers.split(",") if part.strip()]
+    return list(servers) if isinstance(servers, list) else []
+
+
 def _check_message_system(kind: str, config: dict[str, Any], params: dict[str, Any]) -> None:
     """Kafka, MQTT and Redis connections, and the stream each data source reads by default (if it names one)."""
     if kind == "kafka":
-        servers = config.get("bootstrap_servers")
-        if isinstance(servers, str):
-            servers = [part.strip() for part in servers.split(",") if part.strip()]
-        if not servers or not isinstance(servers, list) or not all(
+        servers = bootstrap_servers(config)
+        if not servers or not all(
                 isinstance(s, str) and re.fullmatch(r"[A-Za-z0-9_.\-\[\]:]+:\d{1,5}", s) for s in servers):
             raise ValueError("connection_config.bootstrap_servers must be host:port, or a list (or comma-separated "
                              "string) of them")

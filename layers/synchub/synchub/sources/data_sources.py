@@ -6,7 +6,6 @@ import logging
 import time
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
@@ -26,7 +25,7 @@ from synchub.models.data_sources import (CreateDataSourceRequest, DataSourceBody
 from synchub.models.merge_patch import patched
 from synchub.models.secrets import MASK, masked_url, merge_secrets, split_secrets, unmasked_url
 from synchub.sources.secrets import SecretVault
-from synchub.outbound import refuse_named
+from synchub.outbound import refuse_named, url_origin
 from synchub.settings import Settings, get_settings
 from synchub.models.aggregate import scope_of_data_source
 from synchub.timeutil import now_iso
@@ -266,13 +265,7 @@ def _where_it_goes_changed(current: dict[str, Any], kind: str, masked: dict[str,
     def where(config: dict[str, Any]) -> dict[str, Any]:
         shown = _without_secrets(config)
         if isinstance(shown.get("base_url"), str):
-            parsed = urlparse(shown["base_url"])
-            scheme = parsed.scheme.lower()
-            try:
-                port = parsed.port or {"https": 443, "http": 80}.get(scheme)
-            except ValueError:  # not a port number: compared as written
-                port = parsed.netloc
-            shown["base_url"] = (scheme, (parsed.hostname or "").lower(), port)
+            shown["base_url"] = url_origin(shown["base_url"])
         return shown
 
     before, after = where(current.get("connection_config") or {}), where(masked)
