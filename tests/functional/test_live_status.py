@@ -192,6 +192,34 @@ def test_connect_is_authenticated_like_the_rest_api(aws, live):
     assert SubscriptionStore(get_settings()).subscribers(["all"]) == set()
 
 
+def test_a_key_the_pool_retired_is_not_trusted_past_the_key_sets_hour(aws, monkeypatch):
+    """A warm container keeps the user pool's key set an hour; once the pool has retired a key, tokens it
+    signed are refused when the set is fetched again, however often that key was used before."""
+    from types import SimpleNamespace
+
+    import jwt.jwk_set_cache
+
+    from synchub.auth.callers import Unauthenticated
+    from synchub.auth.tokens import verify_access_token
+
+    keys = StaticContent({"/jwks.json": json.dumps(USER_POOL.jwks()).encode()}, "application/json")
+    monkeypatch.setenv("JWKS_URL", keys.url("/jwks.json"))
+    import synchub.runtime
+
+    synchub.runtime.reset()
+    old_token = USER_POOL.issue("old", ALL_SCOPES)
+    for _ in range(3):
+        assert verify_access_token(old_token, get_settings()).id == "old"
+    replacement = LocalUserPool()  # the pool rotates: only the new key is published
+    keys.content["/jwks.json"] = json.dumps(replacement.jwks()).encode()
+    later = time.monotonic() + 3601  # the cached set's hour has passed (its own clock, not the process's)
+    monkeypatch.setattr(jwt.jwk_set_cache, "time", SimpleNamespace(monotonic=lambda: later))
+    with pytest.raises(Unauthenticated):
+        verify_access_token(old_token, get_settings())
+    assert verify_access_token(replacement.issue("new", ALL_SCOPES), get_settings()).id == "new"
+    keys.close()
+
+
 def test_bad_messages_get_problem_answers_and_change_nothing(aws, live):
     with connect(f"{live.url}/?token={TESTER_TOKEN}", open_timeout=5) as client:
         (connection_id,) = live.connections
