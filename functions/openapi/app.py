@@ -5,7 +5,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
-from synchub.api.docs import openapi_document, swagger_asset, swagger_page
+from synchub.api.docs import docs_csp, openapi_document, swagger_asset, swagger_page
 from synchub.errors import NotFound
 from synchub.observability import logger
 
@@ -20,7 +20,8 @@ def openapi_json():
 @app.get("/api/sync/docs", include_in_schema=False)
 def docs():
     return Response(status_code=200, content_type="text/html; charset=utf-8",
-                    body=swagger_page(app.current_event.raw_event), headers={"Cache-Control": "max-age=300"})
+                    body=swagger_page(app.current_event.raw_event),
+                    headers={"Cache-Control": "max-age=300", "Content-Security-Policy": docs_csp()})
 
 
 @app.get("/api/sync/docs/<asset>", include_in_schema=False)

@@ -46,14 +46,21 @@ def test_document_and_swagger_ui_are_public(aws):
     assert served.json["servers"] == [{"url": "/"}]  # the local stack serves the API at the root
     page = anonymous.get("/api/sync/docs")
     assert page.status == 200 and page.headers["content-type"].startswith("text/html")
-    assert "swagger-ui" in page.text and 'url: "/api/sync/openapi.json"' in page.text
-    # everything the page loads is served by the API itself, nothing by a third party
+    assert "swagger-ui" in page.text and 'data-document="/api/sync/openapi.json"' in page.text
+    # everything the page loads is served by the API itself, nothing by a third party, and no script is inline
     loaded = re.findall(r'(?:src|href)="([^"]+)"', page.text)
-    assert loaded == ["/api/sync/docs/swagger-ui.css", "/api/sync/docs/swagger-ui-bundle.js"], loaded
-    for path, kind in zip(loaded, ("text/css", "text/javascript")):
+    assert loaded == ["/api/sync/docs/swagger-ui.css", "/api/sync/docs/swagger-ui-bundle.js",
+                      "/api/sync/docs/swagger-init.js"], loaded
+    assert page.text.count("<script") == 2 and "<script>" not in page.text
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+    for path, kind in zip(loaded[:2], ("text/css", "text/javascript")):
         asset = anonymous.get(path)
         assert asset.status == 200 and asset.headers["content-type"].startswith(kind) and len(asset.text) > 100_000
     assert "SwaggerUIBundle" in anonymous.get(loaded[1]).text
+    start = anonymous.get(loaded[2])
+    assert start.status == 200 and start.headers["content-type"].startswith("text/javascript")
+    assert "SwaggerUIBundle" in start.text and "dataset.document" in start.text
     missing = anonymous.get("/api/sync/docs/secrets.txt")
     assert missing.status == 404 and missing.headers["content-type"] == "application/problem+json"
 

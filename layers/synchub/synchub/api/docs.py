@@ -16,6 +16,22 @@ from synchub.settings import get_settings
 # no other function ships them), served by that function: the page loads nothing from a third party.
 SWAGGER_UI_ASSETS = {"swagger-ui.css": "text/css; charset=utf-8",
                      "swagger-ui-bundle.js": "text/javascript; charset=utf-8"}
+# The page's own start-up script, a file too, so the page runs no inline script: it reads the document's address
+# from its <script> element.
+SWAGGER_INIT = "swagger-init.js"
+_INIT_SCRIPT = """window.ui = SwaggerUIBundle({url: document.currentScript.dataset.document, dom_id: "#swagger-ui",
+                              deepLinking: true, persistAuthorization: true});
+"""
+
+
+def docs_csp() -> str:
+    """The docs page's Content-Security-Policy: scripts and styles from the API itself (Swagger UI sets inline
+    style attributes, and draws icons as data: images), requests to the API and the user pool's token URL."""
+    token_url = get_settings().token_url
+    token_origin = "/".join(token_url.split("/", 3)[:3]) if token_url else ""
+    return ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            f"connect-src 'self' {token_origin}".rstrip() + "; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'")
 
 
 @lru_cache(maxsize=1)
@@ -65,10 +81,7 @@ def swagger_page(event: dict[str, Any]) -> str:
 <body>
   <div id="swagger-ui"></div>
   <script src="{assets}/swagger-ui-bundle.js"></script>
-  <script>
-    window.ui = SwaggerUIBundle({{url: "{base_path(event)}/api/sync/openapi.json", dom_id: "#swagger-ui",
-                                 deepLinking: true, persistAuthorization: true}});
-  </script>
+  <script src="{assets}/{SWAGGER_INIT}" data-document="{base_path(event)}/api/sync/openapi.json"></script>
 </body>
 </html>
 """
@@ -76,6 +89,8 @@ def swagger_page(event: dict[str, Any]) -> str:
 
 def swagger_asset(name: str) -> tuple[str, str] | None:
     """(text, content type) of one of Swagger UI's files, or None for any other name."""
+    if name == SWAGGER_INIT:
+        return _INIT_SCRIPT, "text/javascript; charset=utf-8"
     content_type = SWAGGER_UI_ASSETS.get(name)
     if content_type is None:
         return None
