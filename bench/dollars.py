@@ -124,6 +124,8 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
             list_usage = bench.meter.stop()
             assert len(page["tasks"]) == LIST_PAGE, page
             invocations[:] = invocations_of_lifecycle
+            table_names = {bench.stack.refs[logical]: logical for logical in bench.stack.refs
+                           if logical.endswith("Table")}
             s3 = boto3.client("s3")
             stored = sum(o["Size"] for o in s3.list_objects_v2(Bucket=bench.stack.refs["DataLakeBucket"],
                                                                 Prefix=f"ds_orders/").get("Contents", [])
@@ -162,6 +164,7 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
         "change_feed": {"publisher_invocations": stream_batches, "events": events,
                         "note": "one publisher invocation per task write (an upper bound); Lambda reads the DynamoDB "
                                 "stream it is triggered by at no charge"},
+        "write_units_by_table": _writes_by_table(usage, table_names),
         "listing_indexes": _listing_comparison(usage, list_usage, price),
         "invocations": [{"function": name, "ms": round(seconds * 1000, 1), "memory_mb": memory}
                         for name, seconds, memory in invocations],
@@ -177,6 +180,13 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
         "note": "durations are measured here against the in-process emulator, whose latency stands in for "
                 "AWS's; the engine's time is dominated by fetching and writing the rows",
     }
+
+
+def _writes_by_table(usage: Any, table_names: dict[str, str]) -> list[dict[str, Any]]:
+    """The lifecycle's write units per table and kind: items written alone, items written in transactions
+    (which DynamoDB bills double), and the copies the table's indexes take."""
+    return [{"table": table_names.get(table, table), "kind": kind, "write_units": units}
+            for (table, kind), units in sorted(usage.write_units_by.items()) if units]
 
 
 def _listing_comparison(usage: Any, list_usage: Any, price: dict[str, float]) -> dict[str, Any]:

@@ -93,6 +93,8 @@ class Usage:
     reported_write_units: float = 0.0
     # under each ``what_if`` projection: [write units, read units] of the whole stretch
     what_if: dict[str, list[float]] = field(default_factory=dict)
+    # write units by (table, kind): "transaction" or "single" item writes, and "indexes" (their GSI copies)
+    write_units_by: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
         return {"requests": dict(sorted(self.requests.items())), "total_requests": sum(self.requests.values()),
@@ -210,8 +212,11 @@ class AwsMeter:
             new = old if failed else self._get(table, key)
             base = factor * max(1, math.ceil(max(item_size(old), item_size(new)) / WRITE_UNIT))
             self.usage.write_units += base
+            self.usage.write_units_by[(table, "transaction" if transactional else "single")] += base
             changed = not failed and old != new
-            self.usage.write_units += self._index_units(self._shape(table), old, new) if changed else 0
+            indexed = self._index_units(self._shape(table), old, new) if changed else 0
+            self.usage.write_units += indexed
+            self.usage.write_units_by[(table, "indexes")] += indexed
             for label, totals in self.usage.what_if.items():
                 totals[0] += base + (self._index_units(self._shape_if(label, table), old, new) if changed else 0)
         self._before_items = []

@@ -120,14 +120,15 @@ def print_tables(report: dict) -> None:
     if "cold_start" in report:
         rows = report["cold_start"]
         print(f"\nCold start (median of {rows[0]['repeats']} fresh interpreters; baseline = import boto3 and create "
-              "the function's clients; floor = baseline + Powertools logger, validating resolver and one pydantic "
-              "model, no AWS call)")
-        print(f"{'function':28} {'seconds':>8} {'baseline':>9} {'ratio':>6} {'goal':>5} {'floor×':>7} {'RSS MB':>7} "
-              f"{'base MB':>7}")
+              "the function's clients; floors, no AWS call: pt = baseline + Powertools' logger and REST resolver, "
+              "stack = pt + one pydantic model validated)")
+        print(f"{'function':28} {'seconds':>8} {'baseline':>9} {'ratio':>6} {'goal':>5} {'pt×':>6} {'stack×':>7} "
+              f"{'RSS MB':>7} {'base MB':>7}")
         for row in rows:
+            powertools = f"{row['powertools_ratio']:.2f}" if "powertools_ratio" in row else "-"
             floor = f"{row['framework_ratio']:.2f}" if "framework_ratio" in row else "-"
             print(f"{row['function']:28} {row['median_seconds']:8.3f} {row['baseline_median_seconds']:9.3f} "
-                  f"{row['ratio']:6.2f} {row['goal_ratio']:5.1f} {floor:>7} {row['rss_mb']:7.1f} "
+                  f"{row['ratio']:6.2f} {row['goal_ratio']:5.1f} {powertools:>6} {floor:>7} {row['rss_mb']:7.1f} "
                   f"{row['baseline_rss_mb']:7.1f} {_mark(row['meets_goal'])}")
     if "routes" in report:
         print("\nPer route, warm (requests and capacity of one call; time: median handler vs the same requests "
@@ -166,6 +167,8 @@ def print_tables(report: dict) -> None:
             print(f"{item['item']:48} {item['per_lifecycle']:>10} × ${item['unit_usd']:.10f} = "
                   f"${item['usd_per_million_lifecycles']:>8.2f}")
         print(f"{'total':48} {'':>10}   {'':>13}   ${money['usd_per_million_lifecycles']:>8.2f}")
+        print("DynamoDB write units of one lifecycle, by table and kind: " + ", ".join(
+            f"{row['table']} {row['kind']} {row['write_units']:g}" for row in money["write_units_by_table"]))
 
 
 if __name__ == "__main__":

@@ -94,3 +94,5 @@ def test_writes_cost_1kb_units_double_in_transactions_plus_changed_indexes():
     meter._before(model=model("UpdateItem"), params={"TableName": "t", "Key": {"id": {"S": "a"}}})
     meter._after(model=model("UpdateItem"), parsed={}, http_response=SimpleNamespace(status_code=400))
     assert meter.usage.write_units == 12 + 2  # a failed conditional write still costs the item's size
+    assert meter.usage.write_units_by == {("t", "transaction"): 4, ("t", "single"): 2 + 2, ("t", "indexes"): 2 + 4}
+    assert sum(meter.usage.write_units_by.values()) == meter.usage.write_units
