@@ -116,7 +116,7 @@ def test_full_sync_writes_exactly_the_source_rows(api, aws, orders, style):
 
 def progress_seen_at_each_read(monkeypatch, task_id):
     """(status, processed_rows, progress) of the stored task as the engine adds each batch to a part."""
-    from synchub.engine.runner import PartsInProgress
+    from synchub.engine.parts import PartsInProgress
 
     seen, add = [], PartsInProgress.add
 

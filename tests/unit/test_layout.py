@@ -1,7 +1,9 @@
-"""README's layout names every part of the shared package, and the import-linter contract layers all of it."""
+"""README's layout names every part of the shared package, the import-linter contract layers all of it, and a
+module over 300 lines says why in its docstring."""
 
 from __future__ import annotations
 
+import ast
 import tomllib
 
 from tests.conftest import ROOT
@@ -27,3 +29,17 @@ def test_the_layers_contract_covers_every_part():
     layered = {name.strip() for layer in contract["layers"] for name in layer.split("|")}
     assert contract["containers"] == ["synchub"] and contract.get("exhaustive") is True
     assert layered == parts()
+
+
+LONG_MODULE_LINES = 300
+
+
+def test_a_module_over_300_lines_says_why_in_its_docstring():
+    unexplained = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text()
+        if text.count("\n") > LONG_MODULE_LINES:
+            docstring = ast.get_docstring(ast.parse(text)) or ""
+            if "\nSize: " not in docstring:
+                unexplained.append(f"{path.relative_to(PACKAGE)} ({text.count(chr(10))} lines)")
+    assert not unexplained, unexplained

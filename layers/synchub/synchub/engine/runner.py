@@ -6,18 +6,20 @@ update (progress, heartbeat, the lease's fencing counter), then the checkpoint's
 fills, progress alone is stored about once a second. A message redelivered after a crash resumes from the
 last checkpoint and rewrites the same part, so each row lands exactly once. When the invocation runs short of time the runner hands over to a
 fresh invocation through a continuation message.
+
+Size: over 300 lines because the run loop and every way a run ends (finish, pause, fail, continue, retry
+later) share the run's state and together make the exactly-once protocol, which should read in one place;
+the part-filling and checkpoint arithmetic are in ``engine.parts`` and ``engine.checkpoint``.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Callable
 
 from aws_lambda_powertools.metrics import MetricUnit
-
 
 from synchub.connectors.base import Batch, PermanentSourceError, TransientSourceError, newer_than
 from synchub.dal.interfaces import InterfaceStore
@@ -28,7 +30,8 @@ from synchub.models.schedules import ACTIVE_STATUSES
 from synchub.models.tasks import INCREMENTAL_TYPES
 from synchub.aws import SQS_MAX_DELAY_SECONDS
 from synchub.backoff import delay_redelivery
-from synchub.engine.checkpoint import Checkpoint, after_batch, after_part, after_poll, first, progress, resumed
+from synchub.engine.checkpoint import Checkpoint, after_poll, first, progress, resumed
+from synchub.engine.parts import PartsInProgress, part_size_bytes
 from synchub.errors import NotFound
 from synchub.observability import logger, metrics
 from synchub.sources.data_sources import DataSourceService, data_source_service
@@ -242,7 +245,7 @@ class SyncRunner:
             return resumed(Checkpoint.from_stored(stored), previous["id"], incremental=incremental, since=since)
         return first(since=since)
 
-    def _parts(self, run: "PartsInProgress", stream: Any) -> list[dict]:
+    def _parts(self, run: PartsInProgress, stream: Any) -> list[dict]:
         """Every part of the task's result, the earliest attempt's first: the attempts this run resumes (one
         read each, following each checkpoint's pointer back), then this run's own, numbered 1 to n (with
         their rows where this invocation wrote them)."""
@@ -261,7 +264,7 @@ class SyncRunner:
         return [*checkpoint.inherited, *(part for attempt in reversed(chain) for part in attempt), *own]
 
     # ---- endings --------------------------------------------------------------------------------
-    def _result(self, run: "PartsInProgress", stream: Any) -> tuple[dict[str, Any], list]:
+    def _result(self, run: PartsInProgress, stream: Any) -> tuple[dict[str, Any], list]:
         written, destination, rows = self._parts(run, stream), run.destination, run.reading.rows
         if isinstance(destination, LakeDestination):
             return {"destination": "s3", "bucket": destination.bucket, "prefix": destination.prefix,
@@ -269,7 +272,7 @@ class SyncRunner:
         return {"destination": "dynamodb", "table": destination.table, "partition": destination.partition,
                 "rows_written": rows, "batches": len(written)}, written
 
-    def _finish(self, run: "PartsInProgress", status: str, stream: Any) -> None:
+    def _finish(self, run: PartsInProgress, status: str, stream: Any) -> None:
         task, checkpoint, destination = run.task, run.reading, run.destination
         result, parts = self._result(run, stream)
         if status == "success" and isinstance(destination, LakeDestination):
@@ -290,7 +293,7 @@ class SyncRunner:
             run.on_checkpoint(checkpoint.state, checkpoint.max_cursor)  # the last part is written: acknowledge it
         logger.info("task finished", extra={"task_id": task["id"], "status": status, "rows": checkpoint.rows})
 
-    def _pause(self, run: "PartsInProgress", stream: Any) -> str | None:
+    def _pause(self, run: PartsInProgress, stream: Any) -> str | None:
         """Write what was read and store the checkpoint, then park the task (``paused``) until it is resumed;
         None when the pause was withdrawn meanwhile (the run goes on). A realtime sync commits what it wrote
         (as its cancel does), so a paused one that is then cancelled leaves the watermark where it stopped."""
@@ -335,68 +338,6 @@ class SyncRunner:
     def _continue(self, task: dict[str, Any], run_id: str, hop: int) -> None:
         self.lifecycle.continue_run(task, hop=hop, run_id=run_id)
         logger.info("continuing in a fresh invocation", extra={"task_id": task["id"], "hop": hop})
-
-
-def part_size_bytes(settings: Settings) -> int:
-    """Uncompressed bytes per part: the setting, capped at a quarter of the engine's memory."""
-    memory_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or 0)
-    limit_mb = min(settings.part_size_mb, memory_mb / 4) if memory_mb else settings.part_size_mb
-    return max(1, int(limit_mb * 1024 * 1024))
-
-
-class PartsInProgress:
-    """One invocation's share of a run: the part being filled, the checkpoint as read (``reading``) and as
-    stored, and the task as last stored. Progress is stored at most every ``progress_interval`` seconds;
-    the checkpoint only once the part holding its reads is written."""
-
-    def __init__(self, lifecycle: TaskLifecycle, task: dict[str, Any], run_id: str, destination: Any,
-                 checkpoint: Checkpoint, *, part_bytes: int, progress_interval: float):
-        self.lifecycle, self.task, self.run_id, self.destination = lifecycle, task, run_id, destination
-        self.seq = int(task.get("checkpoint_seq") or 0)
-        self.stored = self.reading = checkpoint
-        self.part_bytes, self.progress_interval = part_bytes, progress_interval
-        self.part: Any = None
-        self.written: dict[int, dict[str, Any]] = {}  # parts this invocation wrote: number → key and rows
-        self.changes: dict[str, Any] = {}  # the progress to store next
-        self.stored_at = time.monotonic()
-        # Told each checkpoint once stored (source state, newest cursor): a broker's messages are acknowledged then.
-        self.on_checkpoint: Callable[[Any, Any], None] | None = None
-
-    def add(self, batch: Batch, *, cursor_field: str | None) -> None:
-        if batch.rows:
-            if self.part is None:
-                self.part = self.destination.open_part(self.reading.next_part)
-            self.part.add(batch.rows)
-        self.reading = after_batch(self.reading, batch, cursor_field=cursor_field)
-
-    def close_part(self) -> None:
-        """Write the open part (if any rows are in it)."""
-        if self.part is not None:
-            self.written[self.reading.next_part] = self.part.close()
-            self.reading, self.part = after_part(self.reading), None
-
-    def store(self, *, force: bool = False) -> bool:
-        """Store what is due: once the part is full (or with ``force``: now), the part and then the checkpoint,
-        else progress alone once ``progress_interval`` has passed. False if the run lost the task."""
-        checkpoint = None
-        if force or (self.part is not None and self.part.size >= self.part_bytes):
-            self.close_part()
-            checkpoint = self.reading if self.reading != self.stored else None
-        if checkpoint is None and time.monotonic() - self.stored_at < self.progress_interval:
-            return True
-        changes = {**self.changes, "next_attempt_at": None} if self.task.get("next_attempt_at") else self.changes
-        updated = self.lifecycle.record_progress(self.task["id"], lease_owner=self.run_id, seq=self.seq,
-                                                 changes=changes,
-                                                 checkpoint=checkpoint.stored() if checkpoint else None)
-        if updated is None:
-            logger.info("lost the task to another run; stopping", extra={"task_id": self.task["id"]})
-            return False
-        self.task, self.seq, self.stored_at = updated, int(updated.get("checkpoint_seq") or 0), time.monotonic()
-        if checkpoint is not None:
-            self.stored = checkpoint
-            if self.on_checkpoint is not None:
-                self.on_checkpoint(checkpoint.state, checkpoint.max_cursor)
-        return True
 
 
 def _count_batch(rows: int, seconds: float) -> None:

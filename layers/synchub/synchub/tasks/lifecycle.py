@@ -4,6 +4,9 @@ the engine's lease operations (start, progress, checkpoint, finish). This is all
 Every status change is one DynamoDB transaction: the task's update, conditional on the status and the
 version it was read at, plus the statistics deltas of the change. A lost race surfaces as a failed
 condition and is re-read, never overwritten.
+
+Size: over 300 lines because it is, on purpose, everything the engine needs of a task in one class: the
+transitions and the lease operations share the transaction building and its failure mapping.
 """
 
 from __future__ import annotations
