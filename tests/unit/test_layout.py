@@ -43,3 +43,23 @@ def test_a_module_over_300_lines_says_why_in_its_docstring():
             if "\nSize: " not in docstring:
                 unexplained.append(f"{path.relative_to(PACKAGE)} ({text.count(chr(10))} lines)")
     assert not unexplained, unexplained
+
+
+def test_a_function_local_import_says_why_where_it_stands():
+    """Imports inside functions exist only to keep a cold start small, and say so on their line (or the line
+    above, for a run of imports)."""
+    silent = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        lines = path.read_text().splitlines()
+        for function in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    first = node.lineno - 1
+                    while first > 0 and lines[first - 1].strip().startswith(("import ", "from ")):
+                        first -= 1  # a run of imports is explained once, at its head
+                    explained = "#" in lines[first] or (first > 0 and lines[first - 1].strip().startswith("#"))
+                    if not explained:
+                        silent.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not silent, silent

@@ -25,7 +25,7 @@ def client(service: str, endpoint_url: str | None = None) -> Any:
         found = _clients.get(name)
         if found is None:
             global _session
-            import boto3
+            import boto3  # noqa: PLC0415 - boto3 loads with the first client a process needs
             from botocore.config import Config
 
             if _session is None:

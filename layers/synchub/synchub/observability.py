@@ -36,7 +36,7 @@ def __getattr__(name: str) -> Any:
     if name == "metrics":
         global _metrics
         if _metrics is None:
-            from aws_lambda_powertools import Metrics
+            from aws_lambda_powertools import Metrics  # noqa: PLC0415 - only functions that count build it
 
             _metrics = Metrics(namespace="SyncHub", service="synchub")
         return _metrics

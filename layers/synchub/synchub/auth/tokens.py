@@ -29,7 +29,7 @@ def _jwks_client(url: str) -> Any:
     with _lock:
         found = _jwks_clients.get(url)
         if found is None:
-            import jwt
+            import jwt  # noqa: PLC0415 - PyJWT and cryptography load only when a token is checked
 
             # The key set is cached an hour and fetched again for a key id it does not hold; single keys are not
             # cached apart from it, so a key the pool retired is not trusted for the life of a warm container.
@@ -40,7 +40,7 @@ def _jwks_client(url: str) -> Any:
 
 def verify_access_token(token: str, settings: Settings, scope: str = READ_SCOPE) -> Caller:
     """The caller of a valid access token that carries ``scope``; raises 401/403 problems otherwise."""
-    import jwt
+    import jwt  # noqa: PLC0415 - PyJWT and cryptography load only when a token is checked
 
     issuer = issuer_of(settings)
     url = settings.jwks_url or f"{issuer}/.well-known/jwks.json"

@@ -17,9 +17,13 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from kafka import KafkaConsumer, TopicPartition, errors
+from kafka.structs import OffsetAndMetadata
+
 from synchub.connectors.base import (Batch, PermanentSourceError, SourceErrors, StreamSpec, TransientSourceError,
                                      dig)
 from synchub.models.data_sources import bootstrap_servers
+from synchub.observability import logger
 
 # How long a read waits for records that the high-water mark says exist before it calls the broker stuck.
 STALL_SECONDS = 30.0
@@ -39,8 +43,6 @@ class KafkaSource:
     # ---- connection and errors -----------------------------------------------------------------
     def consumer(self) -> Any:
         if self._consumer is None:
-            from kafka import KafkaConsumer
-
             config = self.config
             options: dict[str, Any] = {
                 "bootstrap_servers": bootstrap_servers(config), "client_id": "synchub", "group_id": self.stream.consumer_group,
@@ -61,8 +63,6 @@ class KafkaSource:
             return call()
 
     def _classify(self, error: Exception) -> Exception | None:
-        from kafka import errors
-
         if isinstance(error, (errors.AuthorizationError, errors.SaslAuthenticationFailedError,
                               errors.UnsupportedSaslMechanismError, errors.IllegalSaslStateError)):
             return PermanentSourceError(f"Kafka refused the client: {error}")
@@ -86,8 +86,6 @@ class KafkaSource:
     def partitions(self) -> list[Any]:
         """The topic's partitions, assigned to this consumer (no group membership)."""
         if self._partitions is None:
-            from kafka import TopicPartition
-
             topic = self.stream.topic or ""
             consumer = self.consumer()
             numbers = self._guarded(lambda: consumer.partitions_for_topic(topic))
@@ -204,15 +202,10 @@ class KafkaSource:
     def _commit_to_group(self, consumer: Any) -> None:
         if not self.stream.consumer_group or not self._committed:
             return
-        from kafka import TopicPartition
-        from kafka.structs import OffsetAndMetadata
-
         offsets = {TopicPartition(self.stream.topic, int(key)): OffsetAndMetadata(value, "synchub", -1)
                    for key, value in self._committed.items()}
         try:
             consumer.commit(offsets)
         except Exception:  # noqa: BLE001 - the group's offsets only inform lag tools; the checkpoint is the truth
-            from synchub.observability import logger
-
             logger.warning("could not commit offsets to the consumer group", exc_info=True,
                            extra={"consumer_group": self.stream.consumer_group})

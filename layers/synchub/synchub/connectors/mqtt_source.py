@@ -21,6 +21,11 @@ import time
 import uuid
 from typing import Any
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
 from synchub.connectors.base import Batch, PermanentSourceError, StreamSpec, TransientSourceError
 from synchub.timeutil import now_iso
 
@@ -51,11 +56,6 @@ class MqttSource:
         return self._client
 
     def _connect(self) -> Any:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
-        from paho.mqtt.subscribeoptions import SubscribeOptions
-
         config = self.config
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5,
                              manual_ack=True)

@@ -10,9 +10,14 @@ checkpoint's last key, so each key lands once, its value read by its type.
 
 from __future__ import annotations
 
+import bisect
 import json
 from datetime import datetime, timezone
 from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from synchub.connectors.base import (Batch, PermanentSourceError, SourceErrors, StreamSpec, TransientSourceError,
                                      newer_than)
@@ -59,10 +64,6 @@ class RedisSource:
     # ---- connection and errors -----------------------------------------------------------------
     def client(self) -> Any:
         if self._client is None:
-            import redis
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
-
             config = self.config
             self._client = redis.Redis(
                 # one attempt: a failure is the engine's to retry (through the queue, with backoff), and a
@@ -84,8 +85,6 @@ class RedisSource:
             return call()
 
     def _classify(self, error: Exception) -> Exception | None:
-        import redis
-
         if isinstance(error, redis.exceptions.AuthenticationError):
             return PermanentSourceError(f"Redis refused the login: {error}")
         if isinstance(error, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
@@ -147,8 +146,6 @@ class RedisSource:
         return self._keys
 
     def _read_keys(self, state: dict[str, Any] | None, batch_size: int) -> Batch:
-        import bisect
-
         names = self._key_names()
         after = (state or {}).get("after_key")
         start = bisect.bisect_right(names, after) if after is not None else 0

@@ -194,7 +194,7 @@ class PostgresSource(SqlSource):
 
     def connection(self) -> Any:
         if self._connection is None:
-            import psycopg
+            import psycopg  # noqa: PLC0415 - one module serves two drivers: load only the one a task uses
 
             config = self.settings
             port = int(config.get("port") or 5432)
@@ -211,7 +211,7 @@ class PostgresSource(SqlSource):
 
     def translate_errors(self) -> Any:
         def classify(error: Exception) -> Exception | None:
-            import psycopg
+            import psycopg  # noqa: PLC0415 - one module serves two drivers: load only the one a task uses
 
             if not isinstance(error, psycopg.Error):
                 return None
@@ -238,7 +238,7 @@ class MySqlSource(SqlSource):
 
     def connection(self) -> Any:
         if self._connection is None:
-            import pymysql
+            import pymysql  # noqa: PLC0415 - one module serves two drivers: load only the one a task uses
 
             config = self.settings
             with self.translate_errors():
@@ -252,7 +252,7 @@ class MySqlSource(SqlSource):
 
     def translate_errors(self) -> Any:
         def classify(error: Exception) -> Exception | None:
-            import pymysql
+            import pymysql  # noqa: PLC0415 - one module serves two drivers: load only the one a task uses
 
             if not isinstance(error, pymysql.err.Error):
                 return None

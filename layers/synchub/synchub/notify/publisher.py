@@ -11,6 +11,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from synchub.dal.subscriptions import SubscriptionStore
 from synchub.dal.data_sources import DataSourceStore
 from synchub.notify.events import StateChangePublisher
@@ -92,8 +94,6 @@ class TaskPublisher:
     def _count(self, changes: list[TaskChange]) -> None:
         if self.metrics is None:
             return
-        from aws_lambda_powertools.metrics import MetricUnit
-
         for change in changes:
             if change.kind != "status":
                 continue
