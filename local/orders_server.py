@@ -17,6 +17,7 @@ class OrdersServer:
 
     def __init__(self, rows: int):
         self.rows = rows
+        self.row = demo_row  # row n (1-based) as served; tests may serve other rows
         self.failures: list[int] = []
         self.delay = 0.0
         self.requests = 0
@@ -68,7 +69,7 @@ class OrdersServer:
         else:
             return 404, {"error": "not found"}
         last = min(self.rows, first + size - 1)
-        data = [demo_row(n) for n in range(first, last + 1)]
+        data = [self.row(n) for n in range(first, last + 1)]
         payload = {"items": data, "meta": {"total": self.rows}}
         more = last < self.rows
         if url.path == "/orders-cursor":

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Protocol
+from decimal import Decimal
+from typing import Any, Callable, Collection, Literal, Protocol
 
 from synchub.models.streams import StreamSpec
 
@@ -48,12 +51,19 @@ class Batch:
     rows: list[dict[str, Any]]
     state: dict[str, Any] | None  # where the next batch starts; None when the source is exhausted
     total_rows: int | None = None
-    # The newest cursor value the batch covers, for sources whose cursor is not a row field (file times).
+    # The newest cursor value the batch covers, for sources whose cursor is not a row field (file times),
+    # and the keys of what it read at exactly that value (the objects modified then).
     cursor: Any = None
+    cursor_keys: tuple[Any, ...] = ()
 
 
 class Source(Protocol):
-    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None) -> Batch: ...
+    """``read`` returns the batch after ``state``; an incremental read returns what lies at or past
+    ``watermark``, less what ``delivered`` names: the keys (``boundary_key``) of what earlier runs delivered at
+    exactly the watermark. Sources whose positions are unique (offsets, entry ids) read past it."""
+
+    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None,
+             delivered: Collection[Any] | None = ()) -> Batch: ...
 
     def close(self) -> None: ...
 
@@ -103,6 +113,9 @@ def dig(document: Any, path: str | None) -> Any:
     return node
 
 
+NUMBERS = (int, float, Decimal)
+
+
 def newer_than(value: Any, watermark: Any) -> bool:
     """Whether a cursor value lies past the watermark: numbers numerically, lists element by element (Redis
     entry ids as [ms, seq]), maps of positions when any position is further on (Kafka offsets per partition),
@@ -111,7 +124,7 @@ def newer_than(value: Any, watermark: Any) -> bool:
         return True
     if value is None:
         return False
-    if isinstance(value, (int, float)) and isinstance(watermark, (int, float)):
+    if isinstance(value, NUMBERS) and isinstance(watermark, NUMBERS):
         return value > watermark
     if isinstance(value, dict) and isinstance(watermark, dict):
         return any(newer_than(position, watermark.get(key)) for key, position in value.items())
@@ -126,3 +139,53 @@ def newest(current: Any, value: Any) -> Any:
         return {**current, **{key: position for key, position in value.items()
                               if newer_than(position, current.get(key))}}
     return value if newer_than(value, current) else current
+
+
+def at_or_past(value: Any, watermark: Any) -> bool:
+    """Whether a cursor value lies at or past the watermark (incremental reads include the boundary)."""
+    return watermark is None or (value is not None and not newer_than(watermark, value))
+
+
+def same_position(value: Any, other: Any) -> bool:
+    """Whether two cursor values stand at the same place in the cursor's order."""
+    return value is not None and other is not None and not newer_than(value, other) and not newer_than(other, value)
+
+
+# How many keys a boundary keeps: past that many rows sharing the newest cursor value, the next run reads them
+# all again (duplicates, never a loss).
+BOUNDARY_KEYS_MAX = 1000
+
+
+def boundary_key(row: dict[str, Any], primary_key: str | None) -> Any:
+    """What names a row at the boundary: its primary key value, else a digest of the whole row."""
+    if primary_key and row.get(primary_key) is not None:
+        value = row[primary_key]
+        return value if isinstance(value, (int, str)) else str(value)
+    text = json.dumps(row, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def cursor_boundary(rows: list[dict[str, Any]], cursor_field: str,
+                    key: Callable[[dict[str, Any]], Any]) -> tuple[Any, tuple[Any, ...]]:
+    """The newest cursor value among ``rows`` and the keys of the rows at exactly that value."""
+    value, keys = None, []
+    for row in rows:
+        cursor = row.get(cursor_field)
+        if cursor is None:
+            continue
+        if newer_than(cursor, value):
+            value, keys = cursor, [key(row)]
+        elif same_position(cursor, value):
+            keys.append(key(row))
+    return value, tuple(keys)
+
+
+def not_delivered(rows: list[dict[str, Any]], cursor_field: str, primary_key: str | None, watermark: Any,
+                  delivered: Collection[Any] | None) -> list[dict[str, Any]]:
+    """The rows at or past ``watermark``, less those an earlier run delivered at exactly the watermark."""
+    kept = [row for row in rows if at_or_past(row.get(cursor_field), watermark)]
+    if not delivered or watermark is None:
+        return kept
+    known = set(delivered)
+    return [row for row in kept if not (same_position(row.get(cursor_field), watermark)
+                                        and boundary_key(row, primary_key) in known)]

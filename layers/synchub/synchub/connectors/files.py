@@ -1,8 +1,9 @@
 """Files in S3 as a source: CSV, JSON (an array, or records at ``records_path``) and JSON Lines.
 
 Objects under the prefix are read in key order; a checkpoint is (last finished key, current key, rows
-taken from it). Incremental runs take only objects modified after the watermark (the newest
-modification time of the objects a successful run read).
+taken from it). Incremental runs take only objects modified at or after the watermark (the newest
+modification time of the objects a successful run read), less the objects that run read at exactly that time:
+S3 keeps modification times to the second, so two objects can share one.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ import csv
 import gzip
 import io
 import json
-from typing import Any
+from typing import Any, Collection
 
 from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
 
 from synchub import aws
-from synchub.connectors.base import Batch, PermanentSourceError, StreamSpec, TransientSourceError, dig
+from synchub.connectors.base import BOUNDARY_KEYS_MAX, Batch, PermanentSourceError, StreamSpec, TransientSourceError, dig
 
 TRANSIENT_S3 = frozenset({"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling"})
 
@@ -40,7 +41,7 @@ class S3FileSource:
         except BotoConnectionError as error:
             raise TransientSourceError(f"S3 unreachable: {type(error).__name__}") from error
 
-    def _objects_after(self, key: str | None, watermark: Any) -> list[dict[str, Any]]:
+    def _objects_after(self, key: str | None, watermark: Any, delivered: Collection[Any]) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix, "MaxKeys": 1000}
         if key:
             params["StartAfter"] = key
@@ -51,7 +52,8 @@ class S3FileSource:
                 if obj["Key"].endswith("/"):
                     continue
                 modified = obj["LastModified"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-                if watermark is None or modified > str(watermark):
+                if watermark is None or modified > str(watermark) or (
+                        modified == str(watermark) and obj["Key"] not in delivered):
                     found.append({"key": obj["Key"], "modified": modified})
             if not response.get("IsTruncated") or len(found) >= 100:
                 return found
@@ -81,26 +83,32 @@ class S3FileSource:
         self._cache = (key, rows)
         return rows
 
-    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None) -> Batch:
+    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None,
+             delivered: Collection[Any] | None = ()) -> Batch:
         state = dict(state or {"done": None, "key": None, "offset": 0, "modified": None})
         rows: list[dict[str, Any]] = []
-        newest = state.get("modified")
+        newest, newest_keys = state.get("modified"), list(state.get("modified_keys") or [])
         while len(rows) < batch_size:
             if state["key"] is None:
-                upcoming = self._objects_after(state["done"], watermark)
+                upcoming = self._objects_after(state["done"], watermark, set(delivered or ()))
                 if not upcoming:
-                    return Batch(rows, None, None, cursor=newest)
+                    break
                 state.update(key=upcoming[0]["key"], offset=0, key_modified=upcoming[0]["modified"])
+                modified = state["key_modified"]
+                if newest is None or modified > newest:
+                    newest, newest_keys = modified, [state["key"]]
+                elif modified == newest and len(newest_keys) <= BOUNDARY_KEYS_MAX:  # one more tells it overflowed
+                    newest_keys.append(state["key"])
             file_rows = self._rows(state["key"])
             take = file_rows[state["offset"]: state["offset"] + batch_size - len(rows)]
             rows.extend(take)
             state["offset"] += len(take)
-            if state.get("key_modified") and (newest is None or state["key_modified"] > newest):
-                newest = state["key_modified"]
             if state["offset"] >= len(file_rows):
                 state.update(done=state["key"], key=None, offset=0)
-        state["modified"] = newest
-        return Batch(rows, state, None, cursor=newest)
+        else:
+            state.update(modified=newest, modified_keys=newest_keys)
+            return Batch(rows, state, None, cursor=newest, cursor_keys=tuple(newest_keys))
+        return Batch(rows, None, None, cursor=newest, cursor_keys=tuple(newest_keys))
 
     def close(self) -> None:
         self._cache = None

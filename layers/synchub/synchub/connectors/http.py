@@ -6,13 +6,13 @@ to another scheme, host or port fails the sync with DESTINATION_NOT_ALLOWED inst
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Collection
 from urllib.parse import urlencode, urljoin
 
 import urllib3
 
 from synchub.connectors.base import (Batch, DestinationRefused, PermanentSourceError, StreamSpec,
-                                     TransientSourceError, dig, newer_than)
+                                     TransientSourceError, dig, not_delivered)
 from synchub.outbound import url_origin
 
 # No automatic retries (the engine retries through the queue, with backoff) and no automatic redirects: they
@@ -84,8 +84,10 @@ class HttpSource:
         except ValueError as error:
             raise PermanentSourceError("the source did not return JSON") from error
 
-    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None) -> Batch:
-        """Whole pages until at least ``batch_size`` rows (or the end): checkpoints fall on page boundaries."""
+    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None,
+             delivered: Collection[Any] | None = ()) -> Batch:
+        """Whole pages until at least ``batch_size`` rows (or the end): checkpoints fall on page boundaries.
+        With a cursor field and a watermark, only rows at or past it that were not ``delivered`` at it."""
         pagination = self.stream.pagination
         state = dict(state or {})
         rows: list[dict[str, Any]] = []
@@ -101,7 +103,8 @@ class HttpSource:
                 total = int(found) if isinstance(found, (int, float)) else None
             page_rows = [r for r in records if isinstance(r, dict)]
             if self.stream.cursor_field and watermark is not None:
-                page_rows = [r for r in page_rows if newer_than(r.get(self.stream.cursor_field), watermark)]
+                page_rows = not_delivered(page_rows, self.stream.cursor_field, self.stream.primary_key, watermark,
+                                          delivered)
             rows.extend(page_rows)
             next_state = self._next_state(state, document, len(records), size)
             if next_state is None:

@@ -104,7 +104,8 @@ class KafkaSource:
                 consumer.close(autocommit=False)
 
     # ---- reading --------------------------------------------------------------------------------
-    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None) -> Batch:
+    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None,
+             delivered: Any = ()) -> Batch:  # positions are unique: nothing is delivered at the watermark twice
         partitions = self.partitions()
         consumer = self.consumer()
         starting = state is None

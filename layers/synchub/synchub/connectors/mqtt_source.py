@@ -120,7 +120,8 @@ class MqttSource:
                 client.loop_stop()
 
     # ---- reading --------------------------------------------------------------------------------
-    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None) -> Batch:
+    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None,
+             delivered: Any = ()) -> Batch:  # positions are unique: nothing is delivered at the watermark twice
         if not self.persistent:
             return self._read_retained(state, batch_size)
         self.client()

@@ -107,7 +107,8 @@ class RedisSource:
                 self._client = None
 
     # ---- reading --------------------------------------------------------------------------------
-    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None) -> Batch:
+    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None,
+             delivered: Any = ()) -> Batch:  # positions are unique: nothing is delivered at the watermark twice
         if self.stream.stream_key:
             return self._read_stream(state, batch_size, watermark)
         return self._read_keys(state, batch_size)

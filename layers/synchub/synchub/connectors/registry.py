@@ -4,7 +4,7 @@ Each connector is imported when it is chosen: a function that syncs from HTTP ne
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from synchub.connectors.base import Destination, DestinationRefused, PermanentSourceError, Source, StreamSpec
 from synchub.connectors.lake import LakeDestination
@@ -108,8 +108,9 @@ class GuardedSource:
                 raise DestinationRefused(f"Not allowed to connect: {refused[0]}.") from error
             raise
 
-    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None) -> Any:
-        return self._guarded(lambda: self.source.read(state, batch_size, watermark))
+    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None,
+             delivered: Collection[Any] | None = ()) -> Any:
+        return self._guarded(lambda: self.source.read(state, batch_size, watermark, delivered))
 
     def close(self) -> None:
         self._guarded(self.source.close)

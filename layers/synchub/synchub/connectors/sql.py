@@ -7,11 +7,11 @@ import re
 from abc import ABC, abstractmethod
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, Collection
 from uuid import UUID
 
 from synchub.connectors.base import (Batch, PermanentSourceError, SourceErrors, StreamSpec,
-                                     TransientSourceError)
+                                     TransientSourceError, boundary_key, cursor_boundary)
 from synchub.outbound import DestinationNotAllowed, current_guard
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
@@ -113,28 +113,39 @@ class SqlSource(ABC):
             return f"({self.stream.query.rstrip().rstrip(';')}) AS synchub_q"
         return self.quote(self.stream.table_name or "")
 
-    def _where(self, after: list[Any] | None, watermark: Any) -> tuple[str, list[Any]]:
+    def _where(self, after: list[Any] | None, watermark: Any,
+               delivered: Collection[Any] | None) -> tuple[str, list[Any]]:
         clauses, params = [], []
         if after is not None:
             columns = ", ".join(self.quote(c) for c in self.order)
             clauses.append(f"({columns}) > ({', '.join(['%s'] * len(after))})")
             params.extend(after)
         if self.incremental and watermark is not None:
-            clauses.append(f"{self.quote(self.stream.cursor_field or '')} > %s")
-            params.append(watermark)
+            cursor = self.quote(self.stream.cursor_field or "")
+            if delivered:  # the rows at the watermark, less those earlier runs delivered (by primary key)
+                keys = list(delivered)
+                clauses.append(f"({cursor} > %s OR ({cursor} = %s AND {self.quote(self.order[-1])} NOT IN "
+                               f"({', '.join(['%s'] * len(keys))})))")
+                params.extend([watermark, watermark, *keys])
+            else:
+                clauses.append(f"{cursor} >= %s")
+                params.append(watermark)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     # ---- reading --------------------------------------------------------------------------------
-    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None) -> Batch:
+    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None,
+             delivered: Collection[Any] | None = ()) -> Batch:
+        """The next page in key order; an incremental one at or past ``watermark``, less the rows whose primary
+        keys are ``delivered`` at exactly it. The batch carries its newest cursor value and the keys at it."""
         after = (state or {}).get("after")
-        where, params = self._where(after, watermark)
+        where, params = self._where(after, watermark, delivered)
         order_by = ", ".join(self.quote(c) for c in self.order)
         sql = f"SELECT * FROM {self.relation()}{where} ORDER BY {order_by} LIMIT {int(batch_size)}"
         total = None
         with self.translate_errors():
             cursor = self.connection().cursor()
             if state is None:
-                count_where, count_params = self._where(None, watermark)
+                count_where, count_params = self._where(None, watermark, delivered)
                 cursor.execute(f"SELECT COUNT(*) FROM {self.relation()}{count_where}", count_params)
                 total = int(self._first_value(cursor.fetchone()))
             cursor.execute(sql, params)
@@ -148,7 +159,11 @@ class SqlSource(ABC):
             if rows and column not in rows[0]:
                 raise PermanentSourceError(f"column '{column}' is not in the source rows")
         next_state = {"after": [rows[-1][c] for c in self.order]} if len(rows) == batch_size else None
-        return Batch(rows, next_state, total)
+        if not self.stream.cursor_field:
+            return Batch(rows, next_state, total)
+        key = self.order[-1]
+        newest_value, keys = cursor_boundary(rows, self.stream.cursor_field, lambda row: boundary_key(row, key))
+        return Batch(rows, next_state, total, cursor=newest_value, cursor_keys=keys)
 
     @staticmethod
     def _first_value(raw: Any) -> Any:

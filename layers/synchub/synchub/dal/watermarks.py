@@ -1,4 +1,5 @@
-"""Incremental watermarks: the newest cursor value committed per (data source, interface).
+"""Incremental watermarks: the newest cursor value committed per (data source, interface), with the keys of
+the rows delivered at exactly that value (so the next run reads the boundary again, less those rows).
 
 They live in the data sources table under keys no data source id can take (``#`` is not allowed in ids),
 outside its listing index."""
@@ -22,19 +23,31 @@ class WatermarkStore:
         return {"id": {"S": f"{data_source_id}#watermark#{interface_id}"}}
 
     def get(self, data_source_id: str, interface_id: str) -> Any:
+        return self.boundary(data_source_id, interface_id)[0]
+
+    def boundary(self, data_source_id: str, interface_id: str) -> tuple[Any, tuple[Any, ...] | None]:
+        """The watermark and the keys delivered at exactly it (None: not known, so the boundary is read whole)."""
         response = aws.client("dynamodb").get_item(TableName=self.table, Key=self.key(data_source_id, interface_id),
                                                    ConsistentRead=True)
-        item = from_item(response.get("Item"))
-        return item.get("watermark") if item else None
+        item = from_item(response.get("Item")) or {}
+        keys = item.get("boundary_keys")
+        return item.get("watermark"), tuple(keys) if isinstance(keys, list) else None
 
-    def set_op(self, data_source_id: str, interface_id: str, value: Any, task_id: str) -> dict[str, Any]:
+    def set_op(self, data_source_id: str, interface_id: str, value: Any, task_id: str,
+               keys: tuple[Any, ...] | None = None) -> dict[str, Any]:
         """A transaction item that moves the watermark (written with the run that committed the rows)."""
+        values = {":wm": to_attr(value), ":now": to_attr(now_iso()), ":task": to_attr(task_id)}
+        expression = "SET watermark = :wm, updated_at = :now, set_by = :task"
+        if keys is None:
+            expression += " REMOVE boundary_keys"
+        else:
+            expression += ", boundary_keys = :keys"
+            values[":keys"] = to_attr(list(keys))
         return {
             "Update": {
                 "TableName": self.table,
                 "Key": self.key(data_source_id, interface_id),
-                "UpdateExpression": "SET watermark = :wm, updated_at = :now, set_by = :task",
-                "ExpressionAttributeValues": {":wm": to_attr(value), ":now": to_attr(now_iso()),
-                                              ":task": to_attr(task_id)},
+                "UpdateExpression": expression,
+                "ExpressionAttributeValues": values,
             }
         }

@@ -40,12 +40,12 @@ class PartsInProgress:
         # Told each checkpoint once stored (source state, newest cursor): a broker's messages are acknowledged then.
         self.on_checkpoint: Callable[[Any, Any], None] | None = None
 
-    def add(self, batch: Batch, *, cursor_field: str | None) -> None:
+    def add(self, batch: Batch, *, cursor_field: str | None, primary_key: str | None = None) -> None:
         if batch.rows:
             if self.part is None:
                 self.part = self.destination.open_part(self.reading.next_part)
             self.part.add(batch.rows)
-        self.reading = after_batch(self.reading, batch, cursor_field=cursor_field)
+        self.reading = after_batch(self.reading, batch, cursor_field=cursor_field, primary_key=primary_key)
 
     def close_part(self) -> None:
         """Write the open part (if any rows are in it)."""

@@ -30,7 +30,7 @@ from synchub.models.schedules import ACTIVE_STATUSES
 from synchub.models.tasks import INCREMENTAL_TYPES
 from synchub.aws import SQS_MAX_DELAY_SECONDS
 from synchub.backoff import delay_redelivery
-from synchub.engine.checkpoint import Checkpoint, after_poll, first, progress, resumed
+from synchub.engine.checkpoint import Checkpoint, after_poll, first, progress, read_from, resumed
 from synchub.engine.parts import PartsInProgress, part_size_bytes
 from synchub.errors import NotFound
 from synchub.observability import logger, metrics
@@ -148,6 +148,7 @@ class SyncRunner:
         timeout = config.get("timeout")
         incremental = task["task_type"] in INCREMENTAL_TYPES
         realtime = task["task_type"] == "realtime_sync"
+        lookback = stream.lookback_seconds if incremental else 0
         problem = incremental_problem(data_source["type"], stream, task["task_type"]) if incremental else None
         if problem:
             raise PermanentSourceError(problem)
@@ -189,13 +190,13 @@ class SyncRunner:
                         batch: Batch = ahead.result()
                         ahead = None
                     else:
-                        batch = source.read(run.reading.state, batch_size, watermark=run.reading.since)
+                        batch = source.read(run.reading.state, batch_size, *read_from(run.reading, lookback))
                 except (PermanentSourceError, TransientSourceError):
                     run.store(force=True)  # what was read before the failure is kept: a retry goes on from there
                     raise
                 if batch.state is not None:
-                    ahead = reader.submit(source.read, batch.state, batch_size, run.reading.since)
-                run.add(batch, cursor_field=stream.cursor_field)
+                    ahead = reader.submit(source.read, batch.state, batch_size, *read_from(run.reading, lookback))
+                run.add(batch, cursor_field=stream.cursor_field, primary_key=stream.primary_key)
                 cycle_done = batch.state is None
                 total = batch.total_rows if batch.total_rows is not None else \
                     run.changes.get("total_rows", run.task.get("total_rows"))  # a source may count only once
@@ -238,12 +239,14 @@ class SyncRunner:
     def _initial_checkpoint(self, task: dict[str, Any], stream: Any, incremental: bool) -> Checkpoint:
         """Where a run starts: a failed attempt's checkpoint (for a retry), else the beginning, past the
         committed watermark for incremental syncs."""
-        since = self.watermarks.get(task["data_source_id"], stream.interface_id) if incremental else None
+        since, since_keys = self.watermarks.boundary(task["data_source_id"], stream.interface_id) \
+            if incremental else (None, ())
         previous = self.lifecycle.find(task["resume_from"]) if task.get("resume_from") else None
         stored = self.lifecycle.checkpoint_of(previous) if previous else None
         if stored:
-            return resumed(Checkpoint.from_stored(stored), previous["id"], incremental=incremental, since=since)
-        return first(since=since)
+            return resumed(Checkpoint.from_stored(stored), previous["id"], incremental=incremental, since=since,
+                           since_keys=since_keys)
+        return first(since=since, since_keys=since_keys)
 
     def _parts(self, run: PartsInProgress, stream: Any) -> list[dict]:
         """Every part of the task's result, the earliest attempt's first: the attempts this run resumes (one
@@ -316,7 +319,7 @@ class SyncRunner:
         if checkpoint.max_cursor is None or not self._moves_watermark(task, stream, checkpoint):
             return []
         return [self.watermarks.set_op(task["data_source_id"], stream.interface_id, checkpoint.max_cursor,
-                                       task["id"])]
+                                       task["id"], checkpoint.max_cursor_keys)]
 
     def _moves_watermark(self, task: dict[str, Any], stream: Any, checkpoint: Checkpoint) -> bool:
         """Incremental and realtime runs commit the newest cursor they copied; a full sync copied everything up

@@ -56,4 +56,6 @@ class StreamSpec(BaseModel):
     # keys
     cursor_field: str | None = None
     primary_key: str | None = None
+    # incremental reads also take rows up to this many seconds older than the watermark (late commits)
+    lookback_seconds: int = Field(default=0, ge=0, le=30 * 86400)
     destination: Literal["s3", "dynamodb"] = "s3"
