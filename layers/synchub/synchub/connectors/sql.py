@@ -5,53 +5,14 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any, Collection
-from uuid import UUID
 
 from synchub.connectors.base import (Batch, PermanentSourceError, SourceErrors, StreamSpec,
                                      TransientSourceError, boundary_key, cursor_boundary)
+from synchub.connectors.sql_values import exact_postgres_values, json_rows
 from synchub.outbound import DestinationNotAllowed, current_guard
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
-
-
-def _decimal(value: Decimal) -> int | float:
-    return int(value) if value == value.to_integral_value() else float(value)
-
-
-def jsonable(value: Any) -> Any:
-    """One driver value as a JSON-ready value."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (date, time)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return _decimal(value)
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex()
-    return value
-
-
-_NATIVE = frozenset({str, int, float, bool, type(None)})
-_CONVERTERS: dict[type, Any] = {datetime: datetime.isoformat, date: date.isoformat, time: time.isoformat,
-                                Decimal: _decimal, UUID: str, bytes: bytes.hex}
-
-
-def json_rows(names: list[str], raws: list[Any]) -> list[dict[str, Any]]:
-    """Rows as dicts of JSON-ready values, converted column by column: only columns holding values JSON
-    cannot carry (decimals, dates, UUIDs, bytes) are touched, each with the converter of its type."""
-    columns = list(zip(*raws))
-    for index, column in enumerate(columns):
-        kinds = set(map(type, column)) - _NATIVE
-        if not kinds:
-            continue
-        convert = _CONVERTERS.get(next(iter(kinds)), jsonable) if len(kinds) == 1 else jsonable
-        columns[index] = tuple(value if type(value) in _NATIVE else convert(value) for value in column)
-    return [dict(zip(names, values)) for values in zip(*columns)]
 
 
 class SqlSource(ABC):
@@ -153,7 +114,7 @@ class SqlSource(ABC):
             fetched = cursor.fetchall()
             if fetched and isinstance(fetched[0], dict):  # a driver configured for dict rows
                 fetched = [[raw[n] for n in names] for raw in fetched]
-            rows = json_rows(names, fetched)
+            rows = json_rows(names, fetched, self.utc_columns(cursor.description))
             cursor.close()
         for column in self.order:
             if rows and column not in rows[0]:
@@ -164,6 +125,10 @@ class SqlSource(ABC):
         key = self.order[-1]
         newest_value, keys = cursor_boundary(rows, self.stream.cursor_field, lambda row: boundary_key(row, key))
         return Batch(rows, next_state, total, cursor=newest_value, cursor_keys=keys)
+
+    def utc_columns(self, description: Any) -> frozenset[int]:
+        """The columns whose naive times are UTC (none, unless the driver says otherwise)."""
+        return frozenset()
 
     @staticmethod
     def _first_value(raw: Any) -> Any:
@@ -222,6 +187,7 @@ class PostgresSource(SqlSource):
                     sslmode=config.get("sslmode") or "prefer", autocommit=True,
                     application_name="synchub",
                 )
+                exact_postgres_values(self._connection)
         return self._connection
 
     def translate_errors(self) -> Any:
@@ -262,8 +228,14 @@ class MySqlSource(SqlSource):
                     user=config.get("user") or config.get("username"), password=config.get("password") or "",
                     connect_timeout=int(config.get("connect_timeout") or 10), read_timeout=60,
                     cursorclass=pymysql.cursors.Cursor, autocommit=True, charset="utf8mb4",
+                    init_command="SET time_zone = '+00:00'",  # TIMESTAMP columns read as UTC
                 )
         return self._connection
+
+    def utc_columns(self, description: Any) -> frozenset[int]:
+        from pymysql.constants import FIELD_TYPE  # noqa: PLC0415 - one module serves two drivers
+
+        return frozenset(index for index, column in enumerate(description or ()) if column[1] == FIELD_TYPE.TIMESTAMP)
 
     def translate_errors(self) -> Any:
         def classify(error: Exception) -> Exception | None:
