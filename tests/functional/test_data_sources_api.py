@@ -307,12 +307,13 @@ def test_invalid_message_system_sources_are_422_naming_the_field(api, body, comp
     assert api.get("/api/sync/data-sources").json["data_sources"] == []  # nothing stored
 
 
-SHAPED = {  # (where in connection_config, the secret value): each is kept write-only
-    "dbPassword": ("dbPassword", "s3cr3t-camel"),
-    "access-token": ("access-token", "s3cr3t-kebab"),
-    "clientSecret": ("clientSecret", "s3cr3t-client"),
+SHAPED = {  # (where in connection_config's free-form headers and query_params, the secret value): each is kept
+    # write-only
+    "dbPassword": ("query_params/dbPassword", "s3cr3t-camel"),
+    "access-token": ("headers/access-token", "s3cr3t-kebab"),
+    "clientSecret": ("query_params/clientSecret", "s3cr3t-client"),
     "Cookie header": ("headers/Cookie", "session=s3cr3t-cookie"),
-    "in a list": ("accounts/1/api_key", "s3cr3t-in-list"),
+    "in a list": ("query_params/accounts/1/api_key", "s3cr3t-in-list"),
     "query parameter": ("query_params/apiKey", "s3cr3t-query"),
 }
 
@@ -324,7 +325,7 @@ def test_each_secret_shape_is_kept_in_secrets_manager_and_masked(api, aws, shape
 
     path, value = SHAPED[shape]
     config = merge_secrets({"base_url": "https://crm.example.com/v2", "headers": {"Accept": "application/json"},
-                            "accounts": [{"name": "a"}, {"name": "b"}], "query_params": {}}, {path: value})
+                            "query_params": {"accounts": [{"name": "a"}, {"name": "b"}]}}, {path: value})
     created = api.post("/api/sync/data-sources", {"id": "ds_shape", "name": "shape", "type": "http",
                                                   "connection_config": config})
     assert created.status == 201, created.text
@@ -335,6 +336,14 @@ def test_each_secret_shape_is_kept_in_secrets_manager_and_masked(api, aws, shape
     assert value not in json.dumps(stored["Item"])
     _, resolved = data_source_service().resolved_connection("ds_shape")
     assert json.dumps(value) in json.dumps(resolved)  # the engine still gets it
+
+
+def test_an_unknown_credential_key_is_refused_without_echoing_its_value(api, aws):
+    response = api.post("/api/sync/data-sources", {"id": "ds_key", "name": "key", "type": "http", "connection_config": {
+        "base_url": "https://crm.example.com/v2", "clientSecret": "s3cr3t-client"}})
+    assert_problem(response, 422, "VALIDATION_FAILED")
+    assert "clientSecret" in response.text and "s3cr3t" not in response.text
+    assert api.get("/api/sync/data-sources/ds_key").status == 404
 
 
 @pytest.mark.parametrize("body, where", [

@@ -43,11 +43,11 @@ def test_an_unpaired_surrogate_is_a_400(api, aws, data_source):
     }}}}}}}}}}}}}}}}}, "deeper than 32"),
 ])
 def test_free_form_json_that_dynamodb_cannot_store_is_a_422(api, aws, data_source, parameters, where):
-    task = api.post("/api/sync/tasks", {**CREATE, "parameters": parameters})
+    task = api.post("/api/sync/tasks", {**CREATE, "parameters": {"query_params": parameters}})
     assert task.status == 422 and where in task.text, task.text
     source = api.put("/api/sync/data-sources/ds_test", {
         "name": "Test source", "type": "http",
-        "connection_config": {"base_url": "http://api.example.invalid/api", "extra": parameters}})
+        "connection_config": {"base_url": "http://api.example.invalid/api", "query_params": parameters}})
     assert source.status == 422 and where in source.text
     assert api.get("/api/sync/data-sources/ds_test").json["connection_config"] == {"base_url": "http://api.example.invalid/api"}
     assert all_tasks(aws.refs["TasksTable"]) == []
@@ -74,11 +74,11 @@ WEBSOCKET_MESSAGE_LIMIT = 128 * 1024
 
 
 def padded(size: int, **fields) -> dict:
-    """A configuration of exactly ``size`` bytes as compact JSON."""
+    """A configuration of exactly ``size`` bytes as compact JSON (padded in its free-form query_params)."""
     import json
 
-    base = {**fields, "pad": ""}
-    base["pad"] = "x" * (size - len(json.dumps(base, separators=(",", ":")).encode()))
+    base = {**fields, "query_params": {"pad": ""}}
+    base["query_params"]["pad"] = "x" * (size - len(json.dumps(base, separators=(",", ":")).encode()))
     return base
 
 
@@ -126,9 +126,10 @@ def test_nesting_is_judged_before_parsing_and_brackets_in_strings_do_not_count(a
     response = api.post("/api/sync/tasks", body='{"parameters": {"a": ' + "[" * 63 + "]" * 63 + "}}")
     assert response.status == 400 and "more than 64 levels" in response.json["detail"], response.text
     stored_limit = api.post("/api/sync/tasks", body='{"data_source_id": "ds_test", "task_type": "full_sync", '
-                            '"parameters": {"a": ' + "[" * 40 + "]" * 40 + "}}")
+                            '"parameters": {"body": {"a": ' + "[" * 40 + "]" * 40 + "}}}")
     assert stored_limit.status == 422 and "deeper than 32" in stored_limit.text
     assert all_tasks(aws.refs["TasksTable"]) == []
     text = "[" * 500 + "{" * 500
-    fine = api.post("/api/sync/tasks", {**CREATE, "parameters": {"pattern": text, "list": [[1], [2], [3]] * 30}})
+    fine = api.post("/api/sync/tasks", {**CREATE, "parameters": {"query_params": {"pattern": text,
+                                                                                  "list": [[1], [2], [3]] * 30}}})
     assert fine.status == 201, fine.text

@@ -117,9 +117,9 @@ def test_a_body_without_a_json_content_type_is_415_and_stores_nothing(api, data_
     assert api.get("/api/sync/tasks").json["pagination"]["total"] == 0
 
 
-def test_create_accepts_unknown_connector_parameters(api, data_source):
-    task = create(api, parameters={"batch_size": 10, "table": "orders", "filters": {"region": "eu"}})
-    assert task["config"] == {"batch_size": 10, "table": "orders", "filters": {"region": "eu"}}
+def test_create_keeps_the_stream_keys_a_task_overrides(api, data_source):
+    task = create(api, parameters={"batch_size": 10, "table_name": "orders", "query_params": {"region": "eu"}})
+    assert task["config"] == {"batch_size": 10, "table_name": "orders", "query_params": {"region": "eu"}}
 
 
 # ---- get ------------------------------------------------------------------------------------
@@ -140,11 +140,11 @@ def test_get_running_task_shows_live_progress_fields(api, data_source):
 # ---- update ---------------------------------------------------------------------------------
 def test_update_pending_task_replaces_its_config(api, data_source):
     task = create(api)
-    response = api.put(f"/api/sync/tasks/{task['id']}", {"config": {"batch_size": 50, "mode": "fast"}})
+    response = api.put(f"/api/sync/tasks/{task['id']}", {"config": {"batch_size": 50, "method": "POST"}})
     assert response.status == 200, response.text
-    assert response.json["config"] == {"batch_size": 50, "mode": "fast"}
+    assert response.json["config"] == {"batch_size": 50, "method": "POST"}
     assert response.json["updated_at"] >= task["updated_at"]
-    assert api.get(f"/api/sync/tasks/{task['id']}").json["config"] == {"batch_size": 50, "mode": "fast"}
+    assert api.get(f"/api/sync/tasks/{task['id']}").json["config"] == {"batch_size": 50, "method": "POST"}
 
 
 @pytest.mark.parametrize("outcome", ["running", "success", "failed", "cancelled"])

@@ -67,6 +67,17 @@ def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return cleaned
 
 
+def _first_problem(fields: list[dict[str, Any]]) -> str:
+    """The detail of a 422: its first field problem in words, and how many more the ``errors`` list holds."""
+    if not fields:
+        return "The request does not match the schema; see 'errors'."
+    first = fields[0]
+    where = ".".join(str(part) for part in first["loc"][1:]) or str(first["loc"][0] if first["loc"] else "request")
+    more = f" (and {len(fields) - 1} more problem{'s' if len(fields) > 2 else ''}; see 'errors')" \
+        if len(fields) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
@@ -181,8 +192,8 @@ def create_app(*, public: bool = False) -> SyncHubResolver:
             reason = next((e.get("ctx", {}).get("error") for e in errors if e.get("type") == "json_invalid"), None)
             return problem_response(400, "MALFORMED_REQUEST", "Malformed request",
                                     f"The request body is not valid JSON ({reason or 'decode error'}).")
-        return problem_response(422, "VALIDATION_FAILED", "Validation failed",
-                                "The request does not match the schema; see 'errors'.", _field_errors(errors))
+        fields = _field_errors(errors)
+        return problem_response(422, "VALIDATION_FAILED", "Validation failed", _first_problem(fields), fields)
 
     @app.not_found
     def _no_route(error: NotFoundError) -> Response:

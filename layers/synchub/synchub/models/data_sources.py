@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from synchub.models.config_keys import CONNECTION_KEYS, STREAM_KEYS, field_errors, located, unknown_key_errors
 from synchub.models.secrets import secret_paths
 from synchub.models.storable import StorableDict, check_size
 from synchub.models.tasks import NotifyUrl, ResourceId
@@ -133,6 +134,18 @@ class DataSourceBody(BaseModel):
 
     @model_validator(mode="after")
     def _check_connection(self) -> "DataSourceBody":
+        unknown = [*unknown_key_errors(self.connection_config, CONNECTION_KEYS[self.type], ("connection_config",),
+                                       elsewhere=CONNECTION_KEYS),
+                   *unknown_key_errors(self.params_config, STREAM_KEYS[self.type], ("params_config",),
+                                       elsewhere=STREAM_KEYS)]
+        if unknown:
+            raise field_errors(type(self).__name__, unknown)
+        try:
+            return self._check_values()
+        except ValueError as problem:
+            raise located(type(self).__name__, str(problem)) from None
+
+    def _check_values(self) -> "DataSourceBody":
         check_size("connection_config and params_config", self.connection_config, self.params_config)
         config = self.connection_config
         in_urls = secret_paths(config, "connection_config", named=False)  # named fields go to Secrets Manager

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from synchub.ids import NAME_ID_PATTERN
+from synchub.models.config_keys import ANY_STREAM_KEY, field_errors, unknown_key_errors
 from synchub.models.secrets import masked_url
 from synchub.models.storable import check_size, storable
 
@@ -35,9 +36,18 @@ NotifyUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_c
 
 
 class TaskParameters(BaseModel):
-    """Run parameters of a task (stored as its ``config``). Known keys are typed; connectors may read more."""
+    """Run parameters of a task (stored as its ``config``): these, and the stream's keys, which override the
+    data source's and interface's (``models.config_keys``). Any other key is a 422 naming it."""
 
     model_config = ConfigDict(extra="allow", defer_build=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, given: Any) -> Any:
+        unknown = unknown_key_errors(given, {*cls.model_fields, *ANY_STREAM_KEY}, ())
+        if unknown:
+            raise field_errors(cls.__name__, unknown)
+        return given
 
     batch_size: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
     timeout: Annotated[StrictInt, Field(ge=1, le=7 * 86_400, description="seconds")] | None = None
