@@ -112,6 +112,12 @@ class GuardedSource:
              delivered: Collection[Any] | None = ()) -> Any:
         return self._guarded(lambda: self.source.read(state, batch_size, watermark, delivered))
 
+    def check(self) -> None:
+        """The source's own check of what a sync will need, where it has one."""
+        check = getattr(self.source, "check", None)
+        if check is not None:
+            self._guarded(check)
+
     def close(self) -> None:
         self._guarded(self.source.close)
 

@@ -4,18 +4,18 @@ by keyset paging on the primary key (full) or on (cursor field, primary key) (in
 from __future__ import annotations
 
 import re
-from abc import ABC, abstractmethod
 from typing import Any, Collection
 
 from synchub.connectors.base import (Batch, PermanentSourceError, SourceErrors, StreamSpec,
                                      TransientSourceError, boundary_key, cursor_boundary)
+from synchub.connectors.sql_catalog import SqlCatalog
 from synchub.connectors.sql_values import exact_postgres_values, json_rows
 from synchub.outbound import DestinationNotAllowed, current_guard
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 
 
-class SqlSource(ABC):
+class SqlSource(SqlCatalog):
     """Keyset paging shared by the drivers; each subclass opens its connection and classifies its errors."""
 
     quote_char = '"'
@@ -42,25 +42,6 @@ class SqlSource(ABC):
             key = self.stream.primary_key or self._catalog_primary_key()
             self._order = [self.stream.cursor_field or "", key] if self.incremental else [key]
         return self._order
-
-    def _catalog_primary_key(self) -> str:
-        schema, _, table = (self.stream.table_name or "").rpartition(".")
-        with self.translate_errors():
-            cursor = self.connection().cursor()
-            cursor.execute(
-                "SELECT kcu.column_name FROM information_schema.table_constraints tc "
-                "JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name "
-                "AND kcu.table_schema = tc.table_schema AND kcu.table_name = tc.table_name "
-                f"WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_name = %s AND tc.table_schema = "
-                f"{'%s' if schema else self.current_schema} ORDER BY kcu.ordinal_position",
-                [table, schema] if schema else [table])
-            columns = [self._first_value(raw) for raw in cursor.fetchall()]
-            cursor.close()
-        if len(columns) != 1:
-            found = f"a primary key of {len(columns)} columns ({', '.join(columns)})" if columns else "no primary key"
-            raise PermanentSourceError(f"table '{self.stream.table_name}' has {found}: set params_config.primary_key "
-                                       "to a unique column to page by")
-        return str(columns[0])
 
     # ---- SQL ------------------------------------------------------------------------------------
     def quote(self, name: str) -> str:
@@ -141,14 +122,6 @@ class SqlSource(ABC):
             finally:
                 self._connection = None
 
-    # ---- per driver -----------------------------------------------------------------------------
-    @abstractmethod
-    def connection(self) -> Any:
-        """The open driver connection (opened on first use)."""
-
-    @abstractmethod
-    def translate_errors(self) -> Any:
-        """A context manager turning driver exceptions into transient or permanent source errors."""
 
 
 def checked_addresses(host: str, port: int) -> str | None:
@@ -166,6 +139,12 @@ def checked_addresses(host: str, port: int) -> str | None:
             return None
         addresses.append(guard.address(name, port))
     return ",".join(addresses)
+
+
+# What PostgreSQL (or libpq) says when retrying cannot help: credentials, an unknown database or role, a TLS
+# setting the server does not share ("server does not support SSL, but SSL was required").
+PERMANENT_POSTGRES_REFUSALS = ("authentication", "password", "does not exist", "permission", "SSL", "ssl",
+                               "no pg_hba.conf entry", "certificate")
 
 
 class PostgresSource(SqlSource):
@@ -198,7 +177,7 @@ class PostgresSource(SqlSource):
                 return None
             text = str(error).splitlines()[0] if str(error) else type(error).__name__
             if isinstance(error, psycopg.OperationalError):
-                if "authentication" in text or "does not exist" in text or "permission" in text:
+                if any(words in text for words in PERMANENT_POSTGRES_REFUSALS):
                     return PermanentSourceError(f"PostgreSQL refused the connection: {text}")
                 self.close()
                 return TransientSourceError(f"PostgreSQL unavailable: {text}")

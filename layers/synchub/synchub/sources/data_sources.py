@@ -233,6 +233,9 @@ class DataSourceService:
             stream = stream_for(record, {"interface_id": interface_id}, interface)
             source = open_source(record, connection, stream)
             try:
+                check = getattr(source, "check", None)
+                if check is not None:
+                    check()  # the table, the cursor and key columns: each problem in its own words
                 batch = source.read(None, sample_size)
             finally:
                 source.close()
