@@ -360,7 +360,7 @@ async function statisticsView(view, params) {
     el("div", { class: "toolbar" }, el("label", {}, "window", el("select", { id: "window", onchange: (e) => {
       location.hash = "#/statistics?days=" + e.target.value; } },
       [7, 30, 90].map((d) => el("option", { value: d, selected: d === days }, `last ${d} days`))))),
-    el("div", { class: "card" }, `${stats.total_tasks} tasks · ${stats.success_rate}% successful · ` +
+    el("div", { class: "card" }, `${stats.total_tasks} tasks · ${stats.success_rate === null ? "none finished" : stats.success_rate + "% successful"} · ` +
       `${stats.processed_rows.toLocaleString("en")} rows · ${stats.engine_statistics.running_tasks} running now`),
     el("div", { class: "charts" },
       barChart("chart-status", "Status breakdown", stats.status_breakdown

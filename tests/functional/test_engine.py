@@ -501,8 +501,9 @@ def test_a_source_that_never_recovers_ends_in_the_dead_letter_queue_and_fails(ap
     assert engine_source(aws, "DeadLetterFunction").poll_once() == 1
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "failed" and done["error_code"] == "ENGINE_GAVE_UP"
-    # the final failure names the cause, and the number of attempts README and the template give
-    assert done["error_message"].startswith("The engine gave up after 5 attempts. The last one failed with: ")
+    # the final failure names the cause, and the number of attempts the template gives, which error_count shows
+    assert done["error_message"].startswith("The engine gave up after 5 failed attempts. The last one failed "
+                                            "with: ") and done["error_count"] == 5
     assert "503" in done["error_message"] and "next_attempt_at" not in done
     statistics_match_the_stored_tasks(api, aws)
 

@@ -134,6 +134,18 @@ def test_statistics_count_the_window_and_the_data_source(api, two_sources):
     assert old["period"]["end_time"].endswith("T23:59:59.999Z")
 
 
+def test_statistics_of_an_unknown_data_source_are_404_and_of_nothing_finished_have_no_rate(api, two_sources):
+    assert_problem(api.get("/api/sync/tasks/statistics?data_source_id=ds_nope"), 404, "DATA_SOURCE_NOT_FOUND")
+    make_tasks(api, [("ds_a", "pending"), ("ds_a", "running")])
+    assert api.get("/api/sync/tasks/statistics?data_source_id=ds_a").json["success_rate"] is None
+
+
+def test_a_page_past_the_walk_limit_says_the_limit_and_the_way_on(api, two_sources):
+    response = api.get("/api/sync/tasks?page=1002&size=10")
+    assert_problem(response, 422, "VALIDATION_FAILED")
+    assert "at most 10,000 tasks" in response.json["detail"] and "next_token" in response.json["detail"]
+
+
 @pytest.mark.parametrize(
     "query",
     ["start_time=yesterday", "end_time=2026-13-01T00:00:00Z", "start_time=2026-02-01T00:00:00Z&end_time=2026-01-01T00:00:00Z",

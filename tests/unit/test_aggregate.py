@@ -43,7 +43,8 @@ def test_summary_of_a_recount():
 
 def test_empty_summary_has_no_division_by_zero():
     summary = summarise(recount([]), "s", "e")
-    assert summary["success_rate"] == 0.0 and summary["avg_duration_sec"] == 0.0 and summary["total_tasks"] == 0
+    assert summary["success_rate"] is None  # nothing finished: no rate, rather than 0 %
+    assert summary["avg_duration_sec"] == 0.0 and summary["total_tasks"] == 0
 
 
 def test_terminal_without_start_counts_no_duration():

@@ -123,6 +123,14 @@ def test_invalid_expressions_say_why(expression, reason):
     assert reason in str(caught.value)
 
 
+@pytest.mark.parametrize("expression, hint", [("rate(1 minutes)", "write rate(1 minute)"),
+                                              ("rate(5 minute)", "write rate(5 minutes)")])
+def test_a_mistaken_plural_is_answered_with_the_one_right_spelling(expression, hint):
+    with pytest.raises(InvalidExpression) as caught:
+        Expression.parse(expression)
+    assert str(caught.value) == hint
+
+
 def test_unknown_time_zones_are_refused():
     with pytest.raises(InvalidExpression, match="unknown time zone 'Mars/Olympus'"):
         zone("Mars/Olympus")

@@ -110,7 +110,7 @@ def summarise(counters: dict[str, int], start_time: str, end_time: str) -> dict[
         "successful_tasks": successful,
         "failed_tasks": failed,
         "cancelled_tasks": int(counters.get("st_cancelled", 0)),
-        "success_rate": round(100.0 * successful / decided, 2) if decided else 0.0,
+        "success_rate": round(100.0 * successful / decided, 2) if decided else None,  # nothing finished yet
         "avg_duration_sec": round(counters.get("dur_ms", 0) / finished_runs / 1000.0, 3) if finished_runs else 0.0,
         "processed_rows": int(counters.get("rows", 0)),
         "status_breakdown": [

@@ -171,7 +171,8 @@ class Statistics(BaseModel):
     successful_tasks: int
     failed_tasks: int
     cancelled_tasks: int
-    success_rate: float
+    success_rate: float | None = Field(description="percent of finished tasks (success or failed) that succeeded; "
+                                                    "null while none has finished")
     avg_duration_sec: float
     processed_rows: int
     status_breakdown: list[StatusCount]

@@ -217,7 +217,8 @@ class Expression:
             if value < 1:
                 raise InvalidExpression("a rate needs a positive value")
             if value == 1 and unit.endswith("s") or value > 1 and not unit.endswith("s"):
-                raise InvalidExpression(f"write rate(1 {unit.rstrip('s')}) or rate({value} {unit.rstrip('s')}s)")
+                singular = unit.rstrip("s")
+                raise InvalidExpression(f"write rate(1 {singular})" if value == 1 else f"write rate({value} {singular}s)")
             seconds = {"minute": 60, "hour": 3600, "day": 86400}[unit.rstrip("s")]
             return cls(text, "rate", every=timedelta(seconds=value * seconds))
         if match := AT.match(text):

@@ -7,10 +7,11 @@ from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
+from synchub.dal.data_sources import DataSourceStore
 from synchub.dal.statistics import StatisticsStore
 from synchub.dal.tasks import TaskStore
 from synchub.dal.engine_queue import EngineQueue
-from synchub.errors import ValidationFailed
+from synchub.errors import DataSourceNotFound, ValidationFailed
 from synchub.settings import Settings, get_settings
 from synchub.models.aggregate import daily_series, scope_of, summarise
 from synchub.timeutil import as_utc, iso, utcnow
@@ -24,6 +25,7 @@ class StatisticsService:
         self.settings = settings or get_settings()
         self.store = StatisticsStore(self.settings)
         self.tasks = TaskStore(self.settings)
+        self.data_sources = DataSourceStore(self.settings)
         self.engine = engine or EngineQueue(self.settings)
 
     def statistics(
@@ -51,6 +53,10 @@ class StatisticsService:
         first_day, last_day = start.date(), end.date()
         period_start = datetime.combine(first_day, time.min, tzinfo=timezone.utc)
         period_end = datetime.combine(last_day, time.max, tzinfo=timezone.utc)
+        if data_source_id and self.data_sources.get(data_source_id) is None:
+            raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.",
+                                     errors=[{"loc": ["query", "data_source_id"], "msg": "unknown data source",
+                                              "type": "not_found"}])
         scope = scope_of(data_source_id, schedule_id)
         days = self.store.window(scope, first_day.isoformat(), last_day.isoformat())
         result = summarise(sum(days.values(), Counter()), iso(period_start), iso(period_end))

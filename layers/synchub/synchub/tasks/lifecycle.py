@@ -290,9 +290,12 @@ class TaskLifecycle:
 
     def give_up(self, task_id: str) -> dict[str, Any] | None:
         """The engine's attempts at a task ran out (its message reached the dead-letter queue): fail it with
-        ``ENGINE_GAVE_UP``, naming what the last attempt failed with. None if it had finished already."""
-        cause = (self.find(task_id) or {}).get("error_message")
-        message = f"The engine gave up after {self.settings.engine_max_deliveries} attempts."
+        ``ENGINE_GAVE_UP``, naming how many attempts failed (its ``error_count``, restarts included) and what the
+        last one failed with. None if it had finished already."""
+        task = self.find(task_id) or {}
+        cause = task.get("error_message")
+        attempts = int(task.get("error_count") or 0) or self.settings.engine_max_deliveries
+        message = f"The engine gave up after {attempts} failed attempt{'' if attempts == 1 else 's'}."
         return self.finish_task(
             task_id, lease_owner=None, status="failed", from_statuses=("pending", "running"),
             changes={"error_code": "ENGINE_GAVE_UP", "next_attempt_at": None,

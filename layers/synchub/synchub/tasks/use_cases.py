@@ -148,7 +148,8 @@ class TaskService:
         else:
             offset = (page - 1) * size
             if offset > MAX_PAGE_OFFSET:
-                message = f"page * size may reach at most {MAX_PAGE_OFFSET + size}; follow next_token to go deeper"
+                message = (f"page walks at most {MAX_PAGE_OFFSET:,} tasks from the start (page * size up to "
+                           f"{MAX_PAGE_OFFSET + size:,} here); follow pagination.next_token to go deeper")
                 raise ValidationFailed(message, errors=[{"loc": ["query", "page"], "msg": message, "type": "too_deep"}])
             state = PageState(cursors=[None] * index.shards, page=1)
             if offset:
