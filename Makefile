@@ -5,12 +5,17 @@ VENV := .venv
 TOOLS := .venv-tools
 SCAN := .venv-checkov
 PORT ?= 8080
+STATE ?= .local-state
 ARGS ?=
 PYTEST_ARGS ?= -n auto
 export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: venv tools scan-tools run test lint invoke bench openapi api-check validate deploy-check scan build ci clean
+## help: this list
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST) | awk '{name = $$1; sub(/:$$/, "", name); $$1 = ""; printf "  make %-12s%s\n", name, $$0}'
+
+.PHONY: help venv tools scan-tools run test lint invoke bench openapi api-check validate deploy-check scan build ci clean
 
 $(VENV)/.installed: requirements-dev.txt layers/synchub/requirements.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -34,9 +39,9 @@ venv: $(VENV)/.installed
 tools: $(TOOLS)/.installed
 scan-tools: $(SCAN)/.installed
 
-## run: the whole service locally on http://127.0.0.1:$(PORT), state kept in .local-state/ (ARGS=--fresh starts empty, ARGS=--no-engine keeps tasks pending)
+## run: the whole service locally on http://127.0.0.1:$(PORT), state kept in $(STATE)/ (ARGS=--fresh starts empty, ARGS=--no-engine keeps tasks pending)
 run: venv
-	$(VENV)/bin/python -m local --port $(PORT) --state-dir .local-state $(ARGS)
+	$(VENV)/bin/python -m local --port $(PORT) --state-dir $(STATE) $(ARGS)
 
 ## test: unit, functional and e2e tests
 test: venv

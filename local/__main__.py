@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import json
 import os
 import signal
 import sys
-import threading
+import time
 from pathlib import Path
 
+from local import logs
+from local.demo import stop_postgres
 from local.ports import free_port, in_use
 from local.stack import LocalStack
 from local.state import wipe
@@ -36,13 +38,17 @@ def main() -> None:
                         help="keep tasks, data sources, secrets and lake files here between runs (make run: "
                              ".local-state); without it nothing outlives the process")
     parser.add_argument("--fresh", action="store_true", help="forget the state kept in --state-dir and start empty")
+    parser.add_argument("--json-logs", action="store_true",
+                        help="log JSON lines (with the functions' metrics) instead of readable text")
     args = parser.parse_args()
+    note_stop_signals()  # from here on: a signal during the start stops the stack once it has started
     if args.fresh and args.state_dir:
+        stop_postgres(str(args.state_dir / "postgres"))  # a killed run's server must not outlive its files
         wipe(args.state_dir)
     args.ws_port = args.ws_port or args.port + 1
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    for noisy in ("werkzeug", "pgserver", "botocore", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not args.json_logs:
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF lines are for CloudWatch, not for reading
+    logs.configure(as_json=args.json_logs)
     for port, variable in ((args.port, "PORT"), (args.ws_port, "WS_PORT")):
         if port and in_use(port):
             print(f"port {port} is already in use (is `make run` running?); choose another with {variable}=…",
@@ -54,6 +60,8 @@ def main() -> None:
                        demo_brokers=not args.no_brokers, auth=args.auth,
                        state_dir=args.state_dir)
     stack.start()
+    if args.state_dir:
+        record_endpoints(args.state_dir, stack, moto_port)
     print(f"SyncHub API on {stack.base_url}  (AWS emulator on http://127.0.0.1:{moto_port}; "
           f"engine {'off' if args.no_engine else 'on'})", flush=True)
     print(f"  dashboard: {stack.base_url}/", flush=True)
@@ -79,14 +87,62 @@ def main() -> None:
         print(f"  more tokens: curl '{stack.base_url}/_local/token?user=alice&scope=synchub/read'", flush=True)
     else:
         print(f"  try: curl {stack.base_url}/api/sync/tasks", flush=True)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    print(f"  the synchub command finds this stack from the checkout; elsewhere: export SYNCHUB_URL={stack.base_url}",
+          flush=True)
+    wait_for_stop_signal()
+    stop_now_on_another_signal(stack)
     try:
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
         stack.stop()
+    finally:
+        if args.state_dir:
+            (args.state_dir / ENDPOINT_RECORD).unlink(missing_ok=True)
+
+
+ENDPOINT_RECORD = "endpoint.json"  # read by the synchub command (synchub_cli.client.local_stack)
+
+
+def record_endpoints(state_dir: Path, stack: LocalStack, moto_port: int) -> None:
+    """Where this run serves, for the synchub command run from the checkout."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    record = {"api_url": stack.base_url, "websocket_url": stack.websocket_url,
+              "aws_endpoint_url": f"http://127.0.0.1:{moto_port}", "pid": os.getpid()}
+    (state_dir / ENDPOINT_RECORD).write_text(json.dumps(record, indent=2) + "\n")
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class _Signals:
+    """What the signal handlers set: a flag, no lock (a handler may run while any lock is held)."""
+
+    stopping = False
+
+
+def _note_signal(number: int, _frame: object) -> None:
+    _Signals.stopping = True
+
+
+def note_stop_signals() -> None:
+    """SIGTERM, SIGINT (Ctrl-C) and SIGHUP ask the stack to stop."""
+    for number in STOP_SIGNALS:
+        signal.signal(number, _note_signal)
+
+
+def wait_for_stop_signal() -> None:
+    """Return once a stop signal has arrived (or at once if one came during the start)."""
+    while not _Signals.stopping:
+        time.sleep(0.2)
+
+
+def stop_now_on_another_signal(stack: LocalStack) -> None:
+    """While the stack stops, a second signal stops the process at once (the embedded PostgreSQL too)."""
+    def now(number: int, _frame: object) -> None:
+        signal.signal(number, signal.SIG_DFL)
+        stack.stop_postgres(immediately=True)
+        os._exit(128 + number)
+
+    for number in STOP_SIGNALS:
+        signal.signal(number, now)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-log = logging.getLogger("synchub.local")
+log = logging.getLogger("local")
 
 DEMO_DATA_SOURCE_ID = "ds_123"
 DEMO_ROWS = 10_000
@@ -68,6 +70,7 @@ def start_demo_postgres(data_dir: str, rows: int = DEMO_ROWS) -> dict[str, Any] 
         log.warning("pgserver is not installed; the PostgreSQL demo source is not available")
         return None
     try:
+        stop_postgres(data_dir)  # one a killed run left behind
         server = pgserver.get_server(data_dir, cleanup_mode="stop")
         uri = server.get_uri()
         with psycopg.connect(uri, autocommit=True) as connection:
@@ -89,6 +92,28 @@ def start_demo_postgres(data_dir: str, rows: int = DEMO_ROWS) -> dict[str, Any] 
     return {"server": server, "host": parse_qs(parsed.query).get("host", ["127.0.0.1"])[0],
             "port": parsed.port or 5432, "database": parsed.path.lstrip("/") or "postgres",
             "user": parsed.username or "postgres"}
+
+
+def stop_postgres(data_dir: str, *, immediately: bool = False) -> bool:
+    """Stop the PostgreSQL server running on ``data_dir``, if one is (True then). pgserver stops its server only
+    when every process that ever opened it has exited cleanly, so a killed run would leave it running."""
+    import psutil  # noqa: PLC0415 - only needed where the embedded PostgreSQL runs
+
+    try:
+        pid = int((Path(data_dir) / "postmaster.pid").read_text().split("\n", 1)[0])
+        postmaster = psutil.Process(pid)
+        if not postmaster.name().startswith("postgres"):
+            return False  # a stale file, its pid reused by another program
+        # SIGINT is PostgreSQL's fast shutdown (clients cut, a clean checkpoint); SIGQUIT its immediate one.
+        postmaster.send_signal(signal.SIGQUIT if immediately else signal.SIGINT)
+        postmaster.wait(8)
+    except psutil.TimeoutExpired:
+        postmaster.kill()
+    except (OSError, ValueError, psutil.Error):
+        return False
+    (Path(data_dir) / ".handle_pids.json").unlink(missing_ok=True)  # pgserver's count of the processes using it
+    log.info("stopped the PostgreSQL server on %s (pid %d)", data_dir, pid)
+    return True
 
 
 def seed_postgres(settings: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from local.demo import demo_row
 from local.ports import free_port, in_use, wait_until_listening
 
-log = logging.getLogger("synchub.local")
+log = logging.getLogger("local")
 
 DEMO_KAFKA_TOPIC = "demo-orders"
 DEMO_REDIS_STREAM = "synchub-demo:orders"

@@ -30,10 +30,21 @@ class LambdaContext:
         self._deadline = time.monotonic() + self.timeout_seconds
 
     def get_remaining_time_in_millis(self) -> int:
+        if STOPPING.is_set():  # the stack is stopping: handlers hand over at their next chance (the engine
+            return 0           # stores its checkpoint and continues in a message, as when time runs out)
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+# Set when the local stack stops: every invocation's remaining time reads 0 from then on.
+STOPPING = threading.Event()
 _invoking = threading.local()
+# Handlers load one at a time: two threads importing the shared package at once can each meet the other's
+# partly initialised module ("cannot import name … from partially initialized module").
+_LOADING = threading.Lock()
+
+
+class FunctionLoadError(Exception):
+    """The function's handler could not be loaded (Lambda's Runtime.ImportModuleError)."""
 
 
 def invoking() -> str | None:
@@ -53,16 +64,28 @@ class LocalFunction:
 
     def _load(self) -> Callable[[dict, Any], Any]:
         if self._handler is None:
-            module_name, function_name = self.spec.handler.rsplit(".", 1)
-            path = self.spec.code_dir / f"{module_name.replace('.', '/')}.py"
-            unique = f"synchub_fn_{self.spec.logical_id}"
-            loader_spec = importlib.util.spec_from_file_location(unique, path)
-            assert loader_spec and loader_spec.loader, f"cannot load {path}"
-            module = importlib.util.module_from_spec(loader_spec)
-            sys.modules[unique] = module
-            loader_spec.loader.exec_module(module)
-            self._handler = getattr(module, function_name)
+            with _LOADING:
+                try:
+                    self._handler = self._import()
+                except Exception as error:
+                    raise FunctionLoadError(f"{self.spec.logical_id}: {type(error).__name__}: {error}") from error
         return self._handler
+
+    def _import(self) -> Callable[[dict, Any], Any]:
+        module_name, function_name = self.spec.handler.rsplit(".", 1)
+        path = self.spec.code_dir / f"{module_name.replace('.', '/')}.py"
+        unique = f"synchub_fn_{self.spec.logical_id}"
+        loader_spec = importlib.util.spec_from_file_location(unique, path)
+        assert loader_spec and loader_spec.loader, f"cannot load {path}"
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[unique] = module
+        loader_spec.loader.exec_module(module)
+        return getattr(module, function_name)
+
+    @property
+    def busy(self) -> bool:
+        """Whether an invocation is running."""
+        return self._lock.locked()
 
     def context(self) -> LambdaContext:
         name = self.spec.logical_id

@@ -16,7 +16,7 @@ from synchub.models.schedule_expressions import Expression, InvalidExpression, z
 from synchub.schedules.service import SCHEDULED_TIME
 from synchub.timeutil import as_utc
 
-log = logging.getLogger("synchub.local")
+log = logging.getLogger("local")
 
 
 def _aware(value: Any) -> datetime | None:

@@ -23,7 +23,7 @@ from local import api_gateway, demo
 from local.demo_brokers import DemoBrokers
 from local.scheduler import LocalScheduler
 from local.auth import ALL_SCOPES, Denied, LocalUserPool, authorize
-from local.lambda_runtime import LocalFunction
+from local.lambda_runtime import STOPPING, FunctionLoadError, LocalFunction
 from local.resources import Stack, create_resources, function_environment
 from local.sign_in import LocalSignIn
 from local.state import LocalState
@@ -32,7 +32,7 @@ from local.template import FunctionSpec, api_auth, functions, layer_dirs, load_t
 from local.websocket import MANAGEMENT_PATH, LocalWebSocketApi
 from synchub.models.schedule_expressions import Expression, InvalidExpression
 
-log = logging.getLogger("synchub.local")
+log = logging.getLogger("local")
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
 
 DUMMY_AWS_ENV = {
@@ -90,6 +90,14 @@ def start_emulator(port: int) -> Any:
     return server
 
 
+class BurstHttpServer(ThreadingHTTPServer):
+    """The local API's server: a listen backlog for a burst of clients (the standard library's is 5, so the
+    sixth client connecting at once is refused or reset)."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 def install_functions(template: dict[str, Any], stack: Stack) -> dict[str, LocalFunction]:
     """Put the layers on the import path, set the functions' environment, and load nothing yet."""
     for directory in layer_dirs(template):
@@ -138,7 +146,7 @@ class LocalStack:
         self.routes = api_gateway.routes_of({k: f.spec for k, f in self.functions.items()})
         self.stop_event = threading.Event()
         self.demo = demo.DemoDataset()
-        self.httpd = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
+        self.httpd = BurstHttpServer((self.host, self.port), _handler_for(self))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         # The dashboard client's callback URLs: the dashboard, by either name of this machine.
@@ -163,11 +171,11 @@ class LocalStack:
         if self.demo_postgres:
             import tempfile
 
-            if self.state_dir:
-                self._pg_dir = str(self.state_dir / "postgres")
-                Path(self._pg_dir).mkdir(parents=True, exist_ok=True)
-            else:
-                self._pg_dir = tempfile.mkdtemp(prefix="synchub-pg-")
+            # Without a state dir, one folder per API port: a later start on that port finds a server a killed
+            # run left there.
+            self._pg_dir = str(self.state_dir / "postgres") if self.state_dir else \
+                os.path.join(tempfile.gettempdir(), f"synchub-pg-{self.port}")
+            Path(self._pg_dir).mkdir(parents=True, exist_ok=True)
             self.postgres = demo.start_demo_postgres(self._pg_dir)
             if self.postgres:
                 demo.seed_postgres(self.postgres)
@@ -230,10 +238,20 @@ class LocalStack:
         return "; ".join(f"connect-src 'self' {'/'.join(local_feed)}" if d.startswith("connect-src ") else d
                          for d in directives)
 
-    def stop(self) -> None:
+    def stop(self, drain_seconds: float = 4.0) -> None:
+        """Stop taking work, let running invocations hand over (their remaining time reads 0, so the engine
+        checkpoints at its next batch), save the state, then stop the emulator and the demo servers."""
         self.stop_event.set()
+        STOPPING.set()
         self.websocket.stop()
         self.httpd.shutdown()
+        deadline = time.monotonic() + drain_seconds
+        while any(function.busy for function in self.functions.values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cut_off = [logical_id for logical_id, function in self.functions.items() if function.busy]
+        if cut_off:
+            log.warning("stopping while %s still run; their tasks go on at the next start", ", ".join(cut_off))
+            logging.getLogger("synchub").setLevel(logging.CRITICAL)  # they can only fail against the stopped emulator
         if self.state:
             try:
                 self.state.save()
@@ -243,11 +261,15 @@ class LocalStack:
         self.emulator.stop()
         if self.brokers:
             self.brokers.stop()
-        if self.postgres:
-            import shutil
+        self.stop_postgres()
 
-            self.postgres["server"].cleanup()
-            if not self.state_dir:
+    def stop_postgres(self, *, immediately: bool = False) -> None:
+        """Stop the embedded PostgreSQL (at once with ``immediately``: a second signal while stopping)."""
+        if getattr(self, "postgres", None):
+            demo.stop_postgres(self._pg_dir, immediately=immediately)
+            if not self.state_dir and not immediately:
+                import shutil
+
                 shutil.rmtree(self._pg_dir, ignore_errors=True)
 
     # ---- SQS event sources --------------------------------------------------------------------
@@ -316,6 +338,14 @@ class QueueEventSource:
         event = {"Records": [_sqs_record(message, self.queue_arn, self.region) for message in received]}
         try:
             response = self.function.invoke(event)
+        except FunctionLoadError:
+            log.exception("%s could not be loaded; its batch returns to the queue now",
+                          self.function.spec.logical_id)
+            for start in range(0, len(received), 10):
+                self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(received[start:start + 10])])
+            return len(received)
         except Exception:
             log.exception("%s failed; its batch returns to the queue after the visibility timeout",
                           self.function.spec.logical_id)
@@ -368,7 +398,9 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
         server_version = "SyncHubLocal/1.0"
 
         def log_message(self, fmt: str, *args: Any) -> None:
-            log.info("%s %s", self.address_string(), fmt % args)
+            # the API's requests; the stack's own endpoints (demo data, tokens) only when debugging
+            level = logging.DEBUG if self.path.startswith(("/_local/", "/dashboard/")) else logging.INFO
+            log.log(level, "%s %s", self.address_string(), fmt % args)
 
         def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
             self.send_response(status)

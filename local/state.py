@@ -16,7 +16,7 @@ import boto3
 
 from local.resources import Stack
 
-log = logging.getLogger("synchub.local")
+log = logging.getLogger("local")
 
 SKIPPED_TABLES = {"ConnectionsTable"}  # WebSocket connections do not outlive the server they were made to
 BUCKETS = ("DataLakeBucket",)

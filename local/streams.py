@@ -16,7 +16,7 @@ from typing import Any
 from local.lambda_runtime import LocalFunction
 from local.resources import Stack
 
-log = logging.getLogger("synchub.local")
+log = logging.getLogger("local")
 
 
 @dataclass

@@ -27,7 +27,7 @@ from local.lambda_runtime import LocalFunction
 
 # Browser pages allowed to open the local feed: the dashboard and tools served from this machine.
 LOOPBACK_ORIGIN_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-log = logging.getLogger("synchub.local")
+log = logging.getLogger("local")
 MANAGEMENT_PATH = "/_local/websocket"
 STAGE = "v1"
 
