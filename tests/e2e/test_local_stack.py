@@ -138,7 +138,7 @@ def test_readme_examples_that_register_sources_and_interfaces_work_as_written(st
     """Every `curl -X POST` of README's "Try it" section that creates a data source, an interface, or a task on
     an interface, run as written (against this stack's port) with the shell's curl."""
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Try it"):readme.index("### Routes")]
+    section = readme[readme.index("## Try it"):readme.index("## The `synchub` command")]
     commands = [line for line in section.splitlines()
                 if line.startswith("curl -X POST http://localhost:8080/api/sync/data-sources")
                 or (line.startswith("curl -X POST http://localhost:8080/api/sync/tasks") and "interface_id" in line)]
@@ -222,7 +222,7 @@ def test_a_request_addressed_to_another_host_name_is_refused(stack):
 
 
 def test_readme_message_system_examples_sync_from_the_demo_brokers(stack):
-    """README's Kafka, MQTT and Redis curl examples, run with the shell's curl against make run's demo brokers
+    """The user guide's Kafka, MQTT and Redis curl examples, run with the shell's curl against make run's demo brokers
     (the Kafka address is this stack's tansu, 127.0.0.1:9092 unless that port was taken)."""
     sources = {source["id"]: source for source in
                requests.get(stack.url("/api/sync/data-sources?size=100"), timeout=10).json()["data_sources"]}
@@ -231,8 +231,8 @@ def test_readme_message_system_examples_sync_from_the_demo_brokers(stack):
         pytest.skip(f"no demo broker for {', '.join(sorted(missing))} on this machine (see the stack's banner)")
     assert "stream demo ds_kafka_demo: Kafka topic demo-orders" in stack.log()
     servers = sources["ds_kafka_demo"]["connection_config"]["bootstrap_servers"]
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("### Message systems"):readme.index("`make run` adds a demo source")]
+    guide = (ROOT / "docs" / "user-guide.md").read_text()
+    section = guide[guide.index("### Message systems"):guide.index("`make run` adds a demo source")]
     commands = [line for line in section.splitlines() if line.startswith("curl -X POST http://localhost:8080")]
     assert len(commands) >= 10, commands
     tasks = []
@@ -302,7 +302,7 @@ def test_readme_postgresql_example_full_then_incremental_then_ten_new_rows(stack
     import psycopg
 
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Try it"):readme.index("### Routes")]
+    section = readme[readme.index("## Try it"):readme.index("## The `synchub` command")]
     full, incremental = [line for line in section.splitlines()
                          if line.startswith("curl -X POST") and '"ds_pg_demo"' in line]
     assert '"full_sync"' in full and '"incremental_sync"' in incremental
@@ -323,3 +323,21 @@ def test_readme_postgresql_example_full_then_incremental_then_ten_new_rows(stack
             assert (done := run(incremental))["status"] == "success" and done["processed_rows"] == 10
         finally:
             connection.execute("DELETE FROM demo_orders WHERE id > 10000")  # other tests of this stack count 10,000
+
+
+def test_every_readme_curl_runs_against_the_stack_without_a_server_error(stack):
+    """Each `curl` line of README, run as written against this stack: nothing answers 5xx, and each one that
+    creates something (a POST to a collection) answers 201."""
+    readme = (ROOT / "README.md").read_text()
+    commands = [line.strip() for line in readme.splitlines()
+                if line.strip().startswith("curl ") and "localhost:8080" in line]
+    assert len(commands) >= 10, commands
+    for command in commands:
+        run = command.split("  #")[0].replace("http://localhost:8080", stack.base_url)
+        result = subprocess.run(run + " -s -o /dev/null -w '%{http_code}'", shell=True, capture_output=True,
+                                text=True, timeout=60)
+        status = int(result.stdout or 0)
+        assert 200 <= status < 500, (command, result.stdout, result.stderr)
+        if command.startswith("curl -X POST") and command.split()[2].rstrip("/").endswith(("/tasks", "/data-sources",
+                                                                                              "/interfaces")):
+            assert status == 201, (command, status)

@@ -1,4 +1,4 @@
-"""README's Deploy section takes someone who never used SAM from nothing to a task, the dashboard and a clean
+"""The operations guide's Deploy section takes someone who never used SAM from nothing to a task, the dashboard and a clean
 delete: what the account needs, the commands, and what stays behind."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import re
 from local.template import load_template
 from tests.conftest import ROOT
 
-README = (ROOT / "README.md").read_text()
-DEPLOY = README[README.index("## Deploy\n"):README.index("## Layout\n")]
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
+DEPLOY = OPERATIONS[OPERATIONS.index("## Deploy\n"):OPERATIONS.index("## Authentication\n")]
+USER_GUIDE = (ROOT / "docs" / "user-guide.md").read_text()
 TEMPLATE = load_template()
 
 
@@ -40,7 +41,7 @@ def test_deleting_says_what_stays_and_how_to_remove_it():
 
 def test_signed_requests_go_to_the_api_not_through_cloudfront():
     """SigV4 does not survive CloudFront's host rewrite, so "works for scripts too" holds for tokens only."""
-    assert "with\n`AuthMode` iam, call `ApiUrl`" in README
+    assert "with\n`AuthMode` iam, call `ApiUrl`" in USER_GUIDE
     assert "With `AuthMode=iam`, sign requests to `ApiUrl`" in DEPLOY
 
 
@@ -48,5 +49,5 @@ def test_readme_gives_the_engine_the_deliveries_the_template_gives_it():
     deliveries = TEMPLATE["Mappings"]["Engine"]["Limits"]["MaxDeliveries"]
     queue = TEMPLATE["Resources"]["SyncQueue"]["Properties"]["RedrivePolicy"]
     assert queue["maxReceiveCount"] == deliveries  # one value for the queue and the functions' environment
-    engine = README[README.index("## The engine\n"):]
-    assert f"After {deliveries} deliveries SQS" in engine and f"gave up after {deliveries} attempts" in engine
+    engine = USER_GUIDE[USER_GUIDE.index("## The engine\n"):]
+    assert f"After {deliveries} deliveries SQS" in engine and f"gave up after {deliveries} failed attempts" in engine

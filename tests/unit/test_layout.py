@@ -1,4 +1,4 @@
-"""README's layout names every part of the shared package, the import-linter contract layers all of it, and a
+"""The development guide's layout names every part of the shared package, the import-linter contract layers all of it, and a
 module over 300 lines says why in its docstring."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ def parts() -> set[str]:
             if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.stem != "__init__")}
 
 
-def test_readme_layout_names_every_part_of_the_package():
-    readme = (ROOT / "README.md").read_text()
-    layout = readme[readme.index("## Layout"):readme.index("### How the data is kept")]
+def test_the_layout_names_every_part_of_the_package():
+    guide = (ROOT / "docs" / "development.md").read_text()
+    layout = guide[guide.index("## Layout"):guide.index("### How the data is kept")]
     missing = [part for part in sorted(parts()) if f"{part}/" not in layout and f"{part}.py" not in layout]
     assert not missing, missing
 
