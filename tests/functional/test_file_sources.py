@@ -109,3 +109,28 @@ def test_realtime_picks_up_new_files_until_cancelled(api, aws, files_source):
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "cancelled"
     assert as_int(written_ids(aws, done)) == expected_ids(1, 3)
+
+
+def test_a_file_written_in_the_same_second_as_the_last_one_read_is_read_next_time(api, aws, files_source,
+                                                                                    monkeypatch):
+    """S3 keeps modification times to the second: a file written in the second the last run ended at is read by
+    the next run, and the files already read are not read again."""
+    from datetime import datetime, timezone
+
+    from synchub.connectors.files import S3FileSource
+
+    listed = S3FileSource._call
+
+    def one_second(self, operation, **params):  # every object modified in the same second, as S3 may say
+        answer = listed(self, operation, **params)
+        for item in answer.get("Contents", []) if operation == "list_objects_v2" else ():
+            item["LastModified"] = datetime(2026, 12, 3, 12, 0, 0, tzinfo=timezone.utc)
+        return answer
+
+    monkeypatch.setattr(S3FileSource, "_call", one_second)
+    put_files(files_source, 1, 2)
+    assert as_int(written_ids(aws, run(api, aws, "incremental_sync"))) == expected_ids(1, 2)
+    put_files(files_source, 3, 1)
+    later = run(api, aws, "incremental_sync")
+    assert later["status"] == "success" and as_int(written_ids(aws, later)) == expected_ids(3, 1)
+    assert run(api, aws, "incremental_sync")["processed_rows"] == 0
