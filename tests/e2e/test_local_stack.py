@@ -341,3 +341,9 @@ def test_every_readme_curl_runs_against_the_stack_without_a_server_error(stack):
         if command.startswith("curl -X POST") and command.split()[2].rstrip("/").endswith(("/tasks", "/data-sources",
                                                                                               "/interfaces")):
             assert status == 201, (command, status)
+
+
+def test_a_burst_of_64_clients_creating_tasks_at_once_is_served_without_a_refused_connection(stack):
+    from local.stop_check import burst
+
+    assert burst(stack.base_url, 64) == {"201": 64}

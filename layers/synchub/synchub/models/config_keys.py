@@ -9,14 +9,14 @@ from typing import Any, Iterable
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-FILE_KINDS = ("file", "csv", "json", "jsonl")
+FILE_TYPES = frozenset({"file", "csv", "json", "jsonl"})  # data source types that read files in S3
 
 CONNECTION_KEYS: dict[str, frozenset[str]] = {
     kind: frozenset({*keys, "connect_timeout"}) for kind, keys in {
         "http": {"base_url", "headers", "token", "api_key", "query_params"},
         "postgresql": {"host", "port", "database", "user", "username", "password", "sslmode"},
         "mysql": {"host", "port", "database", "user", "username", "password"},
-        **{kind: {"bucket", "prefix", "format"} for kind in FILE_KINDS},
+        **{kind: {"bucket", "prefix", "format"} for kind in sorted(FILE_TYPES)},
         "kafka": {"bootstrap_servers", "security_protocol", "sasl_mechanism", "username", "password"},
         "mqtt": {"host", "port", "username", "password", "tls"},
         "redis": {"host", "port", "username", "password", "db", "tls"},
@@ -31,7 +31,7 @@ STREAM_KEYS: dict[str, frozenset[str]] = {
                  "pagination"},
         "postgresql": {"table_name", "query"},
         "mysql": {"table_name", "query"},
-        **{kind: {"prefix", "format", "records_path"} for kind in FILE_KINDS},
+        **{kind: {"prefix", "format", "records_path"} for kind in sorted(FILE_TYPES)},
         "kafka": {"topic", "value_format", "key_field", "consumer_group"},
         "mqtt": {"topic_filter", "qos", "value_format", "idle_seconds"},
         "redis": {"stream_key", "key_pattern"},

@@ -8,13 +8,13 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from synchub.models.config_keys import CONNECTION_KEYS, STREAM_KEYS, field_errors, located, unknown_key_errors
+from synchub.models.config_keys import (CONNECTION_KEYS, FILE_TYPES, STREAM_KEYS, field_errors, located,
+                                       unknown_key_errors)
 from synchub.models.secrets import secret_paths
 from synchub.models.storable import StorableDict, check_size
 from synchub.models.tasks import NotifyUrl, ResourceId
 
 DataSourceType = Literal["http", "postgresql", "mysql", "file", "csv", "json", "jsonl", "kafka", "mqtt", "redis"]
-FILE_TYPES = frozenset({"file", "csv", "json", "jsonl"})
 # Message systems: their position (offsets, entry ids, the broker's session) is the cursor, so incremental and
 # realtime syncs need no cursor_field.
 MESSAGE_TYPES = frozenset({"kafka", "mqtt", "redis"})
