@@ -1,6 +1,12 @@
 # SyncHub developer commands. `make run` and `make test` bootstrap their own virtualenv.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+# Python 3.13, the functions' runtime: a python3.13 on PATH that runs (pyenv's shim may not), else pyenv's newest
+ifeq ($(origin PYTHON), undefined)
+PYTHON := $(shell for p in $$(command -v python3.13) $$(ls -d $(HOME)/.pyenv/versions/3.13.*/bin/python3.13 2>/dev/null | sort -rV); do $$p -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo $$p; break; }; done)
+endif
+NEED_PYTHON = @test -n "$(PYTHON)" || { echo "SyncHub needs Python 3.13: install python3.13 (Debian 13: apt-get install python3.13; elsewhere: pyenv install 3.13), then run make again" >&2; exit 1; }
+# a virtualenv of another Python (an older checkout's 3.11) is made again
+FRESH_VENV = $(1)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null || { rm -rf $(1) && $(PYTHON) -m venv $(1); }
 VENV := .venv
 TOOLS := .venv-tools
 SCAN := .venv-checkov
@@ -17,27 +23,30 @@ help:
 
 .PHONY: help venv tools scan-tools run test lint invoke bench openapi api-check validate deploy-check scan build ci clean
 
-$(VENV)/.installed: requirements-dev.txt layers/synchub/requirements.txt pyproject.toml
-	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+$(VENV)/.installed-3.13: requirements-dev.txt layers/synchub/requirements.txt pyproject.toml
+	$(NEED_PYTHON)
+	$(call FRESH_VENV,$(VENV))
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	# the layer's package on the virtualenv's path, as Lambda mounts it (lint-imports finds it there)
 	echo "$(CURDIR)/layers/synchub" > "$$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/synchub-layer.pth"
 	touch $@
 
-$(TOOLS)/.installed: requirements-tools.txt
-	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+$(TOOLS)/.installed-3.13: requirements-tools.txt
+	$(NEED_PYTHON)
+	$(call FRESH_VENV,$(TOOLS))
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements-tools.txt
 	touch $@
 
-$(SCAN)/.installed: requirements-scan.txt
-	test -x $(SCAN)/bin/python || $(PYTHON) -m venv $(SCAN)
+$(SCAN)/.installed-3.13: requirements-scan.txt
+	$(NEED_PYTHON)
+	$(call FRESH_VENV,$(SCAN))
 	$(SCAN)/bin/pip install --quiet --disable-pip-version-check -r requirements-scan.txt
 	touch $@
 
-venv: $(VENV)/.installed
-tools: $(TOOLS)/.installed
-scan-tools: $(SCAN)/.installed
+venv: $(VENV)/.installed-3.13
+tools: $(TOOLS)/.installed-3.13
+scan-tools: $(SCAN)/.installed-3.13
 
 ## run: the whole service locally on http://127.0.0.1:$(PORT), state kept in $(STATE)/ (ARGS=--fresh starts empty, ARGS=--no-engine keeps tasks pending)
 run: venv
@@ -81,9 +90,10 @@ deploy-check: tools
 scan: venv tools scan-tools
 	bash .ci/scan
 
-## build: sam build (arm64 layer with the pinned dependencies)
+## build: sam build (arm64 layer with the pinned dependencies, bytecode compiled by Python 3.13), then its check
 build: tools
-	AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/sam build
+	PATH="$(dir $(PYTHON)):$$PATH" AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/sam build
+	$(PYTHON) -m tests.deploy.layer_bytecode .aws-sam/build/SyncHubLayer/python
 
 ci:
 	bash .ci/run
