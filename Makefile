@@ -56,9 +56,12 @@ run: venv
 test: venv
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-## lint: the shared package's imports point one way, down its layers (import-linter, pyproject.toml)
+## lint: imports point one way down the layers (import-linter), ruff's lint and format, mypy on the layer package
 lint: venv
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 ## invoke: one function, once, with an event file: make invoke FUNCTION=CreateTaskFunction EVENT=events/create_task.json
 invoke: venv

@@ -16,26 +16,45 @@ from local.template import FunctionSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = {
-    "CreateTaskFunction": "create_task.json", "ListTasksFunction": "list_tasks.json",
-    "GetTaskFunction": "get_task.json", "UpdateTaskFunction": "update_task.json",
-    "CancelTaskFunction": "cancel_task.json", "PauseTaskFunction": "pause_task.json",
-    "ResumeTaskFunction": "resume_task.json", "RetryTaskFunction": "retry_task.json",
-    "DeleteTaskFunction": "delete_task.json", "CleanupTasksFunction": "cleanup_tasks.json",
-    "BatchCancelTasksFunction": "batch_cancel_tasks.json", "BatchRetryTasksFunction": "batch_retry_tasks.json",
+    "CreateTaskFunction": "create_task.json",
+    "ListTasksFunction": "list_tasks.json",
+    "GetTaskFunction": "get_task.json",
+    "UpdateTaskFunction": "update_task.json",
+    "CancelTaskFunction": "cancel_task.json",
+    "PauseTaskFunction": "pause_task.json",
+    "ResumeTaskFunction": "resume_task.json",
+    "RetryTaskFunction": "retry_task.json",
+    "DeleteTaskFunction": "delete_task.json",
+    "CleanupTasksFunction": "cleanup_tasks.json",
+    "BatchCancelTasksFunction": "batch_cancel_tasks.json",
+    "BatchRetryTasksFunction": "batch_retry_tasks.json",
     "BatchDeleteTasksFunction": "batch_delete_tasks.json",
-    "TaskStatisticsFunction": "task_statistics.json", "CreateDataSourceFunction": "create_data_source.json",
-    "ListDataSourcesFunction": "list_data_sources.json", "GetDataSourceFunction": "get_data_source.json",
-    "UpdateDataSourceFunction": "update_data_source.json", "DeleteDataSourceFunction": "delete_data_source.json",
-    "CreateInterfaceFunction": "create_interface.json", "ListInterfacesFunction": "list_interfaces.json",
-    "GetInterfaceFunction": "get_interface.json", "UpdateInterfaceFunction": "update_interface.json",
-    "DeleteInterfaceFunction": "delete_interface.json", "OpenApiFunction": "openapi.json",
-    "ReaperFunction": "reaper.json", "CreateScheduleFunction": "create_schedule.json",
-    "ListSchedulesFunction": "list_schedules.json", "GetScheduleFunction": "get_schedule.json",
-    "UpdateScheduleFunction": "update_schedule.json", "DeleteScheduleFunction": "delete_schedule.json",
-    "PauseScheduleFunction": "pause_schedule.json", "ResumeScheduleFunction": "resume_schedule.json",
-    "TriggerScheduleFunction": "trigger_schedule.json", "FireScheduleFunction": "fire_schedule.json",
-    "SyncEngineFunction": "sync_engine.json", "DeadLetterFunction": "dead_letter.json",
-    "TaskPublisherFunction": "task_publisher.json", "WsSubscribeFunction": "ws_subscribe.json",
+    "TaskStatisticsFunction": "task_statistics.json",
+    "CreateDataSourceFunction": "create_data_source.json",
+    "ListDataSourcesFunction": "list_data_sources.json",
+    "GetDataSourceFunction": "get_data_source.json",
+    "UpdateDataSourceFunction": "update_data_source.json",
+    "DeleteDataSourceFunction": "delete_data_source.json",
+    "CreateInterfaceFunction": "create_interface.json",
+    "ListInterfacesFunction": "list_interfaces.json",
+    "GetInterfaceFunction": "get_interface.json",
+    "UpdateInterfaceFunction": "update_interface.json",
+    "DeleteInterfaceFunction": "delete_interface.json",
+    "OpenApiFunction": "openapi.json",
+    "ReaperFunction": "reaper.json",
+    "CreateScheduleFunction": "create_schedule.json",
+    "ListSchedulesFunction": "list_schedules.json",
+    "GetScheduleFunction": "get_schedule.json",
+    "UpdateScheduleFunction": "update_schedule.json",
+    "DeleteScheduleFunction": "delete_schedule.json",
+    "PauseScheduleFunction": "pause_schedule.json",
+    "ResumeScheduleFunction": "resume_schedule.json",
+    "TriggerScheduleFunction": "trigger_schedule.json",
+    "FireScheduleFunction": "fire_schedule.json",
+    "SyncEngineFunction": "sync_engine.json",
+    "DeadLetterFunction": "dead_letter.json",
+    "TaskPublisherFunction": "task_publisher.json",
+    "WsSubscribeFunction": "ws_subscribe.json",
     "WsDisconnectFunction": "ws_disconnect.json",
 }
 
@@ -110,8 +129,9 @@ class FirstEvents:
         from synchub.models.tasks import CreateTaskRequest
         from synchub.tasks.use_cases import task_service
 
-        task = task_service().create_task(CreateTaskRequest(data_source_id=data_source_id, task_type="full_sync"),
-                                              "bench")
+        task = task_service().create_task(
+            CreateTaskRequest(data_source_id=data_source_id, task_type="full_sync"), "bench"
+        )
         if outcome:
             run_task(task["id"], outcome=outcome)
         return task
@@ -146,7 +166,9 @@ class FirstEvents:
 
         service = data_source_service()
         if service.store.get(data_source_id) is None:
-            service.create(CreateDataSourceRequest.model_validate(self._sample_source("create_data_source.json")), "bench")
+            service.create(
+                CreateDataSourceRequest.model_validate(self._sample_source("create_data_source.json")), "bench"
+            )
 
     def _interface(self, present: bool) -> None:
         from synchub.errors import SyncHubError
@@ -156,8 +178,9 @@ class FirstEvents:
         service = interface_service()
         try:
             if present:
-                service.create("ds_123", CreateInterfaceRequest.model_validate(
-                    self._sample_source("create_interface.json")))
+                service.create(
+                    "ds_123", CreateInterfaceRequest.model_validate(self._sample_source("create_interface.json"))
+                )
             else:
                 service.delete("ds_123", "orders")
         except SyncHubError:
@@ -193,8 +216,12 @@ class FirstEvents:
             return self._with_id(event, "ds_orders_db", f"ds_cold_{self.runs}")
         if logical_id in ("UpdateDataSourceFunction", "DeleteDataSourceFunction"):
             self._ensure_source("ds_orders_db")
-        if logical_id in ("GetInterfaceFunction", "UpdateInterfaceFunction", "DeleteInterfaceFunction",
-                          "CreateInterfaceFunction"):
+        if logical_id in (
+            "GetInterfaceFunction",
+            "UpdateInterfaceFunction",
+            "DeleteInterfaceFunction",
+            "CreateInterfaceFunction",
+        ):
             self._interface(present=logical_id != "CreateInterfaceFunction")
         if logical_id == "SyncEngineFunction":
             return self._message_event(event, self._task("ds_cold"))
@@ -207,28 +234,47 @@ def services_of(spec_props: dict[str, Any]) -> list[str]:
     """The AWS services a function's policies let it call (what its baseline creates clients for)."""
     text = json.dumps(spec_props.get("Policies", []))
     found = []
-    for marker, service in (("dynamodb:", "dynamodb"), ("sqs:", "sqs"), ("s3:", "s3"),
-                            ("secretsmanager:", "secretsmanager"), ("events:", "events"),
-                            ("scheduler:", "scheduler")):
+    for marker, service in (
+        ("dynamodb:", "dynamodb"),
+        ("sqs:", "sqs"),
+        ("s3:", "s3"),
+        ("secretsmanager:", "secretsmanager"),
+        ("events:", "events"),
+        ("scheduler:", "scheduler"),
+    ):
         if marker in text and service not in found:
             found.append(service)
     return found
 
 
 def run_child(mode: str, spec: FunctionSpec, event: Path, services: list[str], env: dict[str, str]) -> dict[str, Any]:
-    completed = subprocess.run([sys.executable, "-c", CHILD, mode, str(spec.code_dir), str(event), ",".join(services)],
-                               env=env, capture_output=True, text=True, timeout=120, cwd=str(spec.code_dir))
+    completed = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, str(spec.code_dir), str(event), ",".join(services)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(spec.code_dir),
+    )
     if completed.returncode != 0:
         raise RuntimeError(f"{spec.logical_id} {mode} failed: {completed.stderr[-2000:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def measure(specs: dict[str, FunctionSpec], template: dict[str, Any], env: dict[str, str], repeats: int,
-            first_events: FirstEvents) -> list[dict]:
+def measure(
+    specs: dict[str, FunctionSpec],
+    template: dict[str, Any],
+    env: dict[str, str],
+    repeats: int,
+    first_events: FirstEvents,
+) -> list[dict]:
     # The deployed layer ships bytecode (layers/synchub/Makefile compiles it), so the package is compiled
     # here too; the handlers' own app.py is compiled at import, as in Lambda.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "layers" / "synchub" / "synchub")],
-                   check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "layers" / "synchub" / "synchub")],
+        check=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""},
+    )
     rows = []
     with tempfile.TemporaryDirectory(prefix="synchub-cold-") as scratch:
         event = Path(scratch) / "event.json"
@@ -245,20 +291,36 @@ def measure(specs: dict[str, FunctionSpec], template: dict[str, Any], env: dict[
                 if is_api:
                     powertools_runs.append(run_child("powertools", spec, event, services, env))
                     framework_runs.append(run_child("framework", spec, event, services, env))
-            rows.append(_row(logical_id, services, repeats, is_api, function_runs, baseline_runs, framework_runs,
-                             powertools_runs))
+            rows.append(
+                _row(
+                    logical_id, services, repeats, is_api, function_runs, baseline_runs, framework_runs, powertools_runs
+                )
+            )
     return rows
 
 
-def _row(logical_id: str, services: list[str], repeats: int, is_api: bool, function_runs: list[dict],
-         baseline_runs: list[dict], framework_runs: list[dict], powertools_runs: list[dict]) -> dict[str, Any]:
+def _row(
+    logical_id: str,
+    services: list[str],
+    repeats: int,
+    is_api: bool,
+    function_runs: list[dict],
+    baseline_runs: list[dict],
+    framework_runs: list[dict],
+    powertools_runs: list[dict],
+) -> dict[str, Any]:
     function_s = statistics.median(r["seconds"] for r in function_runs)
     baseline_s = statistics.median(r["seconds"] for r in baseline_runs)
     goal = 1.5 if is_api else 2.0  # API functions 1.5×; the engine and its background functions 2×
     row = {
-        "function": logical_id, "services": services, "repeats": repeats,
-        "median_seconds": round(function_s, 4), "baseline_median_seconds": round(baseline_s, 4),
-        "ratio": round(function_s / baseline_s, 3), "goal_ratio": goal, "meets_goal": function_s / baseline_s <= goal,
+        "function": logical_id,
+        "services": services,
+        "repeats": repeats,
+        "median_seconds": round(function_s, 4),
+        "baseline_median_seconds": round(baseline_s, 4),
+        "ratio": round(function_s / baseline_s, 3),
+        "goal_ratio": goal,
+        "meets_goal": function_s / baseline_s <= goal,
         "rss_mb": round(statistics.median(r["rss_mb"] for r in function_runs), 1),
         "baseline_rss_mb": round(statistics.median(r["rss_mb"] for r in baseline_runs), 1),
         "first_status": function_runs[0]["status"],
@@ -274,11 +336,13 @@ def _row(logical_id: str, services: list[str], repeats: int, is_api: bool, funct
         row["framework_ratio"] = round(framework_s / baseline_s, 3)
         row["over_framework_seconds"] = round(function_s - framework_s, 4)
         if not row["meets_goal"]:
-            row["why"] = (f"misses {goal}× by {row['ratio'] - goal:.2f}: Powertools' logger and resolver alone are "
-                          f"{row['powertools_ratio']:.2f}× the baseline, with one pydantic model validated "
-                          f"{row['framework_ratio']:.2f}×, and the function adds "
-                          f"{(function_s - framework_s) * 1000:.0f} ms over that (its modules and its first AWS "
-                          "requests, which the floors do not make)")
+            row["why"] = (
+                f"misses {goal}× by {row['ratio'] - goal:.2f}: Powertools' logger and resolver alone are "
+                f"{row['powertools_ratio']:.2f}× the baseline, with one pydantic model validated "
+                f"{row['framework_ratio']:.2f}×, and the function adds "
+                f"{(function_s - framework_s) * 1000:.0f} ms over that (its modules and its first AWS "
+                "requests, which the floors do not make)"
+            )
     elif not row["meets_goal"]:
         row["why"] = f"misses {goal}× by {row['ratio'] - goal:.2f}"
     return row

@@ -65,17 +65,23 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
             engine = bench.functions["SyncEngineFunction"]
             invocations: list[tuple[str, float, int]] = []  # (function, seconds, memory MB)
             _time_invocations(engine, invocations)
-            deliveries = QueueEventSource.from_template(engine, engine.spec.events_of("SQS")[0], bench.stack,
-                                                        boto3.client("sqs"))
+            deliveries = QueueEventSource.from_template(
+                engine, engine.spec.events_of("SQS")[0], bench.stack, boto3.client("sqs")
+            )
             publisher = bench.functions["TaskPublisherFunction"]
-            changes = StreamEventSource.from_template(publisher, publisher.spec.events_of("DynamoDB")[0], bench.stack,
-                                                      boto3.client("dynamodbstreams"))
+            changes = StreamEventSource.from_template(
+                publisher, publisher.spec.events_of("DynamoDB")[0], bench.stack, boto3.client("dynamodbstreams")
+            )
             _time_invocations(publisher, invocations)
 
             def api(function: str, method: str, resource: str, path: str) -> Any:
-                status, body, seconds = bench.api(function, method, resource, path,
-                                                  body={"data_source_id": "ds_orders", "task_type": "full_sync"}
-                                                  if method == "POST" else None)
+                status, body, seconds = bench.api(
+                    function,
+                    method,
+                    resource,
+                    path,
+                    body={"data_source_id": "ds_orders", "task_type": "full_sync"} if method == "POST" else None,
+                )
                 assert status in (200, 201), (path, status, body)
                 invocations.append((function, seconds, bench.functions[function].spec.memory))
                 return body
@@ -95,8 +101,13 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
             tasks_table = bench.stack.refs["TasksTable"]
             bench.meter.what_if("KEYS_ONLY", tasks_table, LISTING_INDEXES, "KEYS_ONLY")
             # what a listing shows, plus what the reaper (heartbeat, next poll) and cleanup (version) read
-            bench.meter.what_if("INCLUDE", tasks_table, LISTING_INDEXES, "INCLUDE",
-                                [*PUBLIC_TASK_FIELDS, "version", "heartbeat_at", "next_poll_at"])
+            bench.meter.what_if(
+                "INCLUDE",
+                tasks_table,
+                LISTING_INDEXES,
+                "INCLUDE",
+                [*PUBLIC_TASK_FIELDS, "version", "heartbeat_at", "next_poll_at"],
+            )
             bench.meter.start()
             task = api("CreateTaskFunction", "POST", "/api/sync/tasks", "/api/sync/tasks")
             polls = 0
@@ -119,17 +130,23 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
                 while deliveries.poll_once():
                     pass
             bench.meter.start()
-            page = bench.api("ListTasksFunction", "GET", "/api/sync/tasks", "/api/sync/tasks",
-                             query={"size": LIST_PAGE})[1]
+            page = bench.api(
+                "ListTasksFunction", "GET", "/api/sync/tasks", "/api/sync/tasks", query={"size": LIST_PAGE}
+            )[1]
             list_usage = bench.meter.stop()
             assert len(page["tasks"]) == LIST_PAGE, page
             invocations[:] = invocations_of_lifecycle
-            table_names = {bench.stack.refs[logical]: logical for logical in bench.stack.refs
-                           if logical.endswith("Table")}
+            table_names = {
+                bench.stack.refs[logical]: logical for logical in bench.stack.refs if logical.endswith("Table")
+            }
             s3 = boto3.client("s3")
-            stored = sum(o["Size"] for o in s3.list_objects_v2(Bucket=bench.stack.refs["DataLakeBucket"],
-                                                                Prefix=f"ds_orders/").get("Contents", [])
-                         if task["id"] in o["Key"])
+            stored = sum(
+                o["Size"]
+                for o in s3.list_objects_v2(Bucket=bench.stack.refs["DataLakeBucket"], Prefix="ds_orders/").get(
+                    "Contents", []
+                )
+                if task["id"] in o["Key"]
+            )
     finally:
         source.close()
 
@@ -138,9 +155,19 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
     events = sum(n for op, n in requests.items() if op == "events.PutEvents")
     gb_seconds = sum(math.ceil(seconds * 1000) / 1000 * memory / 1024 for _, seconds, memory in invocations)
     sqs_requests = sum(n for op, n in requests.items() if op.startswith("sqs.")) + 2 * polls
-    s3_puts = sum(n for op, n in requests.items() if op in ("s3.PutObject", "s3.CopyObject", "s3.ListObjectsV2",
-                                                             "s3.CreateMultipartUpload", "s3.UploadPart",
-                                                             "s3.CompleteMultipartUpload"))
+    s3_puts = sum(
+        n
+        for op, n in requests.items()
+        if op
+        in (
+            "s3.PutObject",
+            "s3.CopyObject",
+            "s3.ListObjectsV2",
+            "s3.CreateMultipartUpload",
+            "s3.UploadPart",
+            "s3.CompleteMultipartUpload",
+        )
+    )
     s3_gets = sum(n for op, n in requests.items() if op in ("s3.GetObject", "s3.HeadObject"))
     secrets_calls = sum(n for op, n in requests.items() if op.startswith("secretsmanager."))
     lines = [
@@ -155,38 +182,53 @@ def measure(rows: int = LIFECYCLE_ROWS) -> dict[str, Any]:
         ("Secrets Manager API calls", secrets_calls, price["secretsmanager_api_call"]),
         ("EventBridge custom events", events, price["eventbridge_custom_event"]),
     ]
-    items = [{"item": name, "per_lifecycle": quantity, "unit_usd": unit,
-              "usd_per_million_lifecycles": round(quantity * unit * PER, 2)} for name, quantity, unit in lines]
+    items = [
+        {
+            "item": name,
+            "per_lifecycle": quantity,
+            "unit_usd": unit,
+            "usd_per_million_lifecycles": round(quantity * unit * PER, 2),
+        }
+        for name, quantity, unit in lines
+    ]
     return {
         "lifecycle": f"create, full_sync of {rows:,} rows (HTTP → data lake), success, one GET, one statistics read",
         "prices": {"table": PRICES.name, "recorded": table["recorded"], "region": table["region"]},
         "aws_requests": dict(sorted(requests.items())),
-        "change_feed": {"publisher_invocations": stream_batches, "events": events,
-                        "note": "one publisher invocation per task write (an upper bound); Lambda reads the DynamoDB "
-                                "stream it is triggered by at no charge"},
+        "change_feed": {
+            "publisher_invocations": stream_batches,
+            "events": events,
+            "note": "one publisher invocation per task write (an upper bound); Lambda reads the DynamoDB "
+            "stream it is triggered by at no charge",
+        },
         "write_units_by_table": _writes_by_table(usage, table_names),
         "listing_indexes": _listing_comparison(usage, list_usage, price),
-        "invocations": [{"function": name, "ms": round(seconds * 1000, 1), "memory_mb": memory}
-                        for name, seconds, memory in invocations],
+        "invocations": [
+            {"function": name, "ms": round(seconds * 1000, 1), "memory_mb": memory}
+            for name, seconds, memory in invocations
+        ],
         "line_items": items,
         "usd_per_million_lifecycles": round(sum(i["usd_per_million_lifecycles"] for i in items), 2),
         "not_included": {
             "s3_storage_gb_month_per_million": round(stored * PER / 2**30, 1),
             "s3_storage_usd_per_month_per_million": round(stored * PER / 2**30 * price["s3_standard_gb_month"], 2),
             "also": "CloudWatch Logs ingestion, data transfer, the reaper's schedule (one invocation a minute, "
-                    "whatever the load), idle polling of the engine queue by the event source mapping, WebSocket "
-                    "connection minutes and messages, webhook deliveries",
+            "whatever the load), idle polling of the engine queue by the event source mapping, WebSocket "
+            "connection minutes and messages, webhook deliveries",
         },
         "note": "durations are measured here against the in-process emulator, whose latency stands in for "
-                "AWS's; the engine's time is dominated by fetching and writing the rows",
+        "AWS's; the engine's time is dominated by fetching and writing the rows",
     }
 
 
 def _writes_by_table(usage: Any, table_names: dict[str, str]) -> list[dict[str, Any]]:
     """The lifecycle's write units per table and kind: items written alone, items written in transactions
     (which DynamoDB bills double), and the copies the table's indexes take."""
-    return [{"table": table_names.get(table, table), "kind": kind, "write_units": units}
-            for (table, kind), units in sorted(usage.write_units_by.items()) if units]
+    return [
+        {"table": table_names.get(table, table), "kind": kind, "write_units": units}
+        for (table, kind), units in sorted(usage.write_units_by.items())
+        if units
+    ]
 
 
 def _listing_comparison(usage: Any, list_usage: Any, price: dict[str, float]) -> dict[str, Any]:
@@ -198,10 +240,14 @@ def _listing_comparison(usage: Any, list_usage: Any, price: dict[str, float]) ->
     # KEYS_ONLY: the page's tasks are then read by BatchGetItem (eventually consistent, each under 4 KB)
     designs["KEYS_ONLY"] = (designs["KEYS_ONLY"][0], designs["KEYS_ONLY"][1] + LIST_PAGE * 0.5)
     report: dict[str, Any] = {
-        label: {"lifecycle_write_units": round(w, 2), "lifecycle_usd_per_million": round(w * write * PER, 2),
-                f"list_page_of_{LIST_PAGE}_read_units": round(r, 2),
-                "list_page_usd_per_million": round(r * read * PER, 2)}
-        for label, (w, r) in designs.items()}
+        label: {
+            "lifecycle_write_units": round(w, 2),
+            "lifecycle_usd_per_million": round(w * write * PER, 2),
+            f"list_page_of_{LIST_PAGE}_read_units": round(r, 2),
+            "list_page_usd_per_million": round(r * read * PER, 2),
+        }
+        for label, (w, r) in designs.items()
+    }
     saved = (designs["ALL"][0] - designs["KEYS_ONLY"][0]) * write
     extra = (designs["KEYS_ONLY"][1] - designs["ALL"][1]) * read
     report["keys_only_break_even_list_pages_per_lifecycle"] = round(saved / extra, 1) if extra > 0 else None

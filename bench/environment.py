@@ -31,8 +31,16 @@ class BenchStack:
     functions: dict[str, LocalFunction]
     meter: AwsMeter
 
-    def api(self, function: str, method: str, resource: str, path: str, *, query: dict[str, Any] | None = None,
-            body: Any = None) -> tuple[int, Any, float]:
+    def api(
+        self,
+        function: str,
+        method: str,
+        resource: str,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+    ) -> tuple[int, Any, float]:
         """Invoke a route's function as API Gateway would: (status, decoded body, seconds)."""
         import json
         import time
@@ -42,8 +50,9 @@ class BenchStack:
         assert found, (resource, path)
         raw = json.dumps(body).encode() if body is not None else b""
         headers = [("Content-Type", "application/json")] if body is not None else []
-        event = proxy_event(route, method, path, urlencode(query or {}), headers, raw, found.groupdict(),
-                            authorizer=authorized("bench"))
+        event = proxy_event(
+            route, method, path, urlencode(query or {}), headers, raw, found.groupdict(), authorizer=authorized("bench")
+        )
         started = time.perf_counter()
         response = self.functions[function].invoke(event)
         elapsed = time.perf_counter() - started
@@ -61,8 +70,11 @@ def emulator_process() -> Iterator[str]:
     from local.ports import free_port, in_use
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while not in_use(port):
@@ -110,16 +122,30 @@ def bench_stack(stack_name: str = "synchub-bench", *, separate_emulator: bool = 
             synchub.runtime.reset()
 
 
-def register_orders_source(data_source_id: str, base_url: str, *, name: str = "Orders API",
-                           page_size: int | None = None) -> None:
+def register_orders_source(
+    data_source_id: str, base_url: str, *, name: str = "Orders API", page_size: int | None = None
+) -> None:
     """The benchmarks' HTTP source: ``/orders`` of a local.orders_server.OrdersServer, registered through the
     service (call inside :func:`bench_stack`, once the stack's environment is in place)."""
     from synchub.models.data_sources import CreateDataSourceRequest
     from synchub.sources.data_sources import data_source_service
 
     pagination = {"style": "page", "size_param": "page_size", **({"page_size": page_size} if page_size else {})}
-    data_source_service().create(CreateDataSourceRequest.model_validate({
-        "id": data_source_id, "name": name, "type": "http", "connection_config": {"base_url": base_url},
-        "params_config": {"url_suffix": "/orders", "records_path": "items", "total_path": "meta.total",
-                          "primary_key": "id", "pagination": pagination},
-    }), "bench")
+    data_source_service().create(
+        CreateDataSourceRequest.model_validate(
+            {
+                "id": data_source_id,
+                "name": name,
+                "type": "http",
+                "connection_config": {"base_url": base_url},
+                "params_config": {
+                    "url_suffix": "/orders",
+                    "records_path": "items",
+                    "total_path": "meta.total",
+                    "primary_key": "id",
+                    "pagination": pagination,
+                },
+            }
+        ),
+        "bench",
+    )

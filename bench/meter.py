@@ -97,8 +97,12 @@ class Usage:
     write_units_by: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"requests": dict(sorted(self.requests.items())), "total_requests": sum(self.requests.values()),
-                "read_units": round(self.read_units, 2), "write_units": round(self.write_units, 2)}
+        return {
+            "requests": dict(sorted(self.requests.items())),
+            "total_requests": sum(self.requests.values()),
+            "read_units": round(self.read_units, 2),
+            "write_units": round(self.write_units, 2),
+        }
 
 
 class AwsMeter:
@@ -114,8 +118,9 @@ class AwsMeter:
         self._before_items: list[tuple[str, dict[str, Any], dict[str, Any] | None, bool]] = []
         self._what_if: dict[str, tuple[str, list[str], tuple[str, list[str]]]] = {}
 
-    def what_if(self, label: str, table: str, indexes: list[str], projection: str,
-                attributes: list[str] | None = None) -> None:
+    def what_if(
+        self, label: str, table: str, indexes: list[str], projection: str, attributes: list[str] | None = None
+    ) -> None:
         """Also price every stretch as if ``indexes`` of ``table`` had ``projection`` (KEYS_ONLY, INCLUDE
         with ``attributes``, ALL)."""
         self._what_if[label] = (table, indexes, (projection, attributes or []))
@@ -125,8 +130,13 @@ class AwsMeter:
         target, names, (kind, extra) = self._what_if[label]
         if table != target:
             return shape
-        return TableShape(shape.keys, {name: (keys, kind, extra) if name in names else (keys, k, e)
-                                       for name, (keys, k, e) in shape.indexes.items()})
+        return TableShape(
+            shape.keys,
+            {
+                name: (keys, kind, extra) if name in names else (keys, k, e)
+                for name, (keys, k, e) in shape.indexes.items()
+            },
+        )
 
     def attach(self, client: Any) -> None:
         service = client.meta.service_model.service_name
@@ -153,8 +163,10 @@ class AwsMeter:
         if service == "dynamodb" and model.name in CAPACITY_OPERATIONS:
             params.setdefault("ReturnConsumedCapacity", "TOTAL")
         if service == "dynamodb" and model.name in WRITE_OPERATIONS and self.capacity:
-            self._before_items = [(table, key, self._get(table, key), transactional)
-                                  for table, key, transactional in self._written_keys(model.name, params)]
+            self._before_items = [
+                (table, key, self._get(table, key), transactional)
+                for table, key, transactional in self._written_keys(model.name, params)
+            ]
 
     def _after(self, model: Any, parsed: dict[str, Any], http_response: Any, **_: Any) -> None:
         if not self.active or model.service_model.service_name != "dynamodb":
@@ -264,9 +276,11 @@ class AwsMeter:
         if table not in self._shapes:
             description = self.side.describe_table(TableName=table)["Table"]
             indexes = {
-                index["IndexName"]: ([k["AttributeName"] for k in index["KeySchema"]],
-                                     index["Projection"]["ProjectionType"],
-                                     index["Projection"].get("NonKeyAttributes", []))
+                index["IndexName"]: (
+                    [k["AttributeName"] for k in index["KeySchema"]],
+                    index["Projection"]["ProjectionType"],
+                    index["Projection"].get("NonKeyAttributes", []),
+                )
                 for index in description.get("GlobalSecondaryIndexes", [])
             }
             self._shapes[table] = TableShape([k["AttributeName"] for k in description["KeySchema"]], indexes)

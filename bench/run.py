@@ -51,8 +51,10 @@ def main() -> int:
     from bench import dollars, long_syncs, routes, scale, stream_clients, throughput
 
     run("routes", lambda: routes.measure(repeats=2 if args.smoke else 25))
-    run("engine_throughput", lambda: throughput.measure([2_000, 6_000] if args.smoke else [50_000, 200_000],
-                                                        repeats=1 if args.smoke else 3))
+    run(
+        "engine_throughput",
+        lambda: throughput.measure([2_000, 6_000] if args.smoke else [50_000, 200_000], repeats=1 if args.smoke else 3),
+    )
     run("scale", lambda: scale.measure(*((1_000, 2_000) if args.smoke else (1_000, 100_000))))
     run("long_syncs", lambda: long_syncs.measure((10, 100, 1_000) if args.smoke else (10, 1_000, 10_000)))
     run("dollars", dollars.measure)
@@ -72,8 +74,8 @@ def cold_start(repeats: int) -> list[dict]:
     from bench import coldstart
     from bench.environment import LOCAL_DESTINATIONS
     from local import demo
-    from local.ports import free_port
     from local.orders_server import OrdersServer
+    from local.ports import free_port
     from local.resources import create_resources
     from local.stack import install_functions, start_emulator
     from local.template import load_template
@@ -90,8 +92,13 @@ def cold_start(repeats: int) -> list[dict]:
         import synchub.runtime
 
         synchub.runtime.reset()
-        return coldstart.measure(specs, template, coldstart.child_environment(), repeats=repeats,
-                                 first_events=coldstart.FirstEvents(source.base_url))
+        return coldstart.measure(
+            specs,
+            template,
+            coldstart.child_environment(),
+            repeats=repeats,
+            first_events=coldstart.FirstEvents(source.base_url),
+        )
     finally:
         source.close()
         emulator.stop()
@@ -107,68 +114,100 @@ def print_tables(report: dict) -> None:
         print("\nStream source clients (import seconds in a fresh interpreter, median; size installed)")
         print(f"{'client':14} {'version':>9} {'import s':>9} {'MB':>6}  pure Python")
         for row in report["stream_clients"]:
-            print(f"{row['client']:14} {row['version']:>9} {row['import_seconds']:9.3f} {row['installed_mb']:6.2f}  "
-                  f"{_mark(row['pure_python'])}")
+            print(
+                f"{row['client']:14} {row['version']:>9} {row['import_seconds']:9.3f} {row['installed_mb']:6.2f}  "
+                f"{_mark(row['pure_python'])}"
+            )
     if "long_syncs" in report:
-        print(f"\nLong syncs (the same source in more and more read batches of {report['long_syncs'][0]['rows'] // report['long_syncs'][0]['read_batches']} rows)")
-        print(f"{'read batches':>12} {'rows':>9} {'seconds':>8} {'stored B':>9} {'WRU':>9} {'WRU/batch':>9} "
-              f"{'updates':>7} {'parts':>5} {'S3 req':>7} {'S3/batch':>8}")
+        print(
+            f"\nLong syncs (the same source in more and more read batches of {report['long_syncs'][0]['rows'] // report['long_syncs'][0]['read_batches']} rows)"
+        )
+        print(
+            f"{'read batches':>12} {'rows':>9} {'seconds':>8} {'stored B':>9} {'WRU':>9} {'WRU/batch':>9} "
+            f"{'updates':>7} {'parts':>5} {'S3 req':>7} {'S3/batch':>8}"
+        )
         for row in report["long_syncs"]:
-            print(f"{row['read_batches']:12} {row['rows']:9} {row['seconds']:8.1f} {row['stored_bytes']:9} "
-                  f"{row['write_units']:9.1f} {row['write_units_per_batch']:9.2f} {row['task_updates']:7} "
-                  f"{row['parts']:5} {row['s3_requests']:7} {row['s3_requests_per_batch']:8.2f}")
+            print(
+                f"{row['read_batches']:12} {row['rows']:9} {row['seconds']:8.1f} {row['stored_bytes']:9} "
+                f"{row['write_units']:9.1f} {row['write_units_per_batch']:9.2f} {row['task_updates']:7} "
+                f"{row['parts']:5} {row['s3_requests']:7} {row['s3_requests_per_batch']:8.2f}"
+            )
     if "cold_start" in report:
         rows = report["cold_start"]
-        print(f"\nCold start (median of {rows[0]['repeats']} fresh interpreters; baseline = import boto3 and create "
-              "the function's clients; floors, no AWS call: pt = baseline + Powertools' logger and REST resolver, "
-              "stack = pt + one pydantic model validated)")
-        print(f"{'function':28} {'seconds':>8} {'baseline':>9} {'ratio':>6} {'goal':>5} {'pt×':>6} {'stack×':>7} "
-              f"{'RSS MB':>7} {'base MB':>7}")
+        print(
+            f"\nCold start (median of {rows[0]['repeats']} fresh interpreters; baseline = import boto3 and create "
+            "the function's clients; floors, no AWS call: pt = baseline + Powertools' logger and REST resolver, "
+            "stack = pt + one pydantic model validated)"
+        )
+        print(
+            f"{'function':28} {'seconds':>8} {'baseline':>9} {'ratio':>6} {'goal':>5} {'pt×':>6} {'stack×':>7} "
+            f"{'RSS MB':>7} {'base MB':>7}"
+        )
         for row in rows:
             powertools = f"{row['powertools_ratio']:.2f}" if "powertools_ratio" in row else "-"
             floor = f"{row['framework_ratio']:.2f}" if "framework_ratio" in row else "-"
-            print(f"{row['function']:28} {row['median_seconds']:8.3f} {row['baseline_median_seconds']:9.3f} "
-                  f"{row['ratio']:6.2f} {row['goal_ratio']:5.1f} {powertools:>6} {floor:>7} {row['rss_mb']:7.1f} "
-                  f"{row['baseline_rss_mb']:7.1f} {_mark(row['meets_goal'])}")
+            print(
+                f"{row['function']:28} {row['median_seconds']:8.3f} {row['baseline_median_seconds']:9.3f} "
+                f"{row['ratio']:6.2f} {row['goal_ratio']:5.1f} {powertools:>6} {floor:>7} {row['rss_mb']:7.1f} "
+                f"{row['baseline_rss_mb']:7.1f} {_mark(row['meets_goal'])}"
+            )
     if "routes" in report:
-        print("\nPer route, warm (requests and capacity of one call; time: median handler vs the same requests "
-              "made directly with boto3)")
+        print(
+            "\nPer route, warm (requests and capacity of one call; time: median handler vs the same requests "
+            "made directly with boto3)"
+        )
         print(f"{'route':36} {'requests':>8} {'RRU':>6} {'WRU':>6} {'ms':>7} {'direct':>7} {'ratio':>6}  needed-only")
         for row in report["routes"]:
-            print(f"{row['route']:36} {row['total_requests']:8d} {row['read_units']:6.1f} {row['write_units']:6.1f} "
-                  f"{row['warm_ms']:7.2f} {row['direct_ms']:7.2f} {row['ratio']:6.2f} {_mark(row['meets_goal'])}"
-                  f"  {_mark(row['only_needed_requests'])}")
+            print(
+                f"{row['route']:36} {row['total_requests']:8d} {row['read_units']:6.1f} {row['write_units']:6.1f} "
+                f"{row['warm_ms']:7.2f} {row['direct_ms']:7.2f} {row['ratio']:6.2f} {_mark(row['meets_goal'])}"
+                f"  {_mark(row['only_needed_requests'])}"
+            )
     if "engine_throughput" in report:
         print("\nEngine throughput, full_sync → S3 data lake (baseline: plain psycopg / urllib3 + gzip JSONL + boto3)")
-        print(f"{'source':11} {'rows':>8} {'engine r/s':>11} {'baseline r/s':>13} {'ratio':>6} {'goal':>5} "
-              f"{'engine MB':>10} {'base MB':>8}")
+        print(
+            f"{'source':11} {'rows':>8} {'engine r/s':>11} {'baseline r/s':>13} {'ratio':>6} {'goal':>5} "
+            f"{'engine MB':>10} {'base MB':>8}"
+        )
         flows = report["engine_throughput"]
         for row in flows["postgresql_to_s3"] + flows["http_to_s3"]:
-            print(f"{row['source']:11} {row['rows']:8d} {row['engine_rows_per_s']:11d} {row['baseline_rows_per_s']:13d} "
-                  f"{row['ratio']:6.2f} {row['goal_ratio']:5.1f} {row['engine_peak_mb']:10.1f} "
-                  f"{row['baseline_peak_mb']:8.1f} {_mark(row['meets_goal'])}")
+            print(
+                f"{row['source']:11} {row['rows']:8d} {row['engine_rows_per_s']:11d} {row['baseline_rows_per_s']:13d} "
+                f"{row['ratio']:6.2f} {row['goal_ratio']:5.1f} {row['engine_peak_mb']:10.1f} "
+                f"{row['baseline_peak_mb']:8.1f} {_mark(row['meets_goal'])}"
+            )
         for source, flat in flows["memory_flatness"].items():
             if flat:
-                print(f"{source}: peak memory {flat['engine_peak_mb'][0]} MB at {flat['rows'][0]} rows vs "
-                      f"{flat['engine_peak_mb'][1]} MB at {flat['rows'][1]} rows (×{flat['growth']}) "
-                      f"{_mark(flat['meets_goal'])}")
+                print(
+                    f"{source}: peak memory {flat['engine_peak_mb'][0]} MB at {flat['rows'][0]} rows vs "
+                    f"{flat['engine_peak_mb'][1]} MB at {flat['rows'][1]} rows (×{flat['growth']}) "
+                    f"{_mark(flat['meets_goal'])}"
+                )
     if "scale" in report:
         few, many = report["scale"]["rows"][0]["tasks"]
         print(f"\nScale: requests and capacity with {few:,} vs {many:,} tasks stored")
         for row in report["scale"]["rows"]:
-            print(f"{row['request']:44} {row['few']['total_requests']:3d} req {row['few']['read_units']:6.1f} RRU  vs "
-                  f"{row['many']['total_requests']:3d} req {row['many']['read_units']:6.1f} RRU  "
-                  f"{'identical' if row['identical'] else 'DIFFERENT'}")
+            print(
+                f"{row['request']:44} {row['few']['total_requests']:3d} req {row['few']['read_units']:6.1f} RRU  vs "
+                f"{row['many']['total_requests']:3d} req {row['many']['read_units']:6.1f} RRU  "
+                f"{'identical' if row['identical'] else 'DIFFERENT'}"
+            )
     if "dollars" in report:
         money = report["dollars"]
-        print(f"\nDollars per million lifecycles ({money['lifecycle']}; prices {money['prices']['region']}, "
-              f"recorded {money['prices']['recorded']})")
+        print(
+            f"\nDollars per million lifecycles ({money['lifecycle']}; prices {money['prices']['region']}, "
+            f"recorded {money['prices']['recorded']})"
+        )
         for item in money["line_items"]:
-            print(f"{item['item']:48} {item['per_lifecycle']:>10} × ${item['unit_usd']:.10f} = "
-                  f"${item['usd_per_million_lifecycles']:>8.2f}")
+            print(
+                f"{item['item']:48} {item['per_lifecycle']:>10} × ${item['unit_usd']:.10f} = "
+                f"${item['usd_per_million_lifecycles']:>8.2f}"
+            )
         print(f"{'total':48} {'':>10}   {'':>13}   ${money['usd_per_million_lifecycles']:>8.2f}")
-        print("DynamoDB write units of one lifecycle, by table and kind: " + ", ".join(
-            f"{row['table']} {row['kind']} {row['write_units']:g}" for row in money["write_units_by_table"]))
+        print(
+            "DynamoDB write units of one lifecycle, by table and kind: "
+            + ", ".join(f"{row['table']} {row['kind']} {row['write_units']:g}" for row in money["write_units_by_table"])
+        )
 
 
 if __name__ == "__main__":

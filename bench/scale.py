@@ -38,17 +38,34 @@ def _requests(count: int) -> dict[str, dict[str, Any]]:
         return {
             "GET /tasks (first page)": metered(lambda: listing({"size": PAGE_SIZE})),
             "GET /tasks?status=success&data_source_id": metered(
-                lambda: listing({"size": PAGE_SIZE, "status": "success", "data_source_id": "ds_bench"})),
-            f"GET /tasks?next_token (page {DEEP_PAGE})": metered(lambda: listing({"size": PAGE_SIZE, "next_token": token})),
-            "GET /tasks/statistics": metered(lambda: bench.api(
-                "TaskStatisticsFunction", "GET", "/api/sync/tasks/statistics", "/api/sync/tasks/statistics")),
+                lambda: listing({"size": PAGE_SIZE, "status": "success", "data_source_id": "ds_bench"})
+            ),
+            f"GET /tasks?next_token (page {DEEP_PAGE})": metered(
+                lambda: listing({"size": PAGE_SIZE, "next_token": token})
+            ),
+            "GET /tasks/statistics": metered(
+                lambda: bench.api(
+                    "TaskStatisticsFunction", "GET", "/api/sync/tasks/statistics", "/api/sync/tasks/statistics"
+                )
+            ),
         }
 
 
 def measure(small: int, large: int) -> dict[str, Any]:
     """Requests and capacity of each read at ``small`` and ``large`` stored tasks, and whether they match."""
     few, many = _requests(small), _requests(large)
-    rows = [{"request": name, "tasks": [small, large], "few": few[name], "many": many[name],
-             "identical": few[name] == many[name]} for name in few]
-    return {"rows": rows, "meets_goal": all(row["identical"] for row in rows),
-            "goal": "requests and capacity units identical at both sizes"}
+    rows = [
+        {
+            "request": name,
+            "tasks": [small, large],
+            "few": few[name],
+            "many": many[name],
+            "identical": few[name] == many[name],
+        }
+        for name in few
+    ]
+    return {
+        "rows": rows,
+        "meets_goal": all(row["identical"] for row in rows),
+        "goal": "requests and capacity units identical at both sizes",
+    }

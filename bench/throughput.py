@@ -32,12 +32,16 @@ def _load_rows(uri: str, rows: int) -> None:
 
     with psycopg.connect(uri, autocommit=True) as connection:
         connection.execute("DROP TABLE IF EXISTS bench_orders")
-        connection.execute("CREATE TABLE bench_orders (id integer PRIMARY KEY, customer text, amount numeric(10,2), "
-                           "currency text, updated_at timestamptz)")
+        connection.execute(
+            "CREATE TABLE bench_orders (id integer PRIMARY KEY, customer text, amount numeric(10,2), "
+            "currency text, updated_at timestamptz)"
+        )
         connection.execute(
             "INSERT INTO bench_orders SELECT n, 'customer-' || (n %% 997), (n %% 100000) / 100.0, "
             "(ARRAY['EUR','USD','GBP'])[n %% 3 + 1], timestamptz '2026-01-01' + n * interval '1 second' "
-            "FROM generate_series(1, %s) n", (rows,))
+            "FROM generate_series(1, %s) n",
+            (rows,),
+        )
 
 
 def _plain_json(value: Any) -> Any:
@@ -50,8 +54,10 @@ def _plain_json(value: Any) -> Any:
 
 
 def _encoded(records: list[dict[str, Any]]) -> bytes:
-    return b"".join(json.dumps(record, default=_plain_json, separators=(",", ":"), ensure_ascii=False).encode()
-                    + b"\n" for record in records)
+    return b"".join(
+        json.dumps(record, default=_plain_json, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        for record in records
+    )
 
 
 class _Parts:
@@ -69,8 +75,11 @@ class _Parts:
     def flush(self) -> None:
         if self.pending:
             self.number += 1
-            self.s3.put_object(Bucket=self.bucket, Key=f"{self.prefix}/part-{self.number:05d}.jsonl.gz",
-                               Body=gzip.compress(bytes(self.pending), compresslevel=6, mtime=0))
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=f"{self.prefix}/part-{self.number:05d}.jsonl.gz",
+                Body=gzip.compress(bytes(self.pending), compresslevel=6, mtime=0),
+            )
             self.pending = bytearray()
 
 
@@ -106,7 +115,8 @@ def _baseline(uri: str, rows: int, bucket: str) -> int:
     with psycopg.connect(uri) as connection:
         while True:
             cursor = connection.execute(
-                "SELECT * FROM bench_orders WHERE id <= %s AND id > %s ORDER BY id LIMIT %s", (rows, last, BATCH_SIZE))
+                "SELECT * FROM bench_orders WHERE id <= %s AND id > %s ORDER BY id LIMIT %s", (rows, last, BATCH_SIZE)
+            )
             names = [d.name for d in cursor.description]
             batch = cursor.fetchall()
             if not batch:
@@ -122,8 +132,11 @@ def _first_parts_equal(bucket: str, engine_prefix: str, task_id: str, baseline_p
     import boto3
 
     s3 = boto3.client("s3")
-    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=engine_prefix).get("Contents", [])
-                  if task_id in o["Key"] and "/part-" in o["Key"])
+    keys = sorted(
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix=engine_prefix).get("Contents", [])
+        if task_id in o["Key"] and "/part-" in o["Key"]
+    )
     engine = s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read()
     baseline = s3.get_object(Bucket=bucket, Key=f"{baseline_prefix}{rows}/part-00001.jsonl.gz")["Body"].read()
     return gzip.decompress(engine) == gzip.decompress(baseline)
@@ -150,35 +163,38 @@ def _flatness(results: list[dict[str, Any]]) -> dict[str, Any] | None:
     if len(results) < 2:
         return None
     small, large = results[0], results[-1]
-    return {"rows": [small["rows"], large["rows"]],
-            "engine_peak_mb": [small["engine_peak_mb"], large["engine_peak_mb"]],
-            "growth": round(large["engine_peak_mb"] / max(small["engine_peak_mb"], 0.1), 2),
-            "goal": "peak memory flat as rows grow (growth ≤ 1.2)",
-            "meets_goal": large["engine_peak_mb"] <= 1.2 * small["engine_peak_mb"]}
+    return {
+        "rows": [small["rows"], large["rows"]],
+        "engine_peak_mb": [small["engine_peak_mb"], large["engine_peak_mb"]],
+        "growth": round(large["engine_peak_mb"] / max(small["engine_peak_mb"], 0.1), 2),
+        "goal": "peak memory flat as rows grow (growth ≤ 1.2)",
+        "meets_goal": large["engine_peak_mb"] <= 1.2 * small["engine_peak_mb"],
+    }
 
 
 def measure(sizes: list[int], repeats: int) -> dict[str, Any]:
     """Rows/s and peak memory of the engine and of the baselines for each source and size (medians of ``repeats``)."""
+    import os
     import statistics
     from urllib.parse import parse_qs, urlparse
 
     import pgserver
 
+    import synchub.runtime
     from bench.environment import bench_stack
     from local.orders_server import OrdersServer
     from local.stack import QueueEventSource
-
-    import os
-
-    import synchub.runtime
 
     results: dict[str, list[dict[str, Any]]] = {"postgresql": [], "http": []}
     previous_part_size = os.environ.get("PART_SIZE_MB")
     os.environ["PART_SIZE_MB"] = str(PART_SIZE_MB)
     synchub.runtime.reset()
-    with tempfile.TemporaryDirectory(prefix="synchub-bench-pg-") as data_dir, \
-            bench_stack(separate_emulator=True) as bench:
+    with (
+        tempfile.TemporaryDirectory(prefix="synchub-bench-pg-") as data_dir,
+        bench_stack(separate_emulator=True) as bench,
+    ):
         import boto3
+
         from synchub.models.data_sources import CreateDataSourceRequest
         from synchub.models.tasks import CreateTaskRequest
         from synchub.sources.data_sources import data_source_service
@@ -191,35 +207,61 @@ def measure(sizes: list[int], repeats: int) -> dict[str, Any]:
             parsed = urlparse(uri)
             host = parse_qs(parsed.query).get("host", ["127.0.0.1"])[0]
             engine = bench.functions["SyncEngineFunction"]
-            events = QueueEventSource.from_template(engine, engine.spec.events_of("SQS")[0], bench.stack,
-                                                    boto3.client("sqs"))
+            events = QueueEventSource.from_template(
+                engine, engine.spec.events_of("SQS")[0], bench.stack, boto3.client("sqs")
+            )
             bucket = bench.stack.refs["DataLakeBucket"]
             for rows in sizes:
                 http_server = OrdersServer(rows)
                 flows = {
-                    "postgresql": ({"type": "postgresql",
-                                    "connection_config": {"host": host, "port": parsed.port or 5432,
-                                                          "database": "postgres", "user": "postgres",
-                                                          "sslmode": "disable"},
-                                    "params_config": {"query": f"SELECT * FROM bench_orders WHERE id <= {rows}",
-                                                      "primary_key": "id"}},
-                                   lambda: _baseline(uri, rows, bucket)),
-                    "http": ({"type": "http", "connection_config": {"base_url": http_server.base_url},
-                              "params_config": {"url_suffix": "/orders", "records_path": "items",
-                                                "total_path": "meta.total", "primary_key": "id",
-                                                "pagination": {"style": "page", "size_param": "page_size",
-                                                               "page_size": HTTP_PAGE_SIZE}}},
-                             lambda: _http_baseline(http_server.base_url, rows, bucket)),
+                    "postgresql": (
+                        {
+                            "type": "postgresql",
+                            "connection_config": {
+                                "host": host,
+                                "port": parsed.port or 5432,
+                                "database": "postgres",
+                                "user": "postgres",
+                                "sslmode": "disable",
+                            },
+                            "params_config": {
+                                "query": f"SELECT * FROM bench_orders WHERE id <= {rows}",
+                                "primary_key": "id",
+                            },
+                        },
+                        lambda: _baseline(uri, rows, bucket),
+                    ),
+                    "http": (
+                        {
+                            "type": "http",
+                            "connection_config": {"base_url": http_server.base_url},
+                            "params_config": {
+                                "url_suffix": "/orders",
+                                "records_path": "items",
+                                "total_path": "meta.total",
+                                "primary_key": "id",
+                                "pagination": {"style": "page", "size_param": "page_size", "page_size": HTTP_PAGE_SIZE},
+                            },
+                        },
+                        lambda: _http_baseline(http_server.base_url, rows, bucket),
+                    ),
                 }
                 for source, (definition, baseline) in flows.items():
                     data_source_id = f"ds_bench_{source}_{rows}"
-                    data_source_service().create(CreateDataSourceRequest.model_validate(
-                        {"id": data_source_id, "name": "bench", **definition}), "bench")
+                    data_source_service().create(
+                        CreateDataSourceRequest.model_validate({"id": data_source_id, "name": "bench", **definition}),
+                        "bench",
+                    )
 
                     def engine_run() -> str:
-                        task = task_service().create_task(CreateTaskRequest(
-                            data_source_id=data_source_id, task_type="full_sync",
-                            parameters={"batch_size": BATCH_SIZE}), "bench")
+                        task = task_service().create_task(
+                            CreateTaskRequest(
+                                data_source_id=data_source_id,
+                                task_type="full_sync",
+                                parameters={"batch_size": BATCH_SIZE},
+                            ),
+                            "bench",
+                        )
                         while events.poll_once():
                             pass
                         done = task_service().get_task(task["id"])
@@ -233,20 +275,32 @@ def measure(sizes: list[int], repeats: int) -> dict[str, Any]:
                         elapsed, moved = _timed(baseline)
                         assert moved == rows, (source, moved, rows)
                         baseline_seconds.append(elapsed)
-                    same = _first_parts_equal(bucket, f"{data_source_id}/", task_id,
-                                              "baseline/" if source == "postgresql" else "baseline-http/", rows)
+                    same = _first_parts_equal(
+                        bucket,
+                        f"{data_source_id}/",
+                        task_id,
+                        "baseline/" if source == "postgresql" else "baseline-http/",
+                        rows,
+                    )
                     engine_rate = rows / statistics.median(engine_seconds)
                     baseline_rate = rows / statistics.median(baseline_seconds)
-                    results[source].append({
-                        "source": source, "rows": rows, "batch_size": BATCH_SIZE, "part_size_mb": PART_SIZE_MB,
-                        "repeats": repeats,
-                        "engine_rows_per_s": round(engine_rate), "baseline_rows_per_s": round(baseline_rate),
-                        "ratio": round(engine_rate / baseline_rate, 3), "goal_ratio": 0.8,
-                        "meets_goal": engine_rate / baseline_rate >= 0.8,
-                        "same_first_part": same,
-                        "engine_peak_mb": round(_peak(engine_run), 1),
-                        "baseline_peak_mb": round(_peak(baseline), 1),
-                    })
+                    results[source].append(
+                        {
+                            "source": source,
+                            "rows": rows,
+                            "batch_size": BATCH_SIZE,
+                            "part_size_mb": PART_SIZE_MB,
+                            "repeats": repeats,
+                            "engine_rows_per_s": round(engine_rate),
+                            "baseline_rows_per_s": round(baseline_rate),
+                            "ratio": round(engine_rate / baseline_rate, 3),
+                            "goal_ratio": 0.8,
+                            "meets_goal": engine_rate / baseline_rate >= 0.8,
+                            "same_first_part": same,
+                            "engine_peak_mb": round(_peak(engine_run), 1),
+                            "baseline_peak_mb": round(_peak(baseline), 1),
+                        }
+                    )
                 http_server.close()
         finally:
             server.cleanup()
@@ -255,5 +309,8 @@ def measure(sizes: list[int], repeats: int) -> dict[str, Any]:
             else:
                 os.environ["PART_SIZE_MB"] = previous_part_size
             synchub.runtime.reset()
-    return {"postgresql_to_s3": results["postgresql"], "http_to_s3": results["http"],
-            "memory_flatness": {source: _flatness(rows) for source, rows in results.items()}}
+    return {
+        "postgresql_to_s3": results["postgresql"],
+        "http_to_s3": results["http"],
+        "memory_flatness": {source: _flatness(rows) for source, rows in results.items()},
+    }

@@ -91,9 +91,11 @@ def proxy_event(
             text, is_base64 = base64.b64encode(body).decode(), True
     request_id = str(uuid.uuid4())
     authorizer = authorizer or {}
-    identity = {"sourceIp": source_ip,
-                "userAgent": single_headers.get("User-Agent") or single_headers.get("user-agent"),
-                **(authorizer.get("identity") or {})}
+    identity = {
+        "sourceIp": source_ip,
+        "userAgent": single_headers.get("User-Agent") or single_headers.get("user-agent"),
+        **(authorizer.get("identity") or {}),
+    }
     context_authorizer = {"claims": authorizer["claims"]} if authorizer.get("claims") else None
     return {
         "resource": route.resource,

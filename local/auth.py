@@ -51,23 +51,40 @@ class LocalUserPool:
         self._public = self._key.public_key()
 
     def issue(
-        self, subject: str | None = "demo", scopes: tuple[str, ...] | list[str] = ALL_SCOPES, *, ttl_seconds: int = 12 * 3600,
-        token_use: str = "access", client_id: str = LOCAL_CLIENT_ID, issued_at: float | None = None,
+        self,
+        subject: str | None = "demo",
+        scopes: tuple[str, ...] | list[str] = ALL_SCOPES,
+        *,
+        ttl_seconds: int = 12 * 3600,
+        token_use: str = "access",
+        client_id: str = LOCAL_CLIENT_ID,
+        issued_at: float | None = None,
     ) -> str:
         """A token of user ``subject``, or (``subject`` None) a client-credentials token of app client ``client_id``."""
         now = int(issued_at if issued_at is not None else time.time())
         user = {"sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"synchub-local:{subject}")), "username": subject}
         claims = {
-            **(user if subject is not None else {"sub": client_id}), "client_id": client_id, "token_use": token_use,
-            "scope": " ".join(scopes), "iss": self.issuer, "iat": now, "auth_time": now, "exp": now + ttl_seconds,
+            **(user if subject is not None else {"sub": client_id}),
+            "client_id": client_id,
+            "token_use": token_use,
+            "scope": " ".join(scopes),
+            "iss": self.issuer,
+            "iat": now,
+            "auth_time": now,
+            "exp": now + ttl_seconds,
             "jti": str(uuid.uuid4()),
         }
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.key_id})
 
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims; raises ``jwt.InvalidTokenError`` when it is not one of this pool's live tokens."""
-        return jwt.decode(token, self._public, algorithms=["RS256"], issuer=self.issuer,
-                          options={"require": ["exp", "iss", "token_use"], "verify_aud": False})
+        return jwt.decode(
+            token,
+            self._public,
+            algorithms=["RS256"],
+            issuer=self.issuer,
+            options={"require": ["exp", "iss", "token_use"], "verify_aud": False},
+        )
 
     def jwks(self) -> dict[str, Any]:
         public = jwt.algorithms.RSAAlgorithm.to_jwk(self._public, as_dict=True)
@@ -76,9 +93,16 @@ class LocalUserPool:
 
 def authorized(user: str = "demo", scopes: tuple[str, ...] | list[str] = ALL_SCOPES) -> dict[str, Any]:
     """What the user-pool authorizer passes on for a valid token of ``user`` (for callers that skip the JWT)."""
-    return {"claims": {"sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"synchub-local:{user}")), "username": user,
-                       "client_id": LOCAL_CLIENT_ID, "token_use": "access", "scope": " ".join(scopes),
-                       "iss": ISSUER}}
+    return {
+        "claims": {
+            "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"synchub-local:{user}")),
+            "username": user,
+            "client_id": LOCAL_CLIENT_ID,
+            "token_use": "access",
+            "scope": " ".join(scopes),
+            "iss": ISSUER,
+        }
+    }
 
 
 def _header(headers: list[tuple[str, str]] | dict[str, str], name: str) -> str | None:
@@ -86,8 +110,9 @@ def _header(headers: list[tuple[str, str]] | dict[str, str], name: str) -> str |
     return next((v for k, v in items if k.lower() == name.lower()), None)
 
 
-def authorize(auth: ApiAuth, pool: LocalUserPool, method: str, resource: str,
-              headers: list[tuple[str, str]] | dict[str, str]) -> dict[str, Any] | Denied:
+def authorize(
+    auth: ApiAuth, pool: LocalUserPool, method: str, resource: str, headers: list[tuple[str, str]] | dict[str, str]
+) -> dict[str, Any] | Denied:
     """The authorizer's decision for one request: the ``requestContext.authorizer`` part of the proxy event
     (empty for an open route), or the gateway response that refuses it."""
     if auth.mode == "none" or (method.upper(), resource) in auth.public:
@@ -95,9 +120,13 @@ def authorize(auth: ApiAuth, pool: LocalUserPool, method: str, resource: str,
     if auth.mode == "iam":
         # Locally there is no SigV4 verification; a request is let through as the local admin role.
         return {"identity": {"userArn": "arn:aws:iam::123456789012:role/synchub-local", "caller": "synchub-local"}}
-    unauthenticated = Denied(401, "UNAUTHENTICATED", "Authentication required",
-                             "Send an access token of the SyncHub user pool with the scope the route needs "
-                             "(Authorization: Bearer <token>).", {"WWW-Authenticate": 'Bearer realm="synchub"'})
+    unauthenticated = Denied(
+        401,
+        "UNAUTHENTICATED",
+        "Authentication required",
+        "Send an access token of the SyncHub user pool with the scope the route needs (Authorization: Bearer <token>).",
+        {"WWW-Authenticate": 'Bearer realm="synchub"'},
+    )
     value = (_header(headers, "Authorization") or "").strip()
     token = value[7:].strip() if value[:7].lower() == "bearer " else value
     if not token:
@@ -105,8 +134,9 @@ def authorize(auth: ApiAuth, pool: LocalUserPool, method: str, resource: str,
     try:
         claims = pool.verify(token)
     except jwt.ExpiredSignatureError:
-        return Denied(401, "UNAUTHENTICATED", "Authentication required", "The token has expired.",
-                      unauthenticated.headers)
+        return Denied(
+            401, "UNAUTHENTICATED", "Authentication required", "The token has expired.", unauthenticated.headers
+        )
     except jwt.InvalidTokenError:
         return unauthenticated
     scopes = set(str(claims.get("scope") or "").split())

@@ -54,8 +54,7 @@ class DemoDataset:
         first = (page - 1) * size + 1
         last = min(self.rows, first + size - 1)
         data = [demo_row(n) for n in range(first, last + 1)] if first <= self.rows else []
-        return 200, {"data": data, "page": page, "page_size": size, "total": self.rows,
-                     "has_more": last < self.rows}
+        return 200, {"data": data, "page": page, "page_size": size, "total": self.rows, "has_more": last < self.rows}
 
 
 DEMO_PG_DATA_SOURCE_ID = "ds_pg_demo"
@@ -76,22 +75,28 @@ def start_demo_postgres(data_dir: str, rows: int = DEMO_ROWS) -> dict[str, Any] 
         with psycopg.connect(uri, autocommit=True) as connection:
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS demo_orders (id integer PRIMARY KEY, customer text NOT NULL, "
-                "amount numeric(10,2) NOT NULL, currency text NOT NULL, updated_at timestamptz NOT NULL)")
+                "amount numeric(10,2) NOT NULL, currency text NOT NULL, updated_at timestamptz NOT NULL)"
+            )
             connection.execute(
                 "INSERT INTO demo_orders SELECT n, 'customer-' || lpad((n %% 997)::text, 3, '0'), "
                 "((n * 7919) %% 100000) / 100.0, (ARRAY['EUR','USD','GBP'])[n %% 3 + 1], "
                 "timestamptz '2026-01-01 00:00:00+00' + n * interval '1 minute' "
-                "FROM generate_series(1, %s) AS n ON CONFLICT (id) DO NOTHING", (rows,))
+                "FROM generate_series(1, %s) AS n ON CONFLICT (id) DO NOTHING",
+                (rows,),
+            )
     except Exception:  # noqa: BLE001 - the rest of the stack works without it
-        log.warning("the embedded PostgreSQL did not start; the PostgreSQL demo source is not available",
-                    exc_info=True)
+        log.warning("the embedded PostgreSQL did not start; the PostgreSQL demo source is not available", exc_info=True)
         return None
     from urllib.parse import parse_qs, urlparse
 
     parsed = urlparse(uri)
-    return {"server": server, "host": parse_qs(parsed.query).get("host", ["127.0.0.1"])[0],
-            "port": parsed.port or 5432, "database": parsed.path.lstrip("/") or "postgres",
-            "user": parsed.username or "postgres"}
+    return {
+        "server": server,
+        "host": parse_qs(parsed.query).get("host", ["127.0.0.1"])[0],
+        "port": parsed.port or 5432,
+        "database": parsed.path.lstrip("/") or "postgres",
+        "user": parsed.username or "postgres",
+    }
 
 
 def stop_postgres(data_dir: str, *, immediately: bool = False) -> bool:
@@ -123,10 +128,17 @@ def seed_postgres(settings: dict[str, Any]) -> None:
     from synchub.sources.data_sources import data_source_service
 
     request = CreateDataSourceRequest(
-        id=DEMO_PG_DATA_SOURCE_ID, name="Demo orders (embedded PostgreSQL)", type="postgresql",
+        id=DEMO_PG_DATA_SOURCE_ID,
+        name="Demo orders (embedded PostgreSQL)",
+        type="postgresql",
         description="The demo orders in a PostgreSQL table, read by keyset paging.",
-        connection_config={"host": settings["host"], "port": settings["port"], "database": settings["database"],
-                           "user": settings["user"], "sslmode": "disable"},
+        connection_config={
+            "host": settings["host"],
+            "port": settings["port"],
+            "database": settings["database"],
+            "user": settings["user"],
+            "sslmode": "disable",
+        },
         params_config={"table_name": "demo_orders", "primary_key": "id", "cursor_field": "updated_at"},
     )
     try:
@@ -152,8 +164,13 @@ def seed(base_url: str) -> None:
             "url_suffix": "/orders",
             "records_path": "data",
             "total_path": "total",
-            "pagination": {"style": "page", "page_param": "page", "size_param": "page_size", "page_size": 100,
-                           "has_more_path": "has_more"},
+            "pagination": {
+                "style": "page",
+                "page_param": "page",
+                "size_param": "page_size",
+                "page_size": 100,
+                "has_more_path": "has_more",
+            },
             "primary_key": "id",
             "cursor_field": "updated_at",
         },

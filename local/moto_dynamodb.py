@@ -38,6 +38,7 @@ def _key_of(table: Any, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
 
 
 def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    from moto.dynamodb.comparisons import get_filter_expression
     from moto.dynamodb.exceptions import (
         ConditionalCheckFailed,
         MockValidationException,
@@ -46,7 +47,6 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
         TransactionCanceledException,
         TransactWriteSingleOpException,
     )
-    from moto.dynamodb.comparisons import get_filter_expression
 
     if len(transact_items) > 100:
         raise TooManyTransactionsException()
@@ -72,8 +72,9 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
             current = self.get_item(table_name, key)
             condition = op.get("ConditionExpression")
             if condition is not None:
-                check = get_filter_expression(condition, op.get("ExpressionAttributeNames"),
-                                              op.get("ExpressionAttributeValues"))
+                check = get_filter_expression(
+                    condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                )
                 if not check.expr(current):
                     if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
                         original = current.to_json()["Attributes"]
@@ -99,14 +100,21 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
             backups.append((table, key, copy.deepcopy(self.get_item(op["TableName"], key))))
             names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
             if op_type == "Put":
-                self.put_item(op["TableName"], op["Item"], expression_attribute_names=names,
-                              expression_attribute_values=values)
+                self.put_item(
+                    op["TableName"], op["Item"], expression_attribute_names=names, expression_attribute_values=values
+                )
             elif op_type == "Delete":
-                self.delete_item(op["TableName"], key, expression_attribute_names=names,
-                                 expression_attribute_values=values)
+                self.delete_item(
+                    op["TableName"], key, expression_attribute_names=names, expression_attribute_values=values
+                )
             else:
-                self.update_item(op["TableName"], key, update_expression=op["UpdateExpression"],
-                                 expression_attribute_names=names, expression_attribute_values=values)
+                self.update_item(
+                    op["TableName"],
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
     except Exception as error:
         for table, key, before in reversed(backups):
             _restore(self, table, key, before)
@@ -116,8 +124,11 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
             raise
         failed = len(backups) - 1
         raise TransactionCanceledException(
-            [(type(error).__name__, str(error), None) if n == failed else (None, None, None)
-             for n in range(len(transact_items))]) from error
+            [
+                (type(error).__name__, str(error), None) if n == failed else (None, None, None)
+                for n in range(len(transact_items))
+            ]
+        ) from error
 
 
 def _restore(backend: Any, table: Any, key: dict[str, Any], before: Any) -> None:

@@ -11,10 +11,10 @@ fails when the checked-in file differs from what the code generates.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
-import inspect
 import tomllib
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,7 +55,6 @@ def _powertools_params(app: Any) -> Iterator[None]:
     from aws_lambda_powertools.event_handler.openapi import params as powertools
 
     from synchub.api import params as light
-
     from synchub.models import responses as models
 
     kinds = {light.Query: powertools.Query, light.Header: powertools.Header, light.Body: powertools.Body}
@@ -89,8 +88,8 @@ def _powertools_params(app: Any) -> Iterator[None]:
 
 
 def _with_shared_answers(method: str, operation: dict[str, Any]) -> dict[str, Any]:
-    from synchub.auth.callers import READ_SCOPE, WRITE_SCOPE, required_scope
     from synchub.api.openapi import PROBLEMS
+    from synchub.auth.callers import READ_SCOPE, WRITE_SCOPE, required_scope
 
     problem = {"$ref": "#/components/schemas/Problem"}
     answers = operation.setdefault("responses", {})
@@ -100,8 +99,10 @@ def _with_shared_answers(method: str, operation: dict[str, Any]) -> dict[str, An
     for status in shared:
         description = PROBLEMS.get(status, "Too many requests; retry after Retry-After seconds")
         if status == 422 or str(status) not in answers:
-            answers[str(status)] = {"description": description,
-                                    "content": {"application/problem+json": {"schema": problem}}}
+            answers[str(status)] = {
+                "description": description,
+                "content": {"application/problem+json": {"schema": problem}},
+            }
     operation["responses"] = dict(sorted(answers.items()))
     scope = required_scope(method)
     assert scope in (READ_SCOPE, WRITE_SCOPE)
@@ -177,13 +178,22 @@ def generate(template: dict[str, Any] | None = None) -> dict[str, Any]:
                 "userPool": {
                     "type": "oauth2",
                     "description": "Client-credentials tokens of the stack's Cognito user pool (output TokenUrl).",
-                    "flows": {"clientCredentials": {
-                        "tokenUrl": "https://example.auth.us-east-1.amazoncognito.com/oauth2/token",
-                        "scopes": {READ_SCOPE: "read tasks, statistics, data sources and interfaces",
-                                   WRITE_SCOPE: "create, change, cancel, retry and delete them"}}},
+                    "flows": {
+                        "clientCredentials": {
+                            "tokenUrl": "https://example.auth.us-east-1.amazoncognito.com/oauth2/token",
+                            "scopes": {
+                                READ_SCOPE: "read tasks, statistics, data sources and interfaces",
+                                WRITE_SCOPE: "create, change, cancel, retry and delete them",
+                            },
+                        }
+                    },
                 },
-                "bearerToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                                "description": "An access token of the user pool, pasted as it is."},
+                "bearerToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "An access token of the user pool, pasted as it is.",
+                },
             },
         },
     }

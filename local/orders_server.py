@@ -84,11 +84,23 @@ class OrdersServer:
 
 PAGINATIONS = {
     "page": {"url_suffix": "/orders", "pagination": {"style": "page", "size_param": "page_size", "page_size": 100}},
-    "offset": {"url_suffix": "/orders-offset",
-               "pagination": {"style": "offset", "offset_param": "offset", "size_param": "limit", "page_size": 70}},
-    "cursor": {"url_suffix": "/orders-cursor", "pagination": {"style": "cursor", "cursor_param": "after",
-                                                             "cursor_path": "next_cursor", "size_param": "limit",
-                                                             "page_size": 90}},
-    "next_link": {"url_suffix": "/orders-link", "query_params": {"limit": 80},
-                  "pagination": {"style": "next_link", "next_link_path": "links.next", "size_param": None}},
+    "offset": {
+        "url_suffix": "/orders-offset",
+        "pagination": {"style": "offset", "offset_param": "offset", "size_param": "limit", "page_size": 70},
+    },
+    "cursor": {
+        "url_suffix": "/orders-cursor",
+        "pagination": {
+            "style": "cursor",
+            "cursor_param": "after",
+            "cursor_path": "next_cursor",
+            "size_param": "limit",
+            "page_size": 90,
+        },
+    },
+    "next_link": {
+        "url_suffix": "/orders-link",
+        "query_params": {"limit": 80},
+        "pagination": {"style": "next_link", "next_link_path": "links.next", "size_param": None},
+    },
 }

@@ -20,8 +20,13 @@ LOCAL_USER_POOL_ID = "us-east-1_synchublocal"
 
 ACCOUNT_ID = "123456789012"
 TABLE_PROPERTIES = (
-    "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "BillingMode",
-    "StreamSpecification", "ProvisionedThroughput",
+    "AttributeDefinitions",
+    "KeySchema",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "BillingMode",
+    "StreamSpecification",
+    "ProvisionedThroughput",
 )
 
 
@@ -54,8 +59,11 @@ class Stack:
 
     def record_bucket(self, logical_id: str, name: str) -> None:
         self.refs[logical_id] = name
-        self.attributes[logical_id] = {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com",
-                                       "RegionalDomainName": f"{name}.s3.{self.region}.amazonaws.com"}
+        self.attributes[logical_id] = {
+            "Arn": f"arn:aws:s3:::{name}",
+            "DomainName": f"{name}.s3.amazonaws.com",
+            "RegionalDomainName": f"{name}.s3.{self.region}.amazonaws.com",
+        }
 
     def pseudo(self, name: str) -> str | None:
         return {
@@ -73,7 +81,7 @@ class Stack:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self._ref(arg)
             if key == "Fn::GetAtt":
@@ -81,7 +89,9 @@ class Stack:
                 return self.attributes.get(logical, {}).get(attribute, f"{logical}.{attribute}")
             if key == "Fn::Sub":
                 text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-                return re.sub(r"\$\{([^}]+)\}", lambda m: str(variables.get(m.group(1)) or self._sub_var(m.group(1))), text)
+                return re.sub(
+                    r"\$\{([^}]+)\}", lambda m: str(variables.get(m.group(1)) or self._sub_var(m.group(1))), text
+                )
             if key == "Fn::Join":
                 return str(arg[0]).join(str(self.resolve(v)) for v in arg[1])
         return {k: self.resolve(v) for k, v in value.items()}
@@ -101,8 +111,13 @@ class Stack:
         return self._ref(name)
 
 
-NAME_PROPERTY = {"AWS::SQS::Queue": "QueueName", "AWS::DynamoDB::Table": "TableName", "AWS::S3::Bucket": "BucketName",
-                 "AWS::Events::EventBus": "Name", "AWS::SecretsManager::Secret": "Name"}
+NAME_PROPERTY = {
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::Events::EventBus": "Name",
+    "AWS::SecretsManager::Secret": "Name",
+}
 
 
 def physical_name(stack_name: str, logical_id: str, resource: dict[str, Any]) -> str:
@@ -113,8 +128,12 @@ def physical_name(stack_name: str, logical_id: str, resource: dict[str, Any]) ->
 
 
 def create_resources(
-    template: dict[str, Any], *, stack_name: str = "synchub-local", region: str = "us-east-1",
-    session: boto3.session.Session | None = None, parameters: dict[str, Any] | None = None,
+    template: dict[str, Any],
+    *,
+    stack_name: str = "synchub-local",
+    region: str = "us-east-1",
+    session: boto3.session.Session | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> Stack:
     """Create every DynamoDB table, SQS queue and S3 bucket of the template; return the resolved stack.
     ``parameters`` override the template's parameter defaults."""
@@ -137,8 +156,9 @@ def create_resources(
             continue
         props = stack.resolve(resource.get("Properties") or {})
         attributes = {
-            key: str(props[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds",
-                                             "ReceiveMessageWaitTimeSeconds") if key in props
+            key: str(props[key])
+            for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
+            if key in props
         }
         if "RedrivePolicy" in props:
             attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
@@ -191,10 +211,14 @@ def create_resources(
             stack.record_event_bus(logical_id, name, events.create_event_bus(Name=name)["EventBusArn"])
         elif resource["Type"] == "AWS::SecretsManager::Secret":
             props = resource.get("Properties") or {}
-            stack.record_secret(logical_id, secrets.create_secret(
-                Name=physical_name(stack_name, logical_id, resource),
-                SecretString=_generated_secret(props.get("GenerateSecretString") or {}) or props.get("SecretString", ""),
-            )["ARN"])
+            stack.record_secret(
+                logical_id,
+                secrets.create_secret(
+                    Name=physical_name(stack_name, logical_id, resource),
+                    SecretString=_generated_secret(props.get("GenerateSecretString") or {})
+                    or props.get("SecretString", ""),
+                )["ARN"],
+            )
     return stack
 
 
@@ -204,7 +228,8 @@ def record_names_of_code_and_roles(stack: Stack, resources: dict[str, Any]) -> N
     for logical_id, resource in resources.items():
         if resource["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
             stack.attributes[logical_id] = {
-                "Arn": f"arn:aws:lambda:{stack.region}:{ACCOUNT_ID}:function:{stack.name}-{logical_id}"}
+                "Arn": f"arn:aws:lambda:{stack.region}:{ACCOUNT_ID}:function:{stack.name}-{logical_id}"
+            }
         elif resource["Type"] == "AWS::IAM::Role":
             stack.attributes[logical_id] = {"Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{stack.name}-{logical_id}"}
 
@@ -228,8 +253,12 @@ def function_environment(stack: Stack, environment: dict[str, Any]) -> dict[str,
 
 
 def attach_resources(
-    template: dict[str, Any], *, stack_name: str = "synchub-local", region: str = "us-east-1",
-    session: boto3.session.Session | None = None, parameters: dict[str, Any] | None = None,
+    template: dict[str, Any],
+    *,
+    stack_name: str = "synchub-local",
+    region: str = "us-east-1",
+    session: boto3.session.Session | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> Stack:
     """The stack as already created by :func:`create_resources` in a running emulator (looked up, not made)."""
     session = session or boto3.session.Session(region_name=region)

@@ -49,8 +49,11 @@ class LocalScheduler:
         client = boto3.client("scheduler")
         fired = []
         with self.lock:
-            names = [item["Name"] for page in client.get_paginator("list_schedules").paginate(GroupName=self.group)
-                     for item in page.get("Schedules", [])]
+            names = [
+                item["Name"]
+                for page in client.get_paginator("list_schedules").paginate(GroupName=self.group)
+                for item in page.get("Schedules", [])
+            ]
             for name in names:
                 detail = client.get_schedule(Name=name, GroupName=self.group)
                 created = _aware(detail.get("CreationDate")) or now

@@ -9,9 +9,8 @@ import boto3
 
 from synchub.dal.codec import to_item
 from synchub.dal.tasks import index_keys
-from synchub.tasks.lifecycle import task_lifecycle
 from synchub.models import aggregate
-
+from synchub.tasks.lifecycle import task_lifecycle
 
 SEEDING_LEASE_OWNER = "seeding"
 
@@ -24,9 +23,14 @@ def run_task(task_id: str, *, outcome: str = "success", rows: int = 10) -> dict[
     if outcome == "running":
         return started
     finished = service.finish_task(
-        task_id, lease_owner=SEEDING_LEASE_OWNER, status=outcome,
-        changes={"processed_rows": rows, "progress": 100 if outcome == "success" else 50,
-                 "error_message": "boom" if outcome == "failed" else None},
+        task_id,
+        lease_owner=SEEDING_LEASE_OWNER,
+        status=outcome,
+        changes={
+            "processed_rows": rows,
+            "progress": 100 if outcome == "success" else 50,
+            "error_message": "boom" if outcome == "failed" else None,
+        },
     )
     assert finished is not None
     return finished
@@ -41,7 +45,10 @@ def bulk_load_tasks(count: int, *, data_source_id: str, statuses: tuple[str, ...
     batch: list[dict[str, Any]] = []
     for number in range(count):
         record = service.new_record(
-            data_source_id=data_source_id, interface_id=None, task_type="full_sync", config={},
+            data_source_id=data_source_id,
+            interface_id=None,
+            task_type="full_sync",
+            config={},
             created_by="bulk",
         )
         record["status"] = statuses[number % len(statuses)]
@@ -59,12 +66,15 @@ def bulk_load_tasks(count: int, *, data_source_id: str, statuses: tuple[str, ...
             batch = []
     if batch:
         client.batch_write_item(RequestItems={service.settings.tasks_table: batch})
-    for (partition, sort), counters in list(bucket_totals.items()) + [((p, "GAUGE"), c) for p, c in gauge_totals.items()]:
+    for (partition, sort), counters in list(bucket_totals.items()) + [
+        ((p, "GAUGE"), c) for p, c in gauge_totals.items()
+    ]:
         names = {f"#c{i}": name for i, name in enumerate(counters)}
         values = {f":c{i}": {"N": str(value)} for i, value in enumerate(counters.values())}
         client.update_item(
             TableName=service.settings.statistics_table,
             Key={"pk": {"S": partition}, "sk": {"S": sort}},
             UpdateExpression="ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(counters))),
-            ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )

@@ -65,8 +65,12 @@ class LocalSignIn:
         if params.get("response_type") != "code":
             return self._back(redirect_uri, params, error="unsupported_response_type")
         if params.get("code_challenge_method") != "S256" or not params.get("code_challenge"):
-            return self._back(redirect_uri, params, error="invalid_request",
-                              description="PKCE is required: code_challenge with code_challenge_method S256")
+            return self._back(
+                redirect_uri,
+                params,
+                error="invalid_request",
+                description="PKCE is required: code_challenge with code_challenge_method S256",
+            )
         scopes = tuple(params.get("scope", " ".join(ALL_SCOPES)).split())
         if not set(scopes) <= {*ALL_SCOPES, "openid", "email", "profile"}:
             return self._back(redirect_uri, params, error="invalid_scope")
@@ -76,8 +80,14 @@ class LocalSignIn:
         if not user or len(user) > 128:
             return self._page(400, "Enter a user name.", params)
         code = secrets.token_urlsafe(24)
-        self._grants[code] = Grant(self.client_id, redirect_uri, params["code_challenge"], user,
-                                   tuple(s for s in scopes if s in ALL_SCOPES), time.monotonic() + CODE_TTL_SECONDS)
+        self._grants[code] = Grant(
+            self.client_id,
+            redirect_uri,
+            params["code_challenge"],
+            user,
+            tuple(s for s in scopes if s in ALL_SCOPES),
+            time.monotonic() + CODE_TTL_SECONDS,
+        )
         return self._back(redirect_uri, params, code=code)
 
     def exchange(self, form: dict[str, str]) -> Answer:
@@ -99,14 +109,22 @@ class LocalSignIn:
         return Answer(302, {"Location": f"{redirect_uri}?{urlencode(query)}", "Content-Length": "0"}, b"")
 
     def _page(self, status: int, message: str, params: dict[str, str] | None = None) -> Answer:
-        fields = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                         for k, v in (params or {}).items() if k != "username")
-        form = ("" if params is None else
-                f'<form method="post">{fields}<label>User name <input name="username" value="demo@example.com" '
-                f'autofocus></label> <button type="submit">Sign in</button></form>')
-        body = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Sign in - SyncHub (local)</title>"
-                f"</head><body><h1>Sign in to SyncHub</h1><p>The local stand-in for the user pool's sign-in page."
-                f"</p><p role=alert>{html.escape(message)}</p>{form}</body></html>")
+        fields = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+            for k, v in (params or {}).items()
+            if k != "username"
+        )
+        form = (
+            ""
+            if params is None
+            else f'<form method="post">{fields}<label>User name <input name="username" value="demo@example.com" '
+            f'autofocus></label> <button type="submit">Sign in</button></form>'
+        )
+        body = (
+            f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Sign in - SyncHub (local)</title>"
+            f"</head><body><h1>Sign in to SyncHub</h1><p>The local stand-in for the user pool's sign-in page."
+            f"</p><p role=alert>{html.escape(message)}</p>{form}</body></html>"
+        )
         return Answer(status, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}, body.encode())
 
     def _error(self, error: str) -> Answer:
@@ -116,5 +134,6 @@ class LocalSignIn:
     def _json(status: int, payload: dict[str, Any]) -> Answer:
         import json
 
-        return Answer(status, {"Content-Type": "application/json", "Cache-Control": "no-store"},
-                      json.dumps(payload).encode())
+        return Answer(
+            status, {"Content-Type": "application/json", "Cache-Control": "no-store"}, json.dumps(payload).encode()
+        )

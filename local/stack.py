@@ -12,19 +12,19 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import boto3
 
 from local import api_gateway, demo
-from local.demo_brokers import DemoBrokers
-from local.scheduler import LocalScheduler
 from local.auth import ALL_SCOPES, Denied, LocalUserPool, authorize
+from local.demo_brokers import DemoBrokers
 from local.lambda_runtime import STOPPING, FunctionLoadError, LocalFunction
 from local.resources import Stack, create_resources, function_environment
+from local.scheduler import LocalScheduler
 from local.sign_in import LocalSignIn
 from local.state import LocalState
 from local.streams import StreamEventSource
@@ -153,14 +153,16 @@ class LocalStack:
         self.sign_in = LocalSignIn(self.user_pool, [f"http://{name}:{self.port}/" for name in (self.host, "localhost")])
         self.websocket = LocalWebSocketApi(self.template, self.functions, host=self.host, port=self.ws_port)
         self.websocket.start()
-        os.environ.update({
-            "TOKEN_URL": f"http://{self.host}:{self.port}/_local/token" if self.auth else "",
-            # The WebSocket $connect function checks tokens against the local user pool's keys.
-            "JWKS_URL": f"http://{self.host}:{self.port}/_local/jwks.json",
-            "WEBSOCKET_ENDPOINT": f"http://{self.host}:{self.port}{MANAGEMENT_PATH}",
-            # Sources and webhooks on this machine (and its networks) are the point of trying them locally.
-            "ALLOW_LOCAL_DESTINATIONS": "true",
-        })
+        os.environ.update(
+            {
+                "TOKEN_URL": f"http://{self.host}:{self.port}/_local/token" if self.auth else "",
+                # The WebSocket $connect function checks tokens against the local user pool's keys.
+                "JWKS_URL": f"http://{self.host}:{self.port}/_local/jwks.json",
+                "WEBSOCKET_ENDPOINT": f"http://{self.host}:{self.port}{MANAGEMENT_PATH}",
+                # Sources and webhooks on this machine (and its networks) are the point of trying them locally.
+                "ALLOW_LOCAL_DESTINATIONS": "true",
+            }
+        )
         self.state = LocalState(self.state_dir, self.stack, self.template) if self.state_dir else None
         if self.state:
             restored = self.state.restore()
@@ -173,8 +175,11 @@ class LocalStack:
 
             # Without a state dir, one folder per API port: a later start on that port finds a server a killed
             # run left there.
-            self._pg_dir = str(self.state_dir / "postgres") if self.state_dir else \
-                os.path.join(tempfile.gettempdir(), f"synchub-pg-{self.port}")
+            self._pg_dir = (
+                str(self.state_dir / "postgres")
+                if self.state_dir
+                else os.path.join(tempfile.gettempdir(), f"synchub-pg-{self.port}")
+            )
             Path(self._pg_dir).mkdir(parents=True, exist_ok=True)
             self.postgres = demo.start_demo_postgres(self._pg_dir)
             if self.postgres:
@@ -184,29 +189,49 @@ class LocalStack:
         if self.engine:
             for function in self.functions.values():
                 for props in function.spec.events_of("DynamoDB"):
-                    source = StreamEventSource.from_template(function, props, self.stack,
-                                                             boto3.client("dynamodbstreams"))
-                    self.threads.append(threading.Thread(
-                        target=source.run, args=(self.stop_event,), name=f"stream-{function.spec.logical_id}",
-                        daemon=True))
+                    source = StreamEventSource.from_template(
+                        function, props, self.stack, boto3.client("dynamodbstreams")
+                    )
+                    self.threads.append(
+                        threading.Thread(
+                            target=source.run,
+                            args=(self.stop_event,),
+                            name=f"stream-{function.spec.logical_id}",
+                            daemon=True,
+                        )
+                    )
                 for props in function.spec.events_of("SQS"):
-                    self.threads.append(threading.Thread(
-                        target=self._poll_queue, args=(function, props), name=f"sqs-{function.spec.logical_id}",
-                        daemon=True))
+                    self.threads.append(
+                        threading.Thread(
+                            target=self._poll_queue,
+                            args=(function, props),
+                            name=f"sqs-{function.spec.logical_id}",
+                            daemon=True,
+                        )
+                    )
         if self.schedules and "ScheduleGroup" in self.stack.refs:
-            self.scheduler = LocalScheduler(self.stack.refs["ScheduleGroup"], {
-                self.stack.attributes[logical_id]["Arn"]: function for logical_id, function in self.functions.items()})
-            self.threads.append(threading.Thread(target=self.scheduler.run, args=(self.stop_event,),
-                                                 name="scheduler", daemon=True))
+            self.scheduler = LocalScheduler(
+                self.stack.refs["ScheduleGroup"],
+                {self.stack.attributes[logical_id]["Arn"]: function for logical_id, function in self.functions.items()},
+            )
+            self.threads.append(
+                threading.Thread(target=self.scheduler.run, args=(self.stop_event,), name="scheduler", daemon=True)
+            )
         if self.schedules:
             for function in self.functions.values():
                 for props in function.spec.events_of("Schedule"):
-                    self.threads.append(threading.Thread(
-                        target=self._run_schedule, args=(function, props), name=f"cron-{function.spec.logical_id}",
-                        daemon=True))
+                    self.threads.append(
+                        threading.Thread(
+                            target=self._run_schedule,
+                            args=(function, props),
+                            name=f"cron-{function.spec.logical_id}",
+                            daemon=True,
+                        )
+                    )
         if self.state:
-            self.threads.append(threading.Thread(target=self.state.keep_saving, args=(self.stop_event,),
-                                                 name="state", daemon=True))
+            self.threads.append(
+                threading.Thread(target=self.state.keep_saving, args=(self.stop_event,), name="state", daemon=True)
+            )
         for thread in self.threads:
             thread.start()
 
@@ -224,8 +249,11 @@ class LocalStack:
 
         sign_in = None
         if self.api_auth.mode == "cognito":
-            sign_in = SignIn(authorize_url=f"{self.base_url}/_local/authorize", token_url=f"{self.base_url}/_local/token",
-                             client_id=self.sign_in.client_id)
+            sign_in = SignIn(
+                authorize_url=f"{self.base_url}/_local/authorize",
+                token_url=f"{self.base_url}/_local/token",
+                client_id=self.sign_in.client_id,
+            )
         return DashboardConfig(api_base="", ws_url=self.websocket_url, auth=self.api_auth.mode, sign_in=sign_in)
 
     @cached_property
@@ -235,8 +263,9 @@ class LocalStack:
         policy = config["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
         directives = [d.strip() for d in policy.split(";")]
         local_feed = self.websocket_url.split("/", 3)[:3]
-        return "; ".join(f"connect-src 'self' {'/'.join(local_feed)}" if d.startswith("connect-src ") else d
-                         for d in directives)
+        return "; ".join(
+            f"connect-src 'self' {'/'.join(local_feed)}" if d.startswith("connect-src ") else d for d in directives
+        )
 
     def stop(self, drain_seconds: float = 4.0) -> None:
         """Stop taking work, let running invocations hand over (their remaining time reads 0, so the engine
@@ -289,9 +318,15 @@ class LocalStack:
         interval = schedule_seconds(str(props.get("Schedule", "rate(1 minute)")))
         while not self.stop_event.wait(interval):
             event = {
-                "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-                "account": "123456789012", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "region": self.stack.region, "resources": [], "detail": {},
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": "123456789012",
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "region": self.stack.region,
+                "resources": [],
+                "detail": {},
             }
             try:
                 function.invoke(event)
@@ -321,17 +356,29 @@ class QueueEventSource:
     reports_failures: bool = False
 
     @classmethod
-    def from_template(cls, function: LocalFunction, props: dict[str, Any], stack: Stack, sqs: Any) -> "QueueEventSource":
+    def from_template(
+        cls, function: LocalFunction, props: dict[str, Any], stack: Stack, sqs: Any
+    ) -> "QueueEventSource":
         queue_arn = stack.resolve(props["Queue"])
         queue_url = next(a["QueueUrl"] for a in stack.attributes.values() if a.get("Arn") == queue_arn)
-        return cls(function, sqs, queue_url, queue_arn, stack.region, min(10, int(props.get("BatchSize", 10))),
-                   "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []))
+        return cls(
+            function,
+            sqs,
+            queue_url,
+            queue_arn,
+            stack.region,
+            min(10, int(props.get("BatchSize", 10))),
+            "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+        )
 
     def poll_once(self, wait_seconds: int = 0) -> int:
         """One receive → invoke → delete round; returns how many messages were delivered."""
         received = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch_size, WaitTimeSeconds=wait_seconds,
-            MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"],
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not received:
             return 0
@@ -339,25 +386,32 @@ class QueueEventSource:
         try:
             response = self.function.invoke(event)
         except FunctionLoadError:
-            log.exception("%s could not be loaded; its batch returns to the queue now",
-                          self.function.spec.logical_id)
+            log.exception("%s could not be loaded; its batch returns to the queue now", self.function.spec.logical_id)
             for start in range(0, len(received), 10):
-                self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                    for i, m in enumerate(received[start:start + 10])])
+                self.sqs.change_message_visibility_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                        for i, m in enumerate(received[start : start + 10])
+                    ],
+                )
             return len(received)
         except Exception:
-            log.exception("%s failed; its batch returns to the queue after the visibility timeout",
-                          self.function.spec.logical_id)
+            log.exception(
+                "%s failed; its batch returns to the queue after the visibility timeout", self.function.spec.logical_id
+            )
             return len(received)
         failed = set()
         if self.reports_failures and isinstance(response, dict):
             failed = {item.get("itemIdentifier") for item in response.get("batchItemFailures") or []}
         done = [m for m in received if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])
-            ])
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
+                ],
+            )
         return len(received)
 
 
@@ -368,9 +422,16 @@ def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[st
         "body": message["Body"],
         "attributes": message.get("Attributes", {}),
         # Lambda's event spells SQS message attributes in camelCase.
-        "messageAttributes": {name: {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
-                                     "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
-                              for name, value in (message.get("MessageAttributes") or {}).items()},
+        "messageAttributes": {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value["DataType"],
+            }
+            for name, value in (message.get("MessageAttributes") or {}).items()
+        },
         "md5OfBody": message.get("MD5OfBody"),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
@@ -414,8 +475,9 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
         def _problem(self, status: int, code: str, title: str, detail: str) -> None:
             from synchub.api.resolver import PROBLEM_JSON, problem_response
 
-            self._send(status, problem_response(status, code, title, detail).body.encode(),
-                       {"Content-Type": PROBLEM_JSON})
+            self._send(
+                status, problem_response(status, code, title, detail).body.encode(), {"Content-Type": PROBLEM_JSON}
+            )
 
         def _dispatch(self) -> None:
             path, _, query = self.path.partition("?")
@@ -423,11 +485,15 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length > 0 else b""
             if not _loopback_host(self.headers.get("Host") or "", local.host):
                 # A page whose DNS name was rebound to 127.0.0.1 must not reach the API or mint tokens.
-                self._problem(403, "HOST_NOT_ALLOWED", "Host not allowed",
-                              "The local stack answers only requests addressed to localhost or 127.0.0.1.")
+                self._problem(
+                    403,
+                    "HOST_NOT_ALLOWED",
+                    "Host not allowed",
+                    "The local stack answers only requests addressed to localhost or 127.0.0.1.",
+                )
                 return
             if path.startswith(MANAGEMENT_PATH + "/"):
-                status, headers, payload = local.websocket.manage(self.command, path[len(MANAGEMENT_PATH):], body)
+                status, headers, payload = local.websocket.manage(self.command, path[len(MANAGEMENT_PATH) :], body)
                 self._send(status, payload, headers)
                 return
             if path == "/" or path.startswith("/dashboard/"):
@@ -457,21 +523,35 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             route, params, path_exists = api_gateway.match(local.routes, self.command, path)
             if route is None:
                 if path_exists:
-                    self._problem(405, "METHOD_NOT_ALLOWED", "Method not allowed",
-                                  f"{self.command} is not supported on {path}.")
+                    self._problem(
+                        405, "METHOD_NOT_ALLOWED", "Method not allowed", f"{self.command} is not supported on {path}."
+                    )
                 else:
                     self._problem(404, "NOT_FOUND", "Not found", f"No route for {path}.")
                 return
-            decision = authorize(local.api_auth, local.user_pool, self.command, route.resource,
-                                 list(self.headers.items()))
+            decision = authorize(
+                local.api_auth, local.user_pool, self.command, route.resource, list(self.headers.items())
+            )
             if isinstance(decision, Denied):
                 from synchub.api.resolver import PROBLEM_JSON
 
-                self._send(decision.status, decision.problem_body().encode(),
-                           {"Content-Type": PROBLEM_JSON, **decision.headers})
+                self._send(
+                    decision.status,
+                    decision.problem_body().encode(),
+                    {"Content-Type": PROBLEM_JSON, **decision.headers},
+                )
                 return
-            event = api_gateway.proxy_event(route, self.command, path, query, list(self.headers.items()), body,
-                                            params, source_ip=self.client_address[0], authorizer=decision)
+            event = api_gateway.proxy_event(
+                route,
+                self.command,
+                path,
+                query,
+                list(self.headers.items()),
+                body,
+                params,
+                source_ip=self.client_address[0],
+                authorizer=decision,
+            )
             try:
                 result = local.functions[route.function].invoke(event)
             except Exception:
@@ -493,8 +573,11 @@ def _handler_for(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             key = INDEX if path == "/" else path.lstrip("/")
             headers = {"Content-Security-Policy": local.dashboard_csp, "Cache-Control": "no-cache"}
             if key == CONFIG_KEY:
-                self._send(200, local.dashboard_config().model_dump_json(exclude_none=True).encode(),
-                           {**headers, "Content-Type": "application/json"})
+                self._send(
+                    200,
+                    local.dashboard_config().model_dump_json(exclude_none=True).encode(),
+                    {**headers, "Content-Type": "application/json"},
+                )
                 return
             found = site_files(DASHBOARD_DIR).get(key)
             if found is None:

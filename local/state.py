@@ -25,8 +25,11 @@ BUCKETS = ("DataLakeBucket",)
 class LocalState:
     def __init__(self, folder: Path, stack: Stack, template: dict[str, Any]):
         self.folder, self.stack = folder, stack
-        self.tables = [logical for logical, resource in template["Resources"].items()
-                       if resource["Type"] == "AWS::DynamoDB::Table" and logical not in SKIPPED_TABLES]
+        self.tables = [
+            logical
+            for logical, resource in template["Resources"].items()
+            if resource["Type"] == "AWS::DynamoDB::Table" and logical not in SKIPPED_TABLES
+        ]
         self._lock = threading.Lock()
         self._saved_objects: dict[str, str] = {}  # bucket/key → ETag already on disk
 
@@ -66,13 +69,19 @@ class LocalState:
                     target = root / "objects" / key
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(found["Body"].read())
-                    _write(root / "meta" / f"{key}.json", {
-                        "ContentType": found.get("ContentType"), "ContentEncoding": found.get("ContentEncoding"),
-                        "Metadata": found.get("Metadata") or {}})
+                    _write(
+                        root / "meta" / f"{key}.json",
+                        {
+                            "ContentType": found.get("ContentType"),
+                            "ContentEncoding": found.get("ContentEncoding"),
+                            "Metadata": found.get("Metadata") or {},
+                        },
+                    )
                     self._saved_objects[f"{bucket}/{key}"] = etag
-            for stale in [k for k in self._saved_objects if k.startswith(f"{bucket}/")
-                          and k[len(bucket) + 1:] not in present]:
-                key = stale[len(bucket) + 1:]
+            for stale in [
+                k for k in self._saved_objects if k.startswith(f"{bucket}/") and k[len(bucket) + 1 :] not in present
+            ]:
+                key = stale[len(bucket) + 1 :]
                 (root / "objects" / key).unlink(missing_ok=True)
                 (root / "meta" / f"{key}.json").unlink(missing_ok=True)
                 del self._saved_objects[stale]
@@ -102,8 +111,11 @@ class LocalState:
                 text = text.replace(old, new)
             items = json.loads(text)
             for start in range(0, len(items), 25):
-                dynamodb.batch_write_item(RequestItems={self.stack.refs[logical]: [
-                    {"PutRequest": {"Item": item}} for item in items[start:start + 25]]})
+                dynamodb.batch_write_item(
+                    RequestItems={
+                        self.stack.refs[logical]: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+                    }
+                )
             tasks += len(items) if logical == "TasksTable" else 0
         self._restore_objects()
         self._restore_schedules(dynamodb)
@@ -118,13 +130,19 @@ class LocalState:
         from synchub.schedules.service import ScheduleService
         from synchub.settings import Settings
 
-        service = ScheduleService(Settings(
-            schedules_table=self.stack.refs["SchedulesTable"], schedule_group=self.stack.refs["ScheduleGroup"],
-            schedule_target_arn=self.stack.attributes["FireScheduleFunction"]["Arn"],
-            scheduler_role_arn=self.stack.attributes["SchedulerRole"]["Arn"]))
+        service = ScheduleService(
+            Settings(
+                schedules_table=self.stack.refs["SchedulesTable"],
+                schedule_group=self.stack.refs["ScheduleGroup"],
+                schedule_target_arn=self.stack.attributes["FireScheduleFunction"]["Arn"],
+                scheduler_role_arn=self.stack.attributes["SchedulerRole"]["Arn"],
+            )
+        )
         for page in dynamodb.get_paginator("scan").paginate(
-                TableName=self.stack.refs["SchedulesTable"], FilterExpression="lk = :schedule",
-                ExpressionAttributeValues={":schedule": {"S": "SCHEDULE"}}):
+            TableName=self.stack.refs["SchedulesTable"],
+            FilterExpression="lk = :schedule",
+            ExpressionAttributeValues={":schedule": {"S": "SCHEDULE"}},
+        ):
             for item in page["Items"]:
                 service.put_in_scheduler(from_item(item) or {}, new=True)
 
@@ -148,8 +166,13 @@ class LocalState:
                 key = path.relative_to(root).as_posix()
                 meta = json.loads((self.folder / "s3" / logical / "meta" / f"{key}.json").read_text())
                 extra = {name: meta[name] for name in ("ContentType", "ContentEncoding") if meta.get(name)}
-                put = s3.put_object(Bucket=self.stack.refs[logical], Key=key, Body=path.read_bytes(),
-                                    Metadata=meta.get("Metadata") or {}, **extra)
+                put = s3.put_object(
+                    Bucket=self.stack.refs[logical],
+                    Key=key,
+                    Body=path.read_bytes(),
+                    Metadata=meta.get("Metadata") or {},
+                    **extra,
+                )
                 self._saved_objects[f"{self.stack.refs[logical]}/{key}"] = put["ETag"]
 
     def _resubmit_unfinished(self, dynamodb: Any) -> None:
@@ -159,13 +182,16 @@ class LocalState:
 
         sqs, queue = boto3.client("sqs"), self.stack.refs["SyncQueue"]
         for page in dynamodb.get_paginator("scan").paginate(
-                TableName=self.stack.refs["TasksTable"], FilterExpression="#s IN (:p, :r)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":p": {"S": "pending"}, ":r": {"S": "running"}}):
+            TableName=self.stack.refs["TasksTable"],
+            FilterExpression="#s IN (:p, :r)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":p": {"S": "pending"}, ":r": {"S": "running"}},
+        ):
             for item in page["Items"]:
                 task = {"id": item["id"]["S"], "attempt": int(item.get("attempt", {}).get("N", "1"))}
-                run_id = item["lease_owner"]["S"] if item["status"]["S"] == "running" and "lease_owner" in item \
-                    else None
+                run_id = (
+                    item["lease_owner"]["S"] if item["status"]["S"] == "running" and "lease_owner" in item else None
+                )
                 message = task_message(task, run_id=run_id)
                 if "next_poll_at" in item:
                     message["not_before"] = item["next_poll_at"]["S"]

@@ -29,8 +29,9 @@ def postgres_on(folder: Path) -> list[int]:
     """Pids of PostgreSQL servers whose data folder lies under ``folder``."""
     found = []
     for process in psutil.process_iter(["name", "cmdline"]):
-        if (process.info["name"] or "").startswith("postgres") and \
-                any(str(folder) in part for part in process.info["cmdline"] or ()):
+        if (process.info["name"] or "").startswith("postgres") and any(
+            str(folder) in part for part in process.info["cmdline"] or ()
+        ):
             found.append(process.pid)
     return found
 
@@ -43,8 +44,9 @@ def burst(url: str, clients: int) -> dict[str, int]:
     def create() -> None:
         start.wait()
         try:
-            answer = requests.post(f"{url}/api/sync/tasks", json={"data_source_id": "ds_123", "task_type": "full_sync"},
-                                   timeout=60)
+            answer = requests.post(
+                f"{url}/api/sync/tasks", json={"data_source_id": "ds_123", "task_type": "full_sync"}, timeout=60
+            )
             outcome = str(answer.status_code)
         except requests.RequestException as error:
             outcome = type(error).__name__
@@ -62,9 +64,13 @@ def burst(url: str, clients: int) -> dict[str, int]:
 def one_run(port: int, clients: int, start_limit: float) -> dict[str, Any]:
     state = Path(tempfile.mkdtemp(prefix="synchub-stop-check-"))
     url = f"http://127.0.0.1:{port}"
-    make = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={port}", f"STATE={state}",
-                             "ARGS=--no-brokers"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "run", f"PORT={port}", f"STATE={state}", "ARGS=--no-brokers"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     started = time.monotonic()
     outcomes: dict[str, int] = {}
     try:
@@ -92,8 +98,12 @@ def one_run(port: int, clients: int, start_limit: float) -> dict[str, Any]:
         for pid in left:
             psutil.Process(pid).kill()
         subprocess.run(["rm", "-rf", str(state)], check=False)
-    return {"first_answer_seconds": round(first_answer, 2), "stop_seconds": round(stop_seconds, 2),
-            "postgres_left": len(left), "burst": outcomes}
+    return {
+        "first_answer_seconds": round(first_answer, 2),
+        "stop_seconds": round(stop_seconds, 2),
+        "postgres_left": len(left),
+        "burst": outcomes,
+    }
 
 
 def main() -> None:
@@ -109,13 +119,20 @@ def main() -> None:
         run = one_run(args.port, args.clients, args.start_limit)
         runs.append(run)
         print(json.dumps({"run": number, **run}), flush=True)
-    bad = [r for r in runs if r["stop_seconds"] > args.stop_limit or r["postgres_left"]
-           or set(r["burst"]) != {"201"}]
+    bad = [r for r in runs if r["stop_seconds"] > args.stop_limit or r["postgres_left"] or set(r["burst"]) != {"201"}]
     stops = sorted(r["stop_seconds"] for r in runs)
-    print(json.dumps({"runs": len(runs), "failed_runs": len(bad), "stop_seconds_max": stops[-1],
-                      "stop_seconds_median": stops[len(stops) // 2],
-                      "requests": sum(sum(r["burst"].values()) for r in runs),
-                      "requests_not_201": sum(n for r in runs for k, n in r["burst"].items() if k != "201")}))
+    print(
+        json.dumps(
+            {
+                "runs": len(runs),
+                "failed_runs": len(bad),
+                "stop_seconds_max": stops[-1],
+                "stop_seconds_median": stops[len(stops) // 2],
+                "requests": sum(sum(r["burst"].values()) for r in runs),
+                "requests_not_201": sum(n for r in runs for k, n in r["burst"].items() if k != "201"),
+            }
+        )
+    )
     sys.exit(1 if bad else 0)
 
 

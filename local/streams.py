@@ -32,11 +32,19 @@ class StreamEventSource:
     failures: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def from_template(cls, function: LocalFunction, props: dict[str, Any], stack: Stack, streams: Any) -> "StreamEventSource":
+    def from_template(
+        cls, function: LocalFunction, props: dict[str, Any], stack: Stack, streams: Any
+    ) -> "StreamEventSource":
         retries = int(props.get("MaximumRetryAttempts", 3))
-        return cls(function, streams, str(stack.resolve(props["Stream"])), min(1000, int(props.get("BatchSize", 100))),
-                   "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
-                   retries if retries >= 0 else 10_000, str(props.get("StartingPosition", "LATEST")))
+        return cls(
+            function,
+            streams,
+            str(stack.resolve(props["Stream"])),
+            min(1000, int(props.get("BatchSize", 100))),
+            "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+            retries if retries >= 0 else 10_000,
+            str(props.get("StartingPosition", "LATEST")),
+        )
 
     def _shards(self) -> list[str]:
         description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
@@ -67,8 +75,12 @@ class StreamEventSource:
                 continue
             attempts = self.failures.get(shard, 0) + 1
             if attempts > self.max_retries:
-                log.error("%s: giving up on stream records from %s after %d retries", self.function.spec.logical_id,
-                          retry_from, self.max_retries)
+                log.error(
+                    "%s: giving up on stream records from %s after %d retries",
+                    self.function.spec.logical_id,
+                    retry_from,
+                    self.max_retries,
+                )
                 self.iterators[shard] = response["NextShardIterator"]
                 self.failures.pop(shard, None)
                 continue

@@ -32,8 +32,24 @@ def _construct(tag: str):
     return build
 
 
-for _tag in ("Ref", "GetAtt", "Sub", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or",
-             "FindInMap", "ImportValue", "Base64", "GetAZs", "Condition"):
+for _tag in (
+    "Ref",
+    "GetAtt",
+    "Sub",
+    "Join",
+    "Select",
+    "Split",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "FindInMap",
+    "ImportValue",
+    "Base64",
+    "GetAZs",
+    "Condition",
+):
     _CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
 
 
@@ -119,7 +135,7 @@ def evaluate(value: Any, template: dict[str, Any], parameters: dict[str, Any]) -
         if isinstance(spec, str):
             return condition(conditions[spec])
         if isinstance(spec, dict) and len(spec) == 1:
-            (name, args), = spec.items()
+            ((name, args),) = spec.items()
             if name == "Fn::Equals":
                 left, right = (walk(a) for a in args)
                 return str(left) == str(right)
@@ -139,7 +155,7 @@ def evaluate(value: Any, template: dict[str, Any], parameters: dict[str, Any]) -
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (name, args), = node.items()
+            ((name, args),) = node.items()
             if name == "Fn::If":
                 return walk(args[1] if condition(args[0]) else args[2])
             if name == "Ref" and args == "AWS::NoValue":
@@ -172,7 +188,11 @@ def api_auth(template: dict[str, Any], parameters: dict[str, Any], api_logical_i
         mode = "cognito"
     else:
         mode = "none"
-    scopes = frozenset((authorizers.get(default) or {}).get("AuthorizationScopes") or []) if mode == "cognito" else frozenset()
+    scopes = (
+        frozenset((authorizers.get(default) or {}).get("AuthorizationScopes") or [])
+        if mode == "cognito"
+        else frozenset()
+    )
     public = set()
     for spec in functions(template).values():
         for name, event in spec.events.items():

@@ -71,8 +71,14 @@ def _connection_id() -> str:
 class LocalWebSocketApi:
     """Serves the WebSocket API on ``host:port`` and answers the management endpoint's requests."""
 
-    def __init__(self, template: dict[str, Any], functions: dict[str, LocalFunction], *, host: str = "127.0.0.1",
-                 port: int = 8081) -> None:
+    def __init__(
+        self,
+        template: dict[str, Any],
+        functions: dict[str, LocalFunction],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8081,
+    ) -> None:
         self.routes = websocket_routes(template)
         self.functions = functions
         self.host, self.port = host, port
@@ -88,8 +94,14 @@ class LocalWebSocketApi:
     def start(self) -> None:
         from websockets.sync.server import serve
 
-        self.server = serve(self._session, self.host, self.port, process_request=self._connect,
-                            server_header="SyncHubLocal/1.0", compression=None)
+        self.server = serve(
+            self._session,
+            self.host,
+            self.port,
+            process_request=self._connect,
+            server_header="SyncHubLocal/1.0",
+            compression=None,
+        )
         self.port = self.server.socket.getsockname()[1]
         threading.Thread(target=self.server.serve_forever, name="websocket", daemon=True).start()
 
@@ -101,12 +113,20 @@ class LocalWebSocketApi:
     def _context(self, connection_id: str, route_key: str, event_type: str, source_ip: str) -> dict[str, Any]:
         now = time.time()
         return {
-            "routeKey": route_key, "eventType": event_type, "connectionId": connection_id,
-            "messageId": str(uuid.uuid4()) if event_type == "MESSAGE" else None, "extendedRequestId": str(uuid.uuid4()),
-            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)), "messageDirection": "IN",
-            "stage": STAGE, "connectedAt": int(self.connected_at.get(connection_id, now) * 1000),
-            "requestTimeEpoch": int(now * 1000), "identity": {"sourceIp": source_ip}, "requestId": str(uuid.uuid4()),
-            "domainName": f"{self.host}:{self.port}", "apiId": "local",
+            "routeKey": route_key,
+            "eventType": event_type,
+            "connectionId": connection_id,
+            "messageId": str(uuid.uuid4()) if event_type == "MESSAGE" else None,
+            "extendedRequestId": str(uuid.uuid4()),
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "messageDirection": "IN",
+            "stage": STAGE,
+            "connectedAt": int(self.connected_at.get(connection_id, now) * 1000),
+            "requestTimeEpoch": int(now * 1000),
+            "identity": {"sourceIp": source_ip},
+            "requestId": str(uuid.uuid4()),
+            "domainName": f"{self.host}:{self.port}",
+            "apiId": "local",
         }
 
     def _invoke(self, route_key: str, event: dict[str, Any]) -> dict[str, Any] | None:
@@ -133,7 +153,8 @@ class LocalWebSocketApi:
             headers[name] = f"{headers[name]},{value}" if name in headers else value
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         event = {
-            "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "headers": headers,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()},
             "queryStringParameters": query or None,
             "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} or None,
             "requestContext": self._context(connection_id, "$connect", "CONNECT", connection.remote_address[0]),
@@ -162,8 +183,9 @@ class LocalWebSocketApi:
                 self.connections.pop(connection_id, None)
             if "$disconnect" in self.routes.functions:
                 context = self._context(connection_id, "$disconnect", "DISCONNECT", source_ip)
-                context.update(disconnectStatusCode=connection.close_code or 1006,
-                               disconnectReason=connection.close_reason or "")
+                context.update(
+                    disconnectStatusCode=connection.close_code or 1006, disconnectReason=connection.close_reason or ""
+                )
                 self._invoke("$disconnect", {"headers": {}, "requestContext": context, "isBase64Encoded": False})
             self.connected_at.pop(connection_id, None)
 
@@ -178,8 +200,9 @@ class LocalWebSocketApi:
         context = self._context(connection_id, route_key, "MESSAGE", source_ip)
         if route_key not in self.routes.functions:
             # What API Gateway answers when no route (and no $default) matches.
-            connection.send(json.dumps({"message": "Forbidden", "connectionId": connection_id,
-                                        "requestId": context["requestId"]}))
+            connection.send(
+                json.dumps({"message": "Forbidden", "connectionId": connection_id, "requestId": context["requestId"]})
+            )
             return
         result = self._invoke(route_key, {"body": text, "requestContext": context, "isBase64Encoded": False}) or {}
         if route_key in self.routes.two_way and result.get("body") is not None:
@@ -204,8 +227,11 @@ class LocalWebSocketApi:
             return 200, {}, b""
         if method == "GET":
             connected = self.connected_at.get(connection_id, time.time())
-            info = {"connectedAt": _iso(connected), "lastActiveAt": _iso(time.time()),
-                    "identity": {"sourceIp": connection.remote_address[0], "userAgent": ""}}
+            info = {
+                "connectedAt": _iso(connected),
+                "lastActiveAt": _iso(time.time()),
+                "identity": {"sourceIp": connection.remote_address[0], "userAgent": ""},
+            }
             return 200, {"Content-Type": "application/json"}, json.dumps(info).encode()
         if method == "DELETE":
             connection.close()
@@ -218,8 +244,11 @@ def _iso(epoch: float) -> str:
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
-    return status, {"Content-Type": "application/json", "x-amzn-ErrorType": code}, json.dumps(
-        {"message": message}).encode()
+    return (
+        status,
+        {"Content-Type": "application/json", "x-amzn-ErrorType": code},
+        json.dumps({"message": message}).encode(),
+    )
 
 
 def serve_management(api: LocalWebSocketApi, host: str = "127.0.0.1", port: int = 0) -> tuple[Any, str]:

@@ -67,19 +67,29 @@ class SyncHubClient:
         except requests.RequestException as error:
             raise Unreachable(str(error)) from error
 
-    def request(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
         """(status, parsed body) of a 2xx answer; raises ``ApiError`` for any other, ``Unreachable`` for none."""
         sent = dict(headers or {})
         if self.token:
             sent["Authorization"] = f"Bearer {self.token}"
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
-            response = self.session.request(method, f"{self.base_url}/api/sync{path}", json=body, params=query,
-                                            headers=sent, timeout=self.timeout)
+            response = self.session.request(
+                method, f"{self.base_url}/api/sync{path}", json=body, params=query, headers=sent, timeout=self.timeout
+            )
         except requests.RequestException as error:
-            raise Unreachable(f"No answer from {self.base_url} ({error.__class__.__name__}). Is `make run` running? "
-                              "Set SYNCHUB_URL (or --url) to the API's address: make run prints it.") from error
+            raise Unreachable(
+                f"No answer from {self.base_url} ({error.__class__.__name__}). Is `make run` running? "
+                "Set SYNCHUB_URL (or --url) to the API's address: make run prints it."
+            ) from error
         try:
             payload = response.json() if response.content else None
         except ValueError:

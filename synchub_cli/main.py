@@ -28,8 +28,9 @@ from synchub_cli.client import ApiError, SyncHubClient, Unreachable
 app = typer.Typer(help=__doc__, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False)
 tasks_app = typer.Typer(help="Sync tasks: create, follow, cancel, retry, summarise.", no_args_is_help=True)
 sources_app = typer.Typer(help="Data sources the tasks read from.", no_args_is_help=True)
-schedules_app = typer.Typer(help="Schedules: tasks created by themselves (EventBridge Scheduler expressions).",
-                             no_args_is_help=True)
+schedules_app = typer.Typer(
+    help="Schedules: tasks created by themselves (EventBridge Scheduler expressions).", no_args_is_help=True
+)
 interfaces_app = typer.Typer(help="Interfaces (streams) of a data source.", no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(sources_app, name="sources")
@@ -61,12 +62,22 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (one docume
 @app.callback()
 def options(
     ctx: typer.Context,
-    url: Annotated[Optional[str], typer.Option(envvar="SYNCHUB_URL", help="API base URL (default: make run's, "
-                                               "http://127.0.0.1:8080; deployed: the stack's ApiUrl).")] = None,
+    url: Annotated[
+        Optional[str],
+        typer.Option(
+            envvar="SYNCHUB_URL",
+            help="API base URL (default: make run's, http://127.0.0.1:8080; deployed: the stack's ApiUrl).",
+        ),
+    ] = None,
     token: Annotated[Optional[str], typer.Option(envvar="SYNCHUB_TOKEN", help="Access token (Bearer).")] = None,
-    ws_url: Annotated[Optional[str], typer.Option("--ws-url", envvar="SYNCHUB_WS_URL",
-                                                  help="Live-status WebSocket (the stack's WebSocketUrl; "
-                                                       "locally the API port + 1).")] = None,
+    ws_url: Annotated[
+        Optional[str],
+        typer.Option(
+            "--ws-url",
+            envvar="SYNCHUB_WS_URL",
+            help="Live-status WebSocket (the stack's WebSocketUrl; locally the API port + 1).",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     ctx.obj = Settings(SyncHubClient.from_env(url, token), json_output, ws_url)
@@ -86,8 +97,9 @@ def command(target: typer.Typer, name: str) -> Callable[[Callable[..., Any]], Ca
                 _problem(error.problem, as_json)
                 raise typer.Exit(STATUS_EXIT.get(error.status, 7 if error.status >= 500 else 1)) from None
             except Unreachable as error:
-                _problem({"status": None, "code": "UNREACHABLE", "title": "API unreachable", "detail": str(error)},
-                         as_json)
+                _problem(
+                    {"status": None, "code": "UNREACHABLE", "title": "API unreachable", "detail": str(error)}, as_json
+                )
                 raise typer.Exit(7) from None
 
         return target.command(name)(run)
@@ -99,8 +111,11 @@ def _problem(problem: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(problem, indent=2))
         return
-    err.print(f"[red]error[/red] {problem.get('code') or problem.get('title')} "
-              f"({problem.get('status') or 'no answer'}): {problem.get('detail', '')}", highlight=False)
+    err.print(
+        f"[red]error[/red] {problem.get('code') or problem.get('title')} "
+        f"({problem.get('status') or 'no answer'}): {problem.get('detail', '')}",
+        highlight=False,
+    )
     for field_error in problem.get("errors") or []:
         where = ".".join(str(part) for part in field_error.get("loc", []))
         err.print(f"  {where}: {field_error.get('msg')}", highlight=False)
@@ -126,8 +141,9 @@ def _object(text: Optional[str], what: str) -> Any:
 
 
 # Fields answers carry that a replacement does not take: `get --json`, edit, `update` just works.
-READ_ONLY_FIELDS = frozenset({"id", "data_source_id", "created_at", "updated_at", "created_by", "has_secrets",
-                              "notify_secret_set"})
+READ_ONLY_FIELDS = frozenset(
+    {"id", "data_source_id", "created_at", "updated_at", "created_by", "has_secrets", "notify_secret_set"}
+)
 
 
 def _replacement(text: str) -> Any:
@@ -150,8 +166,15 @@ def _task_table(tasks: list[dict[str, Any]], title: str | None = None) -> Table:
     for name in ("id", "data source", "type", "status", "progress", "rows", "created"):
         table.add_column(name, no_wrap=name in ("id", "created"))
     for task in tasks:
-        table.add_row(task["id"], task["data_source_id"], task["task_type"], _status(task["status"]),
-                      f"{task.get('progress') or 0:.0f}%", _rows(task), (task.get("created_at") or "")[:19])
+        table.add_row(
+            task["id"],
+            task["data_source_id"],
+            task["task_type"],
+            _status(task["status"]),
+            f"{task.get('progress') or 0:.0f}%",
+            _rows(task),
+            (task.get("created_at") or "")[:19],
+        )
     return table
 
 
@@ -162,8 +185,11 @@ def _details(record: dict[str, Any]) -> Table:
     for key, value in record.items():
         if value is None:
             continue
-        shown = _status(value) if key == "status" else (json.dumps(value) if isinstance(value, (dict, list))
-                                                         else str(value))
+        shown = (
+            _status(value)
+            if key == "status"
+            else (json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+        )
         table.add_row(key, shown)
     return table
 
@@ -188,21 +214,25 @@ def _show(ctx: typer.Context, json_output: bool, data: Any, render: Callable[[An
 def tasks_create(
     ctx: typer.Context,
     data_source_id: Annotated[str, typer.Option("--source", "-s", help="Data source id.")],
-    task_type: Annotated[str, typer.Option("--type", "-t", help="full_sync, incremental_sync or realtime_sync.")]
-    = "full_sync",
+    task_type: Annotated[
+        str, typer.Option("--type", "-t", help="full_sync, incremental_sync or realtime_sync.")
+    ] = "full_sync",
     interface_id: Annotated[Optional[str], typer.Option("--interface", "-i")] = None,
     parameters: Annotated[Optional[str], typer.Option("--parameters", "-p", help="JSON object (or @file).")] = None,
-    notify_url: Annotated[Optional[str], typer.Option("--notify-url", help="Gets a signed webhook at the end.")]
-    = None,
+    notify_url: Annotated[Optional[str], typer.Option("--notify-url", help="Gets a signed webhook at the end.")] = None,
     idempotency_key: Annotated[Optional[str], typer.Option("--idempotency-key", help="Repeat-safe create.")] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Follow the task to its end (exit code by its outcome).")]
-    = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow the task to its end (exit code by its outcome).")
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Create a sync task (and, with --wait, follow it to its end)."""
     body: dict[str, Any] = {"data_source_id": data_source_id, "task_type": task_type}
-    for key, value in (("interface_id", interface_id), ("parameters", _object(parameters, "--parameters")),
-                       ("notify_url", notify_url)):
+    for key, value in (
+        ("interface_id", interface_id),
+        ("parameters", _object(parameters, "--parameters")),
+        ("notify_url", notify_url),
+    ):
         if value is not None:
             body[key] = value
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
@@ -221,24 +251,40 @@ def tasks_list(
     page: Annotated[int, typer.Option(min=1)] = 1,
     size: Annotated[int, typer.Option(min=1, max=100)] = 10,
     next_token: Annotated[Optional[str], typer.Option("--next-token")] = None,
-    schedule_id: Annotated[Optional[str], typer.Option("--schedule", help="A schedule's runs (no other filter).")]
-    = None,
-    task_type: Annotated[Optional[str], typer.Option("--type", "-t", help="full_sync, incremental_sync or "
-                                                                            "realtime_sync.")] = None,
+    schedule_id: Annotated[
+        Optional[str], typer.Option("--schedule", help="A schedule's runs (no other filter).")
+    ] = None,
+    task_type: Annotated[
+        Optional[str], typer.Option("--type", "-t", help="full_sync, incremental_sync or realtime_sync.")
+    ] = None,
     created_after: Annotated[Optional[str], typer.Option("--after", help="Created after (RFC 3339).")] = None,
     created_before: Annotated[Optional[str], typer.Option("--before", help="Created before (RFC 3339).")] = None,
     json_output: JsonOption = False,
 ) -> None:
     """List tasks, newest first."""
-    data = _settings(ctx).client.request("GET", "/tasks", params={
-        "status": status, "data_source_id": data_source_id, "page": page, "size": size, "next_token": next_token,
-        "schedule_id": schedule_id, "task_type": task_type, "created_after": created_after,
-        "created_before": created_before})[1]
+    data = _settings(ctx).client.request(
+        "GET",
+        "/tasks",
+        params={
+            "status": status,
+            "data_source_id": data_source_id,
+            "page": page,
+            "size": size,
+            "next_token": next_token,
+            "schedule_id": schedule_id,
+            "task_type": task_type,
+            "created_after": created_after,
+            "created_before": created_before,
+        },
+    )[1]
 
     def render(listing: dict[str, Any]) -> Table:
         paging = listing["pagination"]
-        title = (f"tasks — page {paging['page']} of {paging['total_pages']} ({paging['total']} in all)"
-                 if paging.get("total") is not None else f"tasks — page {paging['page']}")
+        title = (
+            f"tasks — page {paging['page']} of {paging['total_pages']} ({paging['total']} in all)"
+            if paging.get("total") is not None
+            else f"tasks — page {paging['page']}"
+        )
         table = _task_table(listing["tasks"], title)
         if paging.get("next_token"):
             table.caption = f"next page: --next-token {paging['next_token']}"
@@ -255,10 +301,12 @@ def tasks_get(ctx: typer.Context, task_id: str, json_output: JsonOption = False)
 
 @command(tasks_app, "output")
 def tasks_output(
-    ctx: typer.Context, task_id: str,
+    ctx: typer.Context,
+    task_id: str,
     head: Annotated[Optional[int], typer.Option("--head", min=1, max=100, help="Also show the first N rows.")] = None,
-    download: Annotated[Optional[Path], typer.Option("--download", help="Save the parts and the manifest in this "
-                                                     "folder.")] = None,
+    download: Annotated[
+        Optional[Path], typer.Option("--download", help="Save the parts and the manifest in this folder.")
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """What a task wrote: its files in the data lake (rows, bytes), and with --head its first rows."""
@@ -271,8 +319,11 @@ def tasks_output(
             err.print(f"saved {target}", highlight=False)
 
     def render(found: dict[str, Any]) -> Any:
-        where = (f"s3://{found['bucket']}/{found['prefix']}/" if found["destination"] == "s3"
-                 else f"DynamoDB table {found['table']}, partition {found['partition']}")
+        where = (
+            f"s3://{found['bucket']}/{found['prefix']}/"
+            if found["destination"] == "s3"
+            else f"DynamoDB table {found['table']}, partition {found['partition']}"
+        )
         summary = f"{task_id} ({found['status']}): {found['rows']} rows in {where}"
         table = Table()
         for column in ("file", "rows", "bytes"):
@@ -286,8 +337,12 @@ def tasks_output(
         for column in columns:
             rows.add_column(column)
         for row in found["preview"]:
-            rows.add_row(*(json.dumps(row.get(c)) if isinstance(row.get(c), (dict, list)) else str(row.get(c, ""))
-                           for c in columns))
+            rows.add_row(
+                *(
+                    json.dumps(row.get(c)) if isinstance(row.get(c), (dict, list)) else str(row.get(c, ""))
+                    for c in columns
+                )
+            )
         return Group(summary, table, rows)
 
     _show(ctx, json_output, output, render)
@@ -295,7 +350,8 @@ def tasks_output(
 
 @command(tasks_app, "update")
 def tasks_update(
-    ctx: typer.Context, task_id: str,
+    ctx: typer.Context,
+    task_id: str,
     config: Annotated[str, typer.Option("--config", "-c", help="The new config: JSON object (or @file).")],
     json_output: JsonOption = False,
 ) -> None:
@@ -304,8 +360,9 @@ def tasks_update(
     _show(ctx, json_output, task, _details)
 
 
-def _act(ctx: typer.Context, json_output: bool, task_id: str, verb: str, accepted: str,
-         done: Callable[[dict[str, Any]], str]) -> None:
+def _act(
+    ctx: typer.Context, json_output: bool, task_id: str, verb: str, accepted: str, done: Callable[[dict[str, Any]], str]
+) -> None:
     """POST /tasks/{id}/<verb>; say what happened: ``accepted`` when the engine acts later (202), else ``done``."""
     status, task = _settings(ctx).client.request("POST", f"/tasks/{task_id}/{verb}")
     if _json(ctx, json_output):
@@ -317,27 +374,46 @@ def _act(ctx: typer.Context, json_output: bool, task_id: str, verb: str, accepte
 @command(tasks_app, "cancel")
 def tasks_cancel(ctx: typer.Context, task_id: str, json_output: JsonOption = False) -> None:
     """Cancel a task (a running one stops at its next batch)."""
-    _act(ctx, json_output, task_id, "cancel", "cancel requested; the engine stops it at its next batch",
-         lambda task: _status(task["status"]))
+    _act(
+        ctx,
+        json_output,
+        task_id,
+        "cancel",
+        "cancel requested; the engine stops it at its next batch",
+        lambda task: _status(task["status"]),
+    )
 
 
 @command(tasks_app, "pause")
 def tasks_pause(ctx: typer.Context, task_id: str, json_output: JsonOption = False) -> None:
     """Pause a task (a running one at its next batch, its checkpoint kept; a pending one at once)."""
-    _act(ctx, json_output, task_id, "pause", "pause requested; the engine pauses it at its next batch",
-         lambda task: _status(task["status"]))
+    _act(
+        ctx,
+        json_output,
+        task_id,
+        "pause",
+        "pause requested; the engine pauses it at its next batch",
+        lambda task: _status(task["status"]),
+    )
 
 
 @command(tasks_app, "resume")
 def tasks_resume(ctx: typer.Context, task_id: str, json_output: JsonOption = False) -> None:
     """Resume a paused task from its checkpoint."""
-    _act(ctx, json_output, task_id, "resume", "resumed; it continues from its checkpoint",
-         lambda task: f"pause request withdrawn ({_status(task['status'])})")
+    _act(
+        ctx,
+        json_output,
+        task_id,
+        "resume",
+        "resumed; it continues from its checkpoint",
+        lambda task: f"pause request withdrawn ({_status(task['status'])})",
+    )
 
 
 @command(tasks_app, "retry")
 def tasks_retry(
-    ctx: typer.Context, task_id: str,
+    ctx: typer.Context,
+    task_id: str,
     restart: Annotated[bool, typer.Option(help="Start over instead of resuming from the checkpoint.")] = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -361,17 +437,29 @@ def tasks_stats(
     json_output: JsonOption = False,
 ) -> None:
     """Task statistics over a window (by day of creation)."""
-    data = _settings(ctx).client.request("GET", "/tasks/statistics", params={
-        "data_source_id": data_source_id, "start_time": start_time, "end_time": end_time})[1]
+    data = _settings(ctx).client.request(
+        "GET",
+        "/tasks/statistics",
+        params={"data_source_id": data_source_id, "start_time": start_time, "end_time": end_time},
+    )[1]
 
     def render(stats: dict[str, Any]) -> Table:
         period = stats.get("period") or {}
-        table = Table(title=f"statistics {period.get('start_time', '')[:10]} → {period.get('end_time', '')[:10]}",
-                      show_header=False)
+        table = Table(
+            title=f"statistics {period.get('start_time', '')[:10]} → {period.get('end_time', '')[:10]}",
+            show_header=False,
+        )
         table.add_column(style="bold")
         table.add_column(justify="right")
-        for key in ("total_tasks", "successful_tasks", "failed_tasks", "cancelled_tasks", "success_rate",
-                    "avg_duration_sec", "processed_rows"):
+        for key in (
+            "total_tasks",
+            "successful_tasks",
+            "failed_tasks",
+            "cancelled_tasks",
+            "success_rate",
+            "avg_duration_sec",
+            "processed_rows",
+        ):
             table.add_row(key, f"{stats.get(key)}")
         for entry in stats.get("status_breakdown") or []:
             table.add_row(f"  {entry['status']}", str(entry["count"]))
@@ -379,8 +467,11 @@ def tasks_stats(
             table.add_row(f"engine {key}", str(value))
         for day in stats.get("daily") or []:
             if day["total_tasks"]:
-                table.add_row(f"day {day['date']}", f"{day['total_tasks']} tasks, {day['successful_tasks']} ok, "
-                                                    f"{day['failed_tasks']} failed, {day['processed_rows']:,} rows")
+                table.add_row(
+                    f"day {day['date']}",
+                    f"{day['total_tasks']} tasks, {day['successful_tasks']} ok, "
+                    f"{day['failed_tasks']} failed, {day['processed_rows']:,} rows",
+                )
         return table
 
     _show(ctx, json_output, data, render)
@@ -402,21 +493,35 @@ def _watch(ctx: typer.Context, task_id: str, json_output: bool) -> None:
     if _json(ctx, json_output):
         final = follow(settings.client, task_id, ws_url, lambda t: print(json.dumps(t), flush=True))
     else:
-        columns = (TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                   TextColumn("{task.fields[rows]} rows"), TextColumn("{task.fields[speed]}"),
-                   TextColumn("{task.fields[eta]}"), TextColumn("{task.fields[status]}"))
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rows]} rows"),
+            TextColumn("{task.fields[speed]}"),
+            TextColumn("{task.fields[eta]}"),
+            TextColumn("{task.fields[status]}"),
+        )
         with Progress(*columns, console=err, transient=False) as bar:
             handle = bar.add_task(task_id, total=100, rows="0", speed="", eta="", status="")
 
             def show(task: dict[str, Any]) -> None:
                 speed = f"{task['speed']:,.0f} rows/s" if task.get("speed") else ""
                 eta = f"ETA {task['estimated_time']:.0f} s" if task.get("estimated_time") else ""
-                bar.update(handle, completed=task.get("progress") or 0, rows=_rows(task), speed=speed, eta=eta,
-                           status=_status(task["status"]))
+                bar.update(
+                    handle,
+                    completed=task.get("progress") or 0,
+                    rows=_rows(task),
+                    speed=speed,
+                    eta=eta,
+                    status=_status(task["status"]),
+                )
 
             final = follow(settings.client, task_id, ws_url, show)
-        out.print(f"{task_id}: {_status(final['status'])}, {_rows(final)} rows"
-                  + (f" — {final['error_code']}: {final.get('error_message')}" if final.get("error_code") else ""))
+        out.print(
+            f"{task_id}: {_status(final['status'])}, {_rows(final)} rows"
+            + (f" — {final['error_code']}: {final.get('error_message')}" if final.get("error_code") else "")
+        )
     raise typer.Exit(FINAL_EXIT.get(final.get("status", ""), 1))
 
 
@@ -426,16 +531,26 @@ def _source_table(sources: list[dict[str, Any]]) -> Table:
     for name in ("id", "name", "type", "secrets", "notify", "created"):
         table.add_column(name)
     for source in sources:
-        table.add_row(source["id"], source["name"], source["type"], "yes" if source.get("has_secrets") else "",
-                      source.get("notify_url") or "", (source.get("created_at") or "")[:19])
+        table.add_row(
+            source["id"],
+            source["name"],
+            source["type"],
+            "yes" if source.get("has_secrets") else "",
+            source.get("notify_url") or "",
+            (source.get("created_at") or "")[:19],
+        )
     return table
 
 
 @command(sources_app, "create")
 def sources_create(
     ctx: typer.Context,
-    definition: Annotated[str, typer.Argument(help="The data source: JSON object or @file "
-                                                   "({id?, name, type, connection_config, params_config?, …}).")],
+    definition: Annotated[
+        str,
+        typer.Argument(
+            help="The data source: JSON object or @file ({id?, name, type, connection_config, params_config?, …})."
+        ),
+    ],
     json_output: JsonOption = False,
 ) -> None:
     """Register a data source (credential fields go to Secrets Manager and come back masked).
@@ -461,8 +576,10 @@ def sources_create(
 
 @command(sources_app, "list")
 def sources_list(
-    ctx: typer.Context, page: Annotated[int, typer.Option(min=1)] = 1,
-    size: Annotated[int, typer.Option(min=1, max=100)] = 20, json_output: JsonOption = False,
+    ctx: typer.Context,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    size: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    json_output: JsonOption = False,
 ) -> None:
     """List data sources."""
     data = _settings(ctx).client.request("GET", "/data-sources", params={"page": page, "size": size})[1]
@@ -477,9 +594,15 @@ def sources_get(ctx: typer.Context, data_source_id: str, json_output: JsonOption
 
 @command(sources_app, "update")
 def sources_update(
-    ctx: typer.Context, data_source_id: str,
-    definition: Annotated[str, typer.Argument(help="The whole data source: JSON object or @file, e.g. `get --json` "
-                                                   "edited (a masked secret keeps its stored value).")],
+    ctx: typer.Context,
+    data_source_id: str,
+    definition: Annotated[
+        str,
+        typer.Argument(
+            help="The whole data source: JSON object or @file, e.g. `get --json` "
+            "edited (a masked secret keeps its stored value)."
+        ),
+    ],
     json_output: JsonOption = False,
 ) -> None:
     """Replace a data source."""
@@ -495,19 +618,24 @@ def sources_delete(ctx: typer.Context, data_source_id: str, json_output: JsonOpt
 
 @command(sources_app, "test")
 def sources_test(
-    ctx: typer.Context, data_source_id: str,
-    interface_id: Annotated[Optional[str], typer.Option("--interface", "-i", help="Read this interface's stream.")]
-    = None,
+    ctx: typer.Context,
+    data_source_id: str,
+    interface_id: Annotated[
+        Optional[str], typer.Option("--interface", "-i", help="Read this interface's stream.")
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Read the first rows of a data source as a sync would (exit 1 when the source fails)."""
-    result = _settings(ctx).client.request("POST", f"/data-sources/{data_source_id}/test",
-                                           params={"interface_id": interface_id})[1]
+    result = _settings(ctx).client.request(
+        "POST", f"/data-sources/{data_source_id}/test", params={"interface_id": interface_id}
+    )[1]
     if _json(ctx, json_output):
         _print_json(result)
     elif result["ok"]:
-        out.print(f"[green]ok[/green] {data_source_id}: first read {result['rows_read']} rows in {result['latency_ms']:.0f} ms"
-                  + (f", {result['total_rows']:,} in all" if result.get("total_rows") else ""))
+        out.print(
+            f"[green]ok[/green] {data_source_id}: first read {result['rows_read']} rows in {result['latency_ms']:.0f} ms"
+            + (f", {result['total_rows']:,} in all" if result.get("total_rows") else "")
+        )
         if result.get("sample"):
             table = Table(title="first rows")
             for column in result["sample"][0]:
@@ -524,24 +652,30 @@ def sources_test(
 # ---------------------------------------------------------------------------------------------- interfaces
 @command(interfaces_app, "create")
 def interfaces_create(
-    ctx: typer.Context, data_source_id: str,
+    ctx: typer.Context,
+    data_source_id: str,
     definition: Annotated[str, typer.Argument(help="The interface: JSON object or @file.")],
     json_output: JsonOption = False,
 ) -> None:
     """Add an interface (a stream) to a data source."""
-    found = _settings(ctx).client.request("POST", f"/data-sources/{data_source_id}/interfaces",
-                                          body=_object(definition, "the definition"))[1]
+    found = _settings(ctx).client.request(
+        "POST", f"/data-sources/{data_source_id}/interfaces", body=_object(definition, "the definition")
+    )[1]
     _show(ctx, json_output, found, _details)
 
 
 @command(interfaces_app, "list")
 def interfaces_list(
-    ctx: typer.Context, data_source_id: str, size: Annotated[int, typer.Option(min=1, max=100)] = 20,
-    next_token: Annotated[Optional[str], typer.Option("--next-token")] = None, json_output: JsonOption = False,
+    ctx: typer.Context,
+    data_source_id: str,
+    size: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    next_token: Annotated[Optional[str], typer.Option("--next-token")] = None,
+    json_output: JsonOption = False,
 ) -> None:
     """List a data source's interfaces."""
-    data = _settings(ctx).client.request("GET", f"/data-sources/{data_source_id}/interfaces",
-                                         params={"size": size, "next_token": next_token})[1]
+    data = _settings(ctx).client.request(
+        "GET", f"/data-sources/{data_source_id}/interfaces", params={"size": size, "next_token": next_token}
+    )[1]
 
     def render(listing: dict[str, Any]) -> Table:
         table = Table(title=f"interfaces of {data_source_id}")
@@ -563,22 +697,30 @@ def interfaces_get(ctx: typer.Context, data_source_id: str, interface_id: str, j
 
 @command(interfaces_app, "update")
 def interfaces_update(
-    ctx: typer.Context, data_source_id: str, interface_id: str,
+    ctx: typer.Context,
+    data_source_id: str,
+    interface_id: str,
     definition: Annotated[str, typer.Argument(help="The whole interface: JSON object or @file.")],
     json_output: JsonOption = False,
 ) -> None:
     """Replace an interface."""
-    found = _settings(ctx).client.request("PUT", f"/data-sources/{data_source_id}/interfaces/{interface_id}",
-                                          body=_replacement(definition))[1]
+    found = _settings(ctx).client.request(
+        "PUT", f"/data-sources/{data_source_id}/interfaces/{interface_id}", body=_replacement(definition)
+    )[1]
     _show(ctx, json_output, found, _details)
 
 
 @command(interfaces_app, "delete")
-def interfaces_delete(ctx: typer.Context, data_source_id: str, interface_id: str,
-                      json_output: JsonOption = False) -> None:
+def interfaces_delete(
+    ctx: typer.Context, data_source_id: str, interface_id: str, json_output: JsonOption = False
+) -> None:
     """Delete an interface."""
-    _delete(ctx, json_output, f"/data-sources/{data_source_id}/interfaces/{interface_id}",
-            f"{data_source_id}/{interface_id}")
+    _delete(
+        ctx,
+        json_output,
+        f"/data-sources/{data_source_id}/interfaces/{interface_id}",
+        f"{data_source_id}/{interface_id}",
+    )
 
 
 def main() -> None:
@@ -592,22 +734,47 @@ if __name__ == "__main__":
 # ---------------------------------------------------------------------------------------------- schedules
 def _schedule_table(schedules: list[dict[str, Any]]) -> Table:
     table = Table(title="schedules")
-    for name in ("id", "name", "source", "type", "expression", "state", "next run", "last run", "last outcome",
-                 "runs", "skipped"):
+    for name in (
+        "id",
+        "name",
+        "source",
+        "type",
+        "expression",
+        "state",
+        "next run",
+        "last run",
+        "last outcome",
+        "runs",
+        "skipped",
+    ):
         table.add_column(name)
     for item in schedules:
-        table.add_row(item["id"], item["name"], item["data_source_id"], item["task_type"],
-                      f"{item['expression']} {item.get('timezone') or 'UTC'}", item["state"],
-                      (item.get("next_run_at") or "")[:19], (item.get("last_run_at") or "")[:19],
-                      item.get("last_outcome") or "", str(item.get("runs", 0)), str(item.get("skipped_runs", 0)))
+        table.add_row(
+            item["id"],
+            item["name"],
+            item["data_source_id"],
+            item["task_type"],
+            f"{item['expression']} {item.get('timezone') or 'UTC'}",
+            item["state"],
+            (item.get("next_run_at") or "")[:19],
+            (item.get("last_run_at") or "")[:19],
+            item.get("last_outcome") or "",
+            str(item.get("runs", 0)),
+            str(item.get("skipped_runs", 0)),
+        )
     return table
 
 
 @command(schedules_app, "create")
 def schedules_create(
     ctx: typer.Context,
-    definition: Annotated[str, typer.Argument(help="The schedule: JSON object or @file ({id?, name, data_source_id, "
-                                                   "task_type, expression, timezone?, overlap?, …}).")],
+    definition: Annotated[
+        str,
+        typer.Argument(
+            help="The schedule: JSON object or @file ({id?, name, data_source_id, "
+            "task_type, expression, timezone?, overlap?, …})."
+        ),
+    ],
     json_output: JsonOption = False,
 ) -> None:
     """Create a schedule.
@@ -643,13 +810,15 @@ def schedules_get(ctx: typer.Context, schedule_id: str, json_output: JsonOption 
 
 @command(schedules_app, "update")
 def schedules_update(
-    ctx: typer.Context, schedule_id: str,
+    ctx: typer.Context,
+    schedule_id: str,
     definition: Annotated[str, typer.Argument(help="The whole schedule: JSON object or @file.")],
     json_output: JsonOption = False,
 ) -> None:
     """Replace a schedule."""
-    schedule = _settings(ctx).client.request("PUT", f"/schedules/{schedule_id}",
-                                             body=_object(definition, "the definition"))[1]
+    schedule = _settings(ctx).client.request(
+        "PUT", f"/schedules/{schedule_id}", body=_object(definition, "the definition")
+    )[1]
     _show(ctx, json_output, schedule, _details)
 
 

@@ -11,8 +11,9 @@ from synchub_cli.client import SyncHubClient
 TERMINAL = ("success", "failed", "cancelled")
 
 
-def updates(client: SyncHubClient, task_id: str, ws_url: str | None, *, poll_seconds: float = 1.0,
-            timeout: float | None = None) -> Iterator[dict[str, Any]]:
+def updates(
+    client: SyncHubClient, task_id: str, ws_url: str | None, *, poll_seconds: float = 1.0, timeout: float | None = None
+) -> Iterator[dict[str, Any]]:
     """The task's states, from now until it finishes (the last one yielded is terminal).
 
     With a WebSocket it subscribes first, then reads the task once (so no change falls between the two), then
@@ -74,8 +75,13 @@ def _receive(feed: Any, seconds: float) -> dict[str, Any] | None:
         return None
 
 
-def follow(client: SyncHubClient, task_id: str, ws_url: str | None, on_update: Callable[[dict[str, Any]], None],
-           timeout: float | None = None) -> dict[str, Any]:
+def follow(
+    client: SyncHubClient,
+    task_id: str,
+    ws_url: str | None,
+    on_update: Callable[[dict[str, Any]], None],
+    timeout: float | None = None,
+) -> dict[str, Any]:
     """Call ``on_update`` with each state; returns the final one."""
     final: dict[str, Any] = {}
     for task in updates(client, task_id, ws_url, timeout=timeout):

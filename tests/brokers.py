@@ -47,8 +47,12 @@ class KafkaTopic:
         import json
 
         for number in range(self.produced, self.produced + count):
-            self.producer.send(self.name, json.dumps({"n": number, "customer": f"c-{number % 97}"}).encode(),
-                               key=str(number).encode(), partition=number % self.partitions)
+            self.producer.send(
+                self.name,
+                json.dumps({"n": number, "customer": f"c-{number % 97}"}).encode(),
+                key=str(number).encode(),
+                partition=number % self.partitions,
+            )
         self.producer.flush()
         self.produced += count
 
@@ -80,10 +84,13 @@ def mosquitto_with_login(tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
     subprocess.run([passwd, "-b", "-c", str(folder / "passwd"), "synchub", "right-password"], check=True)
     port = free_port()
     # run as whoever runs the tests (as root, Mosquitto would switch to a user that cannot read the temp folder)
-    (folder / "mosquitto.conf").write_text(f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
-                                           f"password_file {folder / 'passwd'}\npersistence false\n")
-    process = subprocess.Popen([binary, "-c", str(folder / "mosquitto.conf")], stdout=(folder / "log").open("wb"),
-                               stderr=subprocess.STDOUT)
+    (folder / "mosquitto.conf").write_text(
+        f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
+        f"password_file {folder / 'passwd'}\npersistence false\n"
+    )
+    process = subprocess.Popen(
+        [binary, "-c", str(folder / "mosquitto.conf")], stdout=(folder / "log").open("wb"), stderr=subprocess.STDOUT
+    )
     wait_until_listening(port, process, "mosquitto")
     yield {"host": "127.0.0.1", "port": port, "username": "synchub", "password": "right-password"}
     process.terminate()

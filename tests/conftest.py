@@ -11,10 +11,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from local import api_gateway
+from local import api_gateway, moto_dynamodb
 from local.auth import ALL_SCOPES, Denied, LocalUserPool, authorize
 from local.iam import PolicyGuard
-from local import moto_dynamodb
 from local.lambda_runtime import LocalFunction
 from local.resources import Stack, create_resources, function_environment
 from local.template import api_auth, functions, load_template, parameter_defaults
@@ -85,17 +84,23 @@ class ApiClient:
         raw = body if body is not None else (json.dumps(json_body) if json_body is not None else b"")
         raw_bytes = raw.encode() if isinstance(raw, str) else raw
         token = self.token if token is ... else token
-        all_headers = {"Content-Type": "application/json",
-                       **({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
+        all_headers = {
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+            **(headers or {}),
+        }
         decision = authorize(API_AUTH, USER_POOL, method, route.resource, all_headers)
         if isinstance(decision, Denied):
-            outcome = HttpResult(decision.status, {"content-type": "application/problem+json",
-                                                   **{k.lower(): v for k, v in decision.headers.items()}},
-                                 decision.problem_body())
+            outcome = HttpResult(
+                decision.status,
+                {"content-type": "application/problem+json", **{k.lower(): v for k, v in decision.headers.items()}},
+                decision.problem_body(),
+            )
             self.log.append(outcome)
             return outcome
-        event = api_gateway.proxy_event(route, method, path_only, query, list(all_headers.items()), raw_bytes, params,
-                                        authorizer=decision)
+        event = api_gateway.proxy_event(
+            route, method, path_only, query, list(all_headers.items()), raw_bytes, params, authorizer=decision
+        )
         result = FUNCTIONS[route.function].invoke(event)
         response_headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
         for name, values in (result.get("multiValueHeaders") or {}).items():
@@ -115,8 +120,13 @@ class ApiClient:
 
     def patch(self, path: str, json_body: Any = None, **kwargs: Any) -> HttpResult:
         """A JSON Merge Patch (sent as application/merge-patch+json)."""
-        return self.request("PATCH", path, json_body, headers={"Content-Type": "application/merge-patch+json",
-                                                              **kwargs.pop("headers", {})}, **kwargs)
+        return self.request(
+            "PATCH",
+            path,
+            json_body,
+            headers={"Content-Type": "application/merge-patch+json", **kwargs.pop("headers", {})},
+            **kwargs,
+        )
 
     def delete(self, path: str, **kwargs: Any) -> HttpResult:
         return self.request("DELETE", path, **kwargs)
@@ -182,7 +192,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         guard = guard_policies(stack, monkeypatch)
         yield stack
         assert not guard.denied, "requests the template's IAM policies do not allow:\n" + "\n".join(
-            sorted(set(guard.denied)))
+            sorted(set(guard.denied))
+        )
     import synchub.runtime
 
     synchub.runtime.reset()
@@ -196,10 +207,15 @@ def api(aws: Stack) -> ApiClient:
 @pytest.fixture
 def data_source(api: ApiClient) -> dict[str, Any]:
     """A registered HTTP data source ``ds_test``."""
-    response = api.post("/api/sync/data-sources", {
-        "id": "ds_test", "name": "Test source", "type": "http",
-        "connection_config": {"base_url": "http://api.example.invalid/api"},
-    })
+    response = api.post(
+        "/api/sync/data-sources",
+        {
+            "id": "ds_test",
+            "name": "Test source",
+            "type": "http",
+            "connection_config": {"base_url": "http://api.example.invalid/api"},
+        },
+    )
     assert response.status == 201, response.text
     return response.json
 

@@ -24,8 +24,14 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     server = pgserver.get_server(str(tmp_path_factory.mktemp("pgdata")), cleanup_mode="stop")
     uri = urlparse(server.get_uri())
     host = parse_qs(uri.query).get("host", ["127.0.0.1"])[0]
-    yield {"host": host, "port": uri.port or 5432, "database": uri.path.lstrip("/") or "postgres",
-           "user": uri.username or "postgres", "password": "", "sslmode": "disable"}
+    yield {
+        "host": host,
+        "port": uri.port or 5432,
+        "database": uri.path.lstrip("/") or "postgres",
+        "user": uri.username or "postgres",
+        "password": "",
+        "sslmode": "disable",
+    }
     server.cleanup()
 
 
@@ -34,16 +40,24 @@ class PostgresTable:
         import psycopg
 
         self.name = name
-        self.connection = psycopg.connect(host=settings["host"], port=settings["port"], dbname=settings["database"],
-                                          user=settings["user"], autocommit=True)
+        self.connection = psycopg.connect(
+            host=settings["host"],
+            port=settings["port"],
+            dbname=settings["database"],
+            user=settings["user"],
+            autocommit=True,
+        )
         self.connection.execute(f"DROP TABLE IF EXISTS {name}")
-        self.connection.execute(f"CREATE TABLE {name} (id integer PRIMARY KEY, customer text, amount numeric(10,2), "
-                                "updated_at timestamptz NOT NULL)")
+        self.connection.execute(
+            f"CREATE TABLE {name} (id integer PRIMARY KEY, customer text, amount numeric(10,2), "
+            "updated_at timestamptz NOT NULL)"
+        )
 
     def insert(self, first: int, last: int) -> None:
         with self.connection.cursor() as cursor:
-            cursor.executemany(f"INSERT INTO {self.name} VALUES (%s, %s, %s, %s)",
-                               [order(n) for n in range(first, last + 1)])
+            cursor.executemany(
+                f"INSERT INTO {self.name} VALUES (%s, %s, %s, %s)", [order(n) for n in range(first, last + 1)]
+            )
 
     def close(self) -> None:
         self.connection.close()
@@ -76,13 +90,20 @@ class MySqlTable:
         import pymysql
 
         self.name = name
-        self.connection = pymysql.connect(host=settings["host"], port=settings["port"], user=settings["user"],
-                                          password=settings["password"], database=settings["database"],
-                                          autocommit=True)
+        self.connection = pymysql.connect(
+            host=settings["host"],
+            port=settings["port"],
+            user=settings["user"],
+            password=settings["password"],
+            database=settings["database"],
+            autocommit=True,
+        )
         with self.connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
-            cursor.execute(f"CREATE TABLE {name} (id INT PRIMARY KEY, customer VARCHAR(64), amount DECIMAL(10,2), "
-                           "updated_at DATETIME(3) NOT NULL)")
+            cursor.execute(
+                f"CREATE TABLE {name} (id INT PRIMARY KEY, customer VARCHAR(64), amount DECIMAL(10,2), "
+                "updated_at DATETIME(3) NOT NULL)"
+            )
 
     def insert(self, first: int, last: int) -> None:
         rows = [(n, c, a, t.replace(tzinfo=None)) for n, c, a, t in (order(n) for n in range(first, last + 1))]

@@ -11,8 +11,8 @@ from typing import Any
 import boto3
 
 from synchub.dal.codec import from_item
-from synchub.timeutil import Clock
 from synchub.models.aggregate import recount, summarise
+from synchub.timeutil import Clock
 
 
 def all_tasks(table: str) -> list[dict[str, Any]]:
@@ -53,8 +53,9 @@ def statistics_match_the_stored_tasks(api, aws, data_source_id=None):
     for day in daily:
         expected = summarise(recount(t for t in tasks if t["created_at"][:10] == day["date"]), "", "")
         assert {k: v for k, v in day.items() if k != "date"} == {
-            k: expected[k] for k in ("total_tasks", "successful_tasks", "failed_tasks", "cancelled_tasks",
-                                     "processed_rows")}, day
+            k: expected[k]
+            for k in ("total_tasks", "successful_tasks", "failed_tasks", "cancelled_tasks", "processed_rows")
+        }, day
     listing = api.get(f"/api/sync/tasks{query}").json
     assert listing["pagination"]["total"] == len(tasks)
     for status, count in gauges_recount(tasks).items():
@@ -112,8 +113,14 @@ class RecordingEndpoint:
         class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                endpoint.requests.append({"method": self.command, "path": self.path, "body": body,
-                                          "headers": {k.lower(): v for k, v in self.headers.items()}})
+                endpoint.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "body": body,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                    }
+                )
                 status = endpoint.statuses.pop(0) if endpoint.statuses else 200
                 self.send_response(status)
                 self.send_header("Content-Length", "0")

@@ -54,8 +54,12 @@ class Recorder(_ServedOnLoopback):
                 recorder.connections.append(data)
                 if data[:4] in (b"GET ", b"POST"):
                     body = json.dumps({"items": [{"id": 999, "stolen": True}]}).encode()
-                    self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                                         + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+                    self.request.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                        + str(len(body)).encode()
+                        + b"\r\nConnection: close\r\n\r\n"
+                        + body
+                    )
 
         self._serve(socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler))
 
@@ -111,16 +115,25 @@ class SimulatedNetwork:
         real_resolve = synchub.outbound._resolve
         network = self
 
-        def resolve(host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0,  # noqa: A002
-                    flags: int = 0) -> list[Any]:
+        def resolve(
+            host: Any,
+            port: Any,
+            family: int = 0,
+            type: int = 0,
+            proto: int = 0,  # noqa: A002
+            flags: int = 0,
+        ) -> list[Any]:
             name = str(host).lower()
             answer = network.names.get(name)
             if answer is None:
                 return real_resolve(host, port, family, type, proto, flags)
             network.lookups.append(name)
             addresses = answer() if callable(answer) else answer
-            return [entry for address in addresses
-                    for entry in real_resolve(address, port, family, type, proto, flags | socket.AI_NUMERICHOST)]
+            return [
+                entry
+                for address in addresses
+                for entry in real_resolve(address, port, family, type, proto, flags | socket.AI_NUMERICHOST)
+            ]
 
         def carried(address: Any) -> Any:
             if isinstance(address, tuple) and (address[0], address[1]) in network.routes:
@@ -130,8 +143,7 @@ class SimulatedNetwork:
         real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
         monkeypatch.setattr(synchub.outbound, "_resolve", resolve)
         monkeypatch.setattr(socket.socket, "connect", lambda self, address: real_connect(self, carried(address)))
-        monkeypatch.setattr(socket.socket, "connect_ex",
-                            lambda self, address: real_connect_ex(self, carried(address)))
+        monkeypatch.setattr(socket.socket, "connect_ex", lambda self, address: real_connect_ex(self, carried(address)))
 
     def name(self, name: str, *answers: str) -> None:
         self.names[name] = list(answers)

@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from synchub.api.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
+from synchub.api.params import Body
 from synchub.models.tasks import BatchRequest
 from synchub.observability import logger
 from synchub.tasks.use_cases import task_service
@@ -15,7 +15,9 @@ app = create_app()
 
 
 @app.post(
-    "/api/sync/tasks/batch-delete", summary="Delete up to 100 finished tasks", tags=["tasks"],
+    "/api/sync/tasks/batch-delete",
+    summary="Delete up to 100 finished tasks",
+    tags=["tasks"],
     responses=responses(200, "BatchResult", "Per-id results (each id's 404/409 is in failed)"),
 )
 def batch_delete_tasks(request: Annotated[BatchRequest, Body()]):

@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from synchub.api.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import caller_of, create_app, json_response
 from synchub.api.openapi import responses
+from synchub.api.params import Body
 from synchub.models.tasks import BatchRetryRequest
 from synchub.observability import logger
 from synchub.tasks.use_cases import task_service
@@ -15,7 +15,9 @@ app = create_app()
 
 
 @app.post(
-    "/api/sync/tasks/batch-retry", summary="Retry up to 100 failed tasks", tags=["tasks"],
+    "/api/sync/tasks/batch-retry",
+    summary="Retry up to 100 failed tasks",
+    tags=["tasks"],
     responses=responses(200, "BatchResult", "Per-id results (each id's 404/409 is in failed)"),
 )
 def batch_retry_tasks(request: Annotated[BatchRetryRequest, Body()]):

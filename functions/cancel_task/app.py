@@ -11,9 +11,17 @@ app = create_app()
 
 
 @app.post(
-    "/api/sync/tasks/<task_id>/cancel", summary="Cancel a task", tags=["tasks"],
-    responses=responses(200, "Task", "Cancelled (was pending)", 404, 409,
-                        also={202: ("Task", "Cancel requested (running; the engine stops at its next batch)")}),
+    "/api/sync/tasks/<task_id>/cancel",
+    summary="Cancel a task",
+    tags=["tasks"],
+    responses=responses(
+        200,
+        "Task",
+        "Cancelled (was pending)",
+        404,
+        409,
+        also={202: ("Task", "Cancel requested (running; the engine stops at its next batch)")},
+    ),
 )
 def cancel_task(task_id: str):
     task, status = task_service().cancel_task(task_id)

@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from synchub.api.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
+from synchub.api.params import Body
 from synchub.models.tasks import CleanupRequest
 from synchub.observability import logger
 from synchub.tasks.maintenance import task_maintenance
@@ -15,13 +15,16 @@ app = create_app()
 
 
 @app.post(
-    "/api/sync/tasks/cleanup", summary="Delete finished tasks created before a date", tags=["tasks"],
+    "/api/sync/tasks/cleanup",
+    summary="Delete finished tasks created before a date",
+    tags=["tasks"],
     responses=responses(200, "CleanupResult", "What this call deleted; send next_token back while done is false"),
 )
 def cleanup_tasks(request: Annotated[CleanupRequest, Body()]):
     result = task_maintenance().cleanup(request)
-    logger.info("tasks cleaned up", extra={"deleted": result["deleted"], "skipped": result["skipped"],
-                                           "done": result["done"]})
+    logger.info(
+        "tasks cleaned up", extra={"deleted": result["deleted"], "skipped": result["skipped"], "done": result["done"]}
+    )
     return json_response(200, result)
 
 

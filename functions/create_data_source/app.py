@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from synchub.api.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import caller_of, create_app, json_response
 from synchub.api.openapi import LOCATION, responses
+from synchub.api.params import Body
 from synchub.models.data_sources import CreateDataSourceRequest
 from synchub.observability import logger
 from synchub.sources.data_sources import data_source_service
@@ -15,7 +15,9 @@ app = create_app()
 
 
 @app.post(
-    "/api/sync/data-sources", summary="Register a data source", tags=["data-sources"],
+    "/api/sync/data-sources",
+    summary="Register a data source",
+    tags=["data-sources"],
     responses=responses(201, "DataSource", "Created", 409, headers=LOCATION),
 )
 def create_data_source(request: Annotated[CreateDataSourceRequest, Body()]):

@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from synchub.api.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import LOCATION, responses
+from synchub.api.params import Body
 from synchub.models.interfaces import CreateInterfaceRequest
 from synchub.observability import logger
 from synchub.sources.interfaces import interface_service
@@ -16,7 +16,8 @@ app = create_app()
 
 @app.post(
     "/api/sync/data-sources/<data_source_id>/interfaces",
-    summary="Add an interface to a data source", tags=["interfaces"],
+    summary="Add an interface to a data source",
+    tags=["interfaces"],
     responses=responses(201, "Interface", "Created", 404, 409, headers=LOCATION),
 )
 def create_interface(data_source_id: str, request: Annotated[CreateInterfaceRequest, Body()]):

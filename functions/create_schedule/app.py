@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from synchub.api.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import caller_of, create_app, json_response
 from synchub.api.openapi import LOCATION, responses
+from synchub.api.params import Body
 from synchub.models.schedules import CreateScheduleRequest
 from synchub.observability import logger
 from synchub.schedules.service import schedule_service
@@ -15,7 +15,9 @@ app = create_app()
 
 
 @app.post(
-    "/api/sync/schedules", summary="Create a schedule", tags=["schedules"],
+    "/api/sync/schedules",
+    summary="Create a schedule",
+    tags=["schedules"],
     responses=responses(201, "Schedule", "Created", 409, headers=LOCATION),
 )
 def create_schedule(request: Annotated[CreateScheduleRequest, Body()]):

@@ -2,12 +2,12 @@
 
 from typing import Annotated
 
-from synchub.api.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import caller_of, create_app
 from synchub.api.idempotency import IdempotencyKey, idempotent
 from synchub.api.openapi import LOCATION, responses
+from synchub.api.params import Body
 from synchub.models.tasks import CreateTaskRequest
 from synchub.observability import logger
 from synchub.tasks.use_cases import task_service
@@ -17,10 +17,11 @@ app = create_app()
 
 @app.post(
     "/api/sync/tasks",
-    summary="Create a sync task", tags=["tasks"],
+    summary="Create a sync task",
+    tags=["tasks"],
     responses=responses(
-        201, "Task", "Created and submitted (or replayed for a repeated Idempotency-Key)",
-        409, headers=LOCATION),
+        201, "Task", "Created and submitted (or replayed for a repeated Idempotency-Key)", 409, headers=LOCATION
+    ),
 )
 def create_task(request: Annotated[CreateTaskRequest, Body()], idempotency_key: IdempotencyKey = None):
     caller = caller_of(app)
@@ -30,8 +31,14 @@ def create_task(request: Annotated[CreateTaskRequest, Body()], idempotency_key: 
         logger.info("task created", extra={"task_id": task["id"], "submitted": task["submitted"]})
         return 201, task, {"Location": f"/api/sync/tasks/{task['id']}"}
 
-    return idempotent(idempotency_key, caller=caller, operation="create_task",
-                      request=request.model_dump(mode="json"), lambda_context=app.lambda_context, respond=create)
+    return idempotent(
+        idempotency_key,
+        caller=caller,
+        operation="create_task",
+        request=request.model_dump(mode="json"),
+        lambda_context=app.lambda_context,
+        respond=create,
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

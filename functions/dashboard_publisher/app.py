@@ -21,14 +21,22 @@ def answer_without_layer(event: dict, reason: str) -> dict:
     """Answer CloudFormation with the standard library alone; returns the answer sent."""
     bucket = (event.get("ResourceProperties") or {}).get("Bucket")
     resource_id = event.get("PhysicalResourceId") or (
-        f"s3://{bucket}/" if isinstance(bucket, str) and bucket else f"failed-{event.get('RequestId')}")
-    answer = {"Status": "SUCCESS" if event.get("RequestType") == "Delete" else "FAILED",
-              "Reason": reason[:1000], "PhysicalResourceId": resource_id, "StackId": event.get("StackId"),
-              "RequestId": event.get("RequestId"), "LogicalResourceId": event.get("LogicalResourceId"), "Data": {}}
+        f"s3://{bucket}/" if isinstance(bucket, str) and bucket else f"failed-{event.get('RequestId')}"
+    )
+    answer = {
+        "Status": "SUCCESS" if event.get("RequestType") == "Delete" else "FAILED",
+        "Reason": reason[:1000],
+        "PhysicalResourceId": resource_id,
+        "StackId": event.get("StackId"),
+        "RequestId": event.get("RequestId"),
+        "LogicalResourceId": event.get("LogicalResourceId"),
+        "Data": {},
+    }
     print(json.dumps({"level": "ERROR", "message": "dashboard site: answered without the layer", **answer}))
     body = json.dumps(answer).encode()
-    request = urllib.request.Request(event["ResponseURL"], data=body, method="PUT",
-                                     headers={"Content-Type": "", "Content-Length": str(len(body))})
+    request = urllib.request.Request(
+        event["ResponseURL"], data=body, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(body))}
+    )
     with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 - CloudFormation's https URL
         reply.read()
     return answer

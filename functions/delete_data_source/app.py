@@ -12,7 +12,9 @@ app = create_app()
 
 
 @app.delete(
-    "/api/sync/data-sources/<data_source_id>", summary="Delete a data source", tags=["data-sources"],
+    "/api/sync/data-sources/<data_source_id>",
+    summary="Delete a data source",
+    tags=["data-sources"],
     responses=responses(204, None, "Deleted", 404, 409),
 )
 def delete_data_source(data_source_id: str):

@@ -13,7 +13,8 @@ app = create_app()
 
 @app.delete(
     "/api/sync/data-sources/<data_source_id>/interfaces/<interface_id>",
-    summary="Delete an interface", tags=["interfaces"],
+    summary="Delete an interface",
+    tags=["interfaces"],
     responses=responses(204, None, "Deleted", 404),
 )
 def delete_interface(data_source_id: str, interface_id: str):

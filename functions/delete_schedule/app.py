@@ -12,7 +12,9 @@ app = create_app()
 
 
 @app.delete(
-    "/api/sync/schedules/<schedule_id>", summary="Delete a schedule", tags=["schedules"],
+    "/api/sync/schedules/<schedule_id>",
+    summary="Delete a schedule",
+    tags=["schedules"],
     responses=responses(204, None, "Deleted", 404),
 )
 def delete_schedule(schedule_id: str):

@@ -12,7 +12,9 @@ app = create_app()
 
 
 @app.delete(
-    "/api/sync/tasks/<task_id>", summary="Delete a finished task", tags=["tasks"],
+    "/api/sync/tasks/<task_id>",
+    summary="Delete a finished task",
+    tags=["tasks"],
     responses=responses(204, None, "Deleted (with its share of the statistics)", 404, 409),
 )
 def delete_task(task_id: str):

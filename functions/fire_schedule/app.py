@@ -14,4 +14,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     outcome = schedule_service().fire(str(event["schedule_id"]), scheduled_time_of(event))
     logger.info("schedule firing", extra={"schedule_id": event["schedule_id"], "outcome": outcome["outcome"]})
     return {key: value for key, value in outcome.items() if key != "task"} | (
-        {"task_id": outcome["task"]["id"]} if outcome.get("task") else {})
+        {"task_id": outcome["task"]["id"]} if outcome.get("task") else {}
+    )

@@ -11,7 +11,9 @@ app = create_app()
 
 
 @app.get(
-    "/api/sync/data-sources/<data_source_id>", summary="Get a data source", tags=["data-sources"],
+    "/api/sync/data-sources/<data_source_id>",
+    summary="Get a data source",
+    tags=["data-sources"],
     responses=responses(200, "DataSource", "The data source (secrets masked)", 404),
 )
 def get_data_source(data_source_id: str):

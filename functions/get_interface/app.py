@@ -12,7 +12,8 @@ app = create_app()
 
 @app.get(
     "/api/sync/data-sources/<data_source_id>/interfaces/<interface_id>",
-    summary="Get an interface", tags=["interfaces"],
+    summary="Get an interface",
+    tags=["interfaces"],
     responses=responses(200, "Interface", "The interface", 404),
 )
 def get_interface(data_source_id: str, interface_id: str):

@@ -11,7 +11,9 @@ app = create_app()
 
 
 @app.get(
-    "/api/sync/schedules/<schedule_id>", summary="Get a schedule", tags=["schedules"],
+    "/api/sync/schedules/<schedule_id>",
+    summary="Get a schedule",
+    tags=["schedules"],
     responses=responses(200, "Schedule", "The schedule", 404),
 )
 def get_schedule(schedule_id: str):

@@ -11,7 +11,9 @@ app = create_app()
 
 
 @app.get(
-    "/api/sync/tasks/<task_id>", summary="Get a task", tags=["tasks"],
+    "/api/sync/tasks/<task_id>",
+    summary="Get a task",
+    tags=["tasks"],
     responses=responses(200, "Task", "The task, with live progress while running", 404),
 )
 def get_task(task_id: str):

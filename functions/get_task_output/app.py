@@ -14,12 +14,20 @@ app = create_app()
 
 
 @app.get(
-    "/api/sync/tasks/<task_id>/output", summary="What a task wrote", tags=["tasks"],
-    responses=responses(200, "TaskOutput", "The task's parts and manifest (download URLs valid a few minutes), "
-                                           "and with preview its first rows", 404),
+    "/api/sync/tasks/<task_id>/output",
+    summary="What a task wrote",
+    tags=["tasks"],
+    responses=responses(
+        200,
+        "TaskOutput",
+        "The task's parts and manifest (download URLs valid a few minutes), and with preview its first rows",
+        404,
+    ),
 )
-def get_task_output(task_id: str, preview: Annotated[Optional[int], Query(ge=1, le=100, description=(
-        "also return the first N rows (1-100)"))] = None):
+def get_task_output(
+    task_id: str,
+    preview: Annotated[Optional[int], Query(ge=1, le=100, description=("also return the first N rows (1-100)"))] = None,
+):
     return json_response(200, task_output_service().output(task_id, preview=preview))
 
 

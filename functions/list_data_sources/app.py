@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from synchub.api.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
+from synchub.api.params import Query
 from synchub.observability import logger
 from synchub.sources.data_sources import data_source_service
 
@@ -14,7 +14,9 @@ app = create_app()
 
 
 @app.get(
-    "/api/sync/data-sources", summary="List data sources", tags=["data-sources"],
+    "/api/sync/data-sources",
+    summary="List data sources",
+    tags=["data-sources"],
     responses=responses(200, "DataSourcePage", "A page of data sources"),
 )
 def list_data_sources(

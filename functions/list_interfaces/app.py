@@ -2,11 +2,11 @@
 
 from typing import Annotated, Optional
 
-from synchub.api.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
+from synchub.api.params import Query
 from synchub.models.tasks import ResourceId
 from synchub.observability import logger
 from synchub.sources.interfaces import interface_service
@@ -16,7 +16,8 @@ app = create_app()
 
 @app.get(
     "/api/sync/data-sources/<data_source_id>/interfaces",
-    summary="List a data source's interfaces", tags=["interfaces"],
+    summary="List a data source's interfaces",
+    tags=["interfaces"],
     responses=responses(200, "InterfacePage", "A page of interfaces", 404),
 )
 def list_interfaces(

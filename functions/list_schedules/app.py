@@ -2,11 +2,11 @@
 
 from typing import Annotated, Optional
 
-from synchub.api.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
+from synchub.api.params import Query
 from synchub.observability import logger
 from synchub.schedules.service import schedule_service
 
@@ -14,7 +14,9 @@ app = create_app()
 
 
 @app.get(
-    "/api/sync/schedules", summary="List schedules", tags=["schedules"],
+    "/api/sync/schedules",
+    summary="List schedules",
+    tags=["schedules"],
     responses=responses(200, "SchedulePage", "A page of schedules, newest first"),
 )
 def list_schedules(

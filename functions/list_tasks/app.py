@@ -4,11 +4,11 @@ time, paged."""
 from datetime import datetime
 from typing import Annotated, Optional
 
-from synchub.api.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
+from synchub.api.params import Query
 from synchub.models.tasks import ResourceId, TaskStatus, TaskType
 from synchub.observability import logger
 from synchub.tasks.use_cases import task_service
@@ -17,7 +17,9 @@ app = create_app()
 
 
 @app.get(
-    "/api/sync/tasks", summary="List tasks", tags=["tasks"],
+    "/api/sync/tasks",
+    summary="List tasks",
+    tags=["tasks"],
     responses=responses(200, "TaskPage", "A page of tasks, newest first"),
 )
 def list_tasks(
@@ -32,8 +34,14 @@ def list_tasks(
     created_before: Annotated[Optional[datetime], Query(description="RFC 3339; no offset means UTC")] = None,
 ):
     listing = task_service().list_tasks(
-        page=page, size=size, data_source_id=data_source_id, status=status, next_token=next_token,
-        schedule_id=schedule_id, task_type=task_type, created_after=created_after,
+        page=page,
+        size=size,
+        data_source_id=data_source_id,
+        status=status,
+        next_token=next_token,
+        schedule_id=schedule_id,
+        task_type=task_type,
+        created_after=created_after,
         created_before=created_before,
     )
     return json_response(200, listing)

@@ -19,9 +19,12 @@ def openapi_json():
 
 @app.get("/api/sync/docs", include_in_schema=False)
 def docs():
-    return Response(status_code=200, content_type="text/html; charset=utf-8",
-                    body=swagger_page(app.current_event.raw_event),
-                    headers={"Cache-Control": "max-age=300", "Content-Security-Policy": docs_csp()})
+    return Response(
+        status_code=200,
+        content_type="text/html; charset=utf-8",
+        body=swagger_page(app.current_event.raw_event),
+        headers={"Cache-Control": "max-age=300", "Content-Security-Policy": docs_csp()},
+    )
 
 
 @app.get("/api/sync/docs/<asset>", include_in_schema=False)

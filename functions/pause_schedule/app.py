@@ -11,7 +11,9 @@ app = create_app()
 
 
 @app.post(
-    "/api/sync/schedules/<schedule_id>/pause", summary="Pause a schedule", tags=["schedules"],
+    "/api/sync/schedules/<schedule_id>/pause",
+    summary="Pause a schedule",
+    tags=["schedules"],
     responses=responses(200, "Schedule", "State paused", 404),
 )
 def pause_schedule(schedule_id: str):

@@ -11,10 +11,19 @@ app = create_app()
 
 
 @app.post(
-    "/api/sync/tasks/<task_id>/pause", summary="Pause a task", tags=["tasks"],
-    responses=responses(200, "Task", "Paused (was pending, or already paused)", 404, 409,
-                        also={202: ("Task", "Pause requested (running; the engine pauses at its next batch, with its "
-                                            "checkpoint kept)")}),
+    "/api/sync/tasks/<task_id>/pause",
+    summary="Pause a task",
+    tags=["tasks"],
+    responses=responses(
+        200,
+        "Task",
+        "Paused (was pending, or already paused)",
+        404,
+        409,
+        also={
+            202: ("Task", "Pause requested (running; the engine pauses at its next batch, with its checkpoint kept)")
+        },
+    ),
 )
 def pause_task(task_id: str):
     task, status = task_service().pause_task(task_id)

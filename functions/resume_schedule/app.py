@@ -11,7 +11,9 @@ app = create_app()
 
 
 @app.post(
-    "/api/sync/schedules/<schedule_id>/resume", summary="Resume a schedule", tags=["schedules"],
+    "/api/sync/schedules/<schedule_id>/resume",
+    summary="Resume a schedule",
+    tags=["schedules"],
     responses=responses(200, "Schedule", "State enabled", 404),
 )
 def resume_schedule(schedule_id: str):

@@ -11,9 +11,17 @@ app = create_app()
 
 
 @app.post(
-    "/api/sync/tasks/<task_id>/resume", summary="Resume a paused task", tags=["tasks"],
-    responses=responses(202, "Task", "Resumed: pending again, continuing from its checkpoint", 404, 409,
-                        also={200: ("Task", "Running and asked to pause: the request is withdrawn")}),
+    "/api/sync/tasks/<task_id>/resume",
+    summary="Resume a paused task",
+    tags=["tasks"],
+    responses=responses(
+        202,
+        "Task",
+        "Resumed: pending again, continuing from its checkpoint",
+        404,
+        409,
+        also={200: ("Task", "Running and asked to pause: the request is withdrawn")},
+    ),
 )
 def resume_task(task_id: str):
     task, status = task_service().resume_task(task_id)

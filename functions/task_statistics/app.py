@@ -3,11 +3,11 @@
 from datetime import datetime
 from typing import Annotated, Optional
 
-from synchub.api.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
+from synchub.api.params import Query
 from synchub.models.tasks import ResourceId
 from synchub.observability import logger
 from synchub.stats.service import statistics_service
@@ -16,7 +16,9 @@ app = create_app()
 
 
 @app.get(
-    "/api/sync/tasks/statistics", summary="Task statistics", tags=["tasks"],
+    "/api/sync/tasks/statistics",
+    summary="Task statistics",
+    tags=["tasks"],
     responses=responses(200, "Statistics", "Statistics of the tasks created in the window"),
 )
 def task_statistics(

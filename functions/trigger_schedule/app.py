@@ -11,7 +11,9 @@ app = create_app()
 
 
 @app.post(
-    "/api/sync/schedules/<schedule_id>/trigger", summary="Run a schedule now", tags=["schedules"],
+    "/api/sync/schedules/<schedule_id>/trigger",
+    summary="Run a schedule now",
+    tags=["schedules"],
     responses=responses(201, "ScheduleRun", "A task created (or queued behind the previous run)", 404, 409),
 )
 def trigger_schedule(schedule_id: str):

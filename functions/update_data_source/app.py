@@ -3,11 +3,11 @@ JSON Merge Patch of it (RFC 7396)."""
 
 from typing import Annotated, Any
 
-from synchub.api.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import MERGE_PATCH, responses
+from synchub.api.params import Body
 from synchub.models.data_sources import UpdateDataSourceRequest
 from synchub.observability import logger
 from synchub.sources.data_sources import data_source_service
@@ -16,7 +16,9 @@ app = create_app()
 
 
 @app.put(
-    "/api/sync/data-sources/<data_source_id>", summary="Replace a data source", tags=["data-sources"],
+    "/api/sync/data-sources/<data_source_id>",
+    summary="Replace a data source",
+    tags=["data-sources"],
     responses=responses(200, "DataSource", "Replaced", 404),
 )
 def update_data_source(data_source_id: str, request: Annotated[UpdateDataSourceRequest, Body()]):
@@ -24,8 +26,10 @@ def update_data_source(data_source_id: str, request: Annotated[UpdateDataSourceR
 
 
 @app.patch(
-    "/api/sync/data-sources/<data_source_id>", summary="Change part of a data source (JSON Merge Patch)",
-    tags=["data-sources"], responses=responses(200, "DataSource", "Updated", 404),
+    "/api/sync/data-sources/<data_source_id>",
+    summary="Change part of a data source (JSON Merge Patch)",
+    tags=["data-sources"],
+    responses=responses(200, "DataSource", "Updated", 404),
 )
 def patch_data_source(data_source_id: str, patch: Annotated[dict[str, Any], Body(description=MERGE_PATCH)]):
     return json_response(200, data_source_service().patch(data_source_id, patch))

@@ -3,11 +3,11 @@ Patch of it (RFC 7396)."""
 
 from typing import Annotated, Any
 
-from synchub.api.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import MERGE_PATCH, responses
+from synchub.api.params import Body
 from synchub.models.interfaces import UpdateInterfaceRequest
 from synchub.observability import logger
 from synchub.sources.interfaces import interface_service
@@ -17,7 +17,8 @@ app = create_app()
 
 @app.put(
     "/api/sync/data-sources/<data_source_id>/interfaces/<interface_id>",
-    summary="Replace an interface", tags=["interfaces"],
+    summary="Replace an interface",
+    tags=["interfaces"],
     responses=responses(200, "Interface", "Replaced", 404),
 )
 def update_interface(data_source_id: str, interface_id: str, request: Annotated[UpdateInterfaceRequest, Body()]):
@@ -26,11 +27,13 @@ def update_interface(data_source_id: str, interface_id: str, request: Annotated[
 
 @app.patch(
     "/api/sync/data-sources/<data_source_id>/interfaces/<interface_id>",
-    summary="Change part of an interface (JSON Merge Patch)", tags=["interfaces"],
+    summary="Change part of an interface (JSON Merge Patch)",
+    tags=["interfaces"],
     responses=responses(200, "Interface", "Updated", 404),
 )
-def patch_interface(data_source_id: str, interface_id: str,
-                    patch: Annotated[dict[str, Any], Body(description=MERGE_PATCH)]):
+def patch_interface(
+    data_source_id: str, interface_id: str, patch: Annotated[dict[str, Any], Body(description=MERGE_PATCH)]
+):
     return json_response(200, interface_service().patch(data_source_id, interface_id, patch))
 
 

@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from synchub.api.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import responses
+from synchub.api.params import Body
 from synchub.models.schedules import UpdateScheduleRequest
 from synchub.observability import logger
 from synchub.schedules.service import schedule_service
@@ -15,7 +15,9 @@ app = create_app()
 
 
 @app.put(
-    "/api/sync/schedules/<schedule_id>", summary="Replace a schedule", tags=["schedules"],
+    "/api/sync/schedules/<schedule_id>",
+    summary="Replace a schedule",
+    tags=["schedules"],
     responses=responses(200, "Schedule", "Replaced", 404),
 )
 def update_schedule(schedule_id: str, request: Annotated[UpdateScheduleRequest, Body()]):

@@ -2,11 +2,11 @@
 
 from typing import Annotated, Any
 
-from synchub.api.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from synchub.api import create_app, json_response
 from synchub.api.openapi import MERGE_PATCH, responses
+from synchub.api.params import Body
 from synchub.models.tasks import UpdateTaskRequest
 from synchub.observability import logger
 from synchub.tasks.use_cases import task_service
@@ -15,7 +15,9 @@ app = create_app()
 
 
 @app.put(
-    "/api/sync/tasks/<task_id>", summary="Change a pending task's config", tags=["tasks"],
+    "/api/sync/tasks/<task_id>",
+    summary="Change a pending task's config",
+    tags=["tasks"],
     responses=responses(200, "Task", "Updated", 404, 409),
 )
 def update_task(task_id: str, request: Annotated[UpdateTaskRequest, Body()]):
@@ -24,7 +26,9 @@ def update_task(task_id: str, request: Annotated[UpdateTaskRequest, Body()]):
 
 
 @app.patch(
-    "/api/sync/tasks/<task_id>", summary="Change part of a pending task's config (JSON Merge Patch)", tags=["tasks"],
+    "/api/sync/tasks/<task_id>",
+    summary="Change part of a pending task's config (JSON Merge Patch)",
+    tags=["tasks"],
     responses=responses(200, "Task", "Updated", 404, 409),
 )
 def patch_task(task_id: str, patch: Annotated[dict[str, Any], Body(description=MERGE_PATCH)]):

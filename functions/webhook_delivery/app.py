@@ -30,16 +30,22 @@ def deliver(batch: DeliveryBatch, record: SQSRecord) -> int:
         return 0
     except Exception as error:
         attempt = int(record.attributes.approximate_receive_count or 1)
-        delay = delay_redelivery(settings.webhook_queue_url, record.receipt_handle, attempt,
-                                 settings.webhook_retry_base_seconds)
-        logger.warning("webhook delivery failed; retrying", extra={
-            "delivery_id": delivery_id, "attempt": attempt, "retry_in_seconds": delay, "error": str(error)})
+        delay = delay_redelivery(
+            settings.webhook_queue_url, record.receipt_handle, attempt, settings.webhook_retry_base_seconds
+        )
+        logger.warning(
+            "webhook delivery failed; retrying",
+            extra={"delivery_id": delivery_id, "attempt": attempt, "retry_in_seconds": delay, "error": str(error)},
+        )
         raise
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    batch = webhook_sender().send_all({record["messageId"]: record["body"] for record in event["Records"]},
-                                      seconds_left=context.get_remaining_time_in_millis() / 1000)
-    return process_partial_response(event=event, record_handler=partial(deliver, batch), processor=processor,
-                                    context=context)
+    batch = webhook_sender().send_all(
+        {record["messageId"]: record["body"] for record in event["Records"]},
+        seconds_left=context.get_remaining_time_in_millis() / 1000,
+    )
+    return process_partial_response(
+        event=event, record_handler=partial(deliver, batch), processor=processor, context=context
+    )

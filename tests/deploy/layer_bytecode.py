@@ -31,8 +31,10 @@ def main() -> None:
     for line in found[:20]:
         print(line, file=sys.stderr)
     if found:
-        print(f"{len(found)} problem(s): the layer must be compiled by Python 3.13 (layers/synchub/Makefile)",
-              file=sys.stderr)
+        print(
+            f"{len(found)} problem(s): the layer must be compiled by Python 3.13 (layers/synchub/Makefile)",
+            file=sys.stderr,
+        )
         sys.exit(1)
     modules = sum(1 for _ in root.rglob("*.py"))
     print(f"layer bytecode: {modules} modules, each with its {TAG} .pyc, no other version's")

@@ -38,9 +38,22 @@ def start_stack(tmp_path: Path, *args: str) -> RunningStack:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["PYTHONUNBUFFERED"] = "1"
     process = subprocess.Popen(
-        [sys.executable, "-m", "local", "--port", str(port), "--moto-port", str(moto_port), "--ws-port", str(ws_port),
-         *args],
-        cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "local",
+            "--port",
+            str(port),
+            "--moto-port",
+            str(moto_port),
+            "--ws-port",
+            str(ws_port),
+            *args,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log_path, "w"),
+        stderr=subprocess.STDOUT,
     )
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -63,16 +63,21 @@ def test_every_route_refuses_the_other_scope(secured):
         needed = "synchub/read" if route.method == "GET" else "synchub/write"
         other = "synchub/write" if needed == "synchub/read" else "synchub/read"
         path = re.sub(r"\{[^}]+\}", "x_1", route.resource)
-        response = requests.request(route.method, secured.url(path), json={}, timeout=30,
-                                    headers={"Authorization": f"Bearer {tokens[other]}"})
+        response = requests.request(
+            route.method, secured.url(path), json={}, timeout=30, headers={"Authorization": f"Bearer {tokens[other]}"}
+        )
         assert response.status_code == 403, (route.method, path, response.text)
         assert response.json()["required_scope"] == needed
 
 
 def test_demo_token_works_and_the_task_records_its_user(secured):
     headers = {"Authorization": f"Bearer {demo_token(secured)}"}
-    created = requests.post(secured.url("/api/sync/tasks"), headers=headers, timeout=30,
-                            json={"data_source_id": "ds_123", "task_type": "full_sync"})
+    created = requests.post(
+        secured.url("/api/sync/tasks"),
+        headers=headers,
+        timeout=30,
+        json={"data_source_id": "ds_123", "task_type": "full_sync"},
+    )
     assert created.status_code == 201, created.text
     assert created.json()["created_by"] == "demo"
     task_id = created.json()["id"]
@@ -83,8 +88,12 @@ def test_demo_token_works_and_the_task_records_its_user(secured):
 
 def test_wrong_scope_is_forbidden(secured):
     reader = {"Authorization": f"Bearer {token(secured, 'dana', 'synchub/read')}"}
-    response = requests.post(secured.url("/api/sync/tasks"), headers=reader, timeout=30,
-                             json={"data_source_id": "ds_123", "task_type": "full_sync"})
+    response = requests.post(
+        secured.url("/api/sync/tasks"),
+        headers=reader,
+        timeout=30,
+        json={"data_source_id": "ds_123", "task_type": "full_sync"},
+    )
     assert response.status_code == 403, response.text
     assert response.json()["code"] == "INSUFFICIENT_SCOPE" and response.json()["required_scope"] == "synchub/write"
     writer = {"Authorization": f"Bearer {token(secured, 'erin', 'synchub/write')}"}

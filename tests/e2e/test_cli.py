@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+
 import pytest
 
 from tests.e2e.conftest import ROOT, RunningStack
@@ -15,15 +16,18 @@ from tests.e2e.test_auth_over_http import demo_token, secured, token  # noqa: F4
 pytestmark = pytest.mark.e2e
 
 
-def synchub(stack: RunningStack, *args: str, auth: str | None = "demo", timeout: float = 120) -> subprocess.CompletedProcess:
+def synchub(
+    stack: RunningStack, *args: str, auth: str | None = "demo", timeout: float = 120
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCHUB_", "AWS_"))}
     env.update(SYNCHUB_URL=stack.base_url, SYNCHUB_WS_URL=stack.ws_url, COLUMNS="200")
     if auth == "demo":
         env["SYNCHUB_TOKEN"] = demo_token(stack)
     elif auth:
         env["SYNCHUB_TOKEN"] = auth
-    return subprocess.run([sys.executable, "-m", "synchub_cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "synchub_cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def as_json(result: subprocess.CompletedProcess):
@@ -32,8 +36,9 @@ def as_json(result: subprocess.CompletedProcess):
 
 
 def test_task_commands_as_tables_and_json(secured):
-    created = as_json(synchub(secured, "tasks", "create", "--source", "ds_123", "--json",
-                              "--parameters", '{"batch_size": 2000}'))
+    created = as_json(
+        synchub(secured, "tasks", "create", "--source", "ds_123", "--json", "--parameters", '{"batch_size": 2000}')
+    )
     assert created["status"] == "pending" and created["created_by"] == "demo"
     task_id = created["id"]
     watched = synchub(secured, "tasks", "watch", task_id)
@@ -54,8 +59,11 @@ def test_task_commands_as_tables_and_json(secured):
     assert sum(d["successful_tasks"] for d in stats["daily"]) == stats["successful_tasks"]
 
     # pending → update → cancel, with the engine kept busy by nothing: create, then act at once
-    pending = as_json(synchub(secured, "tasks", "create", "-s", "ds_123", "-t", "realtime_sync", "--json",
-                              "-p", '{"poll_interval": 3600}'))
+    pending = as_json(
+        synchub(
+            secured, "tasks", "create", "-s", "ds_123", "-t", "realtime_sync", "--json", "-p", '{"poll_interval": 3600}'
+        )
+    )
     cancelled = synchub(secured, "tasks", "cancel", pending["id"])
     assert cancelled.returncode == 0, cancelled.stderr
     final = synchub(secured, "tasks", "watch", pending["id"], "--json")
@@ -76,9 +84,13 @@ def test_create_wait_follows_to_the_end_and_json_streams_each_update(secured):
 
 
 def test_retry_of_a_failed_task_and_wrong_states(secured):
-    source = {"id": "ds_cli_broken", "name": "broken", "type": "http",
-              "connection_config": {"base_url": secured.base_url + "/_local/nothing-here"},
-              "params_config": {"records_path": "data"}}
+    source = {
+        "id": "ds_cli_broken",
+        "name": "broken",
+        "type": "http",
+        "connection_config": {"base_url": secured.base_url + "/_local/nothing-here"},
+        "params_config": {"records_path": "data"},
+    }
     assert as_json(synchub(secured, "sources", "create", json.dumps(source), "--json"))["id"] == "ds_cli_broken"
     broken = synchub(secured, "sources", "test", "ds_cli_broken")
     assert broken.returncode == 1 and "failed ds_cli_broken (permanent)" in broken.stdout
@@ -94,21 +106,30 @@ def test_retry_of_a_failed_task_and_wrong_states(secured):
 
 
 def test_source_and_interface_commands(secured):
-    source = {"id": "ds_cli", "name": "CLI orders", "type": "http",
-              "connection_config": {"base_url": secured.base_url + "/_local/demo", "token": "s3cret-value"},
-              "params_config": {"url_suffix": "/orders", "records_path": "data", "total_path": "total"}}
+    source = {
+        "id": "ds_cli",
+        "name": "CLI orders",
+        "type": "http",
+        "connection_config": {"base_url": secured.base_url + "/_local/demo", "token": "s3cret-value"},
+        "params_config": {"url_suffix": "/orders", "records_path": "data", "total_path": "total"},
+    }
     created = synchub(secured, "sources", "create", json.dumps(source))
     assert created.returncode == 0 and "********" in created.stdout and "s3cret-value" not in created.stdout
     assert "ds_cli" in synchub(secured, "sources", "list").stdout
     tested = synchub(secured, "sources", "test", "ds_cli")
-    assert tested.returncode == 0 and "ok ds_cli: first read 100 rows" in tested.stdout and "10,000 in all" in tested.stdout
+    assert (
+        tested.returncode == 0
+        and "ok ds_cli: first read 100 rows" in tested.stdout
+        and "10,000 in all" in tested.stdout
+    )
     assert as_json(synchub(secured, "sources", "test", "ds_cli", "--json"))["sample"][0]["id"] == 1
     listed = as_json(synchub(secured, "sources", "list", "--json"))
     assert "ds_cli" in [s["id"] for s in listed["data_sources"]]
     shown = as_json(synchub(secured, "sources", "get", "ds_cli", "--json"))
     assert shown["has_secrets"] is True and shown["connection_config"]["token"] == "********"
-    updated = as_json(synchub(secured, "sources", "update", "ds_cli",
-                              json.dumps({**shown, "name": "CLI orders v2"}), "--json"))
+    updated = as_json(
+        synchub(secured, "sources", "update", "ds_cli", json.dumps({**shown, "name": "CLI orders v2"}), "--json")
+    )
     assert updated["name"] == "CLI orders v2" and updated["has_secrets"] is True
     interface = {"id": "orders", "name": "Orders", "url_suffix": "/orders", "records_path": "data"}
     made = synchub(secured, "interfaces", "create", "ds_cli", json.dumps(interface))
@@ -116,8 +137,17 @@ def test_source_and_interface_commands(secured):
     assert "orders" in synchub(secured, "interfaces", "list", "ds_cli").stdout
     got = as_json(synchub(secured, "interfaces", "get", "ds_cli", "orders", "--json"))
     assert got["id"] == "orders"
-    changed = as_json(synchub(secured, "interfaces", "update", "ds_cli", "orders",
-                              json.dumps({**interface, "name": "Orders v2"}), "--json"))
+    changed = as_json(
+        synchub(
+            secured,
+            "interfaces",
+            "update",
+            "ds_cli",
+            "orders",
+            json.dumps({**interface, "name": "Orders v2"}),
+            "--json",
+        )
+    )
     assert changed["name"] == "Orders v2"
     assert synchub(secured, "interfaces", "delete", "ds_cli", "orders").returncode == 0
     assert synchub(secured, "interfaces", "get", "ds_cli", "orders").returncode == 3
@@ -136,8 +166,13 @@ def test_error_paths_have_their_exit_codes_and_messages(secured):
     assert no_auth.returncode == 5 and "UNAUTHENTICATED (401)" in no_auth.stderr
     read_only = synchub(secured, "tasks", "create", "-s", "ds_123", auth=token(secured, "reader", "synchub/read"))
     assert read_only.returncode == 5 and "INSUFFICIENT_SCOPE (403)" in read_only.stderr
-    unreachable = subprocess.run([sys.executable, "-m", "synchub_cli", "--url", "http://127.0.0.1:9", "tasks", "list"],
-                                 cwd=ROOT, capture_output=True, text=True, timeout=60)
+    unreachable = subprocess.run(
+        [sys.executable, "-m", "synchub_cli", "--url", "http://127.0.0.1:9", "tasks", "list"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert unreachable.returncode == 7 and "UNREACHABLE" in unreachable.stderr
     usage = synchub(secured, "tasks", "create")
     assert usage.returncode == 2  # --source is required
@@ -150,8 +185,14 @@ def test_watch_falls_back_to_polling_without_a_websocket(secured):
     created = as_json(synchub(secured, "tasks", "create", "-s", "ds_123", "--json", "-p", '{"batch_size": 2500}'))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCHUB_", "AWS_"))}
     env.update(SYNCHUB_URL=secured.base_url, SYNCHUB_TOKEN=demo_token(secured), **env_ws)
-    result = subprocess.run([sys.executable, "-m", "synchub_cli", "tasks", "watch", created["id"], "--json"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "synchub_cli", "tasks", "watch", created["id"], "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["status"] == "success"
 
@@ -159,8 +200,9 @@ def test_watch_falls_back_to_polling_without_a_websocket(secured):
 def test_tasks_output_shows_downloads_and_previews_what_the_lake_holds(secured, tmp_path):
     import gzip
 
-    task_id = as_json(synchub(secured, "tasks", "create", "--source", "ds_123", "--json",
-                              "--parameters", '{"batch_size": 2000}'))["id"]
+    task_id = as_json(
+        synchub(secured, "tasks", "create", "--source", "ds_123", "--json", "--parameters", '{"batch_size": 2000}')
+    )["id"]
     assert synchub(secured, "tasks", "watch", task_id).returncode == 0
     shown = synchub(secured, "tasks", "output", task_id, "--head", "5", "--download", str(tmp_path))
     assert shown.returncode == 0, shown.stderr
@@ -177,9 +219,24 @@ def test_tasks_output_shows_downloads_and_previews_what_the_lake_holds(secured, 
 
 
 def test_schedule_and_pause_commands(secured):
-    created = as_json(synchub(secured, "schedules", "create", "--json", json.dumps({
-        "id": "sch_cli", "name": "cli hourly", "data_source_id": "ds_123", "task_type": "full_sync",
-        "expression": "cron(0 * * * ? *)", "timezone": "Europe/Paris"})))
+    created = as_json(
+        synchub(
+            secured,
+            "schedules",
+            "create",
+            "--json",
+            json.dumps(
+                {
+                    "id": "sch_cli",
+                    "name": "cli hourly",
+                    "data_source_id": "ds_123",
+                    "task_type": "full_sync",
+                    "expression": "cron(0 * * * ? *)",
+                    "timezone": "Europe/Paris",
+                }
+            ),
+        )
+    )
     assert created["state"] == "enabled" and created["next_run_at"].endswith(":00:00Z")
     listing = synchub(secured, "schedules", "list")
     assert listing.returncode == 0 and "sch_cli" in listing.stdout and "cron(0 * * * ? *)" in listing.stdout

@@ -30,9 +30,19 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 def browser() -> Iterator[object]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        launched = driver.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield launched
         launched.close()
 
@@ -45,8 +55,14 @@ def watched_page(browser) -> Iterator[object]:
     problems: list[str] = []
     opened.on("pageerror", lambda error: problems.append(str(error)))
     # The stack serves the deployed Content-Security-Policy; anything the page does against it is a failure.
-    opened.on("console", lambda message: problems.append(message.text)
-              if message.type == "error" and "Content Security Policy" in message.text else None)
+    opened.on(
+        "console",
+        lambda message: (
+            problems.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield opened
     context.close()
     assert not problems, problems  # no script errors, no CSP violations
@@ -120,8 +136,9 @@ def test_pause_and_resume_a_realtime_task(page):
 @pytest.fixture(scope="module")
 def finished_task(stack) -> dict:
     """A seed task synced to success on this module's stack (the charts need one, whatever ran before)."""
-    created = requests.post(stack.url("/api/sync/tasks"), json={"data_source_id": "ds_123", "task_type": "full_sync"},
-                            timeout=10)
+    created = requests.post(
+        stack.url("/api/sync/tasks"), json={"data_source_id": "ds_123", "task_type": "full_sync"}, timeout=10
+    )
     assert created.status_code == 201, created.text
     final = follow(stack, created.json()["id"])[-1]
     assert final["status"] == "success", final
@@ -136,7 +153,9 @@ def test_statistics_charts_render(page, finished_task):
     assert page.locator("#chart-daily-tasks rect").count() == 7  # one bar per day of the window
     assert page.locator("#chart-daily-rows rect[data-value='0']").count() < 7  # rows on some day
     page.select_option("#window", "30")
-    playwright_api.expect(page.locator("#chart-daily-tasks rect")).to_have_count(30)  # no eval: the page's CSP forbids it
+    playwright_api.expect(page.locator("#chart-daily-tasks rect")).to_have_count(
+        30
+    )  # no eval: the page's CSP forbids it
     page.screenshot(path=str(ARTIFACTS / "statistics.png"), full_page=True)
     page.click("nav >> text=Data sources")
     page.wait_for_selector("#sources tbody tr")
@@ -175,9 +194,18 @@ def test_a_sign_in_answer_this_browser_did_not_ask_for_is_refused(browser, secur
 
 
 def test_schedules_page_pauses_resumes_and_runs_a_schedule_now(page, stack):
-    created = requests.post(stack.url("/api/sync/schedules"), json={
-        "id": "sch_browser", "name": "nightly", "data_source_id": "ds_123", "task_type": "full_sync",
-        "expression": "cron(0 2 * * ? *)", "timezone": "Europe/Paris"}, timeout=10)
+    created = requests.post(
+        stack.url("/api/sync/schedules"),
+        json={
+            "id": "sch_browser",
+            "name": "nightly",
+            "data_source_id": "ds_123",
+            "task_type": "full_sync",
+            "expression": "cron(0 2 * * ? *)",
+            "timezone": "Europe/Paris",
+        },
+        timeout=10,
+    )
     assert created.status_code == 201, created.text
     page.click("nav >> text=Schedules")
     row = page.locator("#schedules tr[data-schedule=sch_browser]")

@@ -35,8 +35,10 @@ def test_a_subscriber_watches_the_seed_sync_rise_to_success_and_no_one_else_hear
     bystander = _subscribe(stack, task_ids=[other.json()["id"]])
 
     # The seed's example: 10 reads of 1,000 rows, a few seconds in all (progress is stored about once a second).
-    created = requests.post(stack.url("/api/sync/tasks"), json={
-        "data_source_id": "ds_123", "task_type": "full_sync", "parameters": {"batch_size": 1000, "timeout": 300}})
+    created = requests.post(
+        stack.url("/api/sync/tasks"),
+        json={"data_source_id": "ds_123", "task_type": "full_sync", "parameters": {"batch_size": 1000, "timeout": 300}},
+    )
     assert created.status_code == 201, created.text
     task_id = created.json()["id"]
     watcher = _subscribe(stack, task_ids=[task_id])

@@ -52,8 +52,9 @@ def started(tmp_path: Path, folder: str = "state"):
 def test_sigterm_stops_the_stack_and_its_postgresql_within_10_s_while_a_sync_runs(tmp_path):
     stack, state = started(tmp_path)
     database = postmaster(state)
-    created = requests.post(stack.url("/api/sync/tasks"), json={"data_source_id": "ds_123", "task_type": "full_sync"},
-                            timeout=10)
+    created = requests.post(
+        stack.url("/api/sync/tasks"), json={"data_source_id": "ds_123", "task_type": "full_sync"}, timeout=10
+    )
     assert created.status_code == 201
     time.sleep(0.5)  # the engine is mid-sync
     stopping = time.monotonic()
@@ -102,13 +103,24 @@ def test_the_cli_finds_the_stack_from_the_checkout(tmp_path):
             time.sleep(0.2)
         assert stack.base_url in record.read_text()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCHUB_")}
-        result = subprocess.run([str(ROOT / ".venv" / "bin" / "synchub"), "--json", "tasks", "list"],
-                                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "synchub"), "--json", "tasks", "list"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         assert '"tasks"' in result.stdout
-        unreachable = subprocess.run([str(ROOT / ".venv" / "bin" / "synchub"), "tasks", "list"], cwd=tmp_path,
-                                     env={**env, "SYNCHUB_URL": "http://127.0.0.1:9"}, capture_output=True,
-                                     text=True, timeout=60)
+        unreachable = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "synchub"), "tasks", "list"],
+            cwd=tmp_path,
+            env={**env, "SYNCHUB_URL": "http://127.0.0.1:9"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert unreachable.returncode == 7 and "SYNCHUB_URL" in unreachable.stdout + unreachable.stderr
     finally:
         stack.process.send_signal(signal.SIGTERM)

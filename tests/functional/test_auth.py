@@ -14,8 +14,12 @@ from tests.conftest import ROUTES, USER_POOL, ApiClient
 from tests.functional.test_openapi import answer_matches_the_document
 
 CREATE = {"data_source_id": "ds_test", "task_type": "full_sync"}
-SOURCE = {"id": "ds_auth", "name": "Auth source", "type": "http",
-          "connection_config": {"base_url": "http://api.example.invalid/api"}}
+SOURCE = {
+    "id": "ds_auth",
+    "name": "Auth source",
+    "type": "http",
+    "connection_config": {"base_url": "http://api.example.invalid/api"},
+}
 INTERFACE = {"id": "if_auth", "name": "Orders", "url_suffix": "/orders"}
 
 
@@ -32,8 +36,13 @@ def _paused(admin: ApiClient) -> str:
     return task_id
 
 
-SCHEDULE = {"id": "sch_test", "name": "hourly", "data_source_id": "ds_auth", "task_type": "full_sync",
-            "expression": "rate(1 hour)"}
+SCHEDULE = {
+    "id": "sch_test",
+    "name": "hourly",
+    "data_source_id": "ds_auth",
+    "task_type": "full_sync",
+    "expression": "rate(1 hour)",
+}
 
 
 def _schedule(admin: ApiClient) -> str:
@@ -70,34 +79,51 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("POST", "/api/sync/tasks/cleanup"): lambda a: ("/api/sync/tasks/cleanup", {"before_date": "2099-01-01"}),
     ("POST", "/api/sync/tasks/batch-cancel"): lambda a: ("/api/sync/tasks/batch-cancel", {"task_ids": [_task(a)]}),
     ("POST", "/api/sync/tasks/batch-retry"): lambda a: (
-        "/api/sync/tasks/batch-retry", {"task_ids": [_task(a, "failed")]}),
+        "/api/sync/tasks/batch-retry",
+        {"task_ids": [_task(a, "failed")]},
+    ),
     ("POST", "/api/sync/tasks/batch-delete"): lambda a: (
-        "/api/sync/tasks/batch-delete", {"task_ids": [_task(a, "success")]}),
+        "/api/sync/tasks/batch-delete",
+        {"task_ids": [_task(a, "success")]},
+    ),
     ("POST", "/api/sync/data-sources"): lambda a: ("/api/sync/data-sources", SOURCE),
     ("GET", "/api/sync/data-sources"): lambda a: ("/api/sync/data-sources", None),
     ("GET", "/api/sync/data-sources/{id}"): lambda a: (f"/api/sync/data-sources/{_source(a)}", None),
     ("PUT", "/api/sync/data-sources/{id}"): lambda a: (
-        f"/api/sync/data-sources/{_source(a)}", {k: v for k, v in SOURCE.items() if k != "id"}),
+        f"/api/sync/data-sources/{_source(a)}",
+        {k: v for k, v in SOURCE.items() if k != "id"},
+    ),
     ("PATCH", "/api/sync/data-sources/{id}"): lambda a: (f"/api/sync/data-sources/{_source(a)}", {"name": "renamed"}),
     ("DELETE", "/api/sync/data-sources/{id}"): lambda a: (f"/api/sync/data-sources/{_source(a)}", None),
     ("POST", "/api/sync/data-sources/{id}/test"): lambda a: (f"/api/sync/data-sources/{_source(a)}/test", None),
     ("POST", "/api/sync/data-sources/{id}/interfaces"): lambda a: (
-        "/api/sync/data-sources/ds_test/interfaces", INTERFACE),
+        "/api/sync/data-sources/ds_test/interfaces",
+        INTERFACE,
+    ),
     ("GET", "/api/sync/data-sources/{id}/interfaces"): lambda a: ("/api/sync/data-sources/ds_test/interfaces", None),
     ("GET", "/api/sync/data-sources/{id}/interfaces/{interface_id}"): lambda a: (
-        "/api/sync/data-sources/{}/interfaces/{}".format(*_interface(a)), None),
+        "/api/sync/data-sources/{}/interfaces/{}".format(*_interface(a)),
+        None,
+    ),
     ("PUT", "/api/sync/data-sources/{id}/interfaces/{interface_id}"): lambda a: (
         "/api/sync/data-sources/{}/interfaces/{}".format(*_interface(a)),
-        {k: v for k, v in INTERFACE.items() if k != "id"}),
+        {k: v for k, v in INTERFACE.items() if k != "id"},
+    ),
     ("PATCH", "/api/sync/data-sources/{id}/interfaces/{interface_id}"): lambda a: (
-        "/api/sync/data-sources/{}/interfaces/{}".format(*_interface(a)), {"name": "renamed"}),
+        "/api/sync/data-sources/{}/interfaces/{}".format(*_interface(a)),
+        {"name": "renamed"},
+    ),
     ("DELETE", "/api/sync/data-sources/{id}/interfaces/{interface_id}"): lambda a: (
-        "/api/sync/data-sources/{}/interfaces/{}".format(*_interface(a)), None),
+        "/api/sync/data-sources/{}/interfaces/{}".format(*_interface(a)),
+        None,
+    ),
     ("POST", "/api/sync/schedules"): lambda a: ("/api/sync/schedules", {**SCHEDULE, "data_source_id": _source(a)}),
     ("GET", "/api/sync/schedules"): lambda a: ("/api/sync/schedules", None),
     ("GET", "/api/sync/schedules/{id}"): lambda a: (f"/api/sync/schedules/{_schedule(a)}", None),
     ("PUT", "/api/sync/schedules/{id}"): lambda a: (
-        f"/api/sync/schedules/{_schedule(a)}", {k: v for k, v in SCHEDULE.items() if k != "id"}),
+        f"/api/sync/schedules/{_schedule(a)}",
+        {k: v for k, v in SCHEDULE.items() if k != "id"},
+    ),
     ("DELETE", "/api/sync/schedules/{id}"): lambda a: (f"/api/sync/schedules/{_schedule(a)}", None),
     ("POST", "/api/sync/schedules/{id}/pause"): lambda a: (f"/api/sync/schedules/{_schedule(a)}/pause", None),
     ("POST", "/api/sync/schedules/{id}/resume"): lambda a: (f"/api/sync/schedules/{_schedule(a)}/resume", None),
@@ -107,8 +133,12 @@ PROTECTED = sorted((r.method, r.resource) for r in ROUTES if (r.method, r.resour
 
 
 def test_every_route_has_an_auth_scenario():
-    assert {(r.method, r.resource) for r in ROUTES if r.resource.startswith("/api/sync/")
-            and r.resource not in ("/api/sync/openapi.json", "/api/sync/docs", "/api/sync/docs/{asset}")} == set(SCENARIOS)
+    assert {
+        (r.method, r.resource)
+        for r in ROUTES
+        if r.resource.startswith("/api/sync/")
+        and r.resource not in ("/api/sync/openapi.json", "/api/sync/docs", "/api/sync/docs/{asset}")
+    } == set(SCENARIOS)
 
 
 def _problem(response, status: int, code: str) -> dict[str, Any]:
@@ -195,9 +225,16 @@ def test_iam_mode_takes_the_caller_from_the_signed_identity(aws, data_source, mo
     try:
         route, params, _ = api_gateway.match(ROUTES, "POST", "/api/sync/tasks")
         arn = "arn:aws:sts::123456789012:assumed-role/etl/runner"
-        event = api_gateway.proxy_event(route, "POST", "/api/sync/tasks", "", [("Content-Type", "application/json")],
-                                        b'{"data_source_id":"ds_test","task_type":"full_sync"}', params,
-                                        authorizer={"identity": {"userArn": arn}})
+        event = api_gateway.proxy_event(
+            route,
+            "POST",
+            "/api/sync/tasks",
+            "",
+            [("Content-Type", "application/json")],
+            b'{"data_source_id":"ds_test","task_type":"full_sync"}',
+            params,
+            authorizer={"identity": {"userArn": arn}},
+        )
         result = FUNCTIONS[route.function].invoke(event)
         assert result["statusCode"] == 201 and f'"created_by":"{arn}"' in result["body"]
         unsigned = api_gateway.proxy_event(route, "POST", "/api/sync/tasks", "", [], b"{}", params)

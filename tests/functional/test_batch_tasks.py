@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from local.seeding import run_task
-from tests.helpers import statistics_match_the_stored_tasks
 from tests.functional.test_tasks_api import assert_problem, create
+from tests.helpers import statistics_match_the_stored_tasks
 
 
 @pytest.fixture
@@ -16,13 +16,21 @@ def mixed(api, data_source):
     run_task(running["id"], outcome="running")
     run_task(failed["id"], outcome="failed", rows=5)
     run_task(done["id"], outcome="success", rows=9)
-    return {"pending": pending["id"], "running": running["id"], "failed": failed["id"], "success": done["id"],
-            "unknown": "task_01J0000000000000000000000", "malformed": "nope"}
+    return {
+        "pending": pending["id"],
+        "running": running["id"],
+        "failed": failed["id"],
+        "success": done["id"],
+        "unknown": "task_01J0000000000000000000000",
+        "malformed": "nope",
+    }
 
 
 def by_id(result):
-    return ({item["task_id"]: item for item in result["succeeded"]},
-            {item["task_id"]: item for item in result["failed"]})
+    return (
+        {item["task_id"]: item for item in result["succeeded"]},
+        {item["task_id"]: item for item in result["failed"]},
+    )
 
 
 def test_batch_cancel(api, aws, mixed):
@@ -32,8 +40,11 @@ def test_batch_cancel(api, aws, mixed):
     assert ok[mixed["pending"]]["status"] == 200 and ok[mixed["pending"]]["task"]["status"] == "cancelled"
     assert ok[mixed["running"]]["status"] == 202 and ok[mixed["running"]]["task"]["cancel_requested"] is True
     assert {k: (v["status"], v["code"]) for k, v in failed.items()} == {
-        mixed["failed"]: (409, "INVALID_STATE"), mixed["success"]: (409, "INVALID_STATE"),
-        mixed["unknown"]: (404, "TASK_NOT_FOUND"), mixed["malformed"]: (404, "TASK_NOT_FOUND")}
+        mixed["failed"]: (409, "INVALID_STATE"),
+        mixed["success"]: (409, "INVALID_STATE"),
+        mixed["unknown"]: (404, "TASK_NOT_FOUND"),
+        mixed["malformed"]: (404, "TASK_NOT_FOUND"),
+    }
     assert all(item["detail"] for item in failed.values())
     statistics_match_the_stored_tasks(api, aws)
 
@@ -46,8 +57,10 @@ def test_batch_retry(api, aws, mixed):
     retry = ok[mixed["failed"]]["task"]
     assert retry["retry_of"] == mixed["failed"] and retry["status"] == "pending" and retry["attempt"] == 2
     assert api.get(f"/api/sync/tasks/{retry['id']}").json["status"] == "pending"
-    assert {k: v["code"] for k, v in failed.items()} == {mixed["pending"]: "INVALID_STATE",
-                                                         mixed["unknown"]: "TASK_NOT_FOUND"}
+    assert {k: v["code"] for k, v in failed.items()} == {
+        mixed["pending"]: "INVALID_STATE",
+        mixed["unknown"]: "TASK_NOT_FOUND",
+    }
     again = by_id(api.post("/api/sync/tasks/batch-retry", {"task_ids": [mixed["failed"]]}).json)[1]
     assert again[mixed["failed"]]["code"] == "INVALID_STATE"  # already retried
     statistics_match_the_stored_tasks(api, aws)
@@ -58,16 +71,28 @@ def test_batch_delete(api, aws, mixed):
     ok, failed = by_id(result)
     assert set(ok) == {mixed["failed"], mixed["success"]} and all(v["status"] == 204 for v in ok.values())
     assert {k: v["code"] for k, v in failed.items()} == {
-        mixed["pending"]: "INVALID_STATE", mixed["running"]: "INVALID_STATE",
-        mixed["unknown"]: "TASK_NOT_FOUND", mixed["malformed"]: "TASK_NOT_FOUND"}
+        mixed["pending"]: "INVALID_STATE",
+        mixed["running"]: "INVALID_STATE",
+        mixed["unknown"]: "TASK_NOT_FOUND",
+        mixed["malformed"]: "TASK_NOT_FOUND",
+    }
     assert api.get(f"/api/sync/tasks/{mixed['success']}").status == 404
     assert api.get(f"/api/sync/tasks/{mixed['pending']}").json["status"] == "pending"
     statistics_match_the_stored_tasks(api, aws)
 
 
 @pytest.mark.parametrize("route", ["batch-cancel", "batch-retry", "batch-delete"])
-@pytest.mark.parametrize("body", [{}, {"task_ids": []}, {"task_ids": [f"task_{i}" for i in range(101)]},
-                                  {"task_ids": "task_1"}, {"task_ids": [1]}, {"task_ids": ["x"], "extra": 1}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"task_ids": []},
+        {"task_ids": [f"task_{i}" for i in range(101)]},
+        {"task_ids": "task_1"},
+        {"task_ids": [1]},
+        {"task_ids": ["x"], "extra": 1},
+    ],
+)
 def test_bad_batches_are_422(api, data_source, route, body):
     assert_problem(api.post(f"/api/sync/tasks/{route}", body), 422, "VALIDATION_FAILED")
 
@@ -82,8 +107,9 @@ class ThrottlingDynamoDb:
         from botocore.exceptions import ClientError
 
         if self.task_id in str(kwargs):
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
-                              "TransactWriteItems")
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "TransactWriteItems"
+            )
         return self.real.transact_write_items(**kwargs)
 
     def __getattr__(self, name):

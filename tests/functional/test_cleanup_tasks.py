@@ -7,13 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from synchub.tasks.lifecycle import task_lifecycle
 from local.seeding import bulk_load_tasks
 from synchub import aws as synchub_aws
+from synchub.tasks.lifecycle import task_lifecycle
 from synchub.timeutil import iso
-from tests.helpers import TickingClock, statistics_match_the_stored_tasks
 from tests.functional.test_tasks_api import assert_problem
-from tests.helpers import all_tasks
+from tests.helpers import TickingClock, all_tasks, statistics_match_the_stored_tasks
 
 STATUSES = ("pending", "running", "success", "failed", "cancelled")
 OLD = datetime(2026, 1, 10, 12, tzinfo=timezone.utc)
@@ -39,7 +38,8 @@ def test_cleanup_removes_exactly_the_matching_finished_tasks_over_several_calls(
 
     operations = []
     synchub_aws.client("dynamodb").meta.events.register(
-        "before-call.dynamodb", lambda model, **_: operations.append(model.name))
+        "before-call.dynamodb", lambda model, **_: operations.append(model.name)
+    )
     deleted, calls, token = [], 0, None
     while True:
         body = {"before_date": cutoff, "statuses": ["failed", "success"], "limit": 20}
@@ -70,18 +70,27 @@ def test_a_date_time_bound_and_the_default_statuses(api, aws, data_source, monke
     bound = iso(OLD + timedelta(seconds=5, milliseconds=500))
     result = api.post("/api/sync/tasks/cleanup", {"before_date": bound}).json
     # created 12:00:01 to 12:00:05 with statuses pending, running, success, failed, cancelled
-    assert result["deleted"] == 3 and result["done"] is True and result["statuses"] == ["cancelled", "failed", "success"]
+    assert (
+        result["deleted"] == 3 and result["done"] is True and result["statuses"] == ["cancelled", "failed", "success"]
+    )
     assert len(all_tasks(aws.refs["TasksTable"])) == 7
     assert api.post("/api/sync/tasks/cleanup", {"before_date": bound}).json["deleted"] == 0
     statistics_match_the_stored_tasks(api, aws)
 
 
-@pytest.mark.parametrize("body", [
-    {}, {"before_date": "yesterday"}, {"before_date": "2026-01-01T05:00:00"},  # a time needs its zone
-    {"before_date": "2026-01-01", "statuses": ["pending"]}, {"before_date": "2026-01-01", "statuses": []},
-    {"before_date": "2026-01-01", "limit": 0}, {"before_date": "2026-01-01", "limit": 101},
-    {"before_date": "2026-01-01", "extra": 1},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"before_date": "yesterday"},
+        {"before_date": "2026-01-01T05:00:00"},  # a time needs its zone
+        {"before_date": "2026-01-01", "statuses": ["pending"]},
+        {"before_date": "2026-01-01", "statuses": []},
+        {"before_date": "2026-01-01", "limit": 0},
+        {"before_date": "2026-01-01", "limit": 101},
+        {"before_date": "2026-01-01", "extra": 1},
+    ],
+)
 def test_bad_requests_are_422_and_delete_nothing(api, aws, data_source, monkeypatch, body):
     load(monkeypatch, 10, OLD)
     assert_problem(api.post("/api/sync/tasks/cleanup", body), 422, "VALIDATION_FAILED")

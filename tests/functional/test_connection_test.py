@@ -7,9 +7,9 @@ import pytest
 from tests.databases import mysql, postgres  # noqa: F401 - fixtures
 from tests.functional.test_engine import orders, register  # noqa: F401 - orders is a fixture
 
-
 # The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
 pytestmark = pytest.mark.local_destinations
+
 
 def test_a_working_source_answers_with_a_sample(api, aws, orders):
     register(api, orders)
@@ -54,11 +54,17 @@ def sql_table(request):
         import psycopg
 
         settings = request.getfixturevalue("postgres")
-        with psycopg.connect(host=settings["host"], port=settings["port"], dbname=settings["database"],
-                             user=settings["user"], autocommit=True) as connection:
+        with psycopg.connect(
+            host=settings["host"],
+            port=settings["port"],
+            dbname=settings["database"],
+            user=settings["user"],
+            autocommit=True,
+        ) as connection:
             connection.execute("DROP TABLE IF EXISTS checked")
-            connection.execute("CREATE TABLE checked (id int PRIMARY KEY, updated_at timestamptz, customer text, "
-                               "doc jsonb)")
+            connection.execute(
+                "CREATE TABLE checked (id int PRIMARY KEY, updated_at timestamptz, customer text, doc jsonb)"
+            )
             connection.execute("INSERT INTO checked VALUES (1, now(), 'a', '{}')")
     else:
         import pymysql
@@ -66,12 +72,19 @@ def sql_table(request):
         if mysql_settings() is None:
             pytest.skip("no MySQL/MariaDB server answers on 127.0.0.1:3306")
         settings = request.getfixturevalue("mysql")
-        connection = pymysql.connect(host=settings["host"], port=settings["port"], user=settings["user"],
-                                     password=settings["password"], database=settings["database"], autocommit=True)
+        connection = pymysql.connect(
+            host=settings["host"],
+            port=settings["port"],
+            user=settings["user"],
+            password=settings["password"],
+            database=settings["database"],
+            autocommit=True,
+        )
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS checked")
-            cursor.execute("CREATE TABLE checked (id INT PRIMARY KEY, updated_at DATETIME, customer VARCHAR(20), "
-                           "doc JSON)")
+            cursor.execute(
+                "CREATE TABLE checked (id INT PRIMARY KEY, updated_at DATETIME, customer VARCHAR(20), doc JSON)"
+            )
             cursor.execute("INSERT INTO checked VALUES (1, NOW(), 'a', '{}')")
         connection.close()
     return request.param, settings

@@ -45,7 +45,8 @@ def publish_layer(stack, downloads: StaticContent, files: dict[str, bytes]) -> s
         for name, body in files.items():
             zipped.writestr(name, body)
     arn = boto3.client("lambda").publish_layer_version(
-        LayerName=f"{stack.name}-site", Content={"ZipFile": archive.getvalue()})["LayerVersionArn"]
+        LayerName=f"{stack.name}-site", Content={"ZipFile": archive.getvalue()}
+    )["LayerVersionArn"]
     downloads.content[f"/{arn}"] = archive.getvalue()
     return arn
 
@@ -62,13 +63,28 @@ def site(aws, monkeypatch):
     serve_layer_downloads(downloads, monkeypatch)
     aws.refs["DashboardSite"] = publish_layer(aws, downloads, dashboard_folder())
     cloudfront = boto3.client("cloudfront")
-    distribution = cloudfront.create_distribution(DistributionConfig={
-        "CallerReference": str(uuid.uuid4()), "Comment": "dashboard", "Enabled": True,
-        "Origins": {"Quantity": 1, "Items": [{"Id": "site", "DomainName": "site.s3.amazonaws.com",
-                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https",
-                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
-    })["Distribution"]
+    distribution = cloudfront.create_distribution(
+        DistributionConfig={
+            "CallerReference": str(uuid.uuid4()),
+            "Comment": "dashboard",
+            "Enabled": True,
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "site",
+                        "DomainName": "site.s3.amazonaws.com",
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "site",
+                "ViewerProtocolPolicy": "redirect-to-https",
+                "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+            },
+        }
+    )["Distribution"]
     aws.refs["DashboardDistribution"] = distribution["Id"]
     cloudformation = RecordingEndpoint("/cloudformation-response")
     yield aws, cloudformation, downloads
@@ -76,15 +92,28 @@ def site(aws, monkeypatch):
     downloads.close()
 
 
-def request(stack, response_url: str, request_type: str = "Create", *, physical_id: str | None = None,
-            parameters: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
+def request(
+    stack,
+    response_url: str,
+    request_type: str = "Create",
+    *,
+    physical_id: str | None = None,
+    parameters: dict[str, Any] | None = None,
+    **changes: Any,
+) -> dict[str, Any]:
     """events/dashboard_publisher.json with DashboardSiteDeployment's properties as the template resolves them."""
     event = copy.deepcopy(load_event("dashboard_publisher.json"))
     template_properties = TEMPLATE["Resources"]["DashboardSiteDeployment"]["Properties"]
     properties = stack.resolve(evaluate(template_properties, TEMPLATE, {**stack.parameters, **(parameters or {})}))
     properties.update(changes)
-    event.update({"RequestType": request_type, "ResponseURL": response_url, "RequestId": str(uuid.uuid4()),
-                  "ResourceProperties": properties})
+    event.update(
+        {
+            "RequestType": request_type,
+            "ResponseURL": response_url,
+            "RequestId": str(uuid.uuid4()),
+            "ResourceProperties": properties,
+        }
+    )
     if physical_id is not None:
         event["PhysicalResourceId"] = physical_id
     return event
@@ -118,7 +147,10 @@ def test_create_publishes_every_file_and_the_stacks_config(site):
     assert answer["Status"] == "SUCCESS", answer
     assert answer["PhysicalResourceId"] == f"s3://{bucket}/"
     assert (answer["RequestId"], answer["LogicalResourceId"], answer["StackId"]) == (
-        event["RequestId"], "DashboardSiteDeployment", event["StackId"])
+        event["RequestId"],
+        "DashboardSiteDeployment",
+        event["StackId"],
+    )
     objects = stored(bucket)
     assert set(objects) == {"index.html", "dashboard/app.js", "dashboard/app.css", "dashboard/config.json"}
     assert answer["Data"] == {"Files": 4}
@@ -130,8 +162,12 @@ def test_create_publishes_every_file_and_the_stacks_config(site):
     assert all(found["cache"] == "max-age=0, s-maxage=86400" for found in objects.values())
     # Nothing was cached yet, so nothing is invalidated on create.
     distribution = stack.refs["DashboardDistribution"]
-    assert boto3.client("cloudfront").list_invalidations(DistributionId=distribution)["InvalidationList"].get(
-        "Quantity", 0) == 0
+    assert (
+        boto3.client("cloudfront")
+        .list_invalidations(DistributionId=distribution)["InvalidationList"]
+        .get("Quantity", 0)
+        == 0
+    )
 
     config = json.loads(objects["dashboard/config.json"]["body"])
     api = stack.refs.get("WebSocketApi", "WebSocketApi")
@@ -166,8 +202,9 @@ def test_update_removes_an_earlier_releases_files_and_invalidates_cloudfront(sit
     assert "dashboard/chart-v1.js" not in stored(bucket)
     assert set(stored(bucket)) == {"index.html", "dashboard/app.js", "dashboard/app.css", "dashboard/config.json"}
     distribution = stack.refs["DashboardDistribution"]
-    invalidation = boto3.client("cloudfront").get_invalidation(DistributionId=distribution,
-                                                               Id=answer["Data"]["InvalidationId"])["Invalidation"]
+    invalidation = boto3.client("cloudfront").get_invalidation(
+        DistributionId=distribution, Id=answer["Data"]["InvalidationId"]
+    )["Invalidation"]
     assert invalidation["InvalidationBatch"]["Paths"]["Items"] == ["/*"]
 
 
@@ -255,7 +292,9 @@ def test_a_rollback_publishes_the_earlier_release_it_names_not_the_one_the_funct
     stack, cloudformation, downloads = site
     bucket = stack.refs["DashboardBucket"]
     earlier = stack.refs["DashboardSite"]
-    newer = publish_layer(stack, downloads, {**dashboard_folder(), "index.html": b"<!doctype html><title>newer</title>"})
+    newer = publish_layer(
+        stack, downloads, {**dashboard_folder(), "index.html": b"<!doctype html><title>newer</title>"}
+    )
     PUBLISHER.invoke(request(stack, cloudformation.url, Site=newer))
     answered(cloudformation)
     assert stored(bucket)["index.html"]["body"] == b"<!doctype html><title>newer</title>"

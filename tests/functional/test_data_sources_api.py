@@ -8,23 +8,34 @@ import logging
 import boto3
 import pytest
 
-from tests.functional.test_tasks_api import CREATE, assert_problem
 from local.seeding import SEEDING_LEASE_OWNER, run_task
 from synchub.models.secrets import MASK
+from tests.functional.test_tasks_api import CREATE, assert_problem
 
 SECRET_VALUES = ("hunter2-pg-password", "tok_live_abcdef", "Bearer very-secret-jwt", "sk-api-key-999")
 
 PG = {
-    "id": "ds_pg", "name": "Orders DB", "type": "postgresql",
-    "connection_config": {"host": "db.internal", "port": 5432, "database": "shop", "user": "reader",
-                          "password": SECRET_VALUES[0]},
+    "id": "ds_pg",
+    "name": "Orders DB",
+    "type": "postgresql",
+    "connection_config": {
+        "host": "db.internal",
+        "port": 5432,
+        "database": "shop",
+        "user": "reader",
+        "password": SECRET_VALUES[0],
+    },
     "params_config": {"table_name": "orders"},
 }
 HTTP = {
-    "id": "ds_http", "name": "CRM API", "type": "http",
-    "connection_config": {"base_url": "https://crm.example.com/v2", "token": SECRET_VALUES[1],
-                          "headers": {"Authorization": SECRET_VALUES[2], "X-Api-Key": SECRET_VALUES[3],
-                                      "Accept": "application/json"}},
+    "id": "ds_http",
+    "name": "CRM API",
+    "type": "http",
+    "connection_config": {
+        "base_url": "https://crm.example.com/v2",
+        "token": SECRET_VALUES[1],
+        "headers": {"Authorization": SECRET_VALUES[2], "X-Api-Key": SECRET_VALUES[3], "Accept": "application/json"},
+    },
 }
 
 
@@ -40,8 +51,9 @@ def test_crud_round_trip(api):
     listing = api.get("/api/sync/data-sources").json
     assert [s["id"] for s in listing["data_sources"]] == ["ds_pg"]
 
-    replaced = api.put("/api/sync/data-sources/ds_pg", {**{k: v for k, v in PG.items() if k != "id"},
-                                                         "name": "Orders (replica)"})
+    replaced = api.put(
+        "/api/sync/data-sources/ds_pg", {**{k: v for k, v in PG.items() if k != "id"}, "name": "Orders (replica)"}
+    )
     assert replaced.status == 200 and replaced.json["name"] == "Orders (replica)"
 
     assert api.delete("/api/sync/data-sources/ds_pg").status == 204
@@ -68,8 +80,9 @@ def test_secrets_live_in_secrets_manager_and_a_masked_value_keeps_them(api, aws)
     _, resolved = data_source_service().resolved_connection("ds_http")
     assert resolved["token"] == SECRET_VALUES[1]
     assert resolved["headers"]["Authorization"] == SECRET_VALUES[2]
-    stored = boto3.client("dynamodb").get_item(TableName=aws.refs["DataSourcesTable"],
-                                               Key={"id": {"S": "ds_http"}})["Item"]
+    stored = boto3.client("dynamodb").get_item(TableName=aws.refs["DataSourcesTable"], Key={"id": {"S": "ds_http"}})[
+        "Item"
+    ]
     assert not any(secret in json.dumps(stored) for secret in SECRET_VALUES)
 
     shown = api.get("/api/sync/data-sources/ds_http").json
@@ -147,7 +160,9 @@ def test_secrets_never_appear_in_responses_or_logs(api, capsys, caplog):
     api.get(f"/api/sync/tasks/{task['id']}")
     api.delete("/api/sync/data-sources/ds_pg")
     captured = capsys.readouterr()
-    everything = "\n".join([captured.out, captured.err, caplog.text] + [r.text + json.dumps(r.headers) for r in api.log])
+    everything = "\n".join(
+        [captured.out, captured.err, caplog.text] + [r.text + json.dumps(r.headers) for r in api.log]
+    )
     assert len(api.log) == 12 and "ds_http" in everything
     for secret in SECRET_VALUES:
         assert secret not in everything
@@ -165,8 +180,11 @@ def test_unknown_ids_and_bad_bodies(api):
     assert_problem(api.post("/api/sync/data-sources", body="{"), 400, "MALFORMED_REQUEST")
     api.post("/api/sync/data-sources", PG)
     assert_problem(api.put("/api/sync/data-sources/ds_pg", {**body, "id": "other"}), 422, "VALIDATION_FAILED")
-    assert_problem(api.put("/api/sync/data-sources/ds_pg", {**body, "connection_config": {"x" * 10: "y" * 300_000}}),
-                   413, "PAYLOAD_TOO_LARGE")
+    assert_problem(
+        api.put("/api/sync/data-sources/ds_pg", {**body, "connection_config": {"x" * 10: "y" * 300_000}}),
+        413,
+        "PAYLOAD_TOO_LARGE",
+    )
 
 
 def test_put_takes_back_what_get_answered_and_refuses_changed_read_only_fields(api, aws):
@@ -175,14 +193,16 @@ def test_put_takes_back_what_get_answered_and_refuses_changed_read_only_fields(a
     assert shown["has_secrets"] and shown["notify_secret_set"]
     again = api.put("/api/sync/data-sources/ds_http", shown)  # exactly what GET answered
     assert again.status == 200, again.text
-    assert {k: v for k, v in again.json.items() if k != "updated_at"} == \
-        {k: v for k, v in shown.items() if k != "updated_at"}  # secrets and the signing secret kept
+    assert {k: v for k, v in again.json.items() if k != "updated_at"} == {
+        k: v for k, v in shown.items() if k != "updated_at"
+    }  # secrets and the signing secret kept
     vault = boto3.client("secretsmanager")
     assert len(vault.list_secrets()["SecretList"]) == 2 and created["notify_secret_set"]
 
     now = api.get("/api/sync/data-sources/ds_http").json
-    changed = api.put("/api/sync/data-sources/ds_http", {**now, "name": "CRM", "created_at": "2020-01-01T00:00:00Z",
-                                                         "id": "ds_other"})
+    changed = api.put(
+        "/api/sync/data-sources/ds_http", {**now, "name": "CRM", "created_at": "2020-01-01T00:00:00Z", "id": "ds_other"}
+    )
     assert_problem(changed, 422, "VALIDATION_FAILED")
     assert [e["loc"] for e in changed.json["errors"]] == [["body", "id"], ["body", "created_at"]]
     assert "Read-only field(s) id, created_at cannot be changed" in changed.json["detail"]
@@ -191,8 +211,10 @@ def test_put_takes_back_what_get_answered_and_refuses_changed_read_only_fields(a
 
 def test_patch_merges_into_what_get_shows_and_validates_the_result(api, aws):
     api.post("/api/sync/data-sources", HTTP)
-    patched = api.patch("/api/sync/data-sources/ds_http", {
-        "description": "the CRM", "connection_config": {"headers": {"X-Api-Key": None}}})
+    patched = api.patch(
+        "/api/sync/data-sources/ds_http",
+        {"description": "the CRM", "connection_config": {"headers": {"X-Api-Key": None}}},
+    )
     assert patched.status == 200, patched.text
     config = patched.json["connection_config"]
     assert patched.json["description"] == "the CRM" and patched.json["name"] == "CRM API"
@@ -215,24 +237,39 @@ def test_a_sql_query_without_a_primary_key_is_refused_when_created(api):
     response = api.post("/api/sync/data-sources", {**PG, "params_config": {"query": "SELECT * FROM orders"}})
     assert_problem(response, 422, "VALIDATION_FAILED")
     assert "params_config.query needs params_config.primary_key" in json.dumps(response.json["errors"])
-    assert api.post("/api/sync/data-sources", {**PG, "params_config": {"query": "SELECT * FROM orders",
-                                                                       "primary_key": "id"}}).status == 201
+    assert (
+        api.post(
+            "/api/sync/data-sources", {**PG, "params_config": {"query": "SELECT * FROM orders", "primary_key": "id"}}
+        ).status
+        == 201
+    )
 
 
-@pytest.mark.parametrize("change, moved", [
-    ({"host": "attacker.example.com"}, "host"),
-    ({"port": 6543}, "port"),
-    ({"sslmode": "disable"}, "sslmode"),
-])
+@pytest.mark.parametrize(
+    "change, moved",
+    [
+        ({"host": "attacker.example.com"}, "host"),
+        ({"port": 6543}, "port"),
+        ({"sslmode": "disable"}, "sslmode"),
+    ],
+)
 def test_a_stored_secret_does_not_follow_a_changed_connection(api, aws, change, moved):
     api.post("/api/sync/data-sources", PG)
     shown = api.get("/api/sync/data-sources/ds_pg").json
-    for attempt in (api.put("/api/sync/data-sources/ds_pg", {**shown, "connection_config": {
-            **shown["connection_config"], **change}}),
-                    api.patch("/api/sync/data-sources/ds_pg", {"connection_config": change})):
+    for attempt in (
+        api.put(
+            "/api/sync/data-sources/ds_pg", {**shown, "connection_config": {**shown["connection_config"], **change}}
+        ),
+        api.patch("/api/sync/data-sources/ds_pg", {"connection_config": change}),
+    ):
         assert_problem(attempt, 422, "VALIDATION_FAILED")
-        assert attempt.json["errors"] == [{"loc": ["body", "connection_config", "password"], "type":
-                                           "secret_bound_to_connection", "msg": f"send the secret again ({moved} changed)"}]
+        assert attempt.json["errors"] == [
+            {
+                "loc": ["body", "connection_config", "password"],
+                "type": "secret_bound_to_connection",
+                "msg": f"send the secret again ({moved} changed)",
+            }
+        ]
         assert "send connection_config.password again" in attempt.json["detail"]
     assert api.get("/api/sync/data-sources/ds_pg").json["connection_config"]["host"] == "db.internal"
     # sent again with the change, the new secret goes with it; a change that moves nothing keeps the mask
@@ -243,22 +280,35 @@ def test_a_stored_secret_does_not_follow_a_changed_connection(api, aws, change, 
 
 def test_an_http_secret_stays_with_the_base_urls_origin(api, aws):
     api.post("/api/sync/data-sources", HTTP)
-    path_only = api.patch("/api/sync/data-sources/ds_http", {"connection_config": {
-        "base_url": "https://crm.example.com/v3"}})
+    path_only = api.patch(
+        "/api/sync/data-sources/ds_http", {"connection_config": {"base_url": "https://crm.example.com/v3"}}
+    )
     assert path_only.status == 200, path_only.text  # same origin: the token still goes there
-    elsewhere = api.patch("/api/sync/data-sources/ds_http", {"connection_config": {
-        "base_url": "https://collector.example.net/v3"}})
+    elsewhere = api.patch(
+        "/api/sync/data-sources/ds_http", {"connection_config": {"base_url": "https://collector.example.net/v3"}}
+    )
     assert_problem(elsewhere, 422, "VALIDATION_FAILED")
     assert "The connection's base_url's origin changed" in elsewhere.json["detail"]
     assert {tuple(e["loc"][2:]) for e in elsewhere.json["errors"]} == {
-        ("token",), ("headers", "Authorization"), ("headers", "X-Api-Key")}
+        ("token",),
+        ("headers", "Authorization"),
+        ("headers", "X-Api-Key"),
+    }
     shown = api.get("/api/sync/data-sources/ds_http").json
-    moved_back = api.put("/api/sync/data-sources/ds_http", {
-        **shown, "connection_config": {**shown["connection_config"], "base_url": "https://CRM.example.com:443/v2"}})
+    moved_back = api.put(
+        "/api/sync/data-sources/ds_http",
+        {**shown, "connection_config": {**shown["connection_config"], "base_url": "https://CRM.example.com:443/v2"}},
+    )
     assert moved_back.status == 200, moved_back.text  # the same origin written differently: the secrets stay
-    retyped = api.put("/api/sync/data-sources/ds_http", {**shown, "updated_at": moved_back.json["updated_at"],
-                                                          "type": "postgresql", "connection_config": {
-                                                              **shown["connection_config"], "host": "h", "database": "d"}})
+    retyped = api.put(
+        "/api/sync/data-sources/ds_http",
+        {
+            **shown,
+            "updated_at": moved_back.json["updated_at"],
+            "type": "postgresql",
+            "connection_config": {**shown["connection_config"], "host": "h", "database": "d"},
+        },
+    )
     assert_problem(retyped, 422, "VALIDATION_FAILED")
 
 
@@ -282,24 +332,47 @@ def test_the_cli_examples_register_each_kind_of_source(api):
         assert response.json["connection_config"].get("password") in (None, MASK), response.json
 
 
-@pytest.mark.parametrize("body, complaint", [
-    ({"type": "kafka", "connection_config": {}}, "bootstrap_servers"),
-    ({"type": "kafka", "connection_config": {"bootstrap_servers": "no-port"}}, "bootstrap_servers"),
-    ({"type": "kafka", "connection_config": {"bootstrap_servers": ["b:9092"], "security_protocol": "TLS"}},
-     "security_protocol"),
-    ({"type": "kafka", "connection_config": {"bootstrap_servers": "b:9092", "security_protocol": "SASL_SSL"}},
-     "username and password"),
-    ({"type": "kafka", "connection_config": {"bootstrap_servers": "b:9092", "security_protocol": "SASL_SSL",
-                                             "sasl_mechanism": "GSSAPI", "username": "u", "password": "p"}},
-     "sasl_mechanism"),
-    ({"type": "mqtt", "connection_config": {"port": 1883}}, "host"),
-    ({"type": "mqtt", "connection_config": {"host": "m", "port": 70000}}, "port"),
-    ({"type": "mqtt", "connection_config": {"host": "m", "tls": "yes"}}, "tls"),
-    ({"type": "redis", "connection_config": {"host": "r", "db": -1}}, "db"),
-    ({"type": "redis", "connection_config": {"host": "r"}, "params_config": {"stream_key": "s", "key_pattern": "k*"}},
-     "not both"),
-    ({"type": "redis", "connection_config": {"host": "r"}, "params_config": {"stream_key": ""}}, "stream_key"),
-])
+@pytest.mark.parametrize(
+    "body, complaint",
+    [
+        ({"type": "kafka", "connection_config": {}}, "bootstrap_servers"),
+        ({"type": "kafka", "connection_config": {"bootstrap_servers": "no-port"}}, "bootstrap_servers"),
+        (
+            {"type": "kafka", "connection_config": {"bootstrap_servers": ["b:9092"], "security_protocol": "TLS"}},
+            "security_protocol",
+        ),
+        (
+            {"type": "kafka", "connection_config": {"bootstrap_servers": "b:9092", "security_protocol": "SASL_SSL"}},
+            "username and password",
+        ),
+        (
+            {
+                "type": "kafka",
+                "connection_config": {
+                    "bootstrap_servers": "b:9092",
+                    "security_protocol": "SASL_SSL",
+                    "sasl_mechanism": "GSSAPI",
+                    "username": "u",
+                    "password": "p",
+                },
+            },
+            "sasl_mechanism",
+        ),
+        ({"type": "mqtt", "connection_config": {"port": 1883}}, "host"),
+        ({"type": "mqtt", "connection_config": {"host": "m", "port": 70000}}, "port"),
+        ({"type": "mqtt", "connection_config": {"host": "m", "tls": "yes"}}, "tls"),
+        ({"type": "redis", "connection_config": {"host": "r", "db": -1}}, "db"),
+        (
+            {
+                "type": "redis",
+                "connection_config": {"host": "r"},
+                "params_config": {"stream_key": "s", "key_pattern": "k*"},
+            },
+            "not both",
+        ),
+        ({"type": "redis", "connection_config": {"host": "r"}, "params_config": {"stream_key": ""}}, "stream_key"),
+    ],
+)
 def test_invalid_message_system_sources_are_422_naming_the_field(api, body, complaint):
     response = api.post("/api/sync/data-sources", {"name": "broker", **body})
     assert_problem(response, 422, "VALIDATION_FAILED")
@@ -324,13 +397,23 @@ def test_each_secret_shape_is_kept_in_secrets_manager_and_masked(api, aws, shape
     from synchub.sources.data_sources import data_source_service
 
     path, value = SHAPED[shape]
-    config = merge_secrets({"base_url": "https://crm.example.com/v2", "headers": {"Accept": "application/json"},
-                            "query_params": {"accounts": [{"name": "a"}, {"name": "b"}]}}, {path: value})
-    created = api.post("/api/sync/data-sources", {"id": "ds_shape", "name": "shape", "type": "http",
-                                                  "connection_config": config})
+    config = merge_secrets(
+        {
+            "base_url": "https://crm.example.com/v2",
+            "headers": {"Accept": "application/json"},
+            "query_params": {"accounts": [{"name": "a"}, {"name": "b"}]},
+        },
+        {path: value},
+    )
+    created = api.post(
+        "/api/sync/data-sources", {"id": "ds_shape", "name": "shape", "type": "http", "connection_config": config}
+    )
     assert created.status == 201, created.text
-    for answer in (created.json, api.get("/api/sync/data-sources/ds_shape").json,
-                   api.get("/api/sync/data-sources").json):
+    for answer in (
+        created.json,
+        api.get("/api/sync/data-sources/ds_shape").json,
+        api.get("/api/sync/data-sources").json,
+    ):
         assert value not in json.dumps(answer) and MASK in json.dumps(answer)
     stored = boto3.client("dynamodb").get_item(TableName=aws.refs["DataSourcesTable"], Key={"id": {"S": "ds_shape"}})
     assert value not in json.dumps(stored["Item"])
@@ -339,27 +422,51 @@ def test_each_secret_shape_is_kept_in_secrets_manager_and_masked(api, aws, shape
 
 
 def test_an_unknown_credential_key_is_refused_without_echoing_its_value(api, aws):
-    response = api.post("/api/sync/data-sources", {"id": "ds_key", "name": "key", "type": "http", "connection_config": {
-        "base_url": "https://crm.example.com/v2", "clientSecret": "s3cr3t-client"}})
+    response = api.post(
+        "/api/sync/data-sources",
+        {
+            "id": "ds_key",
+            "name": "key",
+            "type": "http",
+            "connection_config": {"base_url": "https://crm.example.com/v2", "clientSecret": "s3cr3t-client"},
+        },
+    )
     assert_problem(response, 422, "VALIDATION_FAILED")
     assert "clientSecret" in response.text and "s3cr3t" not in response.text
     assert api.get("/api/sync/data-sources/ds_key").status == 404
 
 
-@pytest.mark.parametrize("body, where", [
-    ({"connection_config": {"base_url": "https://sync:hunter2@crm.example.com/v2"}}, "connection_config.base_url"),
-    ({"connection_config": {"base_url": "https://crm.example.com"}, "params_config": {"query_params": {
-        "access_token": "s3cr3t"}}}, "params_config.query_params.access_token"),
-    ({"connection_config": {"base_url": "https://crm.example.com"}, "params_config": {"headers": {
-        "X-Api-Key": "s3cr3t"}}}, "params_config.headers.X-Api-Key"),
-])
+@pytest.mark.parametrize(
+    "body, where",
+    [
+        ({"connection_config": {"base_url": "https://sync:hunter2@crm.example.com/v2"}}, "connection_config.base_url"),
+        (
+            {
+                "connection_config": {"base_url": "https://crm.example.com"},
+                "params_config": {"query_params": {"access_token": "s3cr3t"}},
+            },
+            "params_config.query_params.access_token",
+        ),
+        (
+            {
+                "connection_config": {"base_url": "https://crm.example.com"},
+                "params_config": {"headers": {"X-Api-Key": "s3cr3t"}},
+            },
+            "params_config.headers.X-Api-Key",
+        ),
+    ],
+)
 def test_credentials_where_they_would_be_shown_are_refused(api, aws, body, where):
     response = api.post("/api/sync/data-sources", {"id": "ds_leak", "name": "leak", "type": "http", **body})
     assert_problem(response, 422, "VALIDATION_FAILED")
     assert where in response.text and "s3cr3t" not in response.text and "hunter2" not in response.text
-    api.post("/api/sync/data-sources", {"id": "ds_ok", "name": "ok", "type": "http",
-                                        "connection_config": {"base_url": "https://crm.example.com"}})
-    refused = api.post("/api/sync/data-sources/ds_ok/interfaces", {"id": "i", "name": "i", "body": {
-        "auth": {"clientSecret": "s3cr3t"}}})
+    api.post(
+        "/api/sync/data-sources",
+        {"id": "ds_ok", "name": "ok", "type": "http", "connection_config": {"base_url": "https://crm.example.com"}},
+    )
+    refused = api.post(
+        "/api/sync/data-sources/ds_ok/interfaces",
+        {"id": "i", "name": "i", "body": {"auth": {"clientSecret": "s3cr3t"}}},
+    )
     assert_problem(refused, 422, "VALIDATION_FAILED")
     assert "body.auth.clientSecret" in refused.text

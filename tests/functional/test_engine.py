@@ -9,17 +9,17 @@ import threading
 import boto3
 import pytest
 
+from local.orders_server import PAGINATIONS, OrdersServer
 from local.stack import QueueEventSource, _sqs_record
 from synchub.tasks.lifecycle import task_lifecycle
 from synchub.tasks.use_cases import task_service
 from tests.conftest import FUNCTIONS, TEMPLATE
 from tests.functional.test_tasks_api import assert_problem
 from tests.helpers import statistics_match_the_stored_tasks
-from local.orders_server import PAGINATIONS, OrdersServer
-
 
 # The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
 pytestmark = pytest.mark.local_destinations
+
 
 @pytest.fixture(autouse=True)
 def immediate_retries(monkeypatch):
@@ -48,17 +48,29 @@ def orders():
 
 
 def register(api, orders, style="page", ds="ds_orders", **extra):
-    body = {"id": ds, "name": "orders", "type": "http",
-            "connection_config": {"base_url": orders.base_url, "token": "secret-token"},
-            "params_config": {"records_path": "items", "total_path": "meta.total", "primary_key": "id",
-                              "cursor_field": "updated_at", **PAGINATIONS[style], **extra}}
+    body = {
+        "id": ds,
+        "name": "orders",
+        "type": "http",
+        "connection_config": {"base_url": orders.base_url, "token": "secret-token"},
+        "params_config": {
+            "records_path": "items",
+            "total_path": "meta.total",
+            "primary_key": "id",
+            "cursor_field": "updated_at",
+            **PAGINATIONS[style],
+            **extra,
+        },
+    }
     response = api.post("/api/sync/data-sources", body)
     assert response.status == 201, response.text
 
 
 def create(api, ds="ds_orders", task_type="full_sync", **parameters):
-    response = api.post("/api/sync/tasks", {"data_source_id": ds, "task_type": task_type,
-                                            "parameters": {"batch_size": 500, **parameters}})
+    response = api.post(
+        "/api/sync/tasks",
+        {"data_source_id": ds, "task_type": task_type, "parameters": {"batch_size": 500, **parameters}},
+    )
     assert response.status == 201, response.text
     return response.json
 
@@ -83,8 +95,11 @@ def lake_rows(aws, task):
     """Every row in the task's data-lake parts, in part order."""
     s3 = boto3.client("s3")
     prefix = task["result"]["prefix"]
-    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=aws.refs["DataLakeBucket"], Prefix=prefix).get("Contents", [])
-                  if "/part-" in o["Key"])
+    keys = sorted(
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=aws.refs["DataLakeBucket"], Prefix=prefix).get("Contents", [])
+        if "/part-" in o["Key"]
+    )
     rows = []
     for key in keys:
         body = gzip.decompress(s3.get_object(Bucket=aws.refs["DataLakeBucket"], Key=key)["Body"].read())
@@ -107,8 +122,9 @@ def test_full_sync_writes_exactly_the_source_rows(api, aws, orders, style):
     assert done["status"] == "success", done
     assert done["progress"] == 100 and done["total_rows"] == 2345
     assert_exact(aws, done, 2345)
-    manifest = json.loads(boto3.client("s3").get_object(Bucket=aws.refs["DataLakeBucket"],
-                                                        Key=done["result"]["manifest"])["Body"].read())
+    manifest = json.loads(
+        boto3.client("s3").get_object(Bucket=aws.refs["DataLakeBucket"], Key=done["result"]["manifest"])["Body"].read()
+    )
     assert manifest["rows"] == 2345 and sum(p["rows"] for p in manifest["parts"]) == 2345
     assert all(p["key"].startswith(f"ds_orders/default/{task['id']}/part-") for p in manifest["parts"])
     statistics_match_the_stored_tasks(api, aws)
@@ -175,9 +191,12 @@ def test_parts_close_by_size_and_progress_is_stored_at_most_once_an_interval(api
     assert done["status"] == "success"
     assert_exact(aws, done, 2345)
     s3 = boto3.client("s3")
-    sizes = [len(gzip.decompress(s3.get_object(Bucket=aws.refs["DataLakeBucket"], Key=part["key"])["Body"].read()))
-             for part in json.loads(s3.get_object(Bucket=aws.refs["DataLakeBucket"],
-                                                  Key=done["result"]["manifest"])["Body"].read())["parts"]]
+    sizes = [
+        len(gzip.decompress(s3.get_object(Bucket=aws.refs["DataLakeBucket"], Key=part["key"])["Body"].read()))
+        for part in json.loads(
+            s3.get_object(Bucket=aws.refs["DataLakeBucket"], Key=done["result"]["manifest"])["Body"].read()
+        )["parts"]
+    ]
     assert done["result"]["parts"] == len(sizes) == 3  # 24 reads: two full parts and the rest
     limit = int(0.1 * 1024 * 1024)
     assert all(limit <= size < limit + 100 * 120 for size in sizes[:-1]) and sizes[-1] < limit
@@ -221,7 +240,10 @@ def test_hop_guard_fails_a_task_that_keeps_continuing(api, aws, orders, monkeypa
     drain(aws)
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "failed" and done["error_code"] == "HOP_LIMIT"
-    assert done["processed_rows"] == 400 and len(lake_rows(aws, {"result": {"prefix": f"ds_orders/default/{task['id']}"}})) == 400
+    assert (
+        done["processed_rows"] == 400
+        and len(lake_rows(aws, {"result": {"prefix": f"ds_orders/default/{task['id']}"}})) == 400
+    )
     statistics_match_the_stored_tasks(api, aws)
 
 
@@ -304,8 +326,11 @@ def received_engine_event(aws) -> dict:
     """The next engine message as Lambda's SQS event source hands it to the function."""
     source = engine_source(aws)
     messages = boto3.client("sqs").receive_message(
-        QueueUrl=source.queue_url, MaxNumberOfMessages=1, MessageSystemAttributeNames=["All"],
-        MessageAttributeNames=["All"])["Messages"]
+        QueueUrl=source.queue_url,
+        MaxNumberOfMessages=1,
+        MessageSystemAttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    )["Messages"]
     return {"Records": [_sqs_record(message, source.queue_arn, source.region) for message in messages]}
 
 
@@ -459,8 +484,10 @@ def discard_messages(aws):
 
 def _age_heartbeat(aws, task_id):
     boto3.client("dynamodb").update_item(
-        TableName=aws.refs["TasksTable"], Key={"id": {"S": task_id}},
-        UpdateExpression="SET heartbeat_at = :old", ExpressionAttributeValues={":old": {"S": "2000-01-01T00:00:00.000Z"}},
+        TableName=aws.refs["TasksTable"],
+        Key={"id": {"S": task_id}},
+        UpdateExpression="SET heartbeat_at = :old",
+        ExpressionAttributeValues={":old": {"S": "2000-01-01T00:00:00.000Z"}},
     )
 
 
@@ -473,8 +500,14 @@ def test_dynamodb_destination_upserts_by_primary_key(api, aws, orders):
         assert done["status"] == "success", done
         assert done["result"]["destination"] == "dynamodb" and done["result"]["rows_written"] == 2345
     client = boto3.client("dynamodb")
-    items, kwargs = [], {"TableName": aws.refs["DestinationTable"], "KeyConditionExpression": "pk = :pk",
-                         "ExpressionAttributeValues": {":pk": {"S": "ds_orders#default"}}}
+    items, kwargs = (
+        [],
+        {
+            "TableName": aws.refs["DestinationTable"],
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": "ds_orders#default"}},
+        },
+    )
     while True:
         response = client.query(**kwargs)
         items.extend(response["Items"])
@@ -502,8 +535,10 @@ def test_a_source_that_never_recovers_ends_in_the_dead_letter_queue_and_fails(ap
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "failed" and done["error_code"] == "ENGINE_GAVE_UP"
     # the final failure names the cause, and the number of attempts the template gives, which error_count shows
-    assert done["error_message"].startswith("The engine gave up after 5 failed attempts. The last one failed "
-                                            "with: ") and done["error_count"] == 5
+    assert (
+        done["error_message"].startswith("The engine gave up after 5 failed attempts. The last one failed with: ")
+        and done["error_count"] == 5
+    )
     assert "503" in done["error_message"] and "next_attempt_at" not in done
     statistics_match_the_stored_tasks(api, aws)
 
@@ -517,11 +552,19 @@ def test_the_output_lists_what_a_task_wrote_and_previews_its_first_rows(api, aws
     assert output.status == 200, output.text
     body = output.json
     assert body["status"] == "success" and body["destination"] == "s3" and body["rows"] == 2345
-    lake = {o["Key"]: o["Size"] for o in boto3.client("s3").list_objects_v2(
-        Bucket=aws.refs["DataLakeBucket"], Prefix=body["prefix"] + "/part-")["Contents"]}
+    lake = {
+        o["Key"]: o["Size"]
+        for o in boto3.client("s3").list_objects_v2(
+            Bucket=aws.refs["DataLakeBucket"], Prefix=body["prefix"] + "/part-"
+        )["Contents"]
+    }
     assert {p["key"]: p["bytes"] for p in body["parts"]} == lake and sum(p["rows"] for p in body["parts"]) == 2345
-    assert all(p["url"].startswith("https://") and "X-Amz-Signature=" in p["url"] for p in body["parts"]), body["parts"][0]
+    assert all(p["url"].startswith("https://") and "X-Amz-Signature=" in p["url"] for p in body["parts"]), body[
+        "parts"
+    ][0]
     assert body["manifest"]["key"].endswith("/manifest.json") and body["urls_expire_in"] == 300
-    assert [row["id"] for row in body["preview"]] == [1, 2, 3] and body["preview"] == lake_rows(aws, {"result": body})[:3]
+    assert [row["id"] for row in body["preview"]] == [1, 2, 3] and body["preview"] == lake_rows(aws, {"result": body})[
+        :3
+    ]
     assert_problem(api.get(f"/api/sync/tasks/{task['id']}/output?preview=1000"), 422, "VALIDATION_FAILED")
     assert_problem(api.get("/api/sync/tasks/task_123/output"), 404, "TASK_NOT_FOUND")

@@ -4,11 +4,10 @@ The checkpoint numbers its parts instead of listing them, and an earlier attempt
 
 from __future__ import annotations
 
-import pytest
-
 import json
 
 import boto3
+import pytest
 
 from bench.meter import item_size
 from local.orders_server import PAGINATIONS, OrdersServer
@@ -28,10 +27,10 @@ def stored_bytes(aws, task_id: str) -> int:
     """The task item's and its checkpoint item's sizes as DynamoDB counts them (the rules the benchmarks
     price writes by)."""
     dynamodb = boto3.client("dynamodb")
-    task = dynamodb.get_item(TableName=aws.refs["TasksTable"], Key={"id": {"S": task_id}},
-                             ConsistentRead=True)["Item"]
-    checkpoint = dynamodb.get_item(TableName=aws.refs["CheckpointsTable"], Key={"task_id": {"S": task_id}},
-                                   ConsistentRead=True).get("Item")
+    task = dynamodb.get_item(TableName=aws.refs["TasksTable"], Key={"id": {"S": task_id}}, ConsistentRead=True)["Item"]
+    checkpoint = dynamodb.get_item(
+        TableName=aws.refs["CheckpointsTable"], Key={"task_id": {"S": task_id}}, ConsistentRead=True
+    ).get("Item")
     assert "checkpoint" not in task  # the task item holds what the API shows, and checkpoint_seq
     return item_size(task) + item_size(checkpoint)
 
@@ -39,10 +38,22 @@ def stored_bytes(aws, task_id: str) -> int:
 def orders_source(api, request, rows: int) -> OrdersServer:
     server = OrdersServer(rows=rows)
     request.addfinalizer(server.close)
-    response = api.post("/api/sync/data-sources", {
-        "id": "ds_state", "name": "orders", "type": "http", "connection_config": {"base_url": server.base_url},
-        "params_config": {"records_path": "items", "total_path": "meta.total", "primary_key": "id",
-                          "cursor_field": "updated_at", **PAGINATIONS["page"]}})
+    response = api.post(
+        "/api/sync/data-sources",
+        {
+            "id": "ds_state",
+            "name": "orders",
+            "type": "http",
+            "connection_config": {"base_url": server.base_url},
+            "params_config": {
+                "records_path": "items",
+                "total_path": "meta.total",
+                "primary_key": "id",
+                "cursor_field": "updated_at",
+                **PAGINATIONS["page"],
+            },
+        },
+    )
     assert response.status == 201, response.text
     return server
 
@@ -51,20 +62,30 @@ def test_a_sync_in_2000_reads_stores_no_more_than_one_in_10_reads(api, aws, post
     table = PostgresTable(postgres, "orders_engine_state")
     request.addfinalizer(table.close)
     table.insert(1, ROWS)
-    response = api.post("/api/sync/data-sources", {
-        "id": "ds_pg_state", "name": "orders", "type": "postgresql", "connection_config": dict(postgres),
-        "params_config": {"table_name": table.name, "primary_key": "id"}})
+    response = api.post(
+        "/api/sync/data-sources",
+        {
+            "id": "ds_pg_state",
+            "name": "orders",
+            "type": "postgresql",
+            "connection_config": dict(postgres),
+            "params_config": {"table_name": table.name, "primary_key": "id"},
+        },
+    )
     assert response.status == 201, response.text
     sizes, s3 = {}, boto3.client("s3")
     for batch_size in (2000, 10):
-        task = api.post("/api/sync/tasks", {"data_source_id": "ds_pg_state", "task_type": "full_sync",
-                                            "parameters": {"batch_size": batch_size}}).json
+        task = api.post(
+            "/api/sync/tasks",
+            {"data_source_id": "ds_pg_state", "task_type": "full_sync", "parameters": {"batch_size": batch_size}},
+        ).json
         drain(aws)
         done = api.get(f"/api/sync/tasks/{task['id']}").json
         assert done["status"] == "success" and done["processed_rows"] == ROWS, done
         assert done["result"]["parts"] == 1  # 20,000 rows of ~60 bytes: far below one part's 32 MB
-        manifest = json.loads(s3.get_object(Bucket=aws.refs["DataLakeBucket"],
-                                            Key=done["result"]["manifest"])["Body"].read())
+        manifest = json.loads(
+            s3.get_object(Bucket=aws.refs["DataLakeBucket"], Key=done["result"]["manifest"])["Body"].read()
+        )
         assert manifest["rows"] == ROWS and sum(part["rows"] for part in manifest["parts"]) == ROWS
         sizes[batch_size] = stored_bytes(aws, task["id"])
     print(f"stored bytes: {sizes[2000]} after 10 reads, {sizes[10]} after 2,000")
@@ -75,8 +96,14 @@ def test_a_sync_in_2000_reads_stores_no_more_than_one_in_10_reads(api, aws, post
 def test_a_realtime_task_stores_as_much_after_200_polls_as_after_5(api, aws, request):
     """Each poll is one engine message (delivered here at once, not after its poll interval)."""
     server = orders_source(api, request, rows=50)
-    task = api.post("/api/sync/tasks", {"data_source_id": "ds_state", "task_type": "realtime_sync",
-                                        "parameters": {"batch_size": 20, "poll_interval": 1}}).json
+    task = api.post(
+        "/api/sync/tasks",
+        {
+            "data_source_id": "ds_state",
+            "task_type": "realtime_sync",
+            "parameters": {"batch_size": 20, "poll_interval": 1},
+        },
+    ).json
     sqs, queue = boto3.client("sqs"), aws.refs["SyncQueue"]
     runner = engine_runner()
     assert runner.handle({"task_id": task["id"]}, "first", lambda: 900_000) == "waiting"
@@ -84,17 +111,20 @@ def test_a_realtime_task_stores_as_much_after_200_polls_as_after_5(api, aws, req
     for poll in range(2, 201):
         server.rows += 3  # new rows for each poll: a part each, so both the counts and the parts grow
         lease = api.get(f"/api/sync/tasks/{task['id']}").json
-        running = boto3.client("dynamodb").get_item(TableName=aws.refs["TasksTable"], Key={"id": {"S": task["id"]}},
-                                                    ConsistentRead=True)["Item"]
+        running = boto3.client("dynamodb").get_item(
+            TableName=aws.refs["TasksTable"], Key={"id": {"S": task["id"]}}, ConsistentRead=True
+        )["Item"]
         assert lease["status"] == "running"
-        outcome = runner.handle({"task_id": task["id"], "run_id": running["lease_owner"]["S"], "hop": poll},
-                                f"poll-{poll}", lambda: 900_000)
+        outcome = runner.handle(
+            {"task_id": task["id"], "run_id": running["lease_owner"]["S"], "hop": poll}, f"poll-{poll}", lambda: 900_000
+        )
         assert outcome == "waiting", outcome
         if poll in (5, 200):
             sizes[poll] = stored_bytes(aws, task["id"])
     sqs.purge_queue(QueueUrl=queue)
-    checkpoint = boto3.client("dynamodb").get_item(TableName=aws.refs["CheckpointsTable"],
-                                                   Key={"task_id": {"S": task["id"]}})["Item"]
+    checkpoint = boto3.client("dynamodb").get_item(
+        TableName=aws.refs["CheckpointsTable"], Key={"task_id": {"S": task["id"]}}
+    )["Item"]
     assert checkpoint["polls"]["N"] == "200" and checkpoint["next_part"]["N"] == "201"
     assert api.get(f"/api/sync/tasks/{task['id']}").json["processed_rows"] == 50 + 199 * 3
     print(f"stored bytes: {sizes[5]} after 5 polls, {sizes[200]} after 200")
@@ -104,8 +134,9 @@ def test_a_realtime_task_stores_as_much_after_200_polls_as_after_5(api, aws, req
 def test_a_task_retried_20_times_stores_as_much_as_its_first_retry(api, aws, request, monkeypatch):
     orders_source(api, request, rows=2_000)
     failing_after(monkeypatch, good_reads=1)  # each attempt reads one batch, keeps it, then the source breaks
-    task = api.post("/api/sync/tasks", {"data_source_id": "ds_state", "task_type": "full_sync",
-                                        "parameters": {"batch_size": 50}}).json
+    task = api.post(
+        "/api/sync/tasks", {"data_source_id": "ds_state", "task_type": "full_sync", "parameters": {"batch_size": 50}}
+    ).json
     drain(aws)
     sizes, attempt = {}, api.get(f"/api/sync/tasks/{task['id']}").json
     for number in range(2, 22):

@@ -12,19 +12,47 @@ from tests.conftest import EVENTS, FUNCTIONS, ROUTES, load_event
 # The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
 pytestmark = pytest.mark.local_destinations
 
-WEBSOCKET_EVENTS = {"WsConnectFunction": "ws_connect.json", "WsDisconnectFunction": "ws_disconnect.json",
-                    "WsSubscribeFunction": "ws_subscribe.json"}
+WEBSOCKET_EVENTS = {
+    "WsConnectFunction": "ws_connect.json",
+    "WsDisconnectFunction": "ws_disconnect.json",
+    "WsSubscribeFunction": "ws_subscribe.json",
+}
 API_EVENTS = sorted(p.name for p in EVENTS.glob("*.json") if "httpMethod" in json.loads(p.read_text()))
 EXPECTED = {
-    "create_task.json": 201, "list_tasks.json": 200, "get_task.json": 404, "get_task_output.json": 404, "update_task.json": 404,
-    "cancel_task.json": 404, "pause_task.json": 404, "resume_task.json": 404, "retry_task.json": 404, "delete_task.json": 404, "cleanup_tasks.json": 200, "task_statistics.json": 200,
-    "batch_cancel_tasks.json": 200, "batch_retry_tasks.json": 200, "batch_delete_tasks.json": 200,
-    "create_data_source.json": 201, "list_data_sources.json": 200, "get_data_source.json": 200,
-    "update_data_source.json": 200, "delete_data_source.json": 204, "test_data_source.json": 200,
-    "create_interface.json": 201, "list_interfaces.json": 200, "get_interface.json": 200,
-    "update_interface.json": 200, "delete_interface.json": 204, "openapi.json": 200,
-    "create_schedule.json": 201, "list_schedules.json": 200, "get_schedule.json": 200, "update_schedule.json": 200,
-    "delete_schedule.json": 204, "pause_schedule.json": 200, "resume_schedule.json": 200,
+    "create_task.json": 201,
+    "list_tasks.json": 200,
+    "get_task.json": 404,
+    "get_task_output.json": 404,
+    "update_task.json": 404,
+    "cancel_task.json": 404,
+    "pause_task.json": 404,
+    "resume_task.json": 404,
+    "retry_task.json": 404,
+    "delete_task.json": 404,
+    "cleanup_tasks.json": 200,
+    "task_statistics.json": 200,
+    "batch_cancel_tasks.json": 200,
+    "batch_retry_tasks.json": 200,
+    "batch_delete_tasks.json": 200,
+    "create_data_source.json": 201,
+    "list_data_sources.json": 200,
+    "get_data_source.json": 200,
+    "update_data_source.json": 200,
+    "delete_data_source.json": 204,
+    "test_data_source.json": 200,
+    "create_interface.json": 201,
+    "list_interfaces.json": 200,
+    "get_interface.json": 200,
+    "update_interface.json": 200,
+    "delete_interface.json": 204,
+    "openapi.json": 200,
+    "create_schedule.json": 201,
+    "list_schedules.json": 200,
+    "get_schedule.json": 200,
+    "update_schedule.json": 200,
+    "delete_schedule.json": 204,
+    "pause_schedule.json": 200,
+    "resume_schedule.json": 200,
     "trigger_schedule.json": 201,
 }
 
@@ -36,10 +64,16 @@ def test_every_function_has_a_sample_event():
         route, _, _ = api_gateway.match(ROUTES, event["httpMethod"], event["path"])
         assert route is not None and route.resource == event["resource"], name
         covered.add(route.function)
-    covered |= {"ReaperFunction", "SyncEngineFunction", "DeadLetterFunction",  # scheduled, SQS and stream events
-                "TaskPublisherFunction", "WebhookDeliveryFunction", *WEBSOCKET_EVENTS,
-                "DashboardPublisherFunction",  # dashboard_publisher.json, in test_dashboard_site
-                "FireScheduleFunction"}  # fire_schedule.json: EventBridge Scheduler's input
+    covered |= {
+        "ReaperFunction",
+        "SyncEngineFunction",
+        "DeadLetterFunction",  # scheduled, SQS and stream events
+        "TaskPublisherFunction",
+        "WebhookDeliveryFunction",
+        *WEBSOCKET_EVENTS,
+        "DashboardPublisherFunction",  # dashboard_publisher.json, in test_dashboard_site
+        "FireScheduleFunction",
+    }  # fire_schedule.json: EventBridge Scheduler's input
     assert covered == set(FUNCTIONS)
     assert set(API_EVENTS) == set(EXPECTED)
 
@@ -69,9 +103,14 @@ def run(name):
     return FUNCTIONS[route.function].invoke(event)
 
 
-@pytest.mark.parametrize("function, name", [("SyncEngineFunction", "sync_engine.json"),
-                                            ("DeadLetterFunction", "dead_letter.json"),
-                                            ("ReaperFunction", "reaper.json")])
+@pytest.mark.parametrize(
+    "function, name",
+    [
+        ("SyncEngineFunction", "sync_engine.json"),
+        ("DeadLetterFunction", "dead_letter.json"),
+        ("ReaperFunction", "reaper.json"),
+    ],
+)
 def test_background_sample_events_run(aws, function, name):
     result = FUNCTIONS[function].invoke(load_event(name))
     if function == "ReaperFunction":

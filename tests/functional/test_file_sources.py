@@ -47,16 +47,24 @@ def files_source(request, api, aws):
     params = {"prefix": "exports/orders/"}
     if fmt == "json":
         params["records_path"] = "records"
-    response = api.post("/api/sync/data-sources", {"id": "ds_files", "name": "files", "type": fmt,
-                                                   "connection_config": {"bucket": BUCKET},
-                                                   "params_config": params})
+    response = api.post(
+        "/api/sync/data-sources",
+        {
+            "id": "ds_files",
+            "name": "files",
+            "type": fmt,
+            "connection_config": {"bucket": BUCKET},
+            "params_config": params,
+        },
+    )
     assert response.status == 201, response.text
     return fmt
 
 
 def run(api, aws, task_type):
-    task = api.post("/api/sync/tasks", {"data_source_id": "ds_files", "task_type": task_type,
-                                        "parameters": {"batch_size": 200}}).json
+    task = api.post(
+        "/api/sync/tasks", {"data_source_id": "ds_files", "task_type": task_type, "parameters": {"batch_size": 200}}
+    ).json
     drain(aws)
     return api.get(f"/api/sync/tasks/{task['id']}").json
 
@@ -94,8 +102,14 @@ def test_broken_file_fails_the_task_with_its_name(api, aws, files_source):
 
 def test_realtime_picks_up_new_files_until_cancelled(api, aws, files_source):
     put_files(files_source, 1, 2)
-    task = api.post("/api/sync/tasks", {"data_source_id": "ds_files", "task_type": "realtime_sync",
-                                        "parameters": {"batch_size": 200, "poll_interval": 1}}).json
+    task = api.post(
+        "/api/sync/tasks",
+        {
+            "data_source_id": "ds_files",
+            "task_type": "realtime_sync",
+            "parameters": {"batch_size": 200, "poll_interval": 1},
+        },
+    ).json
     drain(aws)
     assert api.get(f"/api/sync/tasks/{task['id']}").json["processed_rows"] == 2 * 137
     time.sleep(1.1)
@@ -111,8 +125,7 @@ def test_realtime_picks_up_new_files_until_cancelled(api, aws, files_source):
     assert as_int(written_ids(aws, done)) == expected_ids(1, 3)
 
 
-def test_a_file_written_in_the_same_second_as_the_last_one_read_is_read_next_time(api, aws, files_source,
-                                                                                    monkeypatch):
+def test_a_file_written_in_the_same_second_as_the_last_one_read_is_read_next_time(api, aws, files_source, monkeypatch):
     """S3 keeps modification times to the second: a file written in the second the last run ended at is read by
     the next run, and the files already read are not read again."""
     from datetime import datetime, timezone

@@ -23,33 +23,113 @@ def test_no_body_with_a_text_content_type_is_a_422_not_a_500(api, aws, data_sour
     nothing mapped (500)."""
     response = api.request("POST", path, body=b"", headers={"Content-Type": "text/plain"})
     assert response.status == 422 and response.json["errors"] == [
-        {"loc": ["body"], "msg": "Field required", "type": "missing"}], response.text
+        {"loc": ["body"], "msg": "Field required", "type": "missing"}
+    ], response.text
     assert all_tasks(aws.refs["TasksTable"]) == []
 
 
 def test_an_unpaired_surrogate_is_a_400(api, aws, data_source):
-    response = api.post("/api/sync/tasks", body='{"data_source_id": "ds_test", "task_type": "full_sync", '
-                                                '"parameters": {"note": "\\ud800"}}')
+    response = api.post(
+        "/api/sync/tasks",
+        body='{"data_source_id": "ds_test", "task_type": "full_sync", "parameters": {"note": "\\ud800"}}',
+    )
     assert response.status == 400 and response.json["code"] == "MALFORMED_REQUEST"
     assert all_tasks(aws.refs["TasksTable"]) == []
 
 
-@pytest.mark.parametrize("parameters, where", [
-    ({"": [True]}, "empty key"),
-    ({"limit": 1.7976931348623157e308}, "limit"),
-    ({"tiny": 1e-200}, "tiny"),
-    ({"deep": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {
-        "a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": 1}}}}}}}}}}}}}}}}
-    }}}}}}}}}}}}}}}}}, "deeper than 32"),
-])
+@pytest.mark.parametrize(
+    "parameters, where",
+    [
+        ({"": [True]}, "empty key"),
+        ({"limit": 1.7976931348623157e308}, "limit"),
+        ({"tiny": 1e-200}, "tiny"),
+        (
+            {
+                "deep": {
+                    "a": {
+                        "a": {
+                            "a": {
+                                "a": {
+                                    "a": {
+                                        "a": {
+                                            "a": {
+                                                "a": {
+                                                    "a": {
+                                                        "a": {
+                                                            "a": {
+                                                                "a": {
+                                                                    "a": {
+                                                                        "a": {
+                                                                            "a": {
+                                                                                "a": {
+                                                                                    "a": {
+                                                                                        "a": {
+                                                                                            "a": {
+                                                                                                "a": {
+                                                                                                    "a": {
+                                                                                                        "a": {
+                                                                                                            "a": {
+                                                                                                                "a": {
+                                                                                                                    "a": {
+                                                                                                                        "a": {
+                                                                                                                            "a": {
+                                                                                                                                "a": {
+                                                                                                                                    "a": {
+                                                                                                                                        "a": {
+                                                                                                                                            "a": {
+                                                                                                                                                "a": 1
+                                                                                                                                            }
+                                                                                                                                        }
+                                                                                                                                    }
+                                                                                                                                }
+                                                                                                                            }
+                                                                                                                        }
+                                                                                                                    }
+                                                                                                                }
+                                                                                                            }
+                                                                                                        }
+                                                                                                    }
+                                                                                                }
+                                                                                            }
+                                                                                        }
+                                                                                    }
+                                                                                }
+                                                                            }
+                                                                        }
+                                                                    }
+                                                                }
+                                                            }
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+            "deeper than 32",
+        ),
+    ],
+)
 def test_free_form_json_that_dynamodb_cannot_store_is_a_422(api, aws, data_source, parameters, where):
     task = api.post("/api/sync/tasks", {**CREATE, "parameters": {"query_params": parameters}})
     assert task.status == 422 and where in task.text, task.text
-    source = api.put("/api/sync/data-sources/ds_test", {
-        "name": "Test source", "type": "http",
-        "connection_config": {"base_url": "http://api.example.invalid/api", "query_params": parameters}})
+    source = api.put(
+        "/api/sync/data-sources/ds_test",
+        {
+            "name": "Test source",
+            "type": "http",
+            "connection_config": {"base_url": "http://api.example.invalid/api", "query_params": parameters},
+        },
+    )
     assert source.status == 422 and where in source.text
-    assert api.get("/api/sync/data-sources/ds_test").json["connection_config"] == {"base_url": "http://api.example.invalid/api"}
+    assert api.get("/api/sync/data-sources/ds_test").json["connection_config"] == {
+        "base_url": "http://api.example.invalid/api"
+    }
     assert all_tasks(aws.refs["TasksTable"]) == []
 
 
@@ -83,15 +163,20 @@ def padded(size: int, **fields) -> dict:
 
 
 def test_a_configuration_over_32_kb_is_a_422_and_one_at_the_limit_is_stored(api, aws, data_source):
-    too_big = {"name": "big", "type": "http", "connection_config": {"base_url": "http://api.example.invalid/"},
-               "params_config": padded(LIMIT, records_path="items")}
+    too_big = {
+        "name": "big",
+        "type": "http",
+        "connection_config": {"base_url": "http://api.example.invalid/"},
+        "params_config": padded(LIMIT, records_path="items"),
+    }
     refused = api.put("/api/sync/data-sources/ds_test", too_big)
     assert refused.status == 422 and "32 KB" in refused.text, refused.text
     assert api.get("/api/sync/data-sources/ds_test").json["name"] == "Test source"  # unchanged
     task = api.post("/api/sync/tasks", {**CREATE, "parameters": padded(LIMIT + 1)})
     assert task.status == 422 and "32 KB" in task.text
-    interface = api.post("/api/sync/data-sources/ds_test/interfaces",
-                         {"id": "big", "name": "big", "body": padded(LIMIT + 1)})
+    interface = api.post(
+        "/api/sync/data-sources/ds_test/interfaces", {"id": "big", "name": "big", "body": padded(LIMIT + 1)}
+    )
     assert interface.status == 422 and "32 KB" in interface.text
     assert all_tasks(aws.refs["TasksTable"]) == []
     at_limit = api.post("/api/sync/tasks", {**CREATE, "parameters": padded(LIMIT - 200)})
@@ -100,9 +185,14 @@ def test_a_configuration_over_32_kb_is_a_422_and_one_at_the_limit_is_stored(api,
 
 def test_a_full_page_of_the_largest_data_sources_and_tasks_fits_lambdas_response_limit(api, aws, data_source):
     for number in range(100):
-        body = {"id": f"ds_{number:03}", "name": "n" * 128, "type": "http", "description": "d" * 1024,
-                "connection_config": padded(LIMIT // 2, base_url="http://api.example.invalid/"),
-                "params_config": padded(LIMIT // 2 - 200, records_path="items")}
+        body = {
+            "id": f"ds_{number:03}",
+            "name": "n" * 128,
+            "type": "http",
+            "description": "d" * 1024,
+            "connection_config": padded(LIMIT // 2, base_url="http://api.example.invalid/"),
+            "params_config": padded(LIMIT // 2 - 200, records_path="items"),
+        }
         created = api.post("/api/sync/data-sources", body)
         assert created.status == 201, created.text[:300]
     page = api.get("/api/sync/data-sources?size=100")
@@ -125,11 +215,15 @@ def test_nesting_is_judged_before_parsing_and_brackets_in_strings_do_not_count(a
     # 65 levels parse fine in Python, so only the check before parsing makes this a 400 (not a 422 later)
     response = api.post("/api/sync/tasks", body='{"parameters": {"a": ' + "[" * 63 + "]" * 63 + "}}")
     assert response.status == 400 and "more than 64 levels" in response.json["detail"], response.text
-    stored_limit = api.post("/api/sync/tasks", body='{"data_source_id": "ds_test", "task_type": "full_sync", '
-                            '"parameters": {"body": {"a": ' + "[" * 40 + "]" * 40 + "}}}")
+    stored_limit = api.post(
+        "/api/sync/tasks",
+        body='{"data_source_id": "ds_test", "task_type": "full_sync", '
+        '"parameters": {"body": {"a": ' + "[" * 40 + "]" * 40 + "}}}",
+    )
     assert stored_limit.status == 422 and "deeper than 32" in stored_limit.text
     assert all_tasks(aws.refs["TasksTable"]) == []
     text = "[" * 500 + "{" * 500
-    fine = api.post("/api/sync/tasks", {**CREATE, "parameters": {"query_params": {"pattern": text,
-                                                                                  "list": [[1], [2], [3]] * 30}}})
+    fine = api.post(
+        "/api/sync/tasks", {**CREATE, "parameters": {"query_params": {"pattern": text, "list": [[1], [2], [3]] * 30}}}
+    )
     assert fine.status == 201, fine.text

@@ -29,8 +29,11 @@ def test_repeated_create_returns_the_first_response_and_stores_one_task(api, aws
     first = api.post("/api/sync/tasks", CREATE, headers=key)
     assert first.status == 201, first.text
     assert "idempotent-replayed" not in first.headers
-    again = api.post("/api/sync/tasks", {"task_type": "full_sync", "parameters": {"batch_size": 500},
-                                         "data_source_id": "ds_test"}, headers=key)  # same body, other key order
+    again = api.post(
+        "/api/sync/tasks",
+        {"task_type": "full_sync", "parameters": {"batch_size": 500}, "data_source_id": "ds_test"},
+        headers=key,
+    )  # same body, other key order
     assert again.status == 201 and again.json == first.json
     assert again.headers["location"] == first.headers["location"]
     assert again.headers["idempotent-replayed"] == "true"
@@ -62,8 +65,15 @@ def test_a_failed_request_is_not_kept(api, aws, data_source):
     key = {"Idempotency-Key": "before-the-source-exists"}
     missing = api.post("/api/sync/tasks", {**CREATE, "data_source_id": "ds_later"}, headers=key)
     assert missing.status == 422 and missing.json["code"] == "DATA_SOURCE_NOT_FOUND"
-    api.post("/api/sync/data-sources", {"id": "ds_later", "name": "Later", "type": "http",
-                                        "connection_config": {"base_url": "http://api.example.invalid/api"}})
+    api.post(
+        "/api/sync/data-sources",
+        {
+            "id": "ds_later",
+            "name": "Later",
+            "type": "http",
+            "connection_config": {"base_url": "http://api.example.invalid/api"},
+        },
+    )
     created = api.post("/api/sync/tasks", {**CREATE, "data_source_id": "ds_later"}, headers=key)
     assert created.status == 201 and "idempotent-replayed" not in created.headers
 
@@ -96,8 +106,16 @@ def test_concurrent_duplicates_create_one_task(api, aws, data_source):
     token = USER_POOL.issue("racer")
     claims = {"claims": {k: str(v) for k, v in USER_POOL.verify(token).items()}}
     headers = [("Content-Type", "application/json"), ("Idempotency-Key", "race-1")]
-    event = api_gateway.proxy_event(route, "POST", "/api/sync/tasks", "", headers,
-                                    b'{"data_source_id":"ds_test","task_type":"full_sync"}', params, authorizer=claims)
+    event = api_gateway.proxy_event(
+        route,
+        "POST",
+        "/api/sync/tasks",
+        "",
+        headers,
+        b'{"data_source_id":"ds_test","task_type":"full_sync"}',
+        params,
+        authorizer=claims,
+    )
     for environment in environments:  # load the handlers first, so the requests really overlap
         environment._load()
     start = threading.Barrier(len(environments))

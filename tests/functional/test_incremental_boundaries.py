@@ -35,9 +35,17 @@ class HttpOrders:
         request.addfinalizer(self.server.close)
 
     def data_source(self):
-        return {"type": "http", "connection_config": {"base_url": self.server.base_url},
-                "params_config": {"records_path": "items", "total_path": "meta.total", "primary_key": "id",
-                                  "cursor_field": "updated_at", **PAGINATIONS["page"]}}
+        return {
+            "type": "http",
+            "connection_config": {"base_url": self.server.base_url},
+            "params_config": {
+                "records_path": "items",
+                "total_path": "meta.total",
+                "primary_key": "id",
+                "cursor_field": "updated_at",
+                **PAGINATIONS["page"],
+            },
+        }
 
     def add(self, rows: dict[int, datetime]) -> None:
         """Rows by id (HTTP pages serve ids 1..n in order, so ids are added in order)."""
@@ -50,20 +58,29 @@ class PostgresOrders:
         import psycopg
 
         self.settings, self.name = settings, "edge_orders"
-        self.connection = psycopg.connect(host=settings["host"], port=settings["port"], dbname=settings["database"],
-                                          user=settings["user"], autocommit=True)
+        self.connection = psycopg.connect(
+            host=settings["host"],
+            port=settings["port"],
+            dbname=settings["database"],
+            user=settings["user"],
+            autocommit=True,
+        )
         self.connection.execute(f"DROP TABLE IF EXISTS {self.name}")
         self.connection.execute(f"CREATE TABLE {self.name} (id integer PRIMARY KEY, updated_at timestamptz NOT NULL)")
         request.addfinalizer(self.connection.close)
 
     def data_source(self):
-        return {"type": "postgresql", "connection_config": dict(self.settings),
-                "params_config": {"table_name": self.name, "cursor_field": "updated_at"}}
+        return {
+            "type": "postgresql",
+            "connection_config": dict(self.settings),
+            "params_config": {"table_name": self.name, "cursor_field": "updated_at"},
+        }
 
     def add(self, rows: dict[int, datetime]) -> None:
         with self.connection.cursor() as cursor:
-            cursor.executemany(f"INSERT INTO {self.name} VALUES (%s, %s::timestamp AT TIME ZONE 'UTC')",
-                               list(rows.items()))
+            cursor.executemany(
+                f"INSERT INTO {self.name} VALUES (%s, %s::timestamp AT TIME ZONE 'UTC')", list(rows.items())
+            )
 
 
 class MySqlDatetimeOrders:
@@ -73,17 +90,25 @@ class MySqlDatetimeOrders:
         import pymysql
 
         self.settings, self.name = settings, "edge_orders"
-        self.connection = pymysql.connect(host=settings["host"], port=settings["port"], user=settings["user"],
-                                          password=settings["password"], database=settings["database"],
-                                          autocommit=True)
+        self.connection = pymysql.connect(
+            host=settings["host"],
+            port=settings["port"],
+            user=settings["user"],
+            password=settings["password"],
+            database=settings["database"],
+            autocommit=True,
+        )
         with self.connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.name}")
             cursor.execute(f"CREATE TABLE {self.name} (id INT PRIMARY KEY, updated_at DATETIME NOT NULL)")
         request.addfinalizer(self.connection.close)
 
     def data_source(self):
-        return {"type": "mysql", "connection_config": dict(self.settings),
-                "params_config": {"table_name": self.name, "cursor_field": "updated_at"}}
+        return {
+            "type": "mysql",
+            "connection_config": dict(self.settings),
+            "params_config": {"table_name": self.name, "cursor_field": "updated_at"},
+        }
 
     def add(self, rows: dict[int, datetime]) -> None:
         with self.connection.cursor() as cursor:
@@ -104,8 +129,10 @@ def orders(request, api):
 
 
 def incremental(api, aws, **parameters):
-    task = api.post("/api/sync/tasks", {"data_source_id": "ds_edge", "task_type": "incremental_sync",
-                                        "parameters": {"batch_size": 300, **parameters}}).json
+    task = api.post(
+        "/api/sync/tasks",
+        {"data_source_id": "ds_edge", "task_type": "incremental_sync", "parameters": {"batch_size": 300, **parameters}},
+    ).json
     drain(aws)
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "success", done

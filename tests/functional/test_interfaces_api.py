@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import pytest
 
+from local.orders_server import OrdersServer
 from tests.functional.test_engine import assert_exact, drain, immediate_retries  # noqa: F401
 from tests.functional.test_tasks_api import assert_problem
-from local.orders_server import OrdersServer
 
 # The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
 pytestmark = pytest.mark.local_destinations
 
-ORDERS = {"id": "orders", "name": "Orders", "url_suffix": "/orders", "records_path": "items",
-          "total_path": "meta.total", "primary_key": "id", "cursor_field": "updated_at",
-          "pagination": {"style": "page", "size_param": "page_size", "page_size": 100}}
+ORDERS = {
+    "id": "orders",
+    "name": "Orders",
+    "url_suffix": "/orders",
+    "records_path": "items",
+    "total_path": "meta.total",
+    "primary_key": "id",
+    "cursor_field": "updated_at",
+    "pagination": {"style": "page", "size_param": "page_size", "page_size": 100},
+}
 BASE = "/api/sync/data-sources/ds_api/interfaces"
 
 
 @pytest.fixture
 def orders(api):
     server = OrdersServer(rows=777)
-    api.post("/api/sync/data-sources", {"id": "ds_api", "name": "api", "type": "http",
-                                        "connection_config": {"base_url": server.base_url}})
+    api.post(
+        "/api/sync/data-sources",
+        {"id": "ds_api", "name": "api", "type": "http", "connection_config": {"base_url": server.base_url}},
+    )
     yield server
     server.close()
 
@@ -51,19 +60,35 @@ def test_interface_errors(api, orders):
     assert_problem(api.get("/api/sync/data-sources/ds_nope/interfaces"), 404, "DATA_SOURCE_NOT_FOUND")
     api.post(BASE, ORDERS)
     assert_problem(api.post(BASE, ORDERS), 409, "INTERFACE_EXISTS")
-    for bad in ({**ORDERS, "id": "x y"}, {**ORDERS, "pagination": {"style": "sideways"}},
-                {**ORDERS, "headers": {"Authorization": "Bearer leak"}}, {**ORDERS, "table_name": "t;drop"},
-                {**ORDERS, "table_name": "t", "query": "select 1"}, {**ORDERS, "unknown": 1}, {"url_suffix": "/x"}):
+    for bad in (
+        {**ORDERS, "id": "x y"},
+        {**ORDERS, "pagination": {"style": "sideways"}},
+        {**ORDERS, "headers": {"Authorization": "Bearer leak"}},
+        {**ORDERS, "table_name": "t;drop"},
+        {**ORDERS, "table_name": "t", "query": "select 1"},
+        {**ORDERS, "unknown": 1},
+        {"url_suffix": "/x"},
+    ):
         assert_problem(api.post(BASE, {**bad, "id": bad.get("id", "bad")}), 422, "VALIDATION_FAILED")
     assert_problem(api.put(f"{BASE}/missing", {"name": "m"}), 404, "INTERFACE_NOT_FOUND")
 
 
 def test_task_reads_through_its_interface(api, aws, orders):
     api.post(BASE, ORDERS)
-    assert_problem(api.post("/api/sync/tasks", {"data_source_id": "ds_api", "interface_id": "nope",
-                                                "task_type": "full_sync"}), 422, "INTERFACE_NOT_FOUND")
-    task = api.post("/api/sync/tasks", {"data_source_id": "ds_api", "interface_id": "orders",
-                                        "task_type": "full_sync", "parameters": {"batch_size": 250}}).json
+    assert_problem(
+        api.post("/api/sync/tasks", {"data_source_id": "ds_api", "interface_id": "nope", "task_type": "full_sync"}),
+        422,
+        "INTERFACE_NOT_FOUND",
+    )
+    task = api.post(
+        "/api/sync/tasks",
+        {
+            "data_source_id": "ds_api",
+            "interface_id": "orders",
+            "task_type": "full_sync",
+            "parameters": {"batch_size": 250},
+        },
+    ).json
     drain(aws)
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "success" and done["result"]["prefix"] == f"ds_api/orders/{task['id']}"
@@ -72,8 +97,9 @@ def test_task_reads_through_its_interface(api, aws, orders):
 
 def test_task_fails_clearly_when_its_interface_was_deleted(api, aws, orders):
     api.post(BASE, ORDERS)
-    task = api.post("/api/sync/tasks", {"data_source_id": "ds_api", "interface_id": "orders",
-                                        "task_type": "full_sync"}).json
+    task = api.post(
+        "/api/sync/tasks", {"data_source_id": "ds_api", "interface_id": "orders", "task_type": "full_sync"}
+    ).json
     api.delete(f"{BASE}/orders")
     drain(aws)
     done = api.get(f"/api/sync/tasks/{task['id']}").json

@@ -20,11 +20,11 @@ from local.streams import StreamEventSource
 from local.websocket import LocalWebSocketApi, serve_management
 from synchub.dal.subscriptions import SubscriptionStore
 from synchub.notify.webhooks import verify_signature
-from synchub.tasks.use_cases import task_service
 from synchub.settings import get_settings
+from synchub.tasks.use_cases import task_service
 from tests.conftest import FUNCTIONS, TEMPLATE, TESTER_TOKEN, USER_POOL
-from tests.helpers import RecordingEndpoint, StaticContent
 from tests.functional.test_engine import create, drain, orders, register  # noqa: F401 - orders is a fixture
+from tests.helpers import RecordingEndpoint, StaticContent
 
 
 @pytest.fixture
@@ -102,7 +102,10 @@ def test_subscribers_get_their_tasks_changes_in_order_and_nothing_else(api, aws,
     assert [m["type"] for m in mine] == ["task.status", "task.status"] + ["task.progress"] * 4 + ["task.status"]
     assert [m["task"]["status"] for m in mine if m["type"] == "task.status"] == ["pending", "running", "success"]
     assert [(m["old_status"], m["new_status"]) for m in mine if m["type"] == "task.status"] == [
-        (None, "pending"), ("pending", "running"), ("running", "success")]
+        (None, "pending"),
+        ("pending", "running"),
+        ("running", "success"),
+    ]
     rows = [m["task"]["processed_rows"] for m in mine if m["type"] == "task.progress"]
     assert rows == [500, 1000, 1500, 2000]
     progress = [m["task"]["progress"] for m in mine if m["type"] == "task.progress"]
@@ -173,16 +176,22 @@ def test_disconnect_forgets_the_connection_and_its_subscriptions(aws, live):
 
 
 def test_connect_is_authenticated_like_the_rest_api(aws, live):
-    for token, status in ((None, 401), ("not-a-token", 401), (USER_POOL.issue("x", ["synchub/write"]), 403),
-                          (USER_POOL.issue("x", ALL_SCOPES, token_use="id"), 401),
-                          (USER_POOL.issue("x", ALL_SCOPES, ttl_seconds=-90), 401),
-                          (LocalUserPool().issue("x", ALL_SCOPES), 401)):  # signed by a key the pool never had
+    for token, status in (
+        (None, 401),
+        ("not-a-token", 401),
+        (USER_POOL.issue("x", ["synchub/write"]), 403),
+        (USER_POOL.issue("x", ALL_SCOPES, token_use="id"), 401),
+        (USER_POOL.issue("x", ALL_SCOPES, ttl_seconds=-90), 401),
+        (LocalUserPool().issue("x", ALL_SCOPES), 401),
+    ):  # signed by a key the pool never had
         with pytest.raises(InvalidStatus) as refused:
             connect(live.url + (f"/?token={token}" if token else ""), open_timeout=5)
         assert refused.value.response.status_code == status, token
     # Clocks differ by seconds: a token issued "5 s in the future", or expired 10 s ago, still connects.
-    for skewed in (USER_POOL.issue("x", ALL_SCOPES, issued_at=time.time() + 5),
-                   USER_POOL.issue("x", ALL_SCOPES, ttl_seconds=-10)):
+    for skewed in (
+        USER_POOL.issue("x", ALL_SCOPES, issued_at=time.time() + 5),
+        USER_POOL.issue("x", ALL_SCOPES, ttl_seconds=-10),
+    ):
         with connect(live.url + f"/?token={skewed}", open_timeout=5):
             pass
     # A read-only token may watch; so may a token in the Authorization header (scripts).
@@ -223,11 +232,13 @@ def test_a_key_the_pool_retired_is_not_trusted_past_the_key_sets_hour(aws, monke
 def test_bad_messages_get_problem_answers_and_change_nothing(aws, live):
     with connect(f"{live.url}/?token={TESTER_TOKEN}", open_timeout=5) as client:
         (connection_id,) = live.connections
-        for message, code in ((b"{not json", "VALIDATION_FAILED"),
-                              ({"action": "subscribe"}, "VALIDATION_FAILED"),
-                              ({"action": "subscribe", "task_ids": ["nope"]}, "VALIDATION_FAILED"),
-                              ({"action": "subscribe", "task_ids": "task_x"}, "VALIDATION_FAILED"),
-                              ({"action": "subscribe", "all": True, "colour": "red"}, "VALIDATION_FAILED")):
+        for message, code in (
+            (b"{not json", "VALIDATION_FAILED"),
+            ({"action": "subscribe"}, "VALIDATION_FAILED"),
+            ({"action": "subscribe", "task_ids": ["nope"]}, "VALIDATION_FAILED"),
+            ({"action": "subscribe", "task_ids": "task_x"}, "VALIDATION_FAILED"),
+            ({"action": "subscribe", "all": True, "colour": "red"}, "VALIDATION_FAILED"),
+        ):
             client.send(message if isinstance(message, bytes) else json.dumps(message))
             reply = json.loads(client.recv(timeout=5))
             assert (reply["type"], reply["status"], reply["code"]) == ("error", 422, code), reply
@@ -235,12 +246,20 @@ def test_bad_messages_get_problem_answers_and_change_nothing(aws, live):
         unknown = json.loads(client.recv(timeout=5))  # the $default route answers an unknown action
         assert unknown["code"] == "VALIDATION_FAILED" and unknown["errors"][0]["loc"] == ["action"]
         assert SubscriptionStore(get_settings()).topics(connection_id) == set()
-        client.send(json.dumps({"action": "subscribe", "task_ids": [f"task_01M8F5WN6MGNT4KP4MPE6T{n:04d}"[:31] for n in range(50)]}))
+        client.send(
+            json.dumps(
+                {"action": "subscribe", "task_ids": [f"task_01M8F5WN6MGNT4KP4MPE6T{n:04d}"[:31] for n in range(50)]}
+            )
+        )
         assert json.loads(client.recv(timeout=5))["type"] == "subscribed"
         client.send(json.dumps({"action": "subscribe", "data_source_ids": [f"ds_{n}" for n in range(50)], "all": True}))
         refused = json.loads(client.recv(timeout=5))
         assert refused["code"] == "VALIDATION_FAILED" and "at most 100" in refused["detail"]
-        client.send(json.dumps({"action": "unsubscribe", "task_ids": [f"task_01M8F5WN6MGNT4KP4MPE6T{n:04d}"[:31] for n in range(50)]}))
+        client.send(
+            json.dumps(
+                {"action": "unsubscribe", "task_ids": [f"task_01M8F5WN6MGNT4KP4MPE6T{n:04d}"[:31] for n in range(50)]}
+            )
+        )
         assert json.loads(client.recv(timeout=5))["type"] == "unsubscribed"
         assert SubscriptionStore(get_settings()).topics(connection_id) == set()
 
@@ -250,10 +269,14 @@ def bus_listener(aws) -> str:
     events, sqs = boto3.client("events"), boto3.client("sqs")
     url = sqs.create_queue(QueueName="state-changes")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="synchub-state-changes", EventBusName=aws.refs["EventBus"], EventPattern=json.dumps(
-        {"source": ["synchub"], "detail-type": ["SyncTask State Change"]}))
-    events.put_targets(Rule="synchub-state-changes", EventBusName=aws.refs["EventBus"],
-                       Targets=[{"Id": "queue", "Arn": arn}])
+    events.put_rule(
+        Name="synchub-state-changes",
+        EventBusName=aws.refs["EventBus"],
+        EventPattern=json.dumps({"source": ["synchub"], "detail-type": ["SyncTask State Change"]}),
+    )
+    events.put_targets(
+        Rule="synchub-state-changes", EventBusName=aws.refs["EventBus"], Targets=[{"Id": "queue", "Arn": arn}]
+    )
     return url
 
 
@@ -261,8 +284,9 @@ def read_queue(url: str) -> list[dict[str, Any]]:
     sqs, found = boto3.client("sqs"), []
     while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
         found += [json.loads(m["Body"]) for m in messages]
-        sqs.delete_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)])
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
+        )
     return found
 
 
@@ -276,7 +300,10 @@ def test_every_status_change_is_an_eventbridge_event(api, aws, live, orders):
     publish(source)
     events = read_queue(queue)
     assert [(e["detail"]["old_status"], e["detail"]["new_status"]) for e in events] == [
-        (None, "pending"), ("pending", "running"), ("running", "failed")]
+        (None, "pending"),
+        ("pending", "running"),
+        ("running", "failed"),
+    ]
     last = events[-1]
     assert last["source"] == "synchub" and last["detail-type"] == "SyncTask State Change"
     assert last["detail"]["task_id"] == task["id"] and last["detail"]["data_source_id"] == "ds_orders"
@@ -294,10 +321,18 @@ def test_a_failing_webhook_is_retried_without_holding_up_the_task(api, aws, live
     receiver.statuses = [500, 503]  # the endpoint fails twice, then takes the delivery
     secret = "whsec-0123456789abcdef"
     register(api, orders, ds="ds_hooked")
-    updated = api.put("/api/sync/data-sources/ds_hooked", {
-        **{k: v for k, v in api.get("/api/sync/data-sources/ds_hooked").json.items()
-           if k in ("name", "type", "connection_config", "params_config")},
-        "notify_url": receiver.url, "notify_secret": secret})
+    updated = api.put(
+        "/api/sync/data-sources/ds_hooked",
+        {
+            **{
+                k: v
+                for k, v in api.get("/api/sync/data-sources/ds_hooked").json.items()
+                if k in ("name", "type", "connection_config", "params_config")
+            },
+            "notify_url": receiver.url,
+            "notify_secret": secret,
+        },
+    )
     assert updated.status == 200, updated.text
     assert updated.json["notify_secret_set"] is True and secret not in updated.text
     source = stream_source(aws)
@@ -319,11 +354,13 @@ def test_a_failing_webhook_is_retried_without_holding_up_the_task(api, aws, live
         headers, body = request["headers"], request["body"]
         assert verify_signature(secret, body, headers["synchub-timestamp"], headers["synchub-signature"])
         # The recipe in the README, by hand: HMAC-SHA256 of "<timestamp>.<raw body>", hex, after "v1=".
-        expected = hmac.new(secret.encode(), headers["synchub-timestamp"].encode() + b"." + body,
-                            hashlib.sha256).hexdigest()
+        expected = hmac.new(
+            secret.encode(), headers["synchub-timestamp"].encode() + b"." + body, hashlib.sha256
+        ).hexdigest()
         assert headers["synchub-signature"] == f"v1={expected}"
-        assert not verify_signature("another-secret-of-16", body, headers["synchub-timestamp"],
-                                    headers["synchub-signature"])
+        assert not verify_signature(
+            "another-secret-of-16", body, headers["synchub-timestamp"], headers["synchub-signature"]
+        )
     event = json.loads(receiver.requests[-1]["body"])
     assert event["type"] == "task.success" and event["data"]["task"]["id"] == task["id"]
     assert event["data"]["task"]["processed_rows"] == 2345
@@ -336,20 +373,33 @@ def test_a_notify_url_is_a_secret_masked_everywhere_but_used_for_delivery(api, a
     receiver = RecordingEndpoint("/hooks/T000/B000/XXXXSECRETXXXX")
     register(api, orders, ds="ds_hooked")
     shown = api.get("/api/sync/data-sources/ds_hooked").json
-    updated = api.put("/api/sync/data-sources/ds_hooked", {
-        **{k: v for k, v in shown.items() if k in ("name", "type", "connection_config", "params_config")},
-        "notify_url": receiver.url})
+    updated = api.put(
+        "/api/sync/data-sources/ds_hooked",
+        {
+            **{k: v for k, v in shown.items() if k in ("name", "type", "connection_config", "params_config")},
+            "notify_url": receiver.url,
+        },
+    )
     masked = receiver.url.split("/hooks")[0] + "/********"
     assert updated.status == 200 and updated.json["notify_url"] == masked, updated.text
-    again = api.put("/api/sync/data-sources/ds_hooked", {
-        **{k: v for k, v in updated.json.items() if k in ("name", "type", "connection_config", "params_config",
-                                                           "notify_url")}, "description": "mask kept"})
+    again = api.put(
+        "/api/sync/data-sources/ds_hooked",
+        {
+            **{
+                k: v
+                for k, v in updated.json.items()
+                if k in ("name", "type", "connection_config", "params_config", "notify_url")
+            },
+            "description": "mask kept",
+        },
+    )
     assert again.status == 200 and again.json["notify_url"] == masked
     task_hook = RecordingEndpoint("/hooks/task-secret-path")
     watcher = subscribe(live, all=True)
     source = stream_source(aws)
-    task = api.post("/api/sync/tasks", {"data_source_id": "ds_hooked", "task_type": "full_sync",
-                                        "notify_url": task_hook.url})
+    task = api.post(
+        "/api/sync/tasks", {"data_source_id": "ds_hooked", "task_type": "full_sync", "notify_url": task_hook.url}
+    )
     assert task.status == 201 and task.json["notify_url"] == task_hook.url.split("/hooks")[0] + "/********"
     plain = create(api, ds="ds_hooked")  # no notify_url of its own: the data source's
     drain(aws)
@@ -363,8 +413,12 @@ def test_a_notify_url_is_a_secret_masked_everywhere_but_used_for_delivery(api, a
     listed = api.get("/api/sync/tasks?size=100").text + api.get("/api/sync/data-sources").text
     logged = capsys.readouterr()
     for secret_path in ("XXXXSECRETXXXX", "task-secret-path"):
-        for where, text in (("pushes", pushed), ("answers", listed), ("logs", logged.out + logged.err),
-                            ("webhook bodies", str([r["body"] for r in task_hook.requests + receiver.requests]))):
+        for where, text in (
+            ("pushes", pushed),
+            ("answers", listed),
+            ("logs", logged.out + logged.err),
+            ("webhook bodies", str([r["body"] for r in task_hook.requests + receiver.requests])),
+        ):
             assert secret_path not in text, f"{secret_path} in {where}"
     watcher.close()
     receiver.close()
@@ -378,8 +432,9 @@ def test_a_failed_delivery_waits_a_doubling_backoff(api, aws, live, orders, monk
     receiver.statuses = [500]
     register(api, orders)
     source = stream_source(aws)
-    response = api.post("/api/sync/tasks", {"data_source_id": "ds_orders", "task_type": "full_sync",
-                                            "notify_url": receiver.url})
+    response = api.post(
+        "/api/sync/tasks", {"data_source_id": "ds_orders", "task_type": "full_sync", "notify_url": receiver.url}
+    )
     assert response.status == 201 and response.json["notify_url"] == receiver.url.replace("/hooks/synchub", "/********")
     drain(aws)
     publish(source)
@@ -390,20 +445,30 @@ def test_a_failed_delivery_waits_a_doubling_backoff(api, aws, live, orders, monk
     attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
     # Signed with the stack's secret: the data source has no notify_secret.
-    stack_secret = json.loads(boto3.client("secretsmanager").get_secret_value(
-        SecretId=aws.refs["WebhookSigningSecret"])["SecretString"])["signing_secret"]
+    stack_secret = json.loads(
+        boto3.client("secretsmanager").get_secret_value(SecretId=aws.refs["WebhookSigningSecret"])["SecretString"]
+    )["signing_secret"]
     headers = receiver.requests[0]["headers"]
-    assert verify_signature(stack_secret, receiver.requests[0]["body"], headers["synchub-timestamp"],
-                            headers["synchub-signature"])
+    assert verify_signature(
+        stack_secret, receiver.requests[0]["body"], headers["synchub-timestamp"], headers["synchub-signature"]
+    )
     receiver.close()
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/hook", "not a url", "http://user:pw@example.com/hook",
-                                 "https://" + "a" * 2050 + ".com"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/hook", "not a url", "http://user:pw@example.com/hook", "https://" + "a" * 2050 + ".com"]
+)
 def test_bad_notify_urls_are_refused(api, aws, url):
-    response = api.post("/api/sync/data-sources", {"id": "ds_x", "name": "x", "type": "http",
-                                                   "connection_config": {"base_url": "http://api.example.invalid"},
-                                                   "notify_url": url})
+    response = api.post(
+        "/api/sync/data-sources",
+        {
+            "id": "ds_x",
+            "name": "x",
+            "type": "http",
+            "connection_config": {"base_url": "http://api.example.invalid"},
+            "notify_url": url,
+        },
+    )
     assert response.status == 422 and response.json["errors"][0]["loc"][-1] == "notify_url", response.text
     assert api.get("/api/sync/data-sources/ds_x").status == 404
 
@@ -412,8 +477,9 @@ def test_webhooks_to_private_addresses_are_dropped_not_retried(api, aws, live, o
     receiver = RecordingEndpoint("/hooks/synchub")
     register(api, orders)
     source = stream_source(aws)
-    response = api.post("/api/sync/tasks", {"data_source_id": "ds_orders", "task_type": "full_sync",
-                                            "notify_url": receiver.url})
+    response = api.post(
+        "/api/sync/tasks", {"data_source_id": "ds_orders", "task_type": "full_sync", "notify_url": receiver.url}
+    )
     assert response.status == 201
     drain(aws)
     publish(source)
@@ -437,6 +503,7 @@ class HeldEndpoint:
 
     def __init__(self) -> None:
         import threading
+
         from tests.helpers import QuietHandler, serve_on_loopback
 
         self.release = threading.Event()
@@ -478,9 +545,17 @@ def test_a_batch_of_webhooks_is_posted_in_parallel_and_only_the_late_ones_are_re
     sqs, queue = boto3.client("sqs"), aws.refs["WebhookQueue"]
     for number in range(10):
         url = held.url if number % 2 else quick.url
-        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({
-            "delivery_id": f"task_x.success.{number}", "url": url, "secret_arn": aws.refs["WebhookSigningSecret"],
-            "body": json.dumps({"number": number})}))
+        sqs.send_message(
+            QueueUrl=queue,
+            MessageBody=json.dumps(
+                {
+                    "delivery_id": f"task_x.success.{number}",
+                    "url": url,
+                    "secret_arn": aws.refs["WebhookSigningSecret"],
+                    "body": json.dumps({"number": number}),
+                }
+            ),
+        )
     deliveries = webhook_source(aws)
     try:
         assert deliveries.poll_once() == 10  # one invocation (BatchSize 10)
@@ -506,5 +581,9 @@ def test_pause_and_resume_are_status_changes_on_the_bus(api, aws, live, orders):
     drain(aws)
     publish(source)
     assert [(e["detail"]["old_status"], e["detail"]["new_status"]) for e in read_queue(queue)] == [
-        (None, "pending"), ("pending", "paused"), ("paused", "pending"), ("pending", "running"),
-        ("running", "success")]
+        (None, "pending"),
+        ("pending", "paused"),
+        ("paused", "pending"),
+        ("pending", "running"),
+        ("running", "success"),
+    ]

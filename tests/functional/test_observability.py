@@ -21,28 +21,80 @@ from tests.functional.test_live_status import publish, stream_source
 # The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
 pytestmark = pytest.mark.local_destinations
 
-UNITS = ["Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
-         "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",
-         "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
-         "Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None"]
+UNITS = [
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+]
 EMF_SCHEMA = {
-    "type": "object", "required": ["_aws"],
-    "properties": {"_aws": {
-        "type": "object", "required": ["Timestamp", "CloudWatchMetrics"],
-        "properties": {
-            "Timestamp": {"type": "integer", "minimum": 0},
-            "CloudWatchMetrics": {"type": "array", "minItems": 1, "items": {
-                "type": "object", "required": ["Namespace", "Dimensions", "Metrics"],
-                "properties": {
-                    "Namespace": {"type": "string", "minLength": 1, "maxLength": 1024},
-                    "Dimensions": {"type": "array", "items": {
-                        "type": "array", "maxItems": 30, "items": {"type": "string", "minLength": 1, "maxLength": 250}}},
-                    "Metrics": {"type": "array", "minItems": 1, "maxItems": 100, "items": {
-                        "type": "object", "required": ["Name"], "properties": {
-                            "Name": {"type": "string", "minLength": 1, "maxLength": 1024},
-                            "Unit": {"enum": UNITS}, "StorageResolution": {"enum": [1, 60]}}}},
-                }}},
-        }}},
+    "type": "object",
+    "required": ["_aws"],
+    "properties": {
+        "_aws": {
+            "type": "object",
+            "required": ["Timestamp", "CloudWatchMetrics"],
+            "properties": {
+                "Timestamp": {"type": "integer", "minimum": 0},
+                "CloudWatchMetrics": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["Namespace", "Dimensions", "Metrics"],
+                        "properties": {
+                            "Namespace": {"type": "string", "minLength": 1, "maxLength": 1024},
+                            "Dimensions": {
+                                "type": "array",
+                                "items": {
+                                    "type": "array",
+                                    "maxItems": 30,
+                                    "items": {"type": "string", "minLength": 1, "maxLength": 250},
+                                },
+                            },
+                            "Metrics": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": 100,
+                                "items": {
+                                    "type": "object",
+                                    "required": ["Name"],
+                                    "properties": {
+                                        "Name": {"type": "string", "minLength": 1, "maxLength": 1024},
+                                        "Unit": {"enum": UNITS},
+                                        "StorageResolution": {"enum": [1, 60]},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        }
+    },
 }
 
 
@@ -66,9 +118,11 @@ def orders():
 
 def test_one_correlation_id_follows_a_task_from_the_request_to_the_engine(api, aws, orders, logged):
     register(api, orders)
-    response = api.post("/api/sync/tasks", {"data_source_id": "ds_orders", "task_type": "full_sync",
-                                            "parameters": {"batch_size": 500}},
-                        headers={"X-Correlation-Id": "req-7f3a9c01"})
+    response = api.post(
+        "/api/sync/tasks",
+        {"data_source_id": "ds_orders", "task_type": "full_sync", "parameters": {"batch_size": 500}},
+        headers={"X-Correlation-Id": "req-7f3a9c01"},
+    )
     assert response.status == 201 and response.headers["x-correlation-id"] == "req-7f3a9c01"
     task_id = response.json["id"]
     drain(aws)
@@ -81,15 +135,15 @@ def test_one_correlation_id_follows_a_task_from_the_request_to_the_engine(api, a
     assert finished["correlation_id"] == "req-7f3a9c01" and finished["task_id"] == task_id
     assert finished["status"] == "success"
     # Every engine line of this run carries the same id and task (a lookup in Logs Insights finds them all).
-    assert engine_lines and all(line["correlation_id"] == "req-7f3a9c01" and line["task_id"] == task_id
-                                for line in engine_lines)
+    assert engine_lines and all(
+        line["correlation_id"] == "req-7f3a9c01" and line["task_id"] == task_id for line in engine_lines
+    )
 
 
 def test_without_a_usable_header_the_request_id_is_the_correlation_id(api, aws, data_source, logged):
     for sent in (None, "has spaces and ünïcode", "x" * 200):
         headers = {"X-Correlation-Id": sent} if sent else {}
-        response = api.post("/api/sync/tasks", {"data_source_id": "ds_test", "task_type": "full_sync"},
-                            headers=headers)
+        response = api.post("/api/sync/tasks", {"data_source_id": "ds_test", "task_type": "full_sync"}, headers=headers)
         assert response.status == 201
         correlation = response.headers["x-correlation-id"]
         assert correlation != sent and 0 < len(correlation) <= 128
@@ -98,8 +152,7 @@ def test_without_a_usable_header_the_request_id_is_the_correlation_id(api, aws, 
 
 
 def emf_documents(output: str) -> list[dict[str, Any]]:
-    return [doc for doc in (json.loads(line) for line in output.splitlines() if line.startswith("{"))
-            if "_aws" in doc]
+    return [doc for doc in (json.loads(line) for line in output.splitlines() if line.startswith("{")) if "_aws" in doc]
 
 
 def assert_valid_emf(document: dict[str, Any]) -> None:
@@ -119,8 +172,13 @@ def test_metrics_are_valid_emf(api, aws, orders, capsys):
     register(api, orders)
     source = stream_source(aws)
     for _ in range(2):
-        assert api.post("/api/sync/tasks", {"data_source_id": "ds_orders", "task_type": "full_sync",
-                                            "parameters": {"batch_size": 500}}).status == 201
+        assert (
+            api.post(
+                "/api/sync/tasks",
+                {"data_source_id": "ds_orders", "task_type": "full_sync", "parameters": {"batch_size": 500}},
+            ).status
+            == 201
+        )
     drain(aws)
     publish(source)
     FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json"))
@@ -141,15 +199,32 @@ def test_metrics_are_valid_emf(api, aws, orders, capsys):
     assert len(values["SyncDuration"]) == 2
     assert values["StuckTasksFound"] == [0]
     assert {m["Unit"] for d in documents for m in d["_aws"]["CloudWatchMetrics"][0]["Metrics"]} <= {
-        "Count", "Milliseconds", "Seconds"}
+        "Count",
+        "Milliseconds",
+        "Seconds",
+    }
 
 
 def test_a_broken_document_fails_the_emf_check():
-    good = {"_aws": {"Timestamp": 1, "CloudWatchMetrics": [{"Namespace": "SyncHub", "Dimensions": [["service"]],
-                                                             "Metrics": [{"Name": "RowsSynced", "Unit": "Count"}]}]},
-            "service": "synchub", "RowsSynced": [3]}
+    good = {
+        "_aws": {
+            "Timestamp": 1,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": "SyncHub",
+                    "Dimensions": [["service"]],
+                    "Metrics": [{"Name": "RowsSynced", "Unit": "Count"}],
+                }
+            ],
+        },
+        "service": "synchub",
+        "RowsSynced": [3],
+    }
     assert_valid_emf(good)
-    for broken in ({**good, "RowsSynced": "3"}, {k: v for k, v in good.items() if k != "service"},
-                   {**good, "_aws": {**good["_aws"], "Timestamp": "now"}}):
+    for broken in (
+        {**good, "RowsSynced": "3"},
+        {k: v for k, v in good.items() if k != "service"},
+        {**good, "_aws": {**good["_aws"], "Timestamp": "now"}},
+    ):
         with pytest.raises((AssertionError, jsonschema.ValidationError)):
             assert_valid_emf(broken)

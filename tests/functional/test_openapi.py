@@ -20,7 +20,9 @@ def document():
 
 
 def test_checked_in_document_equals_the_generated_one(document):
-    assert OUTPUT.read_text() == render(document), "run `make openapi` and commit layers/synchub/synchub/api/openapi.json"
+    assert OUTPUT.read_text() == render(document), (
+        "run `make openapi` and commit layers/synchub/synchub/api/openapi.json"
+    )
 
 
 def test_document_is_openapi_3_1_and_lists_every_route(document):
@@ -49,8 +51,11 @@ def test_document_and_swagger_ui_are_public(aws):
     assert "swagger-ui" in page.text and 'data-document="/api/sync/openapi.json"' in page.text
     # everything the page loads is served by the API itself, nothing by a third party, and no script is inline
     loaded = re.findall(r'(?:src|href)="([^"]+)"', page.text)
-    assert loaded == ["/api/sync/docs/swagger-ui.css", "/api/sync/docs/swagger-ui-bundle.js",
-                      "/api/sync/docs/swagger-init.js"], loaded
+    assert loaded == [
+        "/api/sync/docs/swagger-ui.css",
+        "/api/sync/docs/swagger-ui-bundle.js",
+        "/api/sync/docs/swagger-init.js",
+    ], loaded
     assert page.text.count("<script") == 2 and "<script>" not in page.text
     policy = page.headers["content-security-policy"]
     assert "default-src 'none'" in policy and "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
@@ -105,5 +110,7 @@ def test_problem_answers_match_the_document(api, data_source):
     """Refusals, validation failures and unknown ids: problem details as documented."""
     answer_matches_the_document("GET", "/api/sync/tasks", ApiClient(token=None).get("/api/sync/tasks"))
     answer_matches_the_document("POST", "/api/sync/tasks", api.post("/api/sync/tasks", {"task_type": "nope"}))
-    answer_matches_the_document("GET", "/api/sync/tasks/{id}", api.get("/api/sync/tasks/task_01M8F5WN6MGNT4KP4MPE6TDYBH"))
+    answer_matches_the_document(
+        "GET", "/api/sync/tasks/{id}", api.get("/api/sync/tasks/task_01M8F5WN6MGNT4KP4MPE6TDYBH")
+    )
     answer_matches_the_document("POST", "/api/sync/tasks", api.post("/api/sync/tasks", body="{not json"))

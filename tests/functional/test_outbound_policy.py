@@ -16,10 +16,19 @@ from tests.network import PRIVATE_ADDRESS, PUBLIC_ADDRESS, PublicServer, Recorde
 
 TOKEN = "tok-never-leaves-its-origin"
 # Every spelling of a forbidden destination, with the port the recorder listens on filled in later.
-FORBIDDEN = ["127.0.0.1", "localhost", "[::1]", "0.0.0.0", "169.254.169.254", "2130706433", "0x7f000001",
-             "[::ffff:127.0.0.1]", "private.example", "metadata.example"]
-LOCAL_ONLY = ["127.0.0.1", "localhost", "0.0.0.0", "2130706433", "0x7f000001", "[::ffff:127.0.0.1]",
-              "private.example"]
+FORBIDDEN = [
+    "127.0.0.1",
+    "localhost",
+    "[::1]",
+    "0.0.0.0",
+    "169.254.169.254",
+    "2130706433",
+    "0x7f000001",
+    "[::ffff:127.0.0.1]",
+    "private.example",
+    "metadata.example",
+]
+LOCAL_ONLY = ["127.0.0.1", "localhost", "0.0.0.0", "2130706433", "0x7f000001", "[::ffff:127.0.0.1]", "private.example"]
 KINDS = ["http", "postgresql", "mysql", "kafka", "mqtt", "redis"]
 
 
@@ -59,16 +68,20 @@ def connection(kind, host, port):
         return {"base_url": f"http://{host}:{port}/", "token": TOKEN}
     if kind == "kafka":
         return {"bootstrap_servers": f"{host}:{port}"}
-    config = {"host": host.strip("[]") if kind in ("postgresql", "mysql") else host, "port": port,
-              "password": TOKEN}
+    config = {"host": host.strip("[]") if kind in ("postgresql", "mysql") else host, "port": port, "password": TOKEN}
     if kind in ("postgresql", "mysql"):
         config.update(database="shop", user="sync")
     return config
 
 
-PARAMS = {"http": {"records_path": "items"}, "postgresql": {"table_name": "orders"},
-          "mysql": {"table_name": "orders"}, "kafka": {"topic": "orders"}, "mqtt": {"topic_filter": "orders/#"},
-          "redis": {"stream_key": "orders"}}
+PARAMS = {
+    "http": {"records_path": "items"},
+    "postgresql": {"table_name": "orders"},
+    "mysql": {"table_name": "orders"},
+    "kafka": {"topic": "orders"},
+    "mqtt": {"topic_filter": "orders/#"},
+    "redis": {"stream_key": "orders"},
+}
 
 
 def saved_source(api, monkeypatch, kind, config, params=None, ds="ds_out"):
@@ -76,9 +89,16 @@ def saved_source(api, monkeypatch, kind, config, params=None, ds="ds_out"):
     the run-time checks are what stands between it and the address."""
     with monkeypatch.context() as saving:
         saving.setattr("synchub.sources.data_sources.refuse_named", lambda *args: None)
-        response = api.post("/api/sync/data-sources", {"id": ds, "name": "outbound", "type": kind,
-                                                       "connection_config": config,
-                                                       "params_config": params or PARAMS[kind]})
+        response = api.post(
+            "/api/sync/data-sources",
+            {
+                "id": ds,
+                "name": "outbound",
+                "type": kind,
+                "connection_config": config,
+                "params_config": params or PARAMS[kind],
+            },
+        )
     assert response.status == 201, response.text
     use_policy(monkeypatch)
     return ds
@@ -92,9 +112,16 @@ def assert_nothing_reached(network):
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_host_that_can_never_be_allowed_is_refused_when_saved(api, aws, kind):
     for host in FORBIDDEN[:8]:
-        response = api.post("/api/sync/data-sources", {"id": "ds_out", "name": "x", "type": kind,
-                                                       "connection_config": connection(kind, host, 5000),
-                                                       "params_config": PARAMS[kind]})
+        response = api.post(
+            "/api/sync/data-sources",
+            {
+                "id": "ds_out",
+                "name": "x",
+                "type": kind,
+                "connection_config": connection(kind, host, 5000),
+                "params_config": PARAMS[kind],
+            },
+        )
         assert response.status == 422 and response.json["code"] == "DESTINATION_NOT_ALLOWED", (host, response.text)
         assert response.json["errors"][0]["loc"][:2] == ["body", "connection_config"]
         assert api.get("/api/sync/data-sources/ds_out").status == 404  # nothing stored
@@ -102,8 +129,10 @@ def test_a_host_that_can_never_be_allowed_is_refused_when_saved(api, aws, kind):
 
 def test_a_notify_url_that_can_never_be_allowed_is_refused(api, aws, data_source):
     for host in FORBIDDEN[:8]:
-        task = api.post("/api/sync/tasks", {"data_source_id": "ds_test", "task_type": "full_sync",
-                                            "notify_url": f"http://{host}:8080/hook"})
+        task = api.post(
+            "/api/sync/tasks",
+            {"data_source_id": "ds_test", "task_type": "full_sync", "notify_url": f"http://{host}:8080/hook"},
+        )
         assert task.status == 422 and task.json["code"] == "DESTINATION_NOT_ALLOWED", (host, task.text)
     assert api.get("/api/sync/tasks").json["tasks"] == []
 
@@ -139,9 +168,18 @@ def test_redirects_out_of_the_origin_are_not_followed(api, aws, network, monkeyp
     network.name("other.public.example", PUBLIC_ADDRESS)
     for number, host in enumerate([*FORBIDDEN, "other.public.example"]):
         network.public.requests.clear()
-        ds = saved_source(api, monkeypatch, "http", {"base_url": "http://api.public.example/", "token": TOKEN}, {
-            "records_path": "items", "url_suffix": "/redirect",
-            "query_params": {"code": code, "to": target_url(host, network)}}, ds=f"ds_{number}")
+        ds = saved_source(
+            api,
+            monkeypatch,
+            "http",
+            {"base_url": "http://api.public.example/", "token": TOKEN},
+            {
+                "records_path": "items",
+                "url_suffix": "/redirect",
+                "query_params": {"code": code, "to": target_url(host, network)},
+            },
+            ds=f"ds_{number}",
+        )
         result = api.post(f"/api/sync/data-sources/{ds}/test").json
         assert result["ok"] is False and result["error_code"] == "DESTINATION_NOT_ALLOWED", (host, result)
         assert [r["path"] for r in network.public.requests] == ["/redirect"]  # the other origin was never asked
@@ -152,9 +190,19 @@ def test_an_absolute_next_link_to_another_origin_is_not_followed(api, aws, netwo
     network.name("other.public.example", PUBLIC_ADDRESS)
     for number, host in enumerate([*FORBIDDEN, "other.public.example"]):
         network.public.requests.clear()
-        ds = saved_source(api, monkeypatch, "http", {"base_url": "http://api.public.example/", "token": TOKEN}, {
-            "records_path": "items", "url_suffix": "/linked", "query_params": {"to": target_url(host, network)},
-            "pagination": {"style": "next_link", "next_link_path": "next", "size_param": None}}, ds=f"ds_{number}")
+        ds = saved_source(
+            api,
+            monkeypatch,
+            "http",
+            {"base_url": "http://api.public.example/", "token": TOKEN},
+            {
+                "records_path": "items",
+                "url_suffix": "/linked",
+                "query_params": {"to": target_url(host, network)},
+                "pagination": {"style": "next_link", "next_link_path": "next", "size_param": None},
+            },
+            ds=f"ds_{number}",
+        )
         task = api.post("/api/sync/tasks", {"data_source_id": ds, "task_type": "full_sync"}).json
         drain(aws)
         done = api.get(f"/api/sync/tasks/{task['id']}").json
@@ -165,9 +213,13 @@ def test_an_absolute_next_link_to_another_origin_is_not_followed(api, aws, netwo
 
 
 def test_a_redirect_and_a_next_link_within_the_origin_are_followed(api, aws, network, monkeypatch):
-    ds = saved_source(api, monkeypatch, "http", {"base_url": "http://api.public.example/", "token": TOKEN}, {
-        "records_path": "items", "url_suffix": "/redirect",
-        "query_params": {"code": 307, "to": "/items?page=1"}})
+    ds = saved_source(
+        api,
+        monkeypatch,
+        "http",
+        {"base_url": "http://api.public.example/", "token": TOKEN},
+        {"records_path": "items", "url_suffix": "/redirect", "query_params": {"code": 307, "to": "/items?page=1"}},
+    )
     result = api.post(f"/api/sync/data-sources/{ds}/test").json
     assert result["ok"] is True and [row["id"] for row in result["sample"]] == [1, 2], result
     assert [r["path"] for r in network.public.requests] == ["/redirect", "/items"]
@@ -202,11 +254,13 @@ def sender(aws):
     from synchub.settings import get_settings
 
     arn = boto3.client("secretsmanager").create_secret(
-        Name="hook-secret", SecretString=json.dumps({"signing_secret": "whsec"}))["ARN"]
+        Name="hook-secret", SecretString=json.dumps({"signing_secret": "whsec"})
+    )["ARN"]
 
     def send(url):
-        return WebhookSender(get_settings()).send({"delivery_id": "d1", "url": url, "secret_arn": arn,
-                                                   "body": json.dumps({"id": "d1"})})
+        return WebhookSender(get_settings()).send(
+            {"delivery_id": "d1", "url": url, "secret_arn": arn, "body": json.dumps({"id": "d1"})}
+        )
 
     return send
 
@@ -276,16 +330,30 @@ def test_a_masked_secret_never_reaches_a_changed_host(api, aws, network, monkeyp
     mask while moving the host is 422, and no connection reaches the new host, by the test or by a sync."""
     use_policy(monkeypatch, local=True)
     for kind in ("postgresql", "mysql", "redis", "mqtt", "http"):
-        created = api.post("/api/sync/data-sources", {
-            "id": f"ds_{kind}", "name": kind, "type": kind, "params_config": PARAMS[kind],
-            "connection_config": connection(kind, "db.example.invalid", 5432)})
+        created = api.post(
+            "/api/sync/data-sources",
+            {
+                "id": f"ds_{kind}",
+                "name": kind,
+                "type": kind,
+                "params_config": PARAMS[kind],
+                "connection_config": connection(kind, "db.example.invalid", 5432),
+            },
+        )
         assert created.status == 201, created.text
         shown = created.json
-        moved = {**shown["connection_config"], **({"base_url": f"http://127.0.0.1:{network.recorder.port}/"}
-                                                   if kind == "http" else
-                                                   {"host": "127.0.0.1", "port": network.recorder.port})}
-        answer = api.put(f"/api/sync/data-sources/{shown['id']}", {
-            **{k: shown[k] for k in ("name", "type", "params_config")}, "connection_config": moved})
+        moved = {
+            **shown["connection_config"],
+            **(
+                {"base_url": f"http://127.0.0.1:{network.recorder.port}/"}
+                if kind == "http"
+                else {"host": "127.0.0.1", "port": network.recorder.port}
+            ),
+        }
+        answer = api.put(
+            f"/api/sync/data-sources/{shown['id']}",
+            {**{k: shown[k] for k in ("name", "type", "params_config")}, "connection_config": moved},
+        )
         assert answer.status == 422 and answer.json["errors"][0]["type"] == "secret_bound_to_connection", answer.text
         api.post(f"/api/sync/data-sources/{shown['id']}/test")
         api.post("/api/sync/tasks", {"data_source_id": shown["id"], "task_type": "full_sync"})

@@ -10,9 +10,9 @@ from tests.functional.test_engine import assert_exact, create, drain, orders, re
 from tests.functional.test_tasks_api import assert_problem
 from tests.helpers import statistics_match_the_stored_tasks
 
-
 # The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
 pytestmark = pytest.mark.local_destinations
+
 
 @pytest.fixture(autouse=True)
 def one_batch_parts(monkeypatch):
@@ -122,8 +122,11 @@ def test_a_waiting_realtime_task_pauses_and_cancels_at_once(api, aws, orders):
     assert done["status"] == "cancelled"
     assert_exact(aws, done, 2400)
     sqs = boto3.client("sqs")
-    delayed = int(sqs.get_queue_attributes(QueueUrl=aws.refs["SyncQueue"], AttributeNames=[
-        "ApproximateNumberOfMessagesDelayed"])["Attributes"]["ApproximateNumberOfMessagesDelayed"])
+    delayed = int(
+        sqs.get_queue_attributes(QueueUrl=aws.refs["SyncQueue"], AttributeNames=["ApproximateNumberOfMessagesDelayed"])[
+            "Attributes"
+        ]["ApproximateNumberOfMessagesDelayed"]
+    )
     assert delayed >= 1  # the sleeping poll messages are still on their way; the run did not wait for them
     statistics_match_the_stored_tasks(api, aws)
 
@@ -133,8 +136,7 @@ def test_paused_shows_in_the_statistics_breakdown(api, aws, orders):
     for _ in range(2):
         api.post(f"/api/sync/tasks/{create(api)['id']}/pause")
     create(api)
-    breakdown = {row["status"]: row["count"] for row in
-                 api.get("/api/sync/tasks/statistics").json["status_breakdown"]}
+    breakdown = {row["status"]: row["count"] for row in api.get("/api/sync/tasks/statistics").json["status_breakdown"]}
     assert breakdown["paused"] == 2 and breakdown["pending"] == 1
     listed = api.get("/api/sync/tasks?status=paused").json
     assert listed["pagination"]["total"] == 2 and {t["status"] for t in listed["tasks"]} == {"paused"}

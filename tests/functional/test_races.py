@@ -87,12 +87,13 @@ def test_update_cancel_and_start_race_leaves_one_consistent_outcome(api, aws, da
 
 def test_two_engines_finishing_one_task_only_the_lease_holder_wins(api, data_source):
     task = api.post("/api/sync/tasks", CREATE).json
-    service = task_service()
     task_lifecycle().start_task(task["id"], lease_owner="engine-a", lease_seconds=60)
-    outcomes = race([
-        lambda: task_lifecycle().finish_task(task["id"], lease_owner="engine-a", status="success", changes={}),
-        lambda: task_lifecycle().finish_task(task["id"], lease_owner="engine-b", status="failed", changes={}),
-    ])
+    outcomes = race(
+        [
+            lambda: task_lifecycle().finish_task(task["id"], lease_owner="engine-a", status="success", changes={}),
+            lambda: task_lifecycle().finish_task(task["id"], lease_owner="engine-b", status="failed", changes={}),
+        ]
+    )
     assert outcomes == ["won", "lost"]
     assert api.get(f"/api/sync/tasks/{task['id']}").json["status"] == "success"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from local.seeding import bulk_load_tasks, run_task
 from synchub import aws as synchub_aws
 from tests.functional.test_tasks_api import CREATE
-from local.seeding import bulk_load_tasks, run_task
 
 
 class DynamoRecorder:
@@ -19,9 +19,16 @@ class DynamoRecorder:
         client.meta.events.register("after-call.dynamodb", self._after)
 
     def _before(self, model, params, **_):  # params: the API parameters as the service passed them
-        self.calls.append({"op": model.name, "index": params.get("IndexName"), "limit": params.get("Limit"),
-                           "keys": len(next(iter(params.get("RequestItems", {}).values()), {}).get("Keys", []))
-                           if model.name == "BatchGetItem" else None})
+        self.calls.append(
+            {
+                "op": model.name,
+                "index": params.get("IndexName"),
+                "limit": params.get("Limit"),
+                "keys": len(next(iter(params.get("RequestItems", {}).values()), {}).get("Keys", []))
+                if model.name == "BatchGetItem"
+                else None,
+            }
+        )
 
     def _after(self, model, parsed, **_):
         items = parsed.get("Items")
@@ -36,8 +43,15 @@ class DynamoRecorder:
 
 def exercise_every_route(api):
     """One request of every kind, success and failure, against a small dataset."""
-    api.post("/api/sync/data-sources", {"id": "ds_x", "name": "x", "type": "http",
-                                        "connection_config": {"base_url": "https://x.example", "token": "t"}})
+    api.post(
+        "/api/sync/data-sources",
+        {
+            "id": "ds_x",
+            "name": "x",
+            "type": "http",
+            "connection_config": {"base_url": "https://x.example", "token": "t"},
+        },
+    )
     task = api.post("/api/sync/tasks", CREATE).json
     other = api.post("/api/sync/tasks", CREATE).json
     api.post("/api/sync/tasks", {**CREATE, "data_source_id": "nope"})
@@ -57,7 +71,9 @@ def exercise_every_route(api):
     api.get("/api/sync/tasks/statistics?data_source_id=ds_test")
     api.get("/api/sync/data-sources")
     api.get("/api/sync/data-sources/ds_x")
-    api.put("/api/sync/data-sources/ds_x", {"name": "y", "type": "http", "connection_config": {"base_url": "https://y"}})
+    api.put(
+        "/api/sync/data-sources/ds_x", {"name": "y", "type": "http", "connection_config": {"base_url": "https://y"}}
+    )
     api.delete("/api/sync/data-sources/ds_x")
 
 

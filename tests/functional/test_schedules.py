@@ -16,8 +16,15 @@ from tests.helpers import statistics_match_the_stored_tasks
 # The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
 pytestmark = pytest.mark.local_destinations
 
-NIGHTLY = {"id": "sch_nightly", "name": "Nightly orders", "data_source_id": "ds_orders", "task_type": "full_sync",
-           "parameters": {"batch_size": 500}, "expression": "cron(0 2 * * ? *)", "timezone": "Europe/Paris"}
+NIGHTLY = {
+    "id": "sch_nightly",
+    "name": "Nightly orders",
+    "data_source_id": "ds_orders",
+    "task_type": "full_sync",
+    "parameters": {"batch_size": 500},
+    "expression": "cron(0 2 * * ? *)",
+    "timezone": "Europe/Paris",
+}
 
 
 @pytest.fixture
@@ -48,8 +55,9 @@ def test_a_schedule_and_its_scheduler_schedule_are_kept_in_step(api, aws, source
     assert deployed["Target"]["Arn"].endswith("FireScheduleFunction")
     assert '"scheduled_time": "<aws.scheduler.scheduled-time>"' in deployed["Target"]["Input"]
 
-    replaced = api.put("/api/sync/schedules/sch_nightly", {**schedule, "expression": "rate(15 minutes)",
-                                                           "overlap": "allow"})
+    replaced = api.put(
+        "/api/sync/schedules/sch_nightly", {**schedule, "expression": "rate(15 minutes)", "overlap": "allow"}
+    )
     assert replaced.status == 200, replaced.text
     assert in_scheduler(aws, "sch_nightly")["ScheduleExpression"] == "rate(15 minutes)"
     paused = api.post("/api/sync/schedules/sch_nightly/pause").json
@@ -89,16 +97,19 @@ def test_a_change_that_loses_a_race_is_a_409_and_scheduler_keeps_the_winner(api,
     assert deployed["ScheduleExpression"] == "cron(0 2 * * ? *)" and deployed["State"] == "DISABLED"
 
 
-@pytest.mark.parametrize("change, reason", [
-    ({"expression": "cron(0 2 * * * *)"}, "'?'"),
-    ({"expression": "rate(5 minute)"}, "rate(5 minutes)"),
-    ({"expression": "every night"}, "rate(value unit)"),
-    ({"timezone": "Europe/Atlantis"}, "unknown time zone"),
-    ({"start_date": "2027-01-02T00:00:00Z", "end_date": "2027-01-01T00:00:00Z"}, "end_date must come after"),
-    ({"expression": "at(2027-01-01T00:00:00)", "end_date": "2027-02-01T00:00:00Z"}, "runs once"),
-    ({"start_date": "2027-01-02T00:00:00"}, "timezone"),  # a date without an offset is ambiguous
-    ({"overlap": "sometimes"}, "overlap"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"expression": "cron(0 2 * * * *)"}, "'?'"),
+        ({"expression": "rate(5 minute)"}, "rate(5 minutes)"),
+        ({"expression": "every night"}, "rate(value unit)"),
+        ({"timezone": "Europe/Atlantis"}, "unknown time zone"),
+        ({"start_date": "2027-01-02T00:00:00Z", "end_date": "2027-01-01T00:00:00Z"}, "end_date must come after"),
+        ({"expression": "at(2027-01-01T00:00:00)", "end_date": "2027-02-01T00:00:00Z"}, "runs once"),
+        ({"start_date": "2027-01-02T00:00:00"}, "timezone"),  # a date without an offset is ambiguous
+        ({"overlap": "sometimes"}, "overlap"),
+    ],
+)
 def test_invalid_schedules_are_422_with_the_reason_and_change_nothing(api, aws, source, change, reason):
     response = api.post("/api/sync/schedules", {**NIGHTLY, **change})
     body = assert_problem(response, 422, "VALIDATION_FAILED")
@@ -116,8 +127,11 @@ def test_one_firing_delivered_twice_creates_one_task(api, aws, source):
     api.post("/api/sync/schedules", {**NIGHTLY, "overlap": "allow"})
     first = fire("sch_nightly", "2026-12-03T01:00:00Z")
     again = fire("sch_nightly", "2026-12-03T01:00:00Z")
-    assert first["outcome"] == "created" and again == {"outcome": "duplicate", "schedule_id": "sch_nightly",
-                                                        "task_id": first["task_id"]}
+    assert first["outcome"] == "created" and again == {
+        "outcome": "duplicate",
+        "schedule_id": "sch_nightly",
+        "task_id": first["task_id"],
+    }
     runs = api.get("/api/sync/tasks?schedule_id=sch_nightly").json
     assert [t["id"] for t in runs["tasks"]] == [first["task_id"]] and runs["pagination"]["total"] == 1
     task = runs["tasks"][0]
@@ -194,16 +208,20 @@ def test_a_data_source_with_schedules_is_not_deleted(api, aws, source):
 
 def test_schedule_runs_filter_alone(api, aws, source):
     assert_problem(api.get("/api/sync/tasks?schedule_id=sch_nightly&status=pending"), 422, "VALIDATION_FAILED")
-    assert_problem(api.get("/api/sync/tasks/statistics?schedule_id=sch_x&data_source_id=ds_orders"), 422,
-                   "VALIDATION_FAILED")
+    assert_problem(
+        api.get("/api/sync/tasks/statistics?schedule_id=sch_x&data_source_id=ds_orders"), 422, "VALIDATION_FAILED"
+    )
 
 
 def test_the_local_scheduler_fires_rate_schedules_each_period_and_not_while_paused(api, aws, source):
     from local.scheduler import LocalScheduler
 
     started = datetime.now(timezone.utc)
-    scheduler = LocalScheduler(aws.refs["ScheduleGroup"], {
-        aws.attributes["FireScheduleFunction"]["Arn"]: FUNCTIONS["FireScheduleFunction"]}, started=started)
+    scheduler = LocalScheduler(
+        aws.refs["ScheduleGroup"],
+        {aws.attributes["FireScheduleFunction"]["Arn"]: FUNCTIONS["FireScheduleFunction"]},
+        started=started,
+    )
     api.post("/api/sync/schedules", {**NIGHTLY, "expression": "rate(1 minute)", "overlap": "allow"})
     created = datetime.now(timezone.utc)
     assert len(scheduler.tick(created + timedelta(seconds=5))) == 1  # a rate schedule runs at once
@@ -223,10 +241,14 @@ def test_the_local_scheduler_fires_an_at_schedule_once(api, aws, source):
 
     now = datetime.now(timezone.utc)
     when = (now + timedelta(minutes=2)).replace(second=0, microsecond=0)
-    api.post("/api/sync/schedules", {**NIGHTLY, "expression": f"at({when.strftime('%Y-%m-%dT%H:%M:%S')})",
-                                     "timezone": "UTC"})
-    scheduler = LocalScheduler(aws.refs["ScheduleGroup"], {
-        aws.attributes["FireScheduleFunction"]["Arn"]: FUNCTIONS["FireScheduleFunction"]}, started=now)
+    api.post(
+        "/api/sync/schedules", {**NIGHTLY, "expression": f"at({when.strftime('%Y-%m-%dT%H:%M:%S')})", "timezone": "UTC"}
+    )
+    scheduler = LocalScheduler(
+        aws.refs["ScheduleGroup"],
+        {aws.attributes["FireScheduleFunction"]["Arn"]: FUNCTIONS["FireScheduleFunction"]},
+        started=now,
+    )
     assert scheduler.tick(now + timedelta(seconds=30)) == []
     assert scheduler.tick(when + timedelta(seconds=1)) == [("sch_nightly", when.strftime("%Y-%m-%dT%H:%M:%SZ"))]
     assert scheduler.tick(when + timedelta(days=3)) == []

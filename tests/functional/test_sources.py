@@ -9,11 +9,11 @@ import time
 import boto3
 import pytest
 
+from local.orders_server import PAGINATIONS, OrdersServer
 from synchub.connectors.base import PermanentSourceError
 from tests.databases import MySqlTable, PostgresTable, mysql, postgres  # noqa: F401 - fixtures
 from tests.functional.test_engine import drain, immediate_retries  # noqa: F401
 from tests.helpers import statistics_match_the_stored_tasks
-from local.orders_server import PAGINATIONS, OrdersServer
 
 # The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
 pytestmark = pytest.mark.local_destinations
@@ -27,9 +27,17 @@ class HttpKind:
         request.addfinalizer(self.server.close)
 
     def data_source(self):
-        return {"type": "http", "connection_config": {"base_url": self.server.base_url},
-                "params_config": {"records_path": "items", "total_path": "meta.total", "primary_key": "id",
-                                  "cursor_field": "updated_at", **PAGINATIONS["page"]}}
+        return {
+            "type": "http",
+            "connection_config": {"base_url": self.server.base_url},
+            "params_config": {
+                "records_path": "items",
+                "total_path": "meta.total",
+                "primary_key": "id",
+                "cursor_field": "updated_at",
+                **PAGINATIONS["page"],
+            },
+        }
 
     def add_rows(self, last):
         self.server.rows = last
@@ -45,8 +53,11 @@ class SqlKind:
         request.addfinalizer(self.table.close)
 
     def data_source(self):
-        return {"type": self.type_name, "connection_config": dict(self.settings),
-                "params_config": {"table_name": self.table.name, "primary_key": "id", "cursor_field": "updated_at"}}
+        return {
+            "type": self.type_name,
+            "connection_config": dict(self.settings),
+            "params_config": {"table_name": self.table.name, "primary_key": "id", "cursor_field": "updated_at"},
+        }
 
     def add_rows(self, last):
         self.table.insert(self.last + 1, last)
@@ -67,8 +78,10 @@ def source(request, api):
 
 
 def run(api, aws, task_type="full_sync", **parameters):
-    task = api.post("/api/sync/tasks", {"data_source_id": "ds_src", "task_type": task_type,
-                                        "parameters": {"batch_size": 300, **parameters}}).json
+    task = api.post(
+        "/api/sync/tasks",
+        {"data_source_id": "ds_src", "task_type": task_type, "parameters": {"batch_size": 300, **parameters}},
+    ).json
     drain(aws)
     return api.get(f"/api/sync/tasks/{task['id']}").json
 
@@ -153,8 +166,14 @@ def test_a_full_sync_sets_the_watermark_so_the_next_incremental_copies_only_what
 
 
 def test_realtime_polls_for_new_rows_until_cancelled(api, aws, source):
-    task = api.post("/api/sync/tasks", {"data_source_id": "ds_src", "task_type": "realtime_sync",
-                                        "parameters": {"batch_size": 400, "poll_interval": 1}}).json
+    task = api.post(
+        "/api/sync/tasks",
+        {
+            "data_source_id": "ds_src",
+            "task_type": "realtime_sync",
+            "parameters": {"batch_size": 400, "poll_interval": 1},
+        },
+    ).json
     drain(aws)
     waiting = api.get(f"/api/sync/tasks/{task['id']}").json
     assert waiting["status"] == "running" and waiting["current_phase"] == "waiting"
@@ -204,11 +223,22 @@ def test_a_source_on_a_closed_port_shows_retrying_with_its_cause_and_fails_namin
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    response = api.post("/api/sync/data-sources", {
-        "id": "ds_closed", "name": "closed", "type": "postgresql",
-        "connection_config": {"host": "127.0.0.1", "port": closed_port, "database": "postgres", "user": "postgres",
-                              "sslmode": "disable"},
-        "params_config": {"table_name": "orders", "primary_key": "id"}})
+    response = api.post(
+        "/api/sync/data-sources",
+        {
+            "id": "ds_closed",
+            "name": "closed",
+            "type": "postgresql",
+            "connection_config": {
+                "host": "127.0.0.1",
+                "port": closed_port,
+                "database": "postgres",
+                "user": "postgres",
+                "sslmode": "disable",
+            },
+            "params_config": {"table_name": "orders", "primary_key": "id"},
+        },
+    )
     assert response.status == 201, response.text
     task = api.post("/api/sync/tasks", {"data_source_id": "ds_closed", "task_type": "full_sync"}).json
     engine = engine_source(aws)
@@ -231,12 +261,20 @@ def test_a_table_without_a_configured_primary_key_pages_by_the_one_its_catalog_g
     table = (PostgresTable if kind == "postgresql" else MySqlTable)(settings, f"orders_nokey_{kind[:2]}")
     request.addfinalizer(table.close)
     table.insert(1, 700)
-    response = api.post("/api/sync/data-sources", {"id": "ds_nokey", "name": "no key", "type": kind,
-                                                   "connection_config": dict(settings),
-                                                   "params_config": {"table_name": table.name}})
+    response = api.post(
+        "/api/sync/data-sources",
+        {
+            "id": "ds_nokey",
+            "name": "no key",
+            "type": kind,
+            "connection_config": dict(settings),
+            "params_config": {"table_name": table.name},
+        },
+    )
     assert response.status == 201, response.text
-    task = api.post("/api/sync/tasks", {"data_source_id": "ds_nokey", "task_type": "full_sync",
-                                        "parameters": {"batch_size": 300}}).json
+    task = api.post(
+        "/api/sync/tasks", {"data_source_id": "ds_nokey", "task_type": "full_sync", "parameters": {"batch_size": 300}}
+    ).json
     drain(aws)
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "success", done

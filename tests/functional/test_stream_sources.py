@@ -14,9 +14,9 @@ from tests.brokers import KafkaTopic, kafka, mosquitto, mosquitto_with_login, pu
 from tests.functional.test_engine import drain, engine_source, immediate_retries, lake_rows  # noqa: F401
 from tests.helpers import statistics_match_the_stored_tasks
 
-
 # The stand-in sources and endpoints listen on 127.0.0.1: make run's outbound policy (tests/functional/conftest.py).
 pytestmark = pytest.mark.local_destinations
+
 
 @pytest.fixture(autouse=True)
 def small_parts(monkeypatch, immediate_retries):
@@ -33,8 +33,10 @@ def create_source(api, ds, body):
 
 
 def run(api, aws, ds, task_type="full_sync", **parameters):
-    response = api.post("/api/sync/tasks", {"data_source_id": ds, "task_type": task_type,
-                                            "parameters": {"batch_size": 1000, **parameters}})
+    response = api.post(
+        "/api/sync/tasks",
+        {"data_source_id": ds, "task_type": task_type, "parameters": {"batch_size": 1000, **parameters}},
+    )
     assert response.status == 201, response.text
     drain(aws)
     return api.get(f"/api/sync/tasks/{response.json['id']}").json
@@ -69,8 +71,15 @@ def topic(kafka):
 
 
 def kafka_source(api, servers, topic, ds="ds_kafka", **params):
-    create_source(api, ds, {"type": "kafka", "connection_config": {"bootstrap_servers": servers},
-                            "params_config": {"topic": topic.name, "value_format": "json", **params}})
+    create_source(
+        api,
+        ds,
+        {
+            "type": "kafka",
+            "connection_config": {"bootstrap_servers": servers},
+            "params_config": {"topic": topic.name, "value_format": "json", **params},
+        },
+    )
 
 
 def offsets(rows):
@@ -101,13 +110,15 @@ def test_kafka_full_then_incremental_lands_each_record_once(api, aws, kafka, top
     statistics_match_the_stored_tasks(api, aws)
 
 
-def test_kafka_crash_between_part_and_checkpoint_then_redelivery_keeps_each_record_once(api, aws, kafka, topic,
-                                                                                         monkeypatch):
+def test_kafka_crash_between_part_and_checkpoint_then_redelivery_keeps_each_record_once(
+    api, aws, kafka, topic, monkeypatch
+):
     topic.produce(6_000)
     kafka_source(api, kafka, topic)
     crash_once_between_write_and_checkpoint(monkeypatch)
-    task = api.post("/api/sync/tasks", {"data_source_id": "ds_kafka", "task_type": "full_sync",
-                                        "parameters": {"batch_size": 500}}).json
+    task = api.post(
+        "/api/sync/tasks", {"data_source_id": "ds_kafka", "task_type": "full_sync", "parameters": {"batch_size": 500}}
+    ).json
     source = engine_source(aws)
     assert source.poll_once() == 1  # the run dies; its message comes back
     died = api.get(f"/api/sync/tasks/{task['id']}").json
@@ -123,8 +134,14 @@ def test_kafka_crash_between_part_and_checkpoint_then_redelivery_keeps_each_reco
 def test_kafka_realtime_picks_up_new_records_and_cancels_within_a_batch(api, aws, kafka, topic, monkeypatch):
     topic.produce(300)
     kafka_source(api, kafka, topic)
-    task = api.post("/api/sync/tasks", {"data_source_id": "ds_kafka", "task_type": "realtime_sync",
-                                        "parameters": {"batch_size": 100, "poll_interval": 1}}).json
+    task = api.post(
+        "/api/sync/tasks",
+        {
+            "data_source_id": "ds_kafka",
+            "task_type": "realtime_sync",
+            "parameters": {"batch_size": 100, "poll_interval": 1},
+        },
+    ).json
     drain(aws)
     waiting = api.get(f"/api/sync/tasks/{task['id']}").json
     assert waiting["status"] == "running" and waiting["current_phase"] == "waiting"
@@ -182,8 +199,15 @@ def test_kafka_connection_tests(api, aws, kafka, topic):
     # base offset + 1, so partitions not yet fetched count short; a sync corrects them as it fetches each)
     assert good["ok"] is True and good["rows_read"] == 5 and 5 <= good["total_rows"] <= 20
     assert {"partition", "offset", "value"} <= set(good["sample"][0])
-    create_source(api, "ds_kafka_port", {"type": "kafka", "connection_config": {
-        "bootstrap_servers": f"127.0.0.1:{free_port()}", "connect_timeout": 2}, "params_config": {"topic": "x"}})
+    create_source(
+        api,
+        "ds_kafka_port",
+        {
+            "type": "kafka",
+            "connection_config": {"bootstrap_servers": f"127.0.0.1:{free_port()}", "connect_timeout": 2},
+            "params_config": {"topic": "x"},
+        },
+    )
     closed = api.post("/api/sync/data-sources/ds_kafka_port/test").json
     assert closed["ok"] is False and closed["error_kind"] == "transient", closed
     kafka_source(api, kafka, type("T", (), {"name": "no-such-topic-here"})(), ds="ds_kafka_missing")
@@ -216,11 +240,15 @@ def test_redis_stream_syncs_exactly_once_in_full_then_incrementally(api, aws, re
     client, prefix = redis_db
     key = f"{prefix}:orders"
     add_entries(client, key, 0, 20_000)
-    create_source(api, "ds_redis", {"type": "redis", "connection_config": dict(redis_server),
-                                    "params_config": {"stream_key": key}})
+    create_source(
+        api,
+        "ds_redis",
+        {"type": "redis", "connection_config": dict(redis_server), "params_config": {"stream_key": key}},
+    )
     crash_once_between_write_and_checkpoint(monkeypatch, at_call=4)
-    task = api.post("/api/sync/tasks", {"data_source_id": "ds_redis", "task_type": "full_sync",
-                                        "parameters": {"batch_size": 1000}}).json
+    task = api.post(
+        "/api/sync/tasks", {"data_source_id": "ds_redis", "task_type": "full_sync", "parameters": {"batch_size": 1000}}
+    ).json
     assert engine_source(aws).poll_once() == 1  # dies between a part and its checkpoint
     drain(aws)
     full = api.get(f"/api/sync/tasks/{task['id']}").json
@@ -246,14 +274,20 @@ def test_redis_key_pattern_copies_each_key_once_with_its_value_by_type(api, aws,
     client.sadd(f"{prefix}:tags", "y", "x")
     client.zadd(f"{prefix}:scores", {"ann": 2.5, "bob": 1})
     client.set("other-prefix-not-copied", "1")
-    create_source(api, "ds_keys", {"type": "redis", "connection_config": dict(redis_server),
-                                   "params_config": {"key_pattern": f"{prefix}:*"}})
+    create_source(
+        api,
+        "ds_keys",
+        {"type": "redis", "connection_config": dict(redis_server), "params_config": {"key_pattern": f"{prefix}:*"}},
+    )
     done = run(api, aws, "ds_keys", batch_size=400)
     assert done["status"] == "success" and done["total_rows"] == 3_004
     rows = {row["key"]: row for row in lake_rows(aws, done)}
     assert len(rows) == done["processed_rows"] == 3_004  # each key once
-    assert rows[f"{prefix}:customer:0007"] == {"key": f"{prefix}:customer:0007", "type": "hash",
-                                               "value": {"name": "c-7", "tier": "1"}}
+    assert rows[f"{prefix}:customer:0007"] == {
+        "key": f"{prefix}:customer:0007",
+        "type": "hash",
+        "value": {"name": "c-7", "tier": "1"},
+    }
     assert rows[f"{prefix}:order:0042"]["value"] == {"id": 42, "items": [42, 43]}  # a JSON string, parsed
     assert rows[f"{prefix}:note"]["value"] == "not json"
     assert rows[f"{prefix}:queue"]["value"] == ["a", "b"] and rows[f"{prefix}:tags"]["value"] == ["x", "y"]
@@ -266,45 +300,79 @@ def test_redis_key_pattern_copies_each_key_once_with_its_value_by_type(api, aws,
 def test_redis_connection_tests(api, aws, redis_server, redis_db):
     client, prefix = redis_db
     add_entries(client, f"{prefix}:s", 0, 12)
-    create_source(api, "ds_r", {"type": "redis", "connection_config": dict(redis_server),
-                                "params_config": {"stream_key": f"{prefix}:s"}})
+    create_source(
+        api,
+        "ds_r",
+        {"type": "redis", "connection_config": dict(redis_server), "params_config": {"stream_key": f"{prefix}:s"}},
+    )
     good = api.post("/api/sync/data-sources/ds_r/test").json
     assert good["ok"] is True and good["rows_read"] == 5 and good["total_rows"] == 12
-    create_source(api, "ds_r_port", {"type": "redis", "connection_config": {
-        "host": "127.0.0.1", "port": free_port(), "connect_timeout": 2}, "params_config": {"stream_key": "s"}})
+    create_source(
+        api,
+        "ds_r_port",
+        {
+            "type": "redis",
+            "connection_config": {"host": "127.0.0.1", "port": free_port(), "connect_timeout": 2},
+            "params_config": {"stream_key": "s"},
+        },
+    )
     assert api.post("/api/sync/data-sources/ds_r_port/test").json["error_kind"] == "transient"
     user = f"{prefix}-user"
     client.execute_command("ACL", "SETUSER", user, "on", ">right-password", "~*", "+@all")
     try:
-        create_source(api, "ds_r_login", {"type": "redis", "connection_config": {
-            **redis_server, "username": user, "password": "wrong-password"}, "params_config": {"stream_key": "s"}})
+        create_source(
+            api,
+            "ds_r_login",
+            {
+                "type": "redis",
+                "connection_config": {**redis_server, "username": user, "password": "wrong-password"},
+                "params_config": {"stream_key": "s"},
+            },
+        )
         wrong = api.post("/api/sync/data-sources/ds_r_login/test").json
         assert wrong["ok"] is False and wrong["error_kind"] == "permanent", wrong
         assert "wrong-password" not in json.dumps(wrong)
     finally:
         client.execute_command("ACL", "DELUSER", user)
-    create_source(api, "ds_r_missing", {"type": "redis", "connection_config": dict(redis_server),
-                                        "params_config": {"stream_key": f"{prefix}:absent"}})
+    create_source(
+        api,
+        "ds_r_missing",
+        {"type": "redis", "connection_config": dict(redis_server), "params_config": {"stream_key": f"{prefix}:absent"}},
+    )
     missing = api.post("/api/sync/data-sources/ds_r_missing/test").json
     assert missing["ok"] is False and missing["error_kind"] == "permanent" and "no stream" in missing["error_message"]
 
 
 # ---- MQTT -------------------------------------------------------------------------------------------
 def mqtt_source(api, broker, ds, topic_filter, **params):
-    create_source(api, ds, {"type": "mqtt", "connection_config": dict(broker),
-                            "params_config": {"topic_filter": topic_filter, "qos": 1, "idle_seconds": 0.5, **params}})
+    create_source(
+        api,
+        ds,
+        {
+            "type": "mqtt",
+            "connection_config": dict(broker),
+            "params_config": {"topic_filter": topic_filter, "qos": 1, "idle_seconds": 0.5, **params},
+        },
+    )
 
 
 def values(rows):
     return sorted(row["value"]["n"] for row in rows)
 
 
-def test_mqtt_realtime_keeps_its_session_between_polls_and_loses_nothing_across_a_crash(api, aws, mosquitto,
-                                                                                       monkeypatch):
+def test_mqtt_realtime_keeps_its_session_between_polls_and_loses_nothing_across_a_crash(
+    api, aws, mosquitto, monkeypatch
+):
     base = f"synchub-test/{uuid.uuid4().hex[:8]}"
     mqtt_source(api, mosquitto, "ds_mqtt", f"{base}/#")
-    task = api.post("/api/sync/tasks", {"data_source_id": "ds_mqtt", "task_type": "realtime_sync",
-                                        "parameters": {"batch_size": 50, "poll_interval": 1}}).json
+    task = api.post(
+        "/api/sync/tasks",
+        {
+            "data_source_id": "ds_mqtt",
+            "task_type": "realtime_sync",
+            "parameters": {"batch_size": 50, "poll_interval": 1},
+        },
+    ).json
     drain(aws)  # connects, subscribes (the session starts), finds nothing, waits
     assert api.get(f"/api/sync/tasks/{task['id']}").json["current_phase"] == "waiting"
     # published while no engine run is connected: the broker keeps them for the session

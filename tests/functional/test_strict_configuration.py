@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-POSTGRES = {"name": "shop", "type": "postgresql",
-            "connection_config": {"host": "db.example.com", "database": "shop", "user": "sync"},
-            "params_config": {"table_name": "orders", "cursor_field": "updated_at"}}
+POSTGRES = {
+    "name": "shop",
+    "type": "postgresql",
+    "connection_config": {"host": "db.example.com", "database": "shop", "user": "sync"},
+    "params_config": {"table_name": "orders", "cursor_field": "updated_at"},
+}
 
 
 def unknown_keys(response) -> dict[tuple, str]:
@@ -19,12 +22,15 @@ def unknown_keys(response) -> dict[tuple, str]:
     return {tuple(error["loc"]): error["msg"] for error in problem["errors"] if error["type"] == "unknown_key"}
 
 
-@pytest.mark.parametrize("where, key, meant", [
-    ("connection_config", "sslmod", "sslmode"),
-    ("connection_config", "pasword", "password"),
-    ("params_config", "cursorfield", "cursor_field"),
-    ("params_config", "tablename", "table_name"),
-])
+@pytest.mark.parametrize(
+    "where, key, meant",
+    [
+        ("connection_config", "sslmod", "sslmode"),
+        ("connection_config", "pasword", "password"),
+        ("params_config", "cursorfield", "cursor_field"),
+        ("params_config", "tablename", "table_name"),
+    ],
+)
 def test_a_data_source_with_an_unknown_key_is_refused_with_a_suggestion(api, where, key, meant):
     body = {**POSTGRES, "id": "ds_strict", where: {**POSTGRES[where], key: "x"}}
     errors = unknown_keys(api.post("/api/sync/data-sources", body))
@@ -35,14 +41,16 @@ def test_a_data_source_with_an_unknown_key_is_refused_with_a_suggestion(api, whe
 def test_a_key_of_another_source_type_says_which_types_take_it(api):
     body = {**POSTGRES, "params_config": {"table_name": "orders", "topic": "clicks"}}
     assert unknown_keys(api.post("/api/sync/data-sources", body)) == {
-        ("body", "params_config", "topic"): "Unknown key 'topic': only kafka sources take it"}
+        ("body", "params_config", "topic"): "Unknown key 'topic': only kafka sources take it"
+    }
 
 
 def test_replacing_a_data_source_with_an_unknown_key_changes_nothing(api):
     assert api.post("/api/sync/data-sources", {**POSTGRES, "id": "ds_keep"}).status == 201
     body = {**POSTGRES, "connection_config": {**POSTGRES["connection_config"], "databse": "other"}}
     assert unknown_keys(api.put("/api/sync/data-sources/ds_keep", body)) == {
-        ("body", "connection_config", "databse"): "Unknown key 'databse': did you mean 'database'?"}
+        ("body", "connection_config", "databse"): "Unknown key 'databse': did you mean 'database'?"
+    }
     assert api.get("/api/sync/data-sources/ds_keep").json["connection_config"] == POSTGRES["connection_config"]
 
 
@@ -50,14 +58,22 @@ def test_task_parameters_with_an_unknown_key_are_refused_with_a_suggestion(api):
     assert api.post("/api/sync/data-sources", {**POSTGRES, "id": "ds_tasks"}).status == 201
     body = {"data_source_id": "ds_tasks", "task_type": "full_sync", "parameters": {"batchsize": 100}}
     assert unknown_keys(api.post("/api/sync/tasks", body)) == {
-        ("body", "parameters", "batchsize"): "Unknown key 'batchsize': did you mean 'batch_size'?"}
+        ("body", "parameters", "batchsize"): "Unknown key 'batchsize': did you mean 'batch_size'?"
+    }
     assert api.get("/api/sync/tasks?data_source_id=ds_tasks").json["tasks"] == []
-    task = api.post("/api/sync/tasks", {"data_source_id": "ds_tasks", "task_type": "full_sync",
-                                        "parameters": {"batch_size": 100, "lookback_seconds": 60}})
+    task = api.post(
+        "/api/sync/tasks",
+        {
+            "data_source_id": "ds_tasks",
+            "task_type": "full_sync",
+            "parameters": {"batch_size": 100, "lookback_seconds": 60},
+        },
+    )
     assert task.status == 201, task.text
     update = api.put(f"/api/sync/tasks/{task.json['id']}", {"config": {"pol_interval": 5}})
-    assert unknown_keys(update) == {("body", "config", "pol_interval"): "Unknown key 'pol_interval': did you mean "
-                                                                       "'poll_interval'?"}
+    assert unknown_keys(update) == {
+        ("body", "config", "pol_interval"): "Unknown key 'pol_interval': did you mean 'poll_interval'?"
+    }
 
 
 def test_a_misplaced_value_is_located_at_its_field(api):

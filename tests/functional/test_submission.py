@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import boto3
-import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from synchub import aws as synchub_aws
@@ -54,7 +53,12 @@ def test_sqs_failure_keeps_the_task_and_the_reaper_submits_it(api, aws, data_sou
     assert outcome == {"submitted": 1, "cleared": 0, "resumed": 0, "failed": 0}
     assert queued(aws) == [{"task_id": task["id"], "attempt": 1, "hop": 0}]
     assert api.get(f"/api/sync/tasks/{task['id']}").json["submitted"] is True
-    assert FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json")) == {"submitted": 0, "cleared": 0, "resumed": 0, "failed": 0}
+    assert FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json")) == {
+        "submitted": 0,
+        "cleared": 0,
+        "resumed": 0,
+        "failed": 0,
+    }
 
 
 def test_reaper_waits_for_the_grace_period_and_skips_cancelled_tasks(api, aws, data_source, monkeypatch):
@@ -64,7 +68,12 @@ def test_reaper_waits_for_the_grace_period_and_skips_cancelled_tasks(api, aws, d
     cancelled = api.post("/api/sync/tasks", CREATE).json
     synchub_aws.set_client("sqs", real)
     assert api.post(f"/api/sync/tasks/{cancelled['id']}/cancel").status == 200
-    assert FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json")) == {"submitted": 0, "cleared": 0, "resumed": 0, "failed": 0}
+    assert FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json")) == {
+        "submitted": 0,
+        "cleared": 0,
+        "resumed": 0,
+        "failed": 0,
+    }
     assert queued(aws) == []
     monkeypatch.setenv("RESUBMIT_AFTER_SECONDS", "0")
     from synchub.settings import get_settings
@@ -74,5 +83,10 @@ def test_reaper_waits_for_the_grace_period_and_skips_cancelled_tasks(api, aws, d
     get_settings.cache_clear()
     task_lifecycle.cache_clear()
     task_maintenance.cache_clear()
-    assert FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json")) == {"submitted": 1, "cleared": 0, "resumed": 0, "failed": 0}
+    assert FUNCTIONS["ReaperFunction"].invoke(load_event("reaper.json")) == {
+        "submitted": 1,
+        "cleared": 0,
+        "resumed": 0,
+        "failed": 0,
+    }
     assert [m["task_id"] for m in queued(aws)] == [young["id"]]

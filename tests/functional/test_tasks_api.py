@@ -41,8 +41,17 @@ def test_create_stores_the_task_and_queues_its_message(api, aws, data_source):
     assert task["data_source_id"] == "ds_test" and task["task_type"] == "full_sync"
     assert task["attempt"] == 1 and task["retry_of"] is None and task["cancel_requested"] is False
     assert task["progress"] == 0 and task["processed_rows"] == 0 and task["created_by"] == TESTER
-    for field in ("interface_id", "total_rows", "error_count", "error_message", "result", "start_time",
-                  "end_time", "created_at", "updated_at"):
+    for field in (
+        "interface_id",
+        "total_rows",
+        "error_count",
+        "error_message",
+        "result",
+        "start_time",
+        "end_time",
+        "created_at",
+        "updated_at",
+    ):
         assert field in task
     messages = boto3.client("sqs").receive_message(QueueUrl=aws.refs["SyncQueue"], MaxNumberOfMessages=10)
     bodies = [json.loads(m["Body"]) for m in messages["Messages"]]
@@ -57,8 +66,9 @@ def test_create_takes_the_caller_from_the_authorizer(api, data_source):
 
 
 def test_create_for_unknown_data_source_is_422_and_stores_nothing(api):
-    body = assert_problem(api.post("/api/sync/tasks", {**CREATE, "data_source_id": "ds_missing"}), 422,
-                          "DATA_SOURCE_NOT_FOUND")
+    body = assert_problem(
+        api.post("/api/sync/tasks", {**CREATE, "data_source_id": "ds_missing"}), 422, "DATA_SOURCE_NOT_FOUND"
+    )
     assert body["errors"][0]["loc"] == ["body", "data_source_id"]
     listing = api.get("/api/sync/tasks").json
     assert listing["tasks"] == [] and listing["pagination"]["total"] == 0
@@ -154,8 +164,7 @@ def test_update_is_409_unless_pending(api, data_source, outcome):
         api.post(f"/api/sync/tasks/{task['id']}/cancel")
     else:
         run_task(task["id"], outcome=outcome)
-    body = assert_problem(api.put(f"/api/sync/tasks/{task['id']}", {"config": {"batch_size": 5}}), 409,
-                          "INVALID_STATE")
+    body = assert_problem(api.put(f"/api/sync/tasks/{task['id']}", {"config": {"batch_size": 5}}), 409, "INVALID_STATE")
     assert body["current_status"] == outcome
     assert api.get(f"/api/sync/tasks/{task['id']}").json["config"] == CREATE["parameters"]
 
@@ -164,8 +173,7 @@ def test_update_errors(api, data_source):
     task = create(api)
     assert_problem(api.put("/api/sync/tasks/task_123", {"config": {}}), 404, "TASK_NOT_FOUND")
     assert_problem(api.put(f"/api/sync/tasks/{task['id']}", {"parameters": {}}), 422, "VALIDATION_FAILED")
-    assert_problem(api.put(f"/api/sync/tasks/{task['id']}", {"config": {"batch_size": "x"}}), 422,
-                   "VALIDATION_FAILED")
+    assert_problem(api.put(f"/api/sync/tasks/{task['id']}", {"config": {"batch_size": "x"}}), 422, "VALIDATION_FAILED")
     assert_problem(api.put(f"/api/sync/tasks/{task['id']}", body="{"), 400, "MALFORMED_REQUEST")
 
 
@@ -228,8 +236,12 @@ def test_retry_is_409_unless_failed(api, data_source, outcome):
         run_task(task["id"], outcome=outcome)
     response = api.post(f"/api/sync/tasks/{task['id']}/retry")
     assert_problem(response, 409, "INVALID_STATE")
-    in_words = {"pending": "is pending", "running": "is running", "success": "has succeeded",
-                "cancelled": "was cancelled"}[outcome]  # plain English, not "is success"
+    in_words = {
+        "pending": "is pending",
+        "running": "is running",
+        "success": "has succeeded",
+        "cancelled": "was cancelled",
+    }[outcome]  # plain English, not "is success"
     assert response.json["detail"] == f"Task '{task['id']}' {in_words}; only failed tasks can be retried."
     # the body is checked before the state: "yes" is not a boolean, whatever the task's status
     assert_problem(api.post(f"/api/sync/tasks/{task['id']}/retry", {"restart": "yes"}), 422, "VALIDATION_FAILED")
@@ -240,8 +252,7 @@ def test_retry_errors(api, data_source):
     assert_problem(api.post("/api/sync/tasks/task_123/retry"), 404, "TASK_NOT_FOUND")
     task = create(api)
     run_task(task["id"], outcome="failed")
-    assert_problem(api.post(f"/api/sync/tasks/{task['id']}/retry", {"restart": "yes please"}), 422,
-                   "VALIDATION_FAILED")
+    assert_problem(api.post(f"/api/sync/tasks/{task['id']}/retry", {"restart": "yes please"}), 422, "VALIDATION_FAILED")
 
 
 def test_create_without_or_with_null_parameters_has_an_empty_config(api, data_source):
@@ -255,8 +266,7 @@ def test_patch_merges_into_a_pending_tasks_config(api, data_source):
     patched = api.patch(f"/api/sync/tasks/{task['id']}", {"config": {"timeout": None, "batch_size": 250}})
     assert patched.status == 200, patched.text
     assert patched.json["config"] == {"batch_size": 250}
-    assert_problem(api.patch(f"/api/sync/tasks/{task['id']}", {"config": {"batch_size": 0}}), 422,
-                   "VALIDATION_FAILED")
+    assert_problem(api.patch(f"/api/sync/tasks/{task['id']}", {"config": {"batch_size": 0}}), 422, "VALIDATION_FAILED")
     assert_problem(api.patch(f"/api/sync/tasks/{task['id']}", {"status": "success"}), 422, "VALIDATION_FAILED")
     run_task(task["id"], outcome="success")
     assert_problem(api.patch(f"/api/sync/tasks/{task['id']}", {"config": {"batch_size": 10}}), 409, "INVALID_STATE")
@@ -266,26 +276,31 @@ def test_an_incremental_task_on_a_stream_without_a_cursor_field_is_refused_when_
     response = api.post("/api/sync/tasks", {**CREATE, "task_type": "incremental_sync"})
     assert_problem(response, 422, "VALIDATION_FAILED")
     assert response.json["errors"][0]["loc"] == ["body", "task_type"]
-    assert response.json["detail"].startswith("This stream has no cursor_field, so incremental_sync cannot tell new "
-                                              "rows from old")
+    assert response.json["detail"].startswith(
+        "This stream has no cursor_field, so incremental_sync cannot tell new rows from old"
+    )
     assert api.get("/api/sync/tasks").json["pagination"]["total"] == 0  # nothing stored
-    given = api.post("/api/sync/tasks", {**CREATE, "task_type": "realtime_sync",
-                                         "parameters": {"cursor_field": "updated_at"}})
+    given = api.post(
+        "/api/sync/tasks", {**CREATE, "task_type": "realtime_sync", "parameters": {"cursor_field": "updated_at"}}
+    )
     assert given.status == 201, given.text
 
 
 def test_list_by_task_type_and_creation_window_reads_index_ranges(api, aws, monkeypatch):
     """task_type and created_after/created_before narrow an index's range (task ids are creation-ordered) and
     filter it: never a Scan; total is null (the counters do not keep these)."""
-    api.post("/api/sync/data-sources", {"id": "ds_123", "name": "demo", "type": "http",
-                                        "connection_config": {"base_url": "https://example.com"}})
+    api.post(
+        "/api/sync/data-sources",
+        {"id": "ds_123", "name": "demo", "type": "http", "connection_config": {"base_url": "https://example.com"}},
+    )
     from synchub.tasks.use_cases import task_service
 
     clock = task_service().lifecycle.clock
     made = []
     for hour, task_type in enumerate(["full_sync", "incremental_sync", "full_sync", "realtime_sync", "full_sync"]):
-        monkeypatch.setattr(clock, "now", lambda h=hour: datetime(2026, 11, 1, 10 + h, tzinfo=timezone.utc),
-                            raising=False)
+        monkeypatch.setattr(
+            clock, "now", lambda h=hour: datetime(2026, 11, 1, 10 + h, tzinfo=timezone.utc), raising=False
+        )
         body = {"data_source_id": "ds_123", "task_type": task_type}
         if task_type != "full_sync":
             body["parameters"] = {"cursor_field": "updated_at"}
@@ -308,8 +323,14 @@ def test_list_by_task_type_and_creation_window_reads_index_ranges(api, aws, monk
     both = api.get("/api/sync/tasks?task_type=full_sync&created_after=2026-11-01T11:00:00&status=pending").json
     assert [t["id"] for t in both["tasks"]] == [made[4], made[2]]
     assert_problem(api.get("/api/sync/tasks?task_type=weekly"), 422, "VALIDATION_FAILED")
-    assert_problem(api.get("/api/sync/tasks?created_after=2026-11-02T00:00:00Z&created_before=2026-11-01T00:00:00Z"),
-                   422, "VALIDATION_FAILED")
-    assert_problem(api.get(f"/api/sync/tasks?task_type=realtime_sync&next_token={full['pagination']['next_token']}"),
-                   422, "VALIDATION_FAILED")  # a token of another filter
+    assert_problem(
+        api.get("/api/sync/tasks?created_after=2026-11-02T00:00:00Z&created_before=2026-11-01T00:00:00Z"),
+        422,
+        "VALIDATION_FAILED",
+    )
+    assert_problem(
+        api.get(f"/api/sync/tasks?task_type=realtime_sync&next_token={full['pagination']['next_token']}"),
+        422,
+        "VALIDATION_FAILED",
+    )  # a token of another filter
     assert "q" in scans and not [call for call in scans if call != "q"]  # queries, and no Scan

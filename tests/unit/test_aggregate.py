@@ -25,10 +25,20 @@ def test_progress_of_a_running_task_changes_nothing():
 
 def test_summary_of_a_recount():
     tasks = [
-        {**BASE, "status": "success", "processed_rows": 10, "start_time": "2026-03-01T10:00:00Z",
-         "end_time": "2026-03-01T10:00:10Z"},
-        {**BASE, "status": "failed", "processed_rows": 3, "start_time": "2026-03-01T10:00:00Z",
-         "end_time": "2026-03-01T10:00:20Z"},
+        {
+            **BASE,
+            "status": "success",
+            "processed_rows": 10,
+            "start_time": "2026-03-01T10:00:00Z",
+            "end_time": "2026-03-01T10:00:10Z",
+        },
+        {
+            **BASE,
+            "status": "failed",
+            "processed_rows": 3,
+            "start_time": "2026-03-01T10:00:00Z",
+            "end_time": "2026-03-01T10:00:20Z",
+        },
         {**BASE, "status": "cancelled", "task_type": "realtime_sync"},
         {**BASE, "status": "pending"},
     ]
@@ -37,7 +47,10 @@ def test_summary_of_a_recount():
     assert summary["success_rate"] == 50.0 and summary["avg_duration_sec"] == 15.0
     assert summary["processed_rows"] == 13
     assert {e["task_type"]: e["count"] for e in summary["task_type_breakdown"]} == {
-        "full_sync": 3, "incremental_sync": 0, "realtime_sync": 1}
+        "full_sync": 3,
+        "incremental_sync": 0,
+        "realtime_sync": 1,
+    }
     assert summary["period"] == {"start_time": "s", "end_time": "e"}
 
 

@@ -17,10 +17,18 @@ class FakeTable:
         self.items = items or {}
 
     def describe_table(self, TableName: str) -> dict[str, Any]:  # noqa: N803 (boto3's parameter names)
-        return {"Table": {"KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-                          "GlobalSecondaryIndexes": [{"IndexName": "ByStatus",
-                                                      "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}],
-                                                      "Projection": {"ProjectionType": "ALL"}}]}}
+        return {
+            "Table": {
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "GlobalSecondaryIndexes": [
+                    {
+                        "IndexName": "ByStatus",
+                        "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                ],
+            }
+        }
 
     def get_item(self, TableName: str, Key: dict[str, Any], ConsistentRead: bool) -> dict[str, Any]:  # noqa: N803
         found = self.items.get(Key["id"]["S"])
@@ -45,11 +53,19 @@ def call(meter: AwsMeter, operation: str, params: dict[str, Any], parsed: dict[s
     meter._after(model=model(operation), parsed=parsed, http_response=SimpleNamespace(status_code=status))
 
 
-@pytest.mark.parametrize("value, size", [
-    ({"S": "héllo"}, 6), ({"N": "123"}, 3), ({"N": "-1.50"}, 2), ({"BOOL": True}, 1), ({"NULL": True}, 1),
-    ({"L": [{"S": "ab"}, {"N": "1"}]}, 3 + (1 + 2) + (1 + 2)), ({"M": {"k": {"S": "v"}}}, 3 + 1 + 1 + 1),
-    ({"SS": ["a", "bc"]}, 3),
-])
+@pytest.mark.parametrize(
+    "value, size",
+    [
+        ({"S": "héllo"}, 6),
+        ({"N": "123"}, 3),
+        ({"N": "-1.50"}, 2),
+        ({"BOOL": True}, 1),
+        ({"NULL": True}, 1),
+        ({"L": [{"S": "ab"}, {"N": "1"}]}, 3 + (1 + 2) + (1 + 2)),
+        ({"M": {"k": {"S": "v"}}}, 3 + 1 + 1 + 1),
+        ({"SS": ["a", "bc"]}, 3),
+    ],
+)
 def test_attribute_sizes_follow_dynamodb_rules(value, size):
     assert attribute_size(value) == size
 
@@ -61,13 +77,21 @@ def test_item_size_counts_names_and_values():
 def test_reads_round_up_per_4kb_and_halve_when_eventually_consistent():
     meter = AwsMeter(FakeTable())
     meter.start()
-    call(meter, "GetItem", {"TableName": "t", "Key": {"id": {"S": "a"}}, "ConsistentRead": True},
-         {"Item": padded("a", None, 5000)})
+    call(
+        meter,
+        "GetItem",
+        {"TableName": "t", "Key": {"id": {"S": "a"}}, "ConsistentRead": True},
+        {"Item": padded("a", None, 5000)},
+    )
     assert meter.usage.read_units == 2  # 5,000 bytes → two 4 KB units, strongly consistent
     call(meter, "GetItem", {"TableName": "t", "Key": {"id": {"S": "b"}}}, {})
     assert meter.usage.read_units == 2.5  # a miss still costs the minimum, eventually consistent
-    call(meter, "Query", {"TableName": "t", "IndexName": "ByStatus"},
-         {"Items": [padded(str(i), "done", 3000) for i in range(3)], "ScannedCount": 3})
+    call(
+        meter,
+        "Query",
+        {"TableName": "t", "IndexName": "ByStatus"},
+        {"Items": [padded(str(i), "done", 3000) for i in range(3)], "ScannedCount": 3},
+    )
     assert meter.usage.read_units == 2.5 + 1.5  # 9,000 bytes summed → 3 units, halved
     assert meter.stop().requests == {"dynamodb.GetItem": 2, "dynamodb.Query": 1}
 

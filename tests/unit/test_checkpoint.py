@@ -9,8 +9,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from synchub.connectors.base import BOUNDARY_KEYS_MAX, Batch, PermanentSourceError, not_delivered
-from synchub.engine.checkpoint import (Checkpoint, after_batch, after_part, after_poll, first, looked_back, read_from,
-                                       resumed)
+from synchub.engine.checkpoint import (
+    Checkpoint,
+    after_batch,
+    after_part,
+    after_poll,
+    first,
+    looked_back,
+    read_from,
+    resumed,
+)
 
 BASE = datetime(2026, 12, 2, tzinfo=timezone.utc)
 
@@ -51,17 +59,26 @@ def test_the_same_size_after_20_retries():
     checkpoint = batches(5)
     sizes = []
     for attempt in range(20):
-        checkpoint = resumed(after_part(after_batch(checkpoint, Batch(rows=[{"id": attempt}], state={"after": attempt}),
-                                                    cursor_field=None)),
-                             f"task_01M8F5WN6MGNT4KP4MPE6TDY{attempt:02d}", incremental=False)
+        checkpoint = resumed(
+            after_part(
+                after_batch(checkpoint, Batch(rows=[{"id": attempt}], state={"after": attempt}), cursor_field=None)
+            ),
+            f"task_01M8F5WN6MGNT4KP4MPE6TDY{attempt:02d}",
+            incremental=False,
+        )
         sizes.append(size(checkpoint))
     assert checkpoint.earlier == {"task_id": "task_01M8F5WN6MGNT4KP4MPE6TDY19", "parts": 1}
     assert max(sizes) - min(sizes) <= 2
 
 
 def test_checkpoints_stored_before_the_change_still_read():
-    legacy = {"state": {"page": 3}, "next_part": 3, "rows": 20, "part_rows": [10, 10],
-              "inherited": [{"key": "ds/default/task_a/part-00001.jsonl.gz", "rows": 5}]}
+    legacy = {
+        "state": {"page": 3},
+        "next_part": 3,
+        "rows": 20,
+        "part_rows": [10, 10],
+        "inherited": [{"key": "ds/default/task_a/part-00001.jsonl.gz", "rows": 5}],
+    }
     checkpoint = Checkpoint.from_stored(legacy)
     assert (checkpoint.state, checkpoint.rows, list(checkpoint.own_parts)) == ({"page": 3}, 20, [1, 2])
     assert checkpoint.inherited == ({"key": "ds/default/task_a/part-00001.jsonl.gz", "rows": 5},)
@@ -72,8 +89,14 @@ def test_the_keys_at_the_newest_cursor_are_kept_and_start_again_when_it_moves():
     same = Batch(rows=[{"id": 3, "t": "2026-12-02T10:00:00"}, {"id": 2, "t": "2026-12-02T10:00:00"}], state=None)
     checkpoint = after_batch(checkpoint, same, cursor_field="t", primary_key="id")
     assert checkpoint.max_cursor_keys == (1, 2, 3)  # the rows met at the watermark join those delivered before
-    newer = Batch(rows=[{"id": 4, "t": "2026-12-02T10:00:01"}, {"id": 9, "t": "2026-12-02T10:00:01"},
-                        {"id": 5, "t": "2026-12-02T10:00:00"}], state=None)
+    newer = Batch(
+        rows=[
+            {"id": 4, "t": "2026-12-02T10:00:01"},
+            {"id": 9, "t": "2026-12-02T10:00:01"},
+            {"id": 5, "t": "2026-12-02T10:00:00"},
+        ],
+        state=None,
+    )
     checkpoint = after_batch(checkpoint, newer, cursor_field="t", primary_key="id")
     assert (checkpoint.max_cursor, checkpoint.max_cursor_keys) == ("2026-12-02T10:00:01", (4, 9))
     polled = after_poll(checkpoint)
@@ -88,14 +111,17 @@ def test_past_the_bound_the_keys_are_dropped_and_the_boundary_is_read_whole_next
     assert size(checkpoint) < 500
     assert read_from(after_poll(checkpoint)) == ("2026-12-02T10:00:00", None)
     # rows without a primary key are told apart by a digest of the whole row
-    anonymous = after_batch(first(), Batch(rows=[{"t": "x", "v": 1}, {"t": "x", "v": 2}], state=None),
-                            cursor_field="t")
+    anonymous = after_batch(first(), Batch(rows=[{"t": "x", "v": 1}, {"t": "x", "v": 2}], state=None), cursor_field="t")
     assert len(set(anonymous.max_cursor_keys)) == 2
 
 
 def test_rows_at_the_watermark_are_read_less_those_delivered():
-    rows = [{"id": 1, "t": "2026-12-02T10:00:00"}, {"id": 2, "t": "2026-12-02T10:00:00"},
-            {"id": 3, "t": "2026-12-02T09:59:59"}, {"id": 4, "t": "2026-12-02T10:00:01"}]
+    rows = [
+        {"id": 1, "t": "2026-12-02T10:00:00"},
+        {"id": 2, "t": "2026-12-02T10:00:00"},
+        {"id": 3, "t": "2026-12-02T09:59:59"},
+        {"id": 4, "t": "2026-12-02T10:00:01"},
+    ]
     kept = not_delivered(rows, "t", "id", "2026-12-02T10:00:00", (1,))
     assert [row["id"] for row in kept] == [2, 4]
     assert [row["id"] for row in not_delivered(rows, "t", "id", "2026-12-02T10:00:00", None)] == [1, 2, 4]

@@ -48,9 +48,21 @@ def answers_without_layer(handler_file: Path, handler: str, event: dict[str, Any
     """Run the handler in a fresh interpreter whose heavy imports fail; the answers CloudFormation received."""
     endpoint = RecordingEndpoint("/cloudformation-response")
     try:
-        subprocess.run([sys.executable, "-c", RUN_WITHOUT_LAYER, str(handler_file),
-                        json.dumps({**event, "ResponseURL": endpoint.url}), ",".join(HEAVY_IMPORTS), handler],
-                       capture_output=True, timeout=60, cwd=ROOT, check=False)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                RUN_WITHOUT_LAYER,
+                str(handler_file),
+                json.dumps({**event, "ResponseURL": endpoint.url}),
+                ",".join(HEAVY_IMPORTS),
+                handler,
+            ],
+            capture_output=True,
+            timeout=60,
+            cwd=ROOT,
+            check=False,
+        )
         return [json.loads(request["body"]) for request in endpoint.requests]
     finally:
         endpoint.close()
@@ -73,7 +85,10 @@ def test_answers_every_request_type_when_its_layer_cannot_be_imported(resource, 
     assert answer["Status"] == ("SUCCESS" if request_type == "Delete" else "FAILED"), answer
     assert "could not load its code" in answer["Reason"]
     assert (answer["RequestId"], answer["StackId"], answer["LogicalResourceId"]) == (
-        event["RequestId"], event["StackId"], resource)
+        event["RequestId"],
+        event["StackId"],
+        resource,
+    )
     assert answer["PhysicalResourceId"] == "s3://synchub-dashboardbucket-1x2y3z4w5v6u/"
 
 

@@ -40,7 +40,7 @@ def test_the_api_is_on_the_dashboards_origin_uncached_with_every_method():
     assert "${SyncApi}.execute-api." in api["DomainName"]["Fn::Sub"]
     assert api["OriginPath"] == "/" + props("SyncApi")["StageName"]
     assert api["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
-    behaviour, = DISTRIBUTION["CacheBehaviors"]
+    (behaviour,) = DISTRIBUTION["CacheBehaviors"]
     assert behaviour["PathPattern"] == "/api/*" and behaviour["TargetOriginId"] == "api"
     assert set(behaviour["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
     cache = props("DashboardApiCachePolicy")["CachePolicyConfig"]
@@ -62,8 +62,10 @@ def test_the_content_security_policy_allows_only_the_stacks_own_endpoints():
     directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
     assert directives["default-src"] == directives["script-src"] == directives["style-src"] == "'self'"
     assert directives["connect-src"].split() == [
-        "'self'", "wss://${WebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}",
-        "https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com"]
+        "'self'",
+        "wss://${WebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}",
+        "https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com",
+    ]
     assert directives["frame-ancestors"] == "'none'"
     assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
     assert DISTRIBUTION["DefaultCacheBehavior"]["ResponseHeadersPolicyId"] == {"Ref": "DashboardHeadersPolicy"}
@@ -76,7 +78,9 @@ def test_the_stack_publishes_the_files_itself_and_again_when_they_change():
     deployment = RESOURCES["DashboardSiteDeployment"]
     assert deployment["Type"] == "Custom::DashboardSite"
     # Its function's log group exists before the function does (LoggingConfig), so before this first call.
-    assert props("DashboardPublisherFunction")["LoggingConfig"] == {"LogGroup": {"Ref": "DashboardPublisherFunctionLogGroup"}}
+    assert props("DashboardPublisherFunction")["LoggingConfig"] == {
+        "LogGroup": {"Ref": "DashboardPublisherFunctionLogGroup"}
+    }
     properties = deployment["Properties"]
     assert properties["ServiceToken"] == {"Fn::GetAtt": ["DashboardPublisherFunction", "Arn"]}
     assert int(properties["ServiceTimeout"]) <= 300  # a lost answer fails the deploy in minutes, not an hour
@@ -88,7 +92,7 @@ def test_the_stack_publishes_the_files_itself_and_again_when_they_change():
     assert publisher.timeout >= int(properties["ServiceTimeout"])
     # It downloads the version a request names, which in a rollback is not the newest: any version of the layer.
     statements = props("DashboardPublisherFunction")["Policies"][0]["Statement"]
-    get_layer, = [s for s in statements if s["Action"] == "lambda:GetLayerVersion"]
+    (get_layer,) = [s for s in statements if s["Action"] == "lambda:GetLayerVersion"]
     assert get_layer["Resource"]["Fn::Sub"].endswith(":layer:${AWS::StackName}-site:*")
     assert props("DashboardSite")["LayerName"] == {"Fn::Sub": "${AWS::StackName}-site"}
 

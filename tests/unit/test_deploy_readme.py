@@ -9,23 +9,35 @@ from local.template import load_template
 from tests.conftest import ROOT
 
 OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
-DEPLOY = OPERATIONS[OPERATIONS.index("## Deploy\n"):OPERATIONS.index("## Authentication\n")]
+DEPLOY = OPERATIONS[OPERATIONS.index("## Deploy\n") : OPERATIONS.index("## Authentication\n")]
 USER_GUIDE = (ROOT / "docs" / "user-guide.md").read_text()
 TEMPLATE = load_template()
 
 
 def test_what_a_first_deploy_needs():
-    for needed in ("EnableDashboard=false", "aws lambda get-account-settings", "CAPABILITY_IAM", "--region",
-                   "make deploy-check"):
+    for needed in (
+        "EnableDashboard=false",
+        "aws lambda get-account-settings",
+        "CAPABILITY_IAM",
+        "--region",
+        "make deploy-check",
+    ):
         assert needed in DEPLOY, needed
     stated = TEMPLATE["Metadata"]["SyncHub"]["AccountConcurrency"]
     assert f"only {stated['Limit']}" in DEPLOY and f"leave {stated['ApiHeadroom']} for the API" in DEPLOY
 
 
 def test_the_commands_from_build_to_a_synced_task_and_the_dashboard():
-    for command in ("sam build", "sam deploy --guided", "aws cloudformation describe-stacks",
-                    "grant_type=client_credentials", "/api/sync/data-sources", "/api/sync/tasks",
-                    "admin-create-user", "DashboardUrl"):
+    for command in (
+        "sam build",
+        "sam deploy --guided",
+        "aws cloudformation describe-stacks",
+        "grant_type=client_credentials",
+        "/api/sync/data-sources",
+        "/api/sync/tasks",
+        "admin-create-user",
+        "DashboardUrl",
+    ):
         assert command in DEPLOY, command
     outputs = set(TEMPLATE["Outputs"])
     used = set(re.findall(r"\$\(out (\w+)\)", DEPLOY))
@@ -49,5 +61,5 @@ def test_readme_gives_the_engine_the_deliveries_the_template_gives_it():
     deliveries = TEMPLATE["Mappings"]["Engine"]["Limits"]["MaxDeliveries"]
     queue = TEMPLATE["Resources"]["SyncQueue"]["Properties"]["RedrivePolicy"]
     assert queue["maxReceiveCount"] == deliveries  # one value for the queue and the functions' environment
-    engine = USER_GUIDE[USER_GUIDE.index("## The engine\n"):]
+    engine = USER_GUIDE[USER_GUIDE.index("## The engine\n") :]
     assert f"After {deliveries} deliveries SQS" in engine and f"gave up after {deliveries} failed attempts" in engine

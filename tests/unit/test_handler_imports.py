@@ -29,11 +29,21 @@ print(json.dumps(sorted({name.split(".")[0] for name in sys.modules} & set(sys.a
 
 def loaded_drivers(spec) -> set[str]:
     module, function = spec.handler.rsplit(".", 1)
-    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x",
-           "AWS_SECRET_ACCESS_KEY": "x", "PYTHONPATH": str(ROOT / "layers" / "synchub"),
-           **{key: str(value) for key, value in spec.environment.items() if isinstance(value, (str, int))}}
-    result = subprocess.run([sys.executable, "-c", IMPORT, str(spec.code_dir / f"{module}.py"), function,
-                             ",".join(DRIVERS)], capture_output=True, text=True, timeout=120, env=env)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "PYTHONPATH": str(ROOT / "layers" / "synchub"),
+        **{key: str(value) for key, value in spec.environment.items() if isinstance(value, (str, int))},
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT, str(spec.code_dir / f"{module}.py"), function, ",".join(DRIVERS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert result.returncode == 0, (spec.logical_id, result.stderr[-2000:])
     return set(json.loads(result.stdout))
 
@@ -42,10 +52,12 @@ def test_each_handler_loads_only_the_drivers_its_function_uses():
     specs = functions(load_template())
     with ThreadPoolExecutor(max_workers=2) as pool:
         loaded = dict(zip(specs, pool.map(loaded_drivers, specs.values())))
-    unexpected = {name: drivers - ALLOWED.get(name, set()) for name, drivers in loaded.items()
-                  if drivers - ALLOWED.get(name, set())}
+    unexpected = {
+        name: drivers - ALLOWED.get(name, set())
+        for name, drivers in loaded.items()
+        if drivers - ALLOWED.get(name, set())
+    }
     assert not unexpected, unexpected
-
 
 
 def test_the_check_sees_a_driver_a_handler_imports(tmp_path):

@@ -8,17 +8,21 @@ import re
 
 import pytest
 
-from local.resources import Stack
 from local.iam import function_statements
+from local.resources import Stack
 from local.template import functions, load_template, parameter_defaults
 
 TEMPLATE = load_template()
 SPECS = functions(TEMPLATE)
 READ_VERBS = ("Get", "Query", "BatchGet", "Describe", "List")
 # FileSourceBuckets may be a pattern by the user's choice; with one bucket named, no wildcard may remain.
-STACK = Stack("synchub-test", "us-east-1", {**parameter_defaults(TEMPLATE), "FileSourceBuckets": "my-exports"},
-              refs={k: k for k in TEMPLATE["Resources"]},
-              attributes={k: {"Arn": f"arn:aws:test:::{k}", "QueueName": k} for k in TEMPLATE["Resources"]})
+STACK = Stack(
+    "synchub-test",
+    "us-east-1",
+    {**parameter_defaults(TEMPLATE), "FileSourceBuckets": "my-exports"},
+    refs={k: k for k in TEMPLATE["Resources"]},
+    attributes={k: {"Arn": f"arn:aws:test:::{k}", "QueueName": k} for k in TEMPLATE["Resources"]},
+)
 
 
 def routes_of(logical_id: str) -> list[str]:
@@ -37,7 +41,9 @@ def test_grants_are_named(logical_id):
             if "*" in resource:
                 named_layer = re.fullmatch(r"arn:aws:lambda:[a-z0-9-]+:\d{12}:layer:[\w-]+:\*", resource)
                 assert named_layer or (resource.endswith(("/data-sources/*", "/*")) and "table/*" not in resource), (
-                    logical_id, resource)
+                    logical_id,
+                    resource,
+                )
 
 
 @pytest.mark.parametrize("logical_id", sorted(f for f in SPECS if routes_of(f) and set(routes_of(f)) <= {"GET"}))
@@ -52,6 +58,9 @@ def test_iam_mode_policies_split_read_from_write():
     read = TEMPLATE["Resources"]["SyncHubReadAccess"]["Properties"]["PolicyDocument"]["Statement"]
     write = TEMPLATE["Resources"]["SyncHubWriteAccess"]["Properties"]["PolicyDocument"]["Statement"]
     # Read: GET routes of the REST API, and opening a WebSocket to watch tasks (no other route of either API).
-    assert all("${SyncApi}/v1/GET/" in r["Fn::Sub"] or r["Fn::Sub"].endswith("${WebSocketApi}/v1/$connect")
-               for s in read for r in s["Resource"])
+    assert all(
+        "${SyncApi}/v1/GET/" in r["Fn::Sub"] or r["Fn::Sub"].endswith("${WebSocketApi}/v1/$connect")
+        for s in read
+        for r in s["Resource"]
+    )
     assert not any("/GET/" in r["Fn::Sub"] or "WebSocketApi" in r["Fn::Sub"] for s in write for r in s["Resource"])

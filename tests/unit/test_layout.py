@@ -12,13 +12,16 @@ PACKAGE = ROOT / "layers" / "synchub" / "synchub"
 
 
 def parts() -> set[str]:
-    return {p.name if p.is_dir() else p.stem for p in PACKAGE.iterdir()
-            if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.stem != "__init__")}
+    return {
+        p.name if p.is_dir() else p.stem
+        for p in PACKAGE.iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.stem != "__init__")
+    }
 
 
 def test_the_layout_names_every_part_of_the_package():
     guide = (ROOT / "docs" / "development.md").read_text()
-    layout = guide[guide.index("## Layout"):guide.index("### How the data is kept")]
+    layout = guide[guide.index("## Layout") : guide.index("### How the data is kept")]
     missing = [part for part in sorted(parts()) if f"{part}/" not in layout and f"{part}.py" not in layout]
     assert not missing, missing
 

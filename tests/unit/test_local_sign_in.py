@@ -26,9 +26,16 @@ def sign_in(pool: LocalUserPool) -> LocalSignIn:
 
 
 def request(**changes: str) -> dict[str, str]:
-    return {"response_type": "code", "client_id": DASHBOARD_CLIENT_ID, "redirect_uri": CALLBACK,
-            "scope": "synchub/read synchub/write", "state": "n0nce", "code_challenge": s256(VERIFIER),
-            "code_challenge_method": "S256", **changes}
+    return {
+        "response_type": "code",
+        "client_id": DASHBOARD_CLIENT_ID,
+        "redirect_uri": CALLBACK,
+        "scope": "synchub/read synchub/write",
+        "state": "n0nce",
+        "code_challenge": s256(VERIFIER),
+        "code_challenge_method": "S256",
+        **changes,
+    }
 
 
 def signed_in(sign_in: LocalSignIn, **changes: str) -> dict[str, str]:
@@ -41,8 +48,16 @@ def signed_in(sign_in: LocalSignIn, **changes: str) -> dict[str, str]:
 
 
 def exchange(sign_in: LocalSignIn, code: str, **changes: str) -> tuple[int, dict]:
-    answer = sign_in.exchange({"grant_type": "authorization_code", "client_id": DASHBOARD_CLIENT_ID, "code": code,
-                               "redirect_uri": CALLBACK, "code_verifier": VERIFIER, **changes})
+    answer = sign_in.exchange(
+        {
+            "grant_type": "authorization_code",
+            "client_id": DASHBOARD_CLIENT_ID,
+            "code": code,
+            "redirect_uri": CALLBACK,
+            "code_verifier": VERIFIER,
+            **changes,
+        }
+    )
     return answer.status, json.loads(answer.body)
 
 
@@ -55,13 +70,17 @@ def test_the_code_flow_with_pkce_gives_the_users_access_token(sign_in, pool):
     assert status == 200 and tokens["token_type"] == "Bearer"
     claims = pool.verify(tokens["access_token"])
     assert (claims["username"], claims["client_id"], claims["scope"]) == (
-        "dana@example.com", DASHBOARD_CLIENT_ID, "synchub/read synchub/write")
+        "dana@example.com",
+        DASHBOARD_CLIENT_ID,
+        "synchub/read synchub/write",
+    )
 
 
 def test_a_code_works_once_and_only_with_its_verifier_and_redirect(sign_in):
     code = signed_in(sign_in)["code"]
     assert exchange(sign_in, code, code_verifier="another-verifier-of-at-least-forty-three-chars")[1] == {
-        "error": "invalid_grant"}
+        "error": "invalid_grant"
+    }
     assert exchange(sign_in, code)[1] == {"error": "invalid_grant"}  # spent by the failed attempt
     code = signed_in(sign_in)["code"]
     assert exchange(sign_in, code, redirect_uri="http://127.0.0.1:9999/")[1] == {"error": "invalid_grant"}
@@ -78,5 +97,7 @@ def test_requests_cognito_would_refuse_are_refused(sign_in):
     answer = sign_in.authorize(no_pkce)
     assert answer.status == 302 and "error=invalid_request" in answer.headers["Location"]
     assert "error=invalid_request" in sign_in.authorize(request(code_challenge_method="plain")).headers["Location"]
-    assert "error=invalid_scope" in sign_in.authorize(request(scope="aws.cognito.signin.user.admin")).headers["Location"]
+    assert (
+        "error=invalid_scope" in sign_in.authorize(request(scope="aws.cognito.signin.user.admin")).headers["Location"]
+    )
     assert "error=unsupported_response_type" in sign_in.authorize(request(response_type="token")).headers["Location"]

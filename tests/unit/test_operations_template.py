@@ -45,9 +45,12 @@ def test_every_dead_letter_queue_and_failure_destination_has_an_alarm():
             if failure:
                 dead_letter_queues.add(failure["Destination"]["Fn::GetAtt"][0])
     # Visible messages on a queue nobody reads; received messages on one a function drains (SyncDeadLetterQueue).
-    watched = {a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in alarms().values()
-               if a.get("Namespace") == "AWS/SQS"
-               and a["MetricName"] in ("ApproximateNumberOfMessagesVisible", "NumberOfMessagesReceived")}
+    watched = {
+        a["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for a in alarms().values()
+        if a.get("Namespace") == "AWS/SQS"
+        and a["MetricName"] in ("ApproximateNumberOfMessagesVisible", "NumberOfMessagesReceived")
+    }
     assert dead_letter_queues and dead_letter_queues <= watched, dead_letter_queues - watched
 
 

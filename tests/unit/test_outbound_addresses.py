@@ -10,22 +10,49 @@ import pytest
 from synchub.outbound import OutboundPolicy, address_kind, literal_address
 
 DEPLOYED = OutboundPolicy()
-LISTED = OutboundPolicy(allowed_networks=(ipaddress.ip_network("10.0.0.0/16"), ipaddress.ip_network("fd00::/8"),
-                                          ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("169.254.0.0/16")))
+LISTED = OutboundPolicy(
+    allowed_networks=(
+        ipaddress.ip_network("10.0.0.0/16"),
+        ipaddress.ip_network("fd00::/8"),
+        ipaddress.ip_network("127.0.0.0/8"),
+        ipaddress.ip_network("169.254.0.0/16"),
+    )
+)
 LOCAL = OutboundPolicy(allow_local=True)
 
 
-@pytest.mark.parametrize("host, kind", [
-    ("127.0.0.1", "loopback"), ("127.1", "loopback"), ("2130706433", "loopback"), ("0x7f000001", "loopback"),
-    ("017700000001", "loopback"), ("[::1]", "loopback"), ("[::ffff:127.0.0.1]", "loopback"),
-    ("::ffff:7f00:1", "loopback"), ("2002:7f00:1::", "loopback"), ("64:ff9b::7f00:1", "loopback"),
-    ("0.0.0.0", "unspecified"), ("::", "unspecified"), ("169.254.169.254", "link-local"),
-    ("fe80::1", "link-local"), ("[::ffff:169.254.169.254]", "link-local"), ("224.0.0.1", "multicast"),
-    ("ff02::1", "multicast"), ("240.0.0.1", "reserved"), ("255.255.255.255", "reserved"),
-    ("10.0.3.4", "private"), ("172.16.0.1", "private"), ("192.168.1.1", "private"), ("100.64.0.1", "private"),
-    ("fd12::1", "private"), ("::ffff:10.0.0.1", "private"), ("93.184.216.34", "public"),
-    ("2606:4700::1111", "public"),
-])
+@pytest.mark.parametrize(
+    "host, kind",
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.1", "loopback"),
+        ("2130706433", "loopback"),
+        ("0x7f000001", "loopback"),
+        ("017700000001", "loopback"),
+        ("[::1]", "loopback"),
+        ("[::ffff:127.0.0.1]", "loopback"),
+        ("::ffff:7f00:1", "loopback"),
+        ("2002:7f00:1::", "loopback"),
+        ("64:ff9b::7f00:1", "loopback"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("[::ffff:169.254.169.254]", "link-local"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("240.0.0.1", "reserved"),
+        ("255.255.255.255", "reserved"),
+        ("10.0.3.4", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("100.64.0.1", "private"),
+        ("fd12::1", "private"),
+        ("::ffff:10.0.0.1", "private"),
+        ("93.184.216.34", "public"),
+        ("2606:4700::1111", "public"),
+    ],
+)
 def test_every_spelling_is_judged_by_the_address_it_reaches(host, kind):
     assert address_kind(literal_address(host)) == kind
 

@@ -21,12 +21,21 @@ def test_token_round_trip_and_binding():
         decode_token(other, encode_token(INDEX, state))
 
 
-@pytest.mark.parametrize("token", [
-    "", "!!!", base64.urlsafe_b64encode(b"[]").decode(),
-    base64.urlsafe_b64encode(json.dumps({"i": "ByStatus", "f": "pending", "c": [None], "p": 1}).encode()).decode(),
-    base64.urlsafe_b64encode(json.dumps({"i": "ByStatus", "f": "pending", "c": [1, 2, 3, 4], "p": 1}).encode()).decode(),
-    base64.urlsafe_b64encode(json.dumps({"i": "ByStatus", "f": "pending", "c": [None] * 4, "p": 0}).encode()).decode(),
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "!!!",
+        base64.urlsafe_b64encode(b"[]").decode(),
+        base64.urlsafe_b64encode(json.dumps({"i": "ByStatus", "f": "pending", "c": [None], "p": 1}).encode()).decode(),
+        base64.urlsafe_b64encode(
+            json.dumps({"i": "ByStatus", "f": "pending", "c": [1, 2, 3, 4], "p": 1}).encode()
+        ).decode(),
+        base64.urlsafe_b64encode(
+            json.dumps({"i": "ByStatus", "f": "pending", "c": [None] * 4, "p": 0}).encode()
+        ).decode(),
+    ],
+)
 def test_tampered_tokens_are_refused(token):
     with pytest.raises(InvalidToken):
         decode_token(INDEX, token)
@@ -34,6 +43,7 @@ def test_tampered_tokens_are_refused(token):
 
 def fake_query(data):
     """A Query over {partition: [sort keys]} honouring Limit, ExclusiveStartKey and descending order."""
+
     def query(**params):
         partition = params["ExpressionAttributeValues"][":pk"]["S"]
         keys = sorted(data.get(partition, []), reverse=True)
@@ -45,6 +55,7 @@ def fake_query(data):
         if len(page) == params["Limit"] and len(keys) > len(page):
             response["LastEvaluatedKey"] = {"id": {"S": page[-1]}}
         return response
+
     return query
 
 
@@ -63,18 +74,40 @@ def test_merged_pages_cover_every_item_once_in_order():
 
 
 def test_secret_fields_are_split_masked_and_merged_back():
-    config = {"host": "h", "password": "p", "headers": {"Authorization": "Bearer x", "Accept": "json"},
-              "api-key": "k", "token_url": "https://auth", "client_secret": "c"}
+    config = {
+        "host": "h",
+        "password": "p",
+        "headers": {"Authorization": "Bearer x", "Accept": "json"},
+        "api-key": "k",
+        "token_url": "https://auth",
+        "client_secret": "c",
+    }
     masked, secrets = split_secrets(config)
-    assert masked == {"host": "h", "password": MASK, "headers": {"Authorization": MASK, "Accept": "json"},
-                      "api-key": MASK, "token_url": "https://auth", "client_secret": MASK}
+    assert masked == {
+        "host": "h",
+        "password": MASK,
+        "headers": {"Authorization": MASK, "Accept": "json"},
+        "api-key": MASK,
+        "token_url": "https://auth",
+        "client_secret": MASK,
+    }
     assert secrets == {"password": "p", "headers/Authorization": "Bearer x", "api-key": "k", "client_secret": "c"}
     assert merge_secrets(masked, secrets) == config
 
 
-@pytest.mark.parametrize("key, secret", [("password", True), ("DB_PASSWORD", True), ("access_token", True),
-                                         ("X-API-Key", True), ("secret", True), ("token_url", False),
-                                         ("user", False), ("passwords_policy", False)])
+@pytest.mark.parametrize(
+    "key, secret",
+    [
+        ("password", True),
+        ("DB_PASSWORD", True),
+        ("access_token", True),
+        ("X-API-Key", True),
+        ("secret", True),
+        ("token_url", False),
+        ("user", False),
+        ("passwords_policy", False),
+    ],
+)
 def test_secret_key_names(key, secret):
     assert is_secret_key(key) is secret
 

@@ -9,8 +9,9 @@ def test_a_layer_naming_what_to_read_one_way_replaces_the_other_way_below_it():
     redis = {"type": "redis", "params_config": {"stream_key": "orders"}}
     keys = stream_for(redis, {"interface_id": "customers"}, {"key_pattern": "customer:*"})
     assert keys.key_pattern == "customer:*" and keys.stream_key is None and keys.interface_id == "customers"
-    table = stream_for({"type": "postgresql", "params_config": {"query": "SELECT 1 AS id"}},
-                       {"config": {"table_name": "orders"}})
+    table = stream_for(
+        {"type": "postgresql", "params_config": {"query": "SELECT 1 AS id"}}, {"config": {"table_name": "orders"}}
+    )
     assert table.table_name == "orders" and table.query is None
     assert stream_for(redis, {}).stream_key == "orders"  # nothing above: the source's own
 

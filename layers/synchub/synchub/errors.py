@@ -72,10 +72,12 @@ class DestinationForbidden(ValidationFailed):
 def read_only_changed(fields: list[str]) -> ValidationFailed:
     """A replacement tried to change read-only fields (what GET answered may be sent back unchanged)."""
     return ValidationFailed(
-        f"Read-only field(s) {', '.join(fields)} cannot be changed: send them as GET answered them, or leave "
-        "them out.",
-        errors=[{"loc": ["body", name], "msg": "read-only: differs from the stored value", "type": "read_only"}
-                for name in fields])
+        f"Read-only field(s) {', '.join(fields)} cannot be changed: send them as GET answered them, or leave them out.",
+        errors=[
+            {"loc": ["body", name], "msg": "read-only: differs from the stored value", "type": "read_only"}
+            for name in fields
+        ],
+    )
 
 
 class UnknownDataSource(ValidationFailed):
@@ -94,8 +96,15 @@ class ServiceUnavailable(SyncHubError):
 
 # AWS's answers that mean "too busy now": the caller may retry the same request shortly.
 THROTTLING_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "Throttling",
-     "TransactionConflict", "TransactionCanceledException", "RequestThrottled"}
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "Throttling",
+        "TransactionConflict",
+        "TransactionCanceledException",
+        "RequestThrottled",
+    }
 )
 
 

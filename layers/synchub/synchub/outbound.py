@@ -83,8 +83,9 @@ def _own_kind(address: Address) -> str:
         return "unspecified"
     if address.is_multicast:
         return "multicast"
-    if address.is_reserved or (isinstance(address, ipaddress.IPv4Address) and address == ipaddress.IPv4Address(
-            "255.255.255.255")):
+    if address.is_reserved or (
+        isinstance(address, ipaddress.IPv4Address) and address == ipaddress.IPv4Address("255.255.255.255")
+    ):
         return "reserved"
     return "public" if address.is_global else "private"
 
@@ -125,8 +126,9 @@ class OutboundPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "OutboundPolicy":
-        return cls(settings.private_networks, settings.allow_local_destinations,
-                   os.environ.get("AWS_LAMBDA_RUNTIME_API", ""))
+        return cls(
+            settings.private_networks, settings.allow_local_destinations, os.environ.get("AWS_LAMBDA_RUNTIME_API", "")
+        )
 
     def refusal(self, address: Address | str, port: int | None = None) -> str | None:
         """What ``address`` is when connecting to it is not allowed ("a loopback address"), or None."""
@@ -153,15 +155,20 @@ class OutboundPolicy:
         return f"{host} is {reason}" if reason else None
 
 
-_ACTIVE: contextvars.ContextVar["OutboundGuard | None"] = contextvars.ContextVar("synchub_outbound_guard",
-                                                                                 default=None)
+_ACTIVE: contextvars.ContextVar["OutboundGuard | None"] = contextvars.ContextVar("synchub_outbound_guard", default=None)
 _ADOPTED: "weakref.WeakKeyDictionary[threading.Thread, OutboundGuard]" = weakref.WeakKeyDictionary()
 _resolve = socket.getaddrinfo  # the real resolver, whatever the guard installs over it
 _install_lock = threading.Lock()
 
 
-def _guarded_getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0,  # noqa: A002
-                         flags: int = 0) -> list[Any]:
+def _guarded_getaddrinfo(
+    host: Any,
+    port: Any,
+    family: int = 0,
+    type: int = 0,
+    proto: int = 0,  # noqa: A002
+    flags: int = 0,
+) -> list[Any]:
     guard = current_guard()
     if guard is None or host is None:
         return _resolve(host, port, family, type, proto, flags)
@@ -217,15 +224,19 @@ class OutboundGuard:
                 found = _resolve(name, port, 0, socket.SOCK_STREAM)
             except UnicodeError as error:
                 raise socket.gaierror(socket.EAI_NONAME, f"{host} is not a valid host name") from error
-            addresses = list(dict.fromkeys(str(ipaddress.ip_address(entry[4][0].split("%", 1)[0]))
-                                           for entry in found))
+            addresses = list(
+                dict.fromkeys(str(ipaddress.ip_address(str(entry[4][0]).split("%", 1)[0])) for entry in found)
+            )
             with self._lock:
                 addresses = self._answers.setdefault(name, addresses)
         for address in addresses:
             reason = self.policy.refusal(address, port if isinstance(port, int) else None)
             if reason:
-                return self._refuse(f"{host} is {reason}" if literal_address(host) is not None
-                                    else f"{host} resolves to {address}, {reason}")
+                return self._refuse(
+                    f"{host} is {reason}"
+                    if literal_address(host) is not None
+                    else f"{host} resolves to {address}, {reason}"
+                )
         return addresses
 
     def _refuse(self, reason: str) -> list[str]:
@@ -272,4 +283,6 @@ def refuse_named(settings: Settings, named: dict[tuple[str, ...], str | None]) -
     if errors:
         raise DestinationForbidden(
             f"Not allowed to connect: {errors[0]['msg']}. Sources and webhooks reach public addresses, and private "
-            "ones the operator lists (AllowedPrivateNetworks); see the README's security section.", errors=errors)
+            "ones the operator lists (AllowedPrivateNetworks); see the README's security section.",
+            errors=errors,
+        )

@@ -14,8 +14,10 @@ from synchub.settings import get_settings
 
 # Swagger UI's files come from the swagger-ui-bundle-v2 package (the OpenAPI function's own requirement, so
 # no other function ships them), served by that function: the page loads nothing from a third party.
-SWAGGER_UI_ASSETS = {"swagger-ui.css": "text/css; charset=utf-8",
-                     "swagger-ui-bundle.js": "text/javascript; charset=utf-8"}
+SWAGGER_UI_ASSETS = {
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+}
 # The page's own start-up script, a file too, so the page runs no inline script: it reads the document's address
 # from its <script> element.
 SWAGGER_INIT = "swagger-init.js"
@@ -29,9 +31,12 @@ def docs_csp() -> str:
     style attributes, and draws icons as data: images), requests to the API and the user pool's token URL."""
     token_url = get_settings().token_url
     token_origin = "/".join(token_url.split("/", 3)[:3]) if token_url else ""
-    return ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-            f"connect-src 'self' {token_origin}".rstrip() + "; base-uri 'none'; form-action 'none'; "
-            "frame-ancestors 'none'")
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        f"connect-src 'self' {token_origin}".rstrip()
+        + "; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
+    )
 
 
 @lru_cache(maxsize=1)

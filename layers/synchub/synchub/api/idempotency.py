@@ -14,7 +14,6 @@ import json
 from typing import Annotated, Any, Callable, Optional
 
 from aws_lambda_powertools.event_handler import Response
-from synchub.api.params import Header
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -27,6 +26,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from synchub import aws
+from synchub.api.params import Header
 from synchub.api.resolver import json_response
 from synchub.errors import Conflict, ServiceUnavailable
 from synchub.settings import get_settings
@@ -45,17 +45,29 @@ class IdempotencyKeyInUse(Conflict):
 
 
 # The header as a route parameter: validated (422) and documented with the route.
-IdempotencyKey = Annotated[Optional[str], Header(
-    alias=HEADER, min_length=1, max_length=MAX_KEY_LENGTH, pattern=r"^[^\x00-\x1f\x7f]+$",
-    description="Repeat a request safely: the same key within 24 hours returns the first response.")]
+IdempotencyKey = Annotated[
+    Optional[str],
+    Header(
+        alias=HEADER,
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Repeat a request safely: the same key within 24 hours returns the first response.",
+    ),
+]
 
 
-def _mark_replayed(response: dict[str, Any], _record: Any) -> dict[str, Any]:
+def _mark_replayed(response: Any, idempotent_data: Any) -> Any:  # Powertools' IdempotentHookFunction
     return {**response, "headers": {**response.get("headers", {}), REPLAYED_HEADER: "true"}}
 
 
 def idempotent(
-    key: str | None, *, caller: str, operation: str, request: Any, lambda_context: Any,
+    key: str | None,
+    *,
+    caller: str,
+    operation: str,
+    request: Any,
+    lambda_context: Any,
     respond: Callable[[], tuple[int, Any, dict[str, str]]],
 ) -> Response:
     """Run ``respond`` (→ status, body, headers) at most once per (caller, operation, key) within 24 hours."""
@@ -84,13 +96,15 @@ def idempotent(
         result = run(payload={"key": json.dumps([caller, operation, key]), "request": canonical})
     except IdempotencyValidationError:
         raise IdempotencyKeyReused(
-            f"{HEADER} '{key}' was used for a different request in the last 24 hours; use a new key.") from None
+            f"{HEADER} '{key}' was used for a different request in the last 24 hours; use a new key."
+        ) from None
     except IdempotencyAlreadyInProgressError:
         raise IdempotencyKeyInUse(
-            f"A request with {HEADER} '{key}' is still being processed; retry shortly.",
-            headers={"Retry-After": "1"}) from None
+            f"A request with {HEADER} '{key}' is still being processed; retry shortly.", headers={"Retry-After": "1"}
+        ) from None
     except IdempotencyPersistenceLayerError as error:
         cause = error.__cause__ or error
-        raise ServiceUnavailable("The idempotency store is unavailable; retry shortly.",
-                                 headers={"Retry-After": "1"}) from cause
+        raise ServiceUnavailable(
+            "The idempotency store is unavailable; retry shortly.", headers={"Retry-After": "1"}
+        ) from cause
     return json_response(result["status"], result["body"], headers=result.get("headers") or {})

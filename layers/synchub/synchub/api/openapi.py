@@ -24,8 +24,10 @@ PROBLEMS: dict[int, str] = {
 
 
 def problem(status: int, description: str | None = None) -> dict[str, Any]:
-    return {"description": description or PROBLEMS[status],
-            "content": {"application/problem+json": {"model": "Problem"}}}
+    return {
+        "description": description or PROBLEMS[status],
+        "content": {"application/problem+json": {"model": "Problem"}},
+    }
 
 
 def answer(model: str | None, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -37,13 +39,20 @@ def answer(model: str | None, description: str, headers: dict[str, Any] | None =
     return found
 
 
-MERGE_PATCH = ("A JSON Merge Patch (RFC 7396, application/merge-patch+json or application/json): the fields to "
-               "change, null to remove one; the result is validated as a PUT of the whole resource would be.")
+MERGE_PATCH = (
+    "A JSON Merge Patch (RFC 7396, application/merge-patch+json or application/json): the fields to "
+    "change, null to remove one; the result is validated as a PUT of the whole resource would be."
+)
 
 
-def responses(status: int, model: str | None, description: str, *errors: int,
-              headers: dict[str, Any] | None = None,
-              also: dict[int, tuple[str | None, str]] | None = None) -> dict[int, dict[str, Any]]:
+def responses(
+    status: int,
+    model: str | None,
+    description: str,
+    *errors: int,
+    headers: dict[str, Any] | None = None,
+    also: dict[int, tuple[str | None, str]] | None = None,
+) -> dict[int, dict[str, Any]]:
     """The success answer (and ``also`` other successes) and the route's own problem statuses (404, 409, …),
     for a route decorator."""
     found = {status: answer(model, description, headers)}

@@ -84,8 +84,16 @@ def inputs_of(function: Callable[..., Any]) -> tuple[Input, ...]:
         constraints = {k: v for k, v in marker.constraints.items() if k not in ("alias", "description")}
         adapter = TypeAdapter(Annotated[kind, Field(**constraints)] if constraints else kind)
         required = parameter.default is inspect.Parameter.empty
-        found.append(Input(name=name, location=marker.location, key=marker.alias or name, adapter=adapter,
-                           required=required, default=None if required else parameter.default))
+        found.append(
+            Input(
+                name=name,
+                location=marker.location,
+                key=marker.alias or name,
+                adapter=adapter,
+                required=required,
+                default=None if required else parameter.default,
+            )
+        )
     return tuple(found)
 
 
@@ -122,9 +130,16 @@ def _unknown_query_parameters(function: Callable[..., Any], event: dict[str, Any
     known = sorted(item.key for item in inputs_of(function) if item.location == "query")
     given = {**(event.get("multiValueQueryStringParameters") or {}), **(event.get("queryStringParameters") or {})}
     takes = f"this route takes {', '.join(known)}" if known else "this route takes none"
-    return [{"type": "extra_forbidden", "loc": ("query", name), "input": value,
-             "msg": f"Unknown query parameter '{name}' ({takes})"}
-            for name, value in sorted(given.items()) if name not in known]
+    return [
+        {
+            "type": "extra_forbidden",
+            "loc": ("query", name),
+            "input": value,
+            "msg": f"Unknown query parameter '{name}' ({takes})",
+        }
+        for name, value in sorted(given.items())
+        if name not in known
+    ]
 
 
 def _body(event: dict[str, Any]) -> Any:
@@ -138,16 +153,43 @@ def _body(event: dict[str, Any]) -> Any:
 
         body = base64.b64decode(body).decode("utf-8")
     if _nesting(body) > MAX_BODY_DEPTH:
-        raise InvalidRequest([{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "input": {},
-                               "ctx": {"error": f"nested too deeply (more than {MAX_BODY_DEPTH} levels)"}}])
+        raise InvalidRequest(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body",),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": f"nested too deeply (more than {MAX_BODY_DEPTH} levels)"},
+                }
+            ]
+        )
     try:
         return json.loads(body)
     except json.JSONDecodeError as error:
-        raise InvalidRequest([{"type": "json_invalid", "loc": ("body", error.pos), "msg": "JSON decode error",
-                               "input": {}, "ctx": {"error": error.msg}}]) from error
+        raise InvalidRequest(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", error.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": error.msg},
+                }
+            ]
+        ) from error
     except RecursionError as error:  # arrays or objects nested thousands deep
-        raise InvalidRequest([{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "input": {},
-                               "ctx": {"error": "nested too deeply"}}]) from error
+        raise InvalidRequest(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body",),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": "nested too deeply"},
+                }
+            ]
+        ) from error
 
 
 # Arrays and objects a body may nest, checked before parsing (stored free-form JSON allows 32 levels below

@@ -12,7 +12,7 @@ import base64
 import json
 import re
 import uuid
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -73,8 +73,11 @@ def _first_problem(fields: list[dict[str, Any]]) -> str:
         return "The request does not match the schema; see 'errors'."
     first = fields[0]
     where = ".".join(str(part) for part in first["loc"][1:]) or str(first["loc"][0] if first["loc"] else "request")
-    more = f" (and {len(fields) - 1} more problem{'s' if len(fields) > 2 else ''}; see 'errors')" \
-        if len(fields) > 1 else ""
+    more = (
+        f" (and {len(fields) - 1} more problem{'s' if len(fields) > 2 else ''}; see 'errors')"
+        if len(fields) > 1
+        else ""
+    )
     return f"{where}: {first['msg']}{more}"
 
 
@@ -116,20 +119,24 @@ class SyncHubResolver(APIGatewayRestResolver):
     itself - the caller, the body's size, type and encoding, the route's declared inputs - is checked by the
     middlewares :func:`create_app` installs, before anything parses the body."""
 
-    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         correlation = self._correlate(event)
         result = super().resolve(event, context)
         result.setdefault("headers", {})[CORRELATION_HEADER] = correlation
         return result
 
     @staticmethod
-    def _correlate(event: dict[str, Any]) -> str:
+    def _correlate(event: Mapping[str, Any]) -> str:
         """Set the request's correlation id on the logger: the client's X-Correlation-Id, else API Gateway's
         request id."""
-        sent = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == CORRELATION_HEADER.lower()),
-                    None)
-        correlation = usable_correlation_id(sent) or usable_correlation_id(
-            (event.get("requestContext") or {}).get("requestId")) or str(uuid.uuid4())
+        sent = next(
+            (v for k, v in (event.get("headers") or {}).items() if k.lower() == CORRELATION_HEADER.lower()), None
+        )
+        correlation = (
+            usable_correlation_id(sent)
+            or usable_correlation_id((event.get("requestContext") or {}).get("requestId"))
+            or str(uuid.uuid4())
+        )
         logger.set_correlation_id(correlation)
         return correlation
 
@@ -163,15 +170,18 @@ def _body_check(app: SyncHubResolver, next_middleware: NextMiddleware) -> Respon
             raise UnsupportedMediaType(f"Send the body as JSON with 'Content-Type: application/json' ({got}).")
         if not _is_utf8(body, bool(event.get("isBase64Encoded"))) or _has_lone_surrogate(body):
             raise MalformedRequest(
-                "The request body is not UTF-8 encoded JSON (or escapes an unpaired UTF-16 surrogate).")
+                "The request body is not UTF-8 encoded JSON (or escapes an unpaired UTF-16 surrogate)."
+            )
     return next_middleware(app)
 
 
 def _input_check(app: SyncHubResolver, next_middleware: NextMiddleware) -> Response:
     """Middleware: the route's declared inputs (synchub.api.params), validated, become its arguments."""
     route = app.context["_route"]
-    app.context["_route_args"] = {**app.context.get("_route_args", {}),
-                                  **validated_inputs(route.func, app.current_event.raw_event)}
+    app.context["_route_args"] = {
+        **app.context.get("_route_args", {}),
+        **validated_inputs(route.func, app.current_event.raw_event),
+    }
     return next_middleware(app)
 
 
@@ -190,8 +200,12 @@ def create_app(*, public: bool = False) -> SyncHubResolver:
         errors = error.errors
         if any(e.get("type") == "json_invalid" for e in errors):
             reason = next((e.get("ctx", {}).get("error") for e in errors if e.get("type") == "json_invalid"), None)
-            return problem_response(400, "MALFORMED_REQUEST", "Malformed request",
-                                    f"The request body is not valid JSON ({reason or 'decode error'}).")
+            return problem_response(
+                400,
+                "MALFORMED_REQUEST",
+                "Malformed request",
+                f"The request body is not valid JSON ({reason or 'decode error'}).",
+            )
         fields = _field_errors(errors)
         return problem_response(422, "VALIDATION_FAILED", "Validation failed", _first_problem(fields), fields)
 
@@ -205,8 +219,13 @@ def create_app(*, public: bool = False) -> SyncHubResolver:
         unavailable = busy(error)
         if unavailable is not None:
             logger.warning("AWS throttled a request", extra={"aws_error": code})
-            return problem_response(unavailable.status, unavailable.code, unavailable.title, unavailable.detail,
-                                    headers={"Retry-After": "1"})
+            return problem_response(
+                unavailable.status,
+                unavailable.code,
+                unavailable.title,
+                unavailable.detail,
+                headers={"Retry-After": "1"},
+            )
         logger.exception("AWS request failed", extra={"aws_error": code})
         return problem_response(500, "INTERNAL_ERROR", "Internal error", "An unexpected error occurred.")
 

@@ -76,13 +76,15 @@ def caller_from_event(event: dict[str, Any], auth_mode: str) -> Caller:
         if not claims or not principal:
             raise Unauthenticated(
                 "Send an access token from the SyncHub user pool: 'Authorization: Bearer <token>'.",
-                headers={"WWW-Authenticate": 'Bearer realm="synchub"'})
+                headers={"WWW-Authenticate": 'Bearer realm="synchub"'},
+            )
         scopes = scopes_of(claims)
         if needed not in scopes:
             raise InsufficientScope(
                 f"This route needs scope '{needed}'; the token has {sorted(scopes) or 'none'}.",
                 required_scope=needed,
-                headers={"WWW-Authenticate": f'Bearer realm="synchub", error="insufficient_scope", scope="{needed}"'})
+                headers={"WWW-Authenticate": f'Bearer realm="synchub", error="insufficient_scope", scope="{needed}"'},
+            )
         return Caller(principal)
     if auth_mode == "iam":
         # IAM policies decided read or write before the request got here.

@@ -46,8 +46,14 @@ def verify_access_token(token: str, settings: Settings, scope: str = READ_SCOPE)
     url = settings.jwks_url or f"{issuer}/.well-known/jwks.json"
     try:
         key = _jwks_client(url).get_signing_key_from_jwt(token)
-        claims = jwt.decode(token, key.key, algorithms=["RS256"], issuer=issuer, leeway=CLOCK_SKEW_SECONDS,
-                            options={"require": ["exp", "iss", "token_use"], "verify_aud": False})
+        claims = jwt.decode(
+            token,
+            key.key,
+            algorithms=["RS256"],
+            issuer=issuer,
+            leeway=CLOCK_SKEW_SECONDS,
+            options={"require": ["exp", "iss", "token_use"], "verify_aud": False},
+        )
     except jwt.PyJWKClientConnectionError as error:
         raise RuntimeError(f"the user pool's keys are not reachable: {error}") from error
     except (jwt.InvalidTokenError, jwt.PyJWKClientError) as error:  # a key id the pool never had is a bad token
@@ -57,8 +63,9 @@ def verify_access_token(token: str, settings: Settings, scope: str = READ_SCOPE)
         raise Unauthenticated("Send an access token (not an ID token) of the SyncHub user pool.")
     scopes = scopes_of(claims)
     if scope not in scopes:
-        raise InsufficientScope(f"This needs scope '{scope}'; the token has {sorted(scopes) or 'none'}.",
-                                required_scope=scope)
+        raise InsufficientScope(
+            f"This needs scope '{scope}'; the token has {sorted(scopes) or 'none'}.", required_scope=scope
+        )
     return Caller(principal, expires_at=int(claims["exp"]))
 
 
@@ -70,5 +77,5 @@ def bearer_token(headers: dict[str, Any] | None, query: dict[str, Any] | None) -
             kind, _, token = value.strip().partition(" ")
             if kind.lower() == "bearer" and token.strip():
                 return token.strip()
-    token = (query or {}).get("token")
-    return token if isinstance(token, str) and token else None
+    from_query = (query or {}).get("token")
+    return from_query if isinstance(from_query, str) and from_query else None

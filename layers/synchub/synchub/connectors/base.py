@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Collection, Literal, Protocol
 
-from synchub.models.streams import StreamSpec
+from synchub.models.streams import StreamSpec as StreamSpec  # the connectors' stream, named where they look
 
 
 class TransientSourceError(Exception):
@@ -37,7 +37,7 @@ class SourceErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool:
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> Literal[False]:
         if error is None or isinstance(error, (PermanentSourceError, TransientSourceError)):
             return False
         mapped = self.classify(error)
@@ -62,8 +62,13 @@ class Source(Protocol):
     ``watermark``, less what ``delivered`` names: the keys (``boundary_key``) of what earlier runs delivered at
     exactly the watermark. Sources whose positions are unique (offsets, entry ids) read past it."""
 
-    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None,
-             delivered: Collection[Any] | None = ()) -> Batch: ...
+    def read(
+        self,
+        state: dict[str, Any] | None,
+        batch_size: int,
+        watermark: Any = None,
+        delivered: Collection[Any] | None = (),
+    ) -> Batch: ...
 
     def close(self) -> None: ...
 
@@ -136,8 +141,10 @@ def newer_than(value: Any, watermark: Any) -> bool:
 def newest(current: Any, value: Any) -> Any:
     """The newer of two cursor values; maps of positions merge, each position taking the further one."""
     if isinstance(current, dict) and isinstance(value, dict):
-        return {**current, **{key: position for key, position in value.items()
-                              if newer_than(position, current.get(key))}}
+        return {
+            **current,
+            **{key: position for key, position in value.items() if newer_than(position, current.get(key))},
+        }
     return value if newer_than(value, current) else current
 
 
@@ -165,8 +172,9 @@ def boundary_key(row: dict[str, Any], primary_key: str | None) -> Any:
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
-def cursor_boundary(rows: list[dict[str, Any]], cursor_field: str,
-                    key: Callable[[dict[str, Any]], Any]) -> tuple[Any, tuple[Any, ...]]:
+def cursor_boundary(
+    rows: list[dict[str, Any]], cursor_field: str, key: Callable[[dict[str, Any]], Any]
+) -> tuple[Any, tuple[Any, ...]]:
     """The newest cursor value among ``rows`` and the keys of the rows at exactly that value."""
     value, keys = None, []
     for row in rows:
@@ -180,12 +188,20 @@ def cursor_boundary(rows: list[dict[str, Any]], cursor_field: str,
     return value, tuple(keys)
 
 
-def not_delivered(rows: list[dict[str, Any]], cursor_field: str, primary_key: str | None, watermark: Any,
-                  delivered: Collection[Any] | None) -> list[dict[str, Any]]:
+def not_delivered(
+    rows: list[dict[str, Any]],
+    cursor_field: str,
+    primary_key: str | None,
+    watermark: Any,
+    delivered: Collection[Any] | None,
+) -> list[dict[str, Any]]:
     """The rows at or past ``watermark``, less those an earlier run delivered at exactly the watermark."""
     kept = [row for row in rows if at_or_past(row.get(cursor_field), watermark)]
     if not delivered or watermark is None:
         return kept
     known = set(delivered)
-    return [row for row in kept if not (same_position(row.get(cursor_field), watermark)
-                                        and boundary_key(row, primary_key) in known)]
+    return [
+        row
+        for row in kept
+        if not (same_position(row.get(cursor_field), watermark) and boundary_key(row, primary_key) in known)
+    ]

@@ -41,12 +41,13 @@ class DynamoDbDestination:
             if key is None:
                 raise PermanentSourceError(f"a row has no '{self.primary_key}' (the primary key)")
             # the last row with a key wins within a batch, as it would across batches
-            items[str(key)] = to_item({"pk": self.partition, "sk": str(key), "data": row, "task_id": self.task_id,
-                                       "synced_at": synced_at})
+            items[str(key)] = to_item(
+                {"pk": self.partition, "sk": str(key), "data": row, "task_id": self.task_id, "synced_at": synced_at}
+            )
         requests = [{"PutRequest": {"Item": item}} for item in items.values()]
         client = aws.client("dynamodb")
         for start in range(0, len(requests), 25):
-            pending = {self.table: requests[start:start + 25]}
+            pending = {self.table: requests[start : start + 25]}
             for attempt in range(8):
                 response = client.batch_write_item(RequestItems=pending)
                 pending = response.get("UnprocessedItems") or {}
@@ -78,8 +79,12 @@ class DynamoDbPart:
         return {"key": self.destination.part_key(self.number), "rows": self.rows}
 
 
-def first_rows(table: str, partition: str, count: int) -> list[dict[str, Any]]:
+def first_rows(table: str, partition: str, count: int) -> list[Any]:
     """The first ``count`` rows a stream holds in the destination table (by primary key)."""
-    items = aws.client("dynamodb").query(TableName=table, KeyConditionExpression="pk = :pk",
-                                         ExpressionAttributeValues={":pk": {"S": partition}}, Limit=count)["Items"]
+    items = aws.client("dynamodb").query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": partition}},
+        Limit=count,
+    )["Items"]
     return [(from_item(item) or {}).get("data") for item in items]

@@ -14,10 +14,18 @@ import io
 import json
 from typing import Any, Collection
 
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
+from botocore.exceptions import ClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from synchub import aws
-from synchub.connectors.base import BOUNDARY_KEYS_MAX, Batch, PermanentSourceError, StreamSpec, TransientSourceError, dig
+from synchub.connectors.base import (
+    BOUNDARY_KEYS_MAX,
+    Batch,
+    PermanentSourceError,
+    StreamSpec,
+    TransientSourceError,
+    dig,
+)
 
 TRANSIENT_S3 = frozenset({"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling"})
 
@@ -52,8 +60,11 @@ class S3FileSource:
                 if obj["Key"].endswith("/"):
                     continue
                 modified = obj["LastModified"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-                if watermark is None or modified > str(watermark) or (
-                        modified == str(watermark) and obj["Key"] not in delivered):
+                if (
+                    watermark is None
+                    or modified > str(watermark)
+                    or (modified == str(watermark) and obj["Key"] not in delivered)
+                ):
                     found.append({"key": obj["Key"], "modified": modified})
             if not response.get("IsTruncated") or len(found) >= 100:
                 return found
@@ -83,8 +94,13 @@ class S3FileSource:
         self._cache = (key, rows)
         return rows
 
-    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None,
-             delivered: Collection[Any] | None = ()) -> Batch:
+    def read(
+        self,
+        state: dict[str, Any] | None,
+        batch_size: int,
+        watermark: Any = None,
+        delivered: Collection[Any] | None = (),
+    ) -> Batch:
         state = dict(state or {"done": None, "key": None, "offset": 0, "modified": None})
         rows: list[dict[str, Any]] = []
         newest, newest_keys = state.get("modified"), list(state.get("modified_keys") or [])
@@ -100,7 +116,7 @@ class S3FileSource:
                 elif modified == newest and len(newest_keys) <= BOUNDARY_KEYS_MAX:  # one more tells it overflowed
                     newest_keys.append(state["key"])
             file_rows = self._rows(state["key"])
-            take = file_rows[state["offset"]: state["offset"] + batch_size - len(rows)]
+            take = file_rows[state["offset"] : state["offset"] + batch_size - len(rows)]
             rows.extend(take)
             state["offset"] += len(take)
             if state["offset"] >= len(file_rows):

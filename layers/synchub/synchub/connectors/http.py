@@ -11,8 +11,15 @@ from urllib.parse import urlencode, urljoin
 
 import urllib3
 
-from synchub.connectors.base import (Batch, DestinationRefused, PermanentSourceError, StreamSpec,
-                                     TransientSourceError, dig, not_delivered)
+from synchub.connectors.base import (
+    Batch,
+    DestinationRefused,
+    PermanentSourceError,
+    StreamSpec,
+    TransientSourceError,
+    dig,
+    not_delivered,
+)
 from synchub.outbound import url_origin
 
 # No automatic retries (the engine retries through the queue, with backoff) and no automatic redirects: they
@@ -35,9 +42,11 @@ class HttpSource:
 
     def _same_origin(self, url: str, what: str) -> str:
         if url_origin(url) != url_origin(self.base_url):
-            raise DestinationRefused(f"Not allowed to connect: the source's {what} leads to {url.split('?')[0]}, "
-                                     f"outside its base_url's origin ({'{}://{}:{}'.format(*url_origin(self.base_url))}), "
-                                     "where its credentials would follow")
+            raise DestinationRefused(
+                f"Not allowed to connect: the source's {what} leads to {url.split('?')[0]}, "
+                f"outside its base_url's origin ({'{}://{}:{}'.format(*url_origin(self.base_url))}), "
+                "where its credentials would follow"
+            )
         return url
 
     def _url(self, state: dict[str, Any], size: int) -> str:
@@ -77,15 +86,21 @@ class HttpSource:
         if response.status == 429 or response.status >= 500:
             raise TransientSourceError(f"HTTP {response.status} from the source")
         if response.status >= 400:
-            raise PermanentSourceError(f"HTTP {response.status} from the source for {self.stream.method} "
-                                       f"{url.split('?')[0]}")
+            raise PermanentSourceError(
+                f"HTTP {response.status} from the source for {self.stream.method} {url.split('?')[0]}"
+            )
         try:
             return json.loads(response.data)
         except ValueError as error:
             raise PermanentSourceError("the source did not return JSON") from error
 
-    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None,
-             delivered: Collection[Any] | None = ()) -> Batch:
+    def read(
+        self,
+        state: dict[str, Any] | None,
+        batch_size: int,
+        watermark: Any = None,
+        delivered: Collection[Any] | None = (),
+    ) -> Batch:
         """Whole pages until at least ``batch_size`` rows (or the end): checkpoints fall on page boundaries.
         With a cursor field and a watermark, only rows at or past it that were not ``delivered`` at it."""
         pagination = self.stream.pagination
@@ -103,8 +118,9 @@ class HttpSource:
                 total = int(found) if isinstance(found, (int, float)) else None
             page_rows = [r for r in records if isinstance(r, dict)]
             if self.stream.cursor_field and watermark is not None:
-                page_rows = not_delivered(page_rows, self.stream.cursor_field, self.stream.primary_key, watermark,
-                                          delivered)
+                page_rows = not_delivered(
+                    page_rows, self.stream.cursor_field, self.stream.primary_key, watermark, delivered
+                )
             rows.extend(page_rows)
             next_state = self._next_state(state, document, len(records), size)
             if next_state is None:
@@ -118,11 +134,17 @@ class HttpSource:
         if pagination.has_more_path is not None and not dig(document, pagination.has_more_path):
             return None
         if pagination.style == "page":
-            return None if count == 0 or (pagination.has_more_path is None and count < size) else {
-                "page": state.get("page", pagination.first_page) + 1}
+            return (
+                None
+                if count == 0 or (pagination.has_more_path is None and count < size)
+                else {"page": state.get("page", pagination.first_page) + 1}
+            )
         if pagination.style == "offset":
-            return None if count == 0 or (pagination.has_more_path is None and count < size) else {
-                "offset": state.get("offset", 0) + count}
+            return (
+                None
+                if count == 0 or (pagination.has_more_path is None and count < size)
+                else {"offset": state.get("offset", 0) + count}
+            )
         if pagination.style == "cursor":
             token = dig(document, pagination.cursor_path)
             return {"cursor": token} if token and count else None

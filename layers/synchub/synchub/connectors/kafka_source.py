@@ -20,8 +20,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition, errors
 from kafka.structs import OffsetAndMetadata
 
-from synchub.connectors.base import (Batch, PermanentSourceError, SourceErrors, StreamSpec, TransientSourceError,
-                                     dig)
+from synchub.connectors.base import Batch, PermanentSourceError, SourceErrors, StreamSpec, TransientSourceError, dig
 from synchub.models.data_sources import bootstrap_servers
 from synchub.observability import logger
 
@@ -45,15 +44,22 @@ class KafkaSource:
         if self._consumer is None:
             config = self.config
             options: dict[str, Any] = {
-                "bootstrap_servers": bootstrap_servers(config), "client_id": "synchub", "group_id": self.stream.consumer_group,
-                "enable_auto_commit": False, "auto_offset_reset": "earliest",
+                "bootstrap_servers": bootstrap_servers(config),
+                "client_id": "synchub",
+                "group_id": self.stream.consumer_group,
+                "enable_auto_commit": False,
+                "auto_offset_reset": "earliest",
                 "security_protocol": config.get("security_protocol") or "PLAINTEXT",
                 "bootstrap_timeout_ms": int(float(config.get("connect_timeout") or 10) * 1000),
-                "request_timeout_ms": 30_000, "max_partition_fetch_bytes": 4 * 1024 * 1024,
+                "request_timeout_ms": 30_000,
+                "max_partition_fetch_bytes": 4 * 1024 * 1024,
             }
             if options["security_protocol"].startswith("SASL"):
-                options.update(sasl_mechanism=config.get("sasl_mechanism") or "PLAIN",
-                               sasl_plain_username=config.get("username"), sasl_plain_password=config.get("password"))
+                options.update(
+                    sasl_mechanism=config.get("sasl_mechanism") or "PLAIN",
+                    sasl_plain_username=config.get("username"),
+                    sasl_plain_password=config.get("password"),
+                )
             self._consumer = self._guarded(lambda: KafkaConsumer(**options))
         return self._consumer
 
@@ -63,8 +69,15 @@ class KafkaSource:
             return call()
 
     def _classify(self, error: Exception) -> Exception | None:
-        if isinstance(error, (errors.AuthorizationError, errors.SaslAuthenticationFailedError,
-                              errors.UnsupportedSaslMechanismError, errors.IllegalSaslStateError)):
+        if isinstance(
+            error,
+            (
+                errors.AuthorizationError,
+                errors.SaslAuthenticationFailedError,
+                errors.UnsupportedSaslMechanismError,
+                errors.IllegalSaslStateError,
+            ),
+        ):
             return PermanentSourceError(f"Kafka refused the client: {error}")
         if isinstance(error, errors.KafkaConfigurationError):
             return PermanentSourceError(f"Kafka connection settings: {error}")
@@ -74,8 +87,9 @@ class KafkaSource:
             if str(self.config.get("security_protocol") or "").startswith("SASL"):
                 # kafka-python retries a refused SASL login until its bootstrap times out, like an unreachable broker
                 hint = " (or it refused the SASL login: check username, password and sasl_mechanism)"
-            return TransientSourceError(f"Kafka unreachable at {', '.join(bootstrap_servers(self.config))}{hint}: "
-                                        f"{type(error).__name__}")
+            return TransientSourceError(
+                f"Kafka unreachable at {', '.join(bootstrap_servers(self.config))}{hint}: {type(error).__name__}"
+            )
         if isinstance(error, errors.KafkaError):
             if getattr(error, "retriable", False) or isinstance(error, errors.InvalidMetadataError):
                 self.close()
@@ -104,8 +118,9 @@ class KafkaSource:
                 consumer.close(autocommit=False)
 
     # ---- reading --------------------------------------------------------------------------------
-    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None,
-             delivered: Any = ()) -> Batch:  # positions are unique: nothing is delivered at the watermark twice
+    def read(
+        self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None, delivered: Any = ()
+    ) -> Batch:  # positions are unique: nothing is delivered at the watermark twice
         partitions = self.partitions()
         consumer = self.consumer()
         starting = state is None
@@ -126,8 +141,9 @@ class KafkaSource:
         rows: list[dict[str, Any]] = []
         waited_since = time.monotonic()
         while len(rows) < batch_size and any(positions[k] < end[k] for k in end):
-            polled = self._guarded(lambda: consumer.poll(timeout_ms=500, max_records=batch_size - len(rows),
-                                                         update_offsets=True))
+            polled = self._guarded(
+                lambda: consumer.poll(timeout_ms=500, max_records=batch_size - len(rows), update_offsets=True)
+            )
             for tp in partitions:
                 key = str(tp.partition)
                 if key not in fixed and consumer.highwater(tp) is not None:
@@ -149,8 +165,10 @@ class KafkaSource:
             if taken:
                 waited_since = time.monotonic()
             elif time.monotonic() - waited_since > STALL_SECONDS:
-                raise TransientSourceError(f"Kafka returned no records of topic '{self.stream.topic}' for "
-                                           f"{STALL_SECONDS:.0f} s although its high-water marks say more exist")
+                raise TransientSourceError(
+                    f"Kafka returned no records of topic '{self.stream.topic}' for "
+                    f"{STALL_SECONDS:.0f} s although its high-water marks say more exist"
+                )
         done = all(positions[k] >= end[k] for k in end)
         start = {key: int(value) for key, value in state["start"].items()}
         total = sum(end[key] - start[key] for key in end) if starting or end != ends_before else None
@@ -164,10 +182,12 @@ class KafkaSource:
         earliest = self._guarded(lambda: consumer.beginning_offsets(partitions))
         latest = self._guarded(lambda: consumer.end_offsets(partitions))
         since = watermark if isinstance(watermark, dict) else {}
-        start = {str(tp.partition): max(int(earliest[tp]), int(since.get(str(tp.partition)) or 0))
-                 for tp in partitions}
-        return {"next": start, "start": start,
-                "end": {key: max(start[key], int(latest[tp])) for key, tp in zip(start, partitions)}}
+        start = {str(tp.partition): max(int(earliest[tp]), int(since.get(str(tp.partition)) or 0)) for tp in partitions}
+        return {
+            "next": start,
+            "start": start,
+            "end": {key: max(start[key], int(latest[tp])) for key, tp in zip(start, partitions)},
+        }
 
     def _row(self, record: Any) -> dict[str, Any]:
         value = self._value(record)
@@ -175,10 +195,18 @@ class KafkaSource:
         if self.stream.key_field and key is None and isinstance(value, dict):
             found = dig(value, self.stream.key_field)
             key = None if found is None else str(found)
-        return {"topic": record.topic, "partition": record.partition, "offset": record.offset,
-                "timestamp": datetime.fromtimestamp(record.timestamp / 1000, tz=timezone.utc)
-                .isoformat(timespec="milliseconds") if record.timestamp and record.timestamp > 0 else None,
-                "key": key, "value": value}
+        return {
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "timestamp": datetime.fromtimestamp(record.timestamp / 1000, tz=timezone.utc).isoformat(
+                timespec="milliseconds"
+            )
+            if record.timestamp and record.timestamp > 0
+            else None,
+            "key": key,
+            "value": value,
+        }
 
     def _value(self, record: Any) -> Any:
         raw = record.value
@@ -192,7 +220,8 @@ class KafkaSource:
         except ValueError as error:
             raise PermanentSourceError(
                 f"record {record.partition}/{record.offset} of topic '{record.topic}' is not JSON ({error}): "
-                "set value_format to text to copy values as text") from error
+                "set value_format to text to copy values as text"
+            ) from error
 
     # ---- consumer group (optional) -------------------------------------------------------------
     def acknowledge(self, state: dict[str, Any] | None, cursor: Any = None) -> None:
@@ -203,10 +232,15 @@ class KafkaSource:
     def _commit_to_group(self, consumer: Any) -> None:
         if not self.stream.consumer_group or not self._committed:
             return
-        offsets = {TopicPartition(self.stream.topic, int(key)): OffsetAndMetadata(value, "synchub", -1)
-                   for key, value in self._committed.items()}
+        offsets = {
+            TopicPartition(self.stream.topic, int(key)): OffsetAndMetadata(value, "synchub", -1)
+            for key, value in self._committed.items()
+        }
         try:
             consumer.commit(offsets)
         except Exception:  # noqa: BLE001 - the group's offsets only inform lag tools; the checkpoint is the truth
-            logger.warning("could not commit offsets to the consumer group", exc_info=True,
-                           extra={"consumer_group": self.stream.consumer_group})
+            logger.warning(
+                "could not commit offsets to the consumer group",
+                exc_info=True,
+                extra={"consumer_group": self.stream.consumer_group},
+            )

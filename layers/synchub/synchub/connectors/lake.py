@@ -36,8 +36,7 @@ def _default(value: Any) -> Any:
 
 _ENCODER = json.JSONEncoder(default=_default, separators=(",", ":"), ensure_ascii=False)
 # Decimals as exact JSON numbers with their scale (3.00, 12345678901234567.89), never through a float.
-_EXACT_ENCODER = simplejson.JSONEncoder(default=_default, separators=(",", ":"), ensure_ascii=False,
-                                        use_decimal=True)
+_EXACT_ENCODER = simplejson.JSONEncoder(default=_default, separators=(",", ":"), ensure_ascii=False, use_decimal=True)
 
 
 ROWS_METADATA = "rows"  # each part's row count, in its S3 metadata
@@ -75,8 +74,12 @@ class LakePart:
     def close(self) -> dict[str, Any]:
         body = b"".join(self._chunks) + self._compressor.flush()
         aws.client("s3").put_object(
-            Bucket=self.bucket, Key=self.key, Body=body, ContentType="application/x-ndjson",
-            ContentEncoding="gzip", Metadata={ROWS_METADATA: str(self.rows)},
+            Bucket=self.bucket,
+            Key=self.key,
+            Body=body,
+            ContentType="application/x-ndjson",
+            ContentEncoding="gzip",
+            Metadata={ROWS_METADATA: str(self.rows)},
         )
         return {"key": self.key, "rows": self.rows}
 
@@ -105,10 +108,10 @@ class LakeDestination:
         own metadata says how many, so no list of them is kept while the task runs)."""
         parts = [part if "rows" in part else {**part, "rows": part_rows(self.bucket, part["key"])} for part in parts]
         key = f"{self.prefix}/manifest.json"
-        manifest = {**summary, "bucket": self.bucket, "parts": parts,
-                    "rows": sum(int(p["rows"]) for p in parts)}
-        aws.client("s3").put_object(Bucket=self.bucket, Key=key, Body=json.dumps(manifest, indent=2).encode(),
-                                    ContentType="application/json")
+        manifest = {**summary, "bucket": self.bucket, "parts": parts, "rows": sum(int(p["rows"]) for p in parts)}
+        aws.client("s3").put_object(
+            Bucket=self.bucket, Key=key, Body=json.dumps(manifest, indent=2).encode(), ContentType="application/json"
+        )
         return key
 
 
@@ -139,8 +142,9 @@ class LakeReader:
 
     def url(self, key: str) -> str:
         """A pre-signed GET of ``key`` (no request is made to create it)."""
-        return aws.client("s3").generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key},
-                                                       ExpiresIn=self.url_seconds)
+        return aws.client("s3").generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.url_seconds
+        )
 
     def first_rows(self, keys: list[str], count: int) -> list[dict[str, Any]]:
         """The first ``count`` rows of the parts, in order (reading only as many parts as that takes)."""

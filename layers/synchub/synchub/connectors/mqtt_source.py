@@ -57,8 +57,9 @@ class MqttSource:
 
     def _connect(self) -> Any:
         config = self.config
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5,
-                             manual_ack=True)
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5, manual_ack=True
+        )
         if config.get("username"):
             client.username_pw_set(config["username"], config.get("password"))
         if config.get("tls"):
@@ -88,23 +89,36 @@ class MqttSource:
         client.loop_start()
         try:
             if not connected.wait(timeout):
-                raise TransientSourceError(f"MQTT broker at {host}:{port} did not answer the connection in {timeout:g} s")
+                raise TransientSourceError(
+                    f"MQTT broker at {host}:{port} did not answer the connection in {timeout:g} s"
+                )
             reason = answers["connack"]
             if reason.is_failure:
                 kind = PermanentSourceError if reason.value in PERMANENT_CONNACK else TransientSourceError
                 raise kind(f"MQTT broker refused the connection: {reason}")
+            if not self.stream.topic_filter:
+                raise PermanentSourceError("the stream names no topic_filter to subscribe to")
             try:
-                client.subscribe(self.stream.topic_filter, options=SubscribeOptions(
-                    qos=self.stream.qos, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND if self.persistent
-                    else SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE))
+                client.subscribe(
+                    self.stream.topic_filter,
+                    options=SubscribeOptions(
+                        qos=self.stream.qos,
+                        retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND
+                        if self.persistent
+                        else SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE,
+                    ),
+                )
             except ValueError as error:
-                raise PermanentSourceError(f"invalid MQTT topic filter '{self.stream.topic_filter}': {error}") from error
+                raise PermanentSourceError(
+                    f"invalid MQTT topic filter '{self.stream.topic_filter}': {error}"
+                ) from error
             if not subscribed.wait(timeout):
                 raise TransientSourceError("MQTT broker did not answer the subscription")
             refused = [reason for reason in answers["suback"] if reason.is_failure]
             if refused:
-                raise PermanentSourceError(f"MQTT broker refused the subscription to '{self.stream.topic_filter}': "
-                                           f"{refused[0]}")
+                raise PermanentSourceError(
+                    f"MQTT broker refused the subscription to '{self.stream.topic_filter}': {refused[0]}"
+                )
         except BaseException:
             client.loop_stop()
             client.disconnect()
@@ -120,8 +134,9 @@ class MqttSource:
                 client.loop_stop()
 
     # ---- reading --------------------------------------------------------------------------------
-    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None,
-             delivered: Any = ()) -> Batch:  # positions are unique: nothing is delivered at the watermark twice
+    def read(
+        self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None, delivered: Any = ()
+    ) -> Batch:  # positions are unique: nothing is delivered at the watermark twice
         if not self.persistent:
             return self._read_retained(state, batch_size)
         self.client()
@@ -167,14 +182,21 @@ class MqttSource:
             self._retained = [found[topic] for topic in sorted(found)]
             self.close()
         start = int((state or {}).get("offset") or 0)
-        rows = self._retained[start:start + batch_size]
+        rows = self._retained[start : start + batch_size]
         more = start + batch_size < len(self._retained)
-        return Batch(rows, {"offset": start + batch_size} if more else None,
-                     len(self._retained) if state is None else None)
+        return Batch(
+            rows, {"offset": start + batch_size} if more else None, len(self._retained) if state is None else None
+        )
 
     def _row(self, message: Any) -> dict[str, Any]:
-        return {"topic": message.topic, "value": self._value(message), "qos": message.qos,
-                "retain": bool(message.retain), "duplicate": bool(message.dup), "received_at": now_iso()}
+        return {
+            "topic": message.topic,
+            "value": self._value(message),
+            "qos": message.qos,
+            "retain": bool(message.retain),
+            "duplicate": bool(message.dup),
+            "received_at": now_iso(),
+        }
 
     def _value(self, message: Any) -> Any:
         text = bytes(message.payload).decode("utf-8", "replace")
@@ -183,5 +205,7 @@ class MqttSource:
         try:
             return json.loads(text) if text else None
         except ValueError as error:
-            raise PermanentSourceError(f"a message on '{message.topic}' is not JSON ({error}): set value_format to "
-                                       "text to copy payloads as text") from error
+            raise PermanentSourceError(
+                f"a message on '{message.topic}' is not JSON ({error}): set value_format to "
+                "text to copy payloads as text"
+            ) from error

@@ -19,8 +19,14 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from synchub.connectors.base import (Batch, PermanentSourceError, SourceErrors, StreamSpec, TransientSourceError,
-                                     newer_than)
+from synchub.connectors.base import (
+    Batch,
+    PermanentSourceError,
+    SourceErrors,
+    StreamSpec,
+    TransientSourceError,
+    newer_than,
+)
 
 SCAN_COUNT = 1000
 
@@ -41,7 +47,7 @@ def _iso_ms(ms: int) -> str:
 
 def parsed(text: Any) -> Any:
     """A string value as JSON when it is JSON, else as it is."""
-    if not isinstance(text, str) or not (text[:1] in ('{', '[', '"') or text in ("true", "false", "null")):
+    if not isinstance(text, str) or not (text[:1] in ("{", "[", '"') or text in ("true", "false", "null")):
         return text
     try:
         return json.loads(text)
@@ -54,8 +60,10 @@ class RedisSource:
         if not stream.stream_key and not stream.key_pattern:
             raise PermanentSourceError("a Redis stream names stream_key (a stream) or key_pattern (keys to copy)")
         if stream.key_pattern and incremental:
-            raise PermanentSourceError("keys have no position to continue from: a key_pattern syncs with full_sync "
-                                       "only (use a stream_key for incremental and realtime syncs)")
+            raise PermanentSourceError(
+                "keys have no position to continue from: a key_pattern syncs with full_sync "
+                "only (use a stream_key for incremental and realtime syncs)"
+            )
         self.config = connection
         self.stream = stream
         self._client: Any = None
@@ -69,11 +77,18 @@ class RedisSource:
                 # one attempt: a failure is the engine's to retry (through the queue, with backoff), and a
                 # connection test answers at once
                 retry=Retry(NoBackoff(), 0),
-                host=config["host"], port=int(config.get("port") or 6379), db=int(config.get("db") or 0),
-                username=config.get("username") or None, password=config.get("password") or None,
-                ssl=bool(config.get("tls")), socket_connect_timeout=float(config.get("connect_timeout") or 10),
-                socket_timeout=60, decode_responses=True, encoding_errors="replace",
-                client_name="synchub")
+                host=config["host"],
+                port=int(config.get("port") or 6379),
+                db=int(config.get("db") or 0),
+                username=config.get("username") or None,
+                password=config.get("password") or None,
+                ssl=bool(config.get("tls")),
+                socket_connect_timeout=float(config.get("connect_timeout") or 10),
+                socket_timeout=60,
+                decode_responses=True,
+                encoding_errors="replace",
+                client_name="synchub",
+            )
         return self._client
 
     def _call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
@@ -107,8 +122,9 @@ class RedisSource:
                 self._client = None
 
     # ---- reading --------------------------------------------------------------------------------
-    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None,
-             delivered: Any = ()) -> Batch:  # positions are unique: nothing is delivered at the watermark twice
+    def read(
+        self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None, delivered: Any = ()
+    ) -> Batch:  # positions are unique: nothing is delivered at the watermark twice
         if self.stream.stream_key:
             return self._read_stream(state, batch_size, watermark)
         return self._read_keys(state, batch_size)
@@ -132,8 +148,10 @@ class RedisSource:
                 return Batch([], None, 0)
         start = f"({id_text(state['after'])}" if state.get("after") else "-"
         entries = self._call("xrange", key, start, id_text(state["end"]), count=batch_size)
-        rows = [{"stream": key, "id": entry, "timestamp": _iso_ms(entry_id(entry)[0]), "value": fields}
-                for entry, fields in entries]
+        rows = [
+            {"stream": key, "id": entry, "timestamp": _iso_ms(entry_id(entry)[0]), "value": fields}
+            for entry, fields in entries
+        ]
         if not rows:
             return Batch([], None, total)
         last_id = entry_id(rows[-1]["id"])
@@ -150,16 +168,21 @@ class RedisSource:
         names = self._key_names()
         after = (state or {}).get("after_key")
         start = bisect.bisect_right(names, after) if after is not None else 0
-        chosen = names[start:start + batch_size]
+        chosen = names[start : start + batch_size]
         rows = [row for row in self._values(chosen) if row is not None]
         more = start + batch_size < len(names)
-        return Batch(rows, {"after_key": chosen[-1]} if more and chosen else None,
-                     len(names) if state is None else None)
+        return Batch(
+            rows, {"after_key": chosen[-1]} if more and chosen else None, len(names) if state is None else None
+        )
 
     # How each type's value is read, and shaped into a row.
     READS: dict[str, tuple[str, tuple[Any, ...], dict[str, Any]]] = {
-        "hash": ("hgetall", (), {}), "string": ("get", (), {}), "list": ("lrange", (0, -1), {}),
-        "set": ("smembers", (), {}), "zset": ("zrange", (0, -1), {"withscores": True}), "stream": ("xlen", (), {}),
+        "hash": ("hgetall", (), {}),
+        "string": ("get", (), {}),
+        "list": ("lrange", (0, -1), {}),
+        "set": ("smembers", (), {}),
+        "zset": ("zrange", (0, -1), {"withscores": True}),
+        "stream": ("xlen", (), {}),
     }
 
     def _values(self, names: list[str]) -> list[dict[str, Any] | None]:

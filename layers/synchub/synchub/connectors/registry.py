@@ -19,22 +19,26 @@ def incremental_problem(kind: str, stream: StreamSpec, task_type: str) -> str | 
     """Why ``task_type`` (incremental or realtime) cannot run on this stream, or None: rows need a cursor field
     to tell new from old, unless the source keeps its own position (files' times, message offsets and ids)."""
     if kind == "redis" and stream.key_pattern and not stream.stream_key:
-        return (f"A Redis key_pattern has no position to continue from, so {task_type} cannot tell new keys from "
-                "old: run a full_sync, or sync a stream (stream_key).")
+        return (
+            f"A Redis key_pattern has no position to continue from, so {task_type} cannot tell new keys from "
+            "old: run a full_sync, or sync a stream (stream_key)."
+        )
     if stream.cursor_field or kind in FILE_TYPES or kind in MESSAGE_TYPES:
         return None
-    return (f"This stream has no cursor_field, so {task_type} cannot tell new rows from old: set "
-            "params_config.cursor_field on the data source (or cursor_field on its interface, or in parameters), "
-            "or run a full_sync.")
-
+    return (
+        f"This stream has no cursor_field, so {task_type} cannot tell new rows from old: set "
+        "params_config.cursor_field on the data source (or cursor_field on its interface, or in parameters), "
+        "or run a full_sync."
+    )
 
 
 # Fields that name what to read in two exclusive ways: a layer that sets one replaces the other.
 ALTERNATIVES = {"table_name": "query", "query": "table_name", "stream_key": "key_pattern", "key_pattern": "stream_key"}
 
 
-def stream_for(data_source: dict[str, Any], task: dict[str, Any],
-               interface: dict[str, Any] | None = None) -> StreamSpec:
+def stream_for(
+    data_source: dict[str, Any], task: dict[str, Any], interface: dict[str, Any] | None = None
+) -> StreamSpec:
     """The data source's default stream (``params_config``), the task's interface over it, and the task's
     parameters over both."""
     spec: dict[str, Any] = dict(data_source.get("params_config") or {})
@@ -71,10 +75,10 @@ def destinations(kind: str, connection: dict[str, Any]) -> list[tuple[str, int |
             host, _, port = server.rpartition(":")
             found.append((host.strip("[]"), int(port)) if host and port.isdigit() else (server, None))
         return found
-    host = connection.get("host")
-    if kind in DEFAULT_PORTS and isinstance(host, str) and host:
-        port = connection.get("port")
-        return [(host, int(port) if isinstance(port, int) else DEFAULT_PORTS[kind])]
+    named = connection.get("host")
+    if kind in DEFAULT_PORTS and isinstance(named, str) and named:
+        given = connection.get("port")
+        return [(named, int(given) if isinstance(given, int) else DEFAULT_PORTS[kind])]
     return []
 
 
@@ -86,8 +90,9 @@ class GuardedSource:
     def __init__(self, open_it: Callable[[], Source], guard: OutboundGuard, first: list[tuple[str, int | None]]):
         self.guard = guard
         self.source: Source = self._guarded(lambda: self._open(open_it, first))
-        if hasattr(self.source, "acknowledge"):
-            self.acknowledge = lambda *args: self._guarded(lambda: self.source.acknowledge(*args))
+        acknowledge = getattr(self.source, "acknowledge", None)
+        if acknowledge is not None:
+            self.acknowledge = lambda *args: self._guarded(lambda: acknowledge(*args))
 
     def _open(self, open_it: Callable[[], Source], first: list[tuple[str, int | None]]) -> Source:
         for host, port in first:
@@ -108,8 +113,13 @@ class GuardedSource:
                 raise DestinationRefused(f"Not allowed to connect: {refused[0]}.") from error
             raise
 
-    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None,
-             delivered: Collection[Any] | None = ()) -> Any:
+    def read(
+        self,
+        state: dict[str, Any] | None,
+        batch_size: int,
+        watermark: Any = None,
+        delivered: Collection[Any] | None = (),
+    ) -> Any:
         return self._guarded(lambda: self.source.read(state, batch_size, watermark, delivered))
 
     def check(self) -> None:
@@ -122,19 +132,29 @@ class GuardedSource:
         self._guarded(self.source.close)
 
 
-def open_source(data_source: dict[str, Any], connection: dict[str, Any], stream: StreamSpec, *,
-                incremental: bool = False, settings: Settings | None = None) -> Source:
+def open_source(
+    data_source: dict[str, Any],
+    connection: dict[str, Any],
+    stream: StreamSpec,
+    *,
+    incremental: bool = False,
+    settings: Settings | None = None,
+) -> Source:
     """The source a data source names. Sources on the network connect only where the outbound policy allows
     (``synchub.outbound``); file sources read S3 through the function's own role."""
     kind = data_source["type"]
     if kind in FILE_TYPES:
         return _open_source(data_source, connection, stream, incremental)
-    return GuardedSource(lambda: _open_source(data_source, connection, stream, incremental),
-                         guard_for(settings or get_settings()), destinations(kind, connection))
+    return GuardedSource(
+        lambda: _open_source(data_source, connection, stream, incremental),
+        guard_for(settings or get_settings()),
+        destinations(kind, connection),
+    )
 
 
-def _open_source(data_source: dict[str, Any], connection: dict[str, Any], stream: StreamSpec,
-                 incremental: bool) -> Source:
+def _open_source(
+    data_source: dict[str, Any], connection: dict[str, Any], stream: StreamSpec, incremental: bool
+) -> Source:
     kind = data_source["type"]
     if kind == "http":
         from synchub.connectors.http import HttpSource  # each connector loads only when chosen
@@ -159,8 +179,9 @@ def _open_source(data_source: dict[str, Any], connection: dict[str, Any], stream
     if kind == "mqtt":
         from synchub.connectors.mqtt_source import MqttSource  # paho-mqtt: only for MQTT sources
 
-        return MqttSource(connection, stream, incremental=incremental,
-                          session_id=f"synchub-{data_source['id']}-{stream.interface_id}")
+        return MqttSource(
+            connection, stream, incremental=incremental, session_id=f"synchub-{data_source['id']}-{stream.interface_id}"
+        )
     if kind == "redis":
         from synchub.connectors.redis_source import RedisSource  # redis-py: only for Redis sources
 
@@ -173,6 +194,7 @@ def open_destination(stream: StreamSpec, settings: Settings, *, data_source_id: 
     if stream.destination == "dynamodb":
         from synchub.connectors.dynamodb_table import DynamoDbDestination  # only for that destination
 
-        return DynamoDbDestination(settings.destination_table, data_source_id, stream.interface_id, task_id,
-                                   stream.primary_key)
+        return DynamoDbDestination(
+            settings.destination_table, data_source_id, stream.interface_id, task_id, stream.primary_key
+        )
     return LakeDestination(settings.data_lake_bucket, data_source_id, stream.interface_id, task_id)

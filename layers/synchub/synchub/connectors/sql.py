@@ -6,8 +6,15 @@ from __future__ import annotations
 import re
 from typing import Any, Collection
 
-from synchub.connectors.base import (Batch, PermanentSourceError, SourceErrors, StreamSpec,
-                                     TransientSourceError, boundary_key, cursor_boundary)
+from synchub.connectors.base import (
+    Batch,
+    PermanentSourceError,
+    SourceErrors,
+    StreamSpec,
+    TransientSourceError,
+    boundary_key,
+    cursor_boundary,
+)
 from synchub.connectors.sql_catalog import SqlCatalog
 from synchub.connectors.sql_values import exact_postgres_values, json_rows
 from synchub.outbound import DestinationNotAllowed, current_guard
@@ -55,8 +62,9 @@ class SqlSource(SqlCatalog):
             return f"({self.stream.query.rstrip().rstrip(';')}) AS synchub_q"
         return self.quote(self.stream.table_name or "")
 
-    def _where(self, after: list[Any] | None, watermark: Any,
-               delivered: Collection[Any] | None) -> tuple[str, list[Any]]:
+    def _where(
+        self, after: list[Any] | None, watermark: Any, delivered: Collection[Any] | None
+    ) -> tuple[str, list[Any]]:
         clauses, params = [], []
         if after is not None:
             columns = ", ".join(self.quote(c) for c in self.order)
@@ -66,8 +74,10 @@ class SqlSource(SqlCatalog):
             cursor = self.quote(self.stream.cursor_field or "")
             if delivered:  # the rows at the watermark, less those earlier runs delivered (by primary key)
                 keys = list(delivered)
-                clauses.append(f"({cursor} > %s OR ({cursor} = %s AND {self.quote(self.order[-1])} NOT IN "
-                               f"({', '.join(['%s'] * len(keys))})))")
+                clauses.append(
+                    f"({cursor} > %s OR ({cursor} = %s AND {self.quote(self.order[-1])} NOT IN "
+                    f"({', '.join(['%s'] * len(keys))})))"
+                )
                 params.extend([watermark, watermark, *keys])
             else:
                 clauses.append(f"{cursor} >= %s")
@@ -75,8 +85,13 @@ class SqlSource(SqlCatalog):
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     # ---- reading --------------------------------------------------------------------------------
-    def read(self, state: dict[str, Any] | None, batch_size: int, watermark: Any = None,
-             delivered: Collection[Any] | None = ()) -> Batch:
+    def read(
+        self,
+        state: dict[str, Any] | None,
+        batch_size: int,
+        watermark: Any = None,
+        delivered: Collection[Any] | None = (),
+    ) -> Batch:
         """The next page in key order; an incremental one at or past ``watermark``, less the rows whose primary
         keys are ``delivered`` at exactly it. The batch carries its newest cursor value and the keys at it."""
         after = (state or {}).get("after")
@@ -123,7 +138,6 @@ class SqlSource(SqlCatalog):
                 self._connection = None
 
 
-
 def checked_addresses(host: str, port: int) -> str | None:
     """libpq's ``hostaddr`` for ``host`` (one address per comma-separated host): libpq resolves names in C,
     out of the outbound guard's reach, so it is handed the addresses the guard checked, and still verifies
@@ -143,8 +157,16 @@ def checked_addresses(host: str, port: int) -> str | None:
 
 # What PostgreSQL (or libpq) says when retrying cannot help: credentials, an unknown database or role, a TLS
 # setting the server does not share ("server does not support SSL, but SSL was required").
-PERMANENT_POSTGRES_REFUSALS = ("authentication", "password", "does not exist", "permission", "SSL", "ssl",
-                               "no pg_hba.conf entry", "certificate")
+PERMANENT_POSTGRES_REFUSALS = (
+    "authentication",
+    "password",
+    "does not exist",
+    "permission",
+    "SSL",
+    "ssl",
+    "no pg_hba.conf entry",
+    "certificate",
+)
 
 
 class PostgresSource(SqlSource):
@@ -159,11 +181,15 @@ class PostgresSource(SqlSource):
             port = int(config.get("port") or 5432)
             with self.translate_errors():
                 self._connection = psycopg.connect(
-                    host=config["host"], hostaddr=checked_addresses(config["host"], port), port=port,
+                    host=config["host"],
+                    hostaddr=checked_addresses(config["host"], port),
+                    port=port,
                     dbname=config["database"],
-                    user=config.get("user") or config.get("username"), password=config.get("password"),
+                    user=config.get("user") or config.get("username"),
+                    password=config.get("password"),
                     connect_timeout=int(config.get("connect_timeout") or 10),
-                    sslmode=config.get("sslmode") or "prefer", autocommit=True,
+                    sslmode=config.get("sslmode") or "prefer",
+                    autocommit=True,
                     application_name="synchub",
                 )
                 exact_postgres_values(self._connection)
@@ -181,8 +207,15 @@ class PostgresSource(SqlSource):
                     return PermanentSourceError(f"PostgreSQL refused the connection: {text}")
                 self.close()
                 return TransientSourceError(f"PostgreSQL unavailable: {text}")
-            if isinstance(error, (psycopg.errors.QueryCanceled, psycopg.errors.AdminShutdown,
-                                  psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)):
+            if isinstance(
+                error,
+                (
+                    psycopg.errors.QueryCanceled,
+                    psycopg.errors.AdminShutdown,
+                    psycopg.errors.SerializationFailure,
+                    psycopg.errors.DeadlockDetected,
+                ),
+            ):
                 self.close()
                 return TransientSourceError(f"PostgreSQL: {text}")
             return PermanentSourceError(f"PostgreSQL: {text}")
@@ -203,10 +236,16 @@ class MySqlSource(SqlSource):
             config = self.settings
             with self.translate_errors():
                 self._connection = pymysql.connect(
-                    host=config["host"], port=int(config.get("port") or 3306), database=config["database"],
-                    user=config.get("user") or config.get("username"), password=config.get("password") or "",
-                    connect_timeout=int(config.get("connect_timeout") or 10), read_timeout=60,
-                    cursorclass=pymysql.cursors.Cursor, autocommit=True, charset="utf8mb4",
+                    host=config["host"],
+                    port=int(config.get("port") or 3306),
+                    database=config["database"],
+                    user=config.get("user") or config.get("username"),
+                    password=config.get("password") or "",
+                    connect_timeout=int(config.get("connect_timeout") or 10),
+                    read_timeout=60,
+                    cursorclass=pymysql.cursors.Cursor,
+                    autocommit=True,
+                    charset="utf8mb4",
                     init_command="SET time_zone = '+00:00'",  # TIMESTAMP columns read as UTC
                 )
         return self._connection

@@ -10,8 +10,25 @@ from typing import Any
 from synchub.connectors.base import PermanentSourceError, StreamSpec
 
 # Column types with no order a cursor could follow (PostgreSQL's and MySQL's catalog names).
-UNORDERED_TYPES = frozenset({"json", "jsonb", "xml", "point", "line", "polygon", "circle", "path", "box", "lseg",
-                             "tsvector", "geometry", "array", "user-defined"})
+UNORDERED_TYPES = frozenset(
+    {
+        "json",
+        "jsonb",
+        "xml",
+        "point",
+        "line",
+        "polygon",
+        "circle",
+        "path",
+        "box",
+        "lseg",
+        "tsvector",
+        "geometry",
+        "array",
+        "user-defined",
+    }
+)
+
 
 class SqlCatalog(ABC):
     """Catalog look-ups over the source's connection (``SqlSource`` and its drivers provide it)."""
@@ -38,8 +55,10 @@ class SqlCatalog(ABC):
             if not columns:
                 self._columns()  # a missing table says so, rather than "no primary key"
             found = f"a primary key of {len(columns)} columns ({', '.join(columns)})" if columns else "no primary key"
-            raise PermanentSourceError(f"table '{self.stream.table_name}' has {found}: set params_config.primary_key "
-                                       "to a unique column to page by")
+            raise PermanentSourceError(
+                f"table '{self.stream.table_name}' has {found}: set params_config.primary_key "
+                "to a unique column to page by"
+            )
         return str(columns[0])
 
     def _catalog(self, sql: str, params: list[Any]) -> list[Any]:
@@ -52,8 +71,10 @@ class SqlCatalog(ABC):
 
     def _table_filter(self, alias: str) -> tuple[str, list[Any]]:
         schema, _, table = (self.stream.table_name or "").rpartition(".")
-        return (f"{alias}.table_name = %s AND {alias}.table_schema = {'%s' if schema else self.current_schema}",
-                [table, schema] if schema else [table])
+        return (
+            f"{alias}.table_name = %s AND {alias}.table_schema = {'%s' if schema else self.current_schema}",
+            [table, schema] if schema else [table],
+        )
 
     def _key_columns(self, *kinds: str) -> list[str]:
         """The columns of the table's single-column constraints of these kinds (PRIMARY KEY, UNIQUE); for one
@@ -64,7 +85,9 @@ class SqlCatalog(ABC):
             "JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name "
             "AND kcu.table_schema = tc.table_schema AND kcu.table_name = tc.table_name "
             f"WHERE tc.constraint_type IN ({', '.join(['%s'] * len(kinds))}) AND {where} "
-            "ORDER BY kcu.ordinal_position", [*kinds, *params])
+            "ORDER BY kcu.ordinal_position",
+            [*kinds, *params],
+        )
         if kinds == ("PRIMARY KEY",):
             return [str(column) for column, _name in rows]
         per_constraint: dict[str, list[str]] = {}
@@ -83,12 +106,16 @@ class SqlCatalog(ABC):
                 cursor.close()
             return columns
         where, params = self._table_filter("c")
-        rows = self._catalog(f"SELECT c.column_name, c.data_type FROM information_schema.columns c WHERE {where} "
-                             "ORDER BY c.ordinal_position", params)
+        rows = self._catalog(
+            f"SELECT c.column_name, c.data_type FROM information_schema.columns c WHERE {where} "
+            "ORDER BY c.ordinal_position",
+            params,
+        )
         if not rows:
             raise PermanentSourceError(
                 f"table '{self.stream.table_name}' does not exist in database '{self.settings.get('database')}' "
-                "(or the user may not see it): check params_config.table_name")
+                "(or the user may not see it): check params_config.table_name"
+            )
         return {str(name): str(kind).lower() for name, kind in rows}
 
     def check(self) -> None:
@@ -101,12 +128,16 @@ class SqlCatalog(ABC):
         if cursor and cursor not in columns:
             raise PermanentSourceError(f"cursor_field '{cursor}' is not a column of {what} (its columns: {listed})")
         if cursor and columns[cursor] in UNORDERED_TYPES:
-            raise PermanentSourceError(f"cursor_field '{cursor}' is {columns[cursor]}, which has no order to read by: "
-                                       "use a timestamp, date or increasing number")
+            raise PermanentSourceError(
+                f"cursor_field '{cursor}' is {columns[cursor]}, which has no order to read by: "
+                "use a timestamp, date or increasing number"
+            )
         if key and key not in columns:
             raise PermanentSourceError(f"primary_key '{key}' is not a column of {what} (its columns: {listed})")
         if key and self.stream.table_name and key not in self._key_columns("PRIMARY KEY", "UNIQUE"):
-            raise PermanentSourceError(f"primary_key '{key}' is not unique in {what}: no PRIMARY KEY or UNIQUE "
-                                       "constraint holds it alone, so rows could be skipped or merged")
+            raise PermanentSourceError(
+                f"primary_key '{key}' is not unique in {what}: no PRIMARY KEY or UNIQUE "
+                "constraint holds it alone, so rows could be skipped or merged"
+            )
         if not key and self.stream.table_name:
             self._catalog_primary_key()

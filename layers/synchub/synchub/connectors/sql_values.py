@@ -26,8 +26,15 @@ def _duration(value: timedelta) -> str:
 
 
 _NATIVE = frozenset({str, int, float, bool, type(None), dict, list})
-_CONVERTERS: dict[type, Any] = {datetime: datetime.isoformat, date: date.isoformat, time: time.isoformat,
-                                Decimal: _decimal, UUID: str, bytes: bytes.hex, timedelta: _duration}
+_CONVERTERS: dict[type, Any] = {
+    datetime: datetime.isoformat,
+    date: date.isoformat,
+    time: time.isoformat,
+    Decimal: _decimal,
+    UUID: str,
+    bytes: bytes.hex,
+    timedelta: _duration,
+}
 
 
 def jsonable(value: Any) -> Any:
@@ -50,8 +57,10 @@ def json_rows(names: list[str], raws: list[Any], utc_columns: frozenset[int] = f
     columns = list(zip(*raws))
     for index, column in enumerate(columns):
         if index in utc_columns:
-            column = tuple(value.replace(tzinfo=timezone.utc) if isinstance(value, datetime) and value.tzinfo is None
-                           else value for value in column)
+            column = tuple(
+                value.replace(tzinfo=timezone.utc) if isinstance(value, datetime) and value.tzinfo is None else value
+                for value in column
+            )
         kinds = set(map(type, column)) - _NATIVE
         if kinds == {Decimal} and all(type(value) is not Decimal or value.is_finite() for value in column):
             kinds = set()
@@ -70,9 +79,13 @@ def money(text: str) -> Decimal:
     negative = "-" in text or text.strip().startswith("(")
     digits = re.sub(r"[^0-9.,]", "", text)
     point = max(digits.rfind("."), digits.rfind(","))
-    if point >= 0 and digits[point + 1:].isdigit() and len(digits) - point - 1 <= 2 and \
-            digits.count(digits[point]) == 1:
-        whole, fraction = re.sub(r"[.,]", "", digits[:point]), digits[point + 1:]
+    if (
+        point >= 0
+        and digits[point + 1 :].isdigit()
+        and len(digits) - point - 1 <= 2
+        and digits.count(digits[point]) == 1
+    ):
+        whole, fraction = re.sub(r"[.,]", "", digits[:point]), digits[point + 1 :]
     else:
         whole, fraction = re.sub(r"[.,]", "", digits), ""
     value = Decimal(f"{whole or '0'}.{fraction}" if fraction else whole or "0")

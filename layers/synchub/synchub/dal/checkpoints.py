@@ -23,15 +23,17 @@ class CheckpointStore:
 
     def get(self, task_id: str) -> dict[str, Any] | None:
         """The task's stored checkpoint (with its ``seq``), or None."""
-        response = aws.client("dynamodb").get_item(TableName=self.table, Key={"task_id": {"S": task_id}},
-                                                   ConsistentRead=True)
+        response = aws.client("dynamodb").get_item(
+            TableName=self.table, Key={"task_id": {"S": task_id}}, ConsistentRead=True
+        )
         return from_item(response.get("Item"))
 
     def put(self, task_id: str, seq: int, checkpoint: dict[str, Any]) -> bool:
         """Store checkpoint number ``seq`` unless a later one is stored already; False if it is."""
         try:
             aws.client("dynamodb").put_item(
-                TableName=self.table, Item=to_item({**checkpoint, "task_id": task_id, "seq": seq}),
+                TableName=self.table,
+                Item=to_item({**checkpoint, "task_id": task_id, "seq": seq}),
                 ConditionExpression="attribute_not_exists(task_id) OR seq < :seq",
                 ExpressionAttributeValues={":seq": {"N": str(seq)}},
             )

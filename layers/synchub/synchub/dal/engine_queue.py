@@ -10,8 +10,9 @@ from synchub.observability import CORRELATION_ATTRIBUTE, correlation_id
 from synchub.settings import Settings
 
 
-def task_message(task: dict[str, Any], *, hop: int = 0, checkpoint: dict[str, Any] | None = None,
-                 run_id: str | None = None) -> dict[str, Any]:
+def task_message(
+    task: dict[str, Any], *, hop: int = 0, checkpoint: dict[str, Any] | None = None, run_id: str | None = None
+) -> dict[str, Any]:
     """The engine message for ``task``: which task, which attempt, how many continuations so far, and
     (to continue a run) which run holds its lease."""
     message: dict[str, Any] = {"task_id": task["id"], "attempt": int(task.get("attempt") or 1), "hop": hop}
@@ -26,9 +27,16 @@ class EngineQueue:
     def __init__(self, settings: Settings):
         self.settings = settings
 
-    def submit(self, task: dict[str, Any], *, delay_seconds: int = 0, hop: int = 0,
-               checkpoint: dict[str, Any] | None = None, run_id: str | None = None,
-               extra: dict[str, Any] | None = None) -> str:
+    def submit(
+        self,
+        task: dict[str, Any],
+        *,
+        delay_seconds: int = 0,
+        hop: int = 0,
+        checkpoint: dict[str, Any] | None = None,
+        run_id: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> str:
         """Send the task's message to the sync queue; returns the SQS message id."""
         message = {**task_message(task, hop=hop, checkpoint=checkpoint, run_id=run_id), **(extra or {})}
         params: dict[str, Any] = {}

@@ -22,20 +22,29 @@ class InterfaceStore:
         return {"data_source_id": {"S": data_source_id}, "id": {"S": interface_id}}
 
     def get(self, data_source_id: str, interface_id: str) -> dict[str, Any] | None:
-        response = aws.client("dynamodb").get_item(TableName=self.table, Key=self.key(data_source_id, interface_id),
-                                                   ConsistentRead=True)
+        response = aws.client("dynamodb").get_item(
+            TableName=self.table, Key=self.key(data_source_id, interface_id), ConsistentRead=True
+        )
         return from_item(response.get("Item"))
 
     def put_op(self, record: dict[str, Any], *, must_exist: bool) -> dict[str, Any]:
-        return {"Put": {"TableName": self.table, "Item": to_item(record),
-                        "ConditionExpression": "attribute_exists(id)" if must_exist else "attribute_not_exists(id)"}}
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": to_item(record),
+                "ConditionExpression": "attribute_exists(id)" if must_exist else "attribute_not_exists(id)",
+            }
+        }
 
     def get_with_source(self, data_source_id: str, interface_id: str) -> tuple[bool, dict[str, Any] | None]:
         """(whether the data source exists, the interface or None) in one consistent BatchGetItem."""
         request = {
             self.table: {"Keys": [self.key(data_source_id, interface_id)], "ConsistentRead": True},
-            self.data_sources_table: {"Keys": [{"id": {"S": data_source_id}}], "ConsistentRead": True,
-                                      "ProjectionExpression": "id"},
+            self.data_sources_table: {
+                "Keys": [{"id": {"S": data_source_id}}],
+                "ConsistentRead": True,
+                "ProjectionExpression": "id",
+            },
         }
         found: dict[str, list[dict[str, Any]]] = {}
         while request:
@@ -55,13 +64,21 @@ class InterfaceStore:
             raise
 
     def exists_check(self, data_source_id: str, interface_id: str) -> dict[str, Any]:
-        return {"ConditionCheck": {"TableName": self.table, "Key": self.key(data_source_id, interface_id),
-                                   "ConditionExpression": "attribute_exists(id)"}}
+        return {
+            "ConditionCheck": {
+                "TableName": self.table,
+                "Key": self.key(data_source_id, interface_id),
+                "ConditionExpression": "attribute_exists(id)",
+            }
+        }
 
     def delete(self, data_source_id: str, interface_id: str) -> None:
         try:
-            aws.client("dynamodb").delete_item(TableName=self.table, Key=self.key(data_source_id, interface_id),
-                                               ConditionExpression="attribute_exists(id)")
+            aws.client("dynamodb").delete_item(
+                TableName=self.table,
+                Key=self.key(data_source_id, interface_id),
+                ConditionExpression="attribute_exists(id)",
+            )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 raise ConditionFailed(None) from error
@@ -70,8 +87,10 @@ class InterfaceStore:
     def page(self, data_source_id: str, *, after: str | None, size: int) -> tuple[list[dict[str, Any]], str | None]:
         """Interfaces of a data source in id order, ``size`` at a time after ``after``."""
         params: dict[str, Any] = {
-            "TableName": self.table, "KeyConditionExpression": "data_source_id = :ds",
-            "ExpressionAttributeValues": {":ds": {"S": data_source_id}}, "Limit": size,
+            "TableName": self.table,
+            "KeyConditionExpression": "data_source_id = :ds",
+            "ExpressionAttributeValues": {":ds": {"S": data_source_id}},
+            "Limit": size,
         }
         if after:
             params["ExclusiveStartKey"] = self.key(data_source_id, after)

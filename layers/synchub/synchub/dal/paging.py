@@ -135,7 +135,7 @@ def decode_token(index: ShardedIndex, token: str) -> PageState:
 
 def _query_shard(
     query: Callable[..., dict[str, Any]], index: ShardedIndex, shard: int, cursor: str | None, limit: int
-) -> tuple[list[dict[str, Any]], bool, int]:
+) -> tuple[list[dict[str, Any]], bool]:
     """Up to ``limit`` items of one shard after ``cursor``; returns (items, more_in_shard)."""
     items: list[dict[str, Any]] = []
     partition = index.partition(shard)
@@ -153,8 +153,9 @@ def _query_shard(
         if index.sort_range:
             params["KeyConditionExpression"] += " AND #sk BETWEEN :low AND :high"
             params["ExpressionAttributeNames"]["#sk"] = index.sort_attr
-            params["ExpressionAttributeValues"].update({":low": {"S": index.sort_range[0]},
-                                                        ":high": {"S": index.sort_range[1]}})
+            params["ExpressionAttributeValues"].update(
+                {":low": {"S": index.sort_range[0]}, ":high": {"S": index.sort_range[1]}}
+            )
         if index.equals:
             params["FilterExpression"] = "#eq = :eq"
             params["ExpressionAttributeNames"]["#eq"] = index.equals[0]
@@ -162,15 +163,13 @@ def _query_shard(
         if start_key:
             params["ExclusiveStartKey"] = start_key
         response = query(**params)
-        items.extend(from_item(raw) for raw in response.get("Items", []))
+        items.extend(item for raw in response.get("Items", []) if (item := from_item(raw)) is not None)
         start_key = response.get("LastEvaluatedKey")
         if not start_key or len(items) >= limit:
             return items, bool(start_key)
 
 
-def read_page(
-    query: Callable[..., dict[str, Any]], index: ShardedIndex, state: PageState, size: int
-) -> Page:
+def read_page(query: Callable[..., dict[str, Any]], index: ShardedIndex, state: PageState, size: int) -> Page:
     """The next ``size`` items, newest first, and the state after them."""
     buffers: dict[int, list[dict[str, Any]]] = {}
     more: dict[int, bool] = {}

@@ -7,8 +7,8 @@ from typing import Any
 
 from synchub import aws
 from synchub.dal.codec import UpdateBuilder, from_item
-from synchub.settings import Settings
 from synchub.models import aggregate
+from synchub.settings import Settings
 
 GAUGE = "GAUGE"
 
@@ -89,7 +89,7 @@ class StatisticsStore:
                 response = dynamodb.query(**params)
                 for raw in response.get("Items", []):
                     item = from_item(raw) or {}
-                    day = str(item.get("sk", ""))[len(_day_key("")):]
+                    day = str(item.get("sk", ""))[len(_day_key("")) :]
                     days.setdefault(day, Counter()).update({k: v for k, v in item.items() if k not in ("pk", "sk")})
                 if "LastEvaluatedKey" not in response:
                     break

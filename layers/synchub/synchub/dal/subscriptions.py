@@ -49,21 +49,27 @@ class SubscriptionStore:
         return int(time.time()) + self.settings.connection_ttl_seconds
 
     def open(self, connection_id: str, caller: str, token_expires_at: int | None = None) -> None:
-        item = {**_conn_key(connection_id), "caller": {"S": caller}, "connected_at": {"N": str(int(time.time()))},
-                "expires_at": {"N": str(self.expiry())}}
+        item = {
+            **_conn_key(connection_id),
+            "caller": {"S": caller},
+            "connected_at": {"N": str(int(time.time()))},
+            "expires_at": {"N": str(self.expiry())},
+        }
         if token_expires_at is not None:
             item["token_expires_at"] = {"N": str(int(token_expires_at))}
         aws.client("dynamodb").put_item(TableName=self.table, Item=item)
 
     def connection(self, connection_id: str) -> OpenConnection | None:
         """What an open connection follows and when its token expires (None when it is not open)."""
-        item = aws.client("dynamodb").get_item(TableName=self.table, Key=_conn_key(connection_id),
-                                               ConsistentRead=True).get("Item")
+        item = (
+            aws.client("dynamodb")
+            .get_item(TableName=self.table, Key=_conn_key(connection_id), ConsistentRead=True)
+            .get("Item")
+        )
         if item is None:
             return None
         expires = item.get("token_expires_at")
-        return OpenConnection(set((item.get("topics") or {}).get("SS") or []),
-                              int(expires["N"]) if expires else None)
+        return OpenConnection(set((item.get("topics") or {}).get("SS") or []), int(expires["N"]) if expires else None)
 
     def topics(self, connection_id: str) -> set[str] | None:
         """The topics a connection follows (None when it is not open)."""
@@ -79,23 +85,35 @@ class SubscriptionStore:
         expires: dict[str, Any] = {"expires_at": {"N": str(self.expiry())}}
         if token_expires_at is not None:
             expires["token_expires_at"] = {"N": str(int(token_expires_at))}
-        ops: list[dict[str, Any]] = [{"Update": {
-            "TableName": self.table, "Key": _conn_key(connection_id),
-            "UpdateExpression": "ADD topics :topics", "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeValues": {":topics": {"SS": topics}},
-        }}]
-        ops += [{"Put": {"TableName": self.table, "Item": {**_sub_key(t, connection_id), **expires}}}
-                for t in topics]
+        ops: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _conn_key(connection_id),
+                    "UpdateExpression": "ADD topics :topics",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {":topics": {"SS": topics}},
+                }
+            }
+        ]
+        ops += [{"Put": {"TableName": self.table, "Item": {**_sub_key(t, connection_id), **expires}}} for t in topics]
         self._while_open(connection_id, ops)
 
     def unsubscribe(self, connection_id: str, topics: Iterable[str]) -> None:
         topics = sorted(set(topics))
         if not topics:
             return
-        ops: list[dict[str, Any]] = [{"Update": {
-            "TableName": self.table, "Key": _conn_key(connection_id), "UpdateExpression": "DELETE topics :topics",
-            "ConditionExpression": "attribute_exists(pk)", "ExpressionAttributeValues": {":topics": {"SS": topics}},
-        }}]
+        ops: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _conn_key(connection_id),
+                    "UpdateExpression": "DELETE topics :topics",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {":topics": {"SS": topics}},
+                }
+            }
+        ]
         ops += [{"Delete": {"TableName": self.table, "Key": _sub_key(t, connection_id)}} for t in topics]
         self._while_open(connection_id, ops)
 
@@ -118,7 +136,7 @@ class SubscriptionStore:
         keys = [_conn_key(connection_id)] + [_sub_key(t, connection_id) for t in sorted(topics)]
         client = aws.client("dynamodb")
         for start in range(0, len(keys), 25):
-            pending: dict[str, Any] = {self.table: [{"DeleteRequest": {"Key": k}} for k in keys[start:start + 25]]}
+            pending: dict[str, Any] = {self.table: [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]}
             for _ in range(5):
                 pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
                 if not pending:
@@ -138,7 +156,8 @@ class SubscriptionStore:
         client = aws.client("dynamodb")
         for topic in topics:
             params: dict[str, Any] = {
-                "TableName": self.table, "KeyConditionExpression": "pk = :pk",
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :pk",
                 "ExpressionAttributeValues": {":pk": {"S": f"topic#{topic}"}},
                 "ProjectionExpression": "sk, expires_at, token_expires_at",
             }

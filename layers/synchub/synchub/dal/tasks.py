@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from botocore.exceptions import ClientError
+
 from synchub import aws
 from synchub.dal.codec import UpdateBuilder, from_item, to_attr, to_item
 from synchub.dal.paging import Page, PageState, ShardedIndex, read_page
-from botocore.exceptions import ClientError
-
 from synchub.dal.transactions import ConditionFailed, transact_write
 from synchub.ids import shard_of
 from synchub.settings import Settings
@@ -105,13 +105,15 @@ class TaskStore:
             op["ExpressionAttributeValues"] = values
         return {"Update": op}
 
-    def oldest_in_status(self, status: str, shard: int, *, below: str, after: str | None,
-                         limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    def oldest_in_status(
+        self, status: str, shard: int, *, below: str, after: str | None, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
         """Tasks of one ByStatus shard with ids below ``below``, oldest first, at most ``limit``, after ``after``;
         and the id to continue after (None when the shard has no more)."""
         partition = f"{status}#{shard}"
         params: dict[str, Any] = {
-            "TableName": self.table, "IndexName": INDEX_STATUS,
+            "TableName": self.table,
+            "IndexName": INDEX_STATUS,
             "KeyConditionExpression": "lk_status = :p AND id < :below",
             "ExpressionAttributeValues": {":p": {"S": partition}, ":below": {"S": below}},
             "Limit": limit,
@@ -125,14 +127,16 @@ class TaskStore:
 
     def delete_op(self, task_id: str, *, expect_status: str, expect_version: int) -> dict[str, Any]:
         """A Delete item: only while the task still has this status and version."""
-        return {"Delete": {
-            "TableName": self.table,
-            "Key": {"id": {"S": task_id}},
-            "ConditionExpression": "#status = :status AND #version = :version",
-            "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
-            "ExpressionAttributeValues": {":status": {"S": expect_status}, ":version": {"N": str(expect_version)}},
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }}
+        return {
+            "Delete": {
+                "TableName": self.table,
+                "Key": {"id": {"S": task_id}},
+                "ConditionExpression": "#status = :status AND #version = :version",
+                "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
+                "ExpressionAttributeValues": {":status": {"S": expect_status}, ":version": {"N": str(expect_version)}},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
 
     def transact(self, ops: list[dict[str, Any]]) -> None:
         transact_write(ops)
@@ -150,8 +154,9 @@ class TaskStore:
         return from_item(response.get("Attributes")) or {}
 
     # ---- listing ------------------------------------------------------------------------------
-    def listing_index(self, *, data_source_id: str | None, status: str | None,
-                      schedule_id: str | None = None) -> ShardedIndex:
+    def listing_index(
+        self, *, data_source_id: str | None, status: str | None, schedule_id: str | None = None
+    ) -> ShardedIndex:
         shards = self.settings.list_shards
         if schedule_id:
             return ShardedIndex(self.table, INDEX_SCHEDULE, "lk_schedule", schedule_id, 1)
@@ -166,8 +171,14 @@ class TaskStore:
     def page(self, index: ShardedIndex, state: PageState, size: int) -> Page:
         return read_page(aws.client("dynamodb").query, index, state, size)
 
-    def running(self, *, limit: int, stale_before: str | None = None, projection: str | None = None,
-                data_source_id: str | None = None) -> list[dict[str, Any]]:
+    def running(
+        self,
+        *,
+        limit: int,
+        stale_before: str | None = None,
+        projection: str | None = None,
+        data_source_id: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Running tasks (of one data source, if given), up to ``limit`` per listing shard; with
         ``stale_before``, only those whose heartbeat (and next realtime poll, if any) is older than that time."""
         items: list[dict[str, Any]] = []
@@ -177,12 +188,16 @@ class TaskStore:
             partitions = [(INDEX_STATUS, "lk_status", f"running#{shard}") for shard in range(self.settings.list_shards)]
         for index, key, partition in partitions:
             params: dict[str, Any] = {
-                "TableName": self.table, "IndexName": index, "KeyConditionExpression": f"{key} = :pk",
-                "ExpressionAttributeValues": {":pk": {"S": partition}}, "Limit": limit,
+                "TableName": self.table,
+                "IndexName": index,
+                "KeyConditionExpression": f"{key} = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": partition}},
+                "Limit": limit,
             }
             if stale_before is not None:
-                params["FilterExpression"] = ("heartbeat_at < :cutoff AND "
-                                              "(attribute_not_exists(next_poll_at) OR next_poll_at < :cutoff)")
+                params["FilterExpression"] = (
+                    "heartbeat_at < :cutoff AND (attribute_not_exists(next_poll_at) OR next_poll_at < :cutoff)"
+                )
                 params["ExpressionAttributeValues"][":cutoff"] = {"S": stale_before}
             if projection:
                 params["ProjectionExpression"] = projection

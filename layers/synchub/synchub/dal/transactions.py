@@ -16,8 +16,9 @@ class TransactionFailed(Exception):
     """A condition of the transaction failed; ``reasons[i]`` is the code for item ``i`` (or ``None``), and
     ``names[i]`` the name the item was added under (:class:`Transaction`)."""
 
-    def __init__(self, reasons: list[str | None], old_items: list[dict[str, Any] | None],
-                 names: list[str] | None = None):
+    def __init__(
+        self, reasons: list[str | None], old_items: list[dict[str, Any] | None], names: list[str] | None = None
+    ):
         super().__init__(f"transaction cancelled: {reasons}")
         self.reasons = reasons
         self.old_items = old_items
@@ -25,8 +26,10 @@ class TransactionFailed(Exception):
 
     def failed(self, name: str) -> bool:
         """Whether the condition of an item added under ``name`` failed."""
-        return any(item_name == name and reason == "ConditionalCheckFailed"
-                   for item_name, reason in zip(self.names, self.reasons))
+        return any(
+            item_name == name and reason == "ConditionalCheckFailed"
+            for item_name, reason in zip(self.names, self.reasons)
+        )
 
 
 class Transaction:
@@ -74,7 +77,9 @@ def transact_write(items: list[dict[str, Any]], attempts: int = 6) -> None:
             old = [from_item((r or {}).get("Item")) for r in raw]
             if any(code == "ConditionalCheckFailed" for code in reasons):
                 raise TransactionFailed(reasons, old) from error
-            if attempt == attempts - 1 or not any(code in ("TransactionConflict", "ThrottlingError") for code in reasons):
+            if attempt == attempts - 1 or not any(
+                code in ("TransactionConflict", "ThrottlingError") for code in reasons
+            ):
                 if not reasons:
                     raise
                 raise TransactionFailed(reasons, old) from error

@@ -27,14 +27,16 @@ class WatermarkStore:
 
     def boundary(self, data_source_id: str, interface_id: str) -> tuple[Any, tuple[Any, ...] | None]:
         """The watermark and the keys delivered at exactly it (None: not known, so the boundary is read whole)."""
-        response = aws.client("dynamodb").get_item(TableName=self.table, Key=self.key(data_source_id, interface_id),
-                                                   ConsistentRead=True)
+        response = aws.client("dynamodb").get_item(
+            TableName=self.table, Key=self.key(data_source_id, interface_id), ConsistentRead=True
+        )
         item = from_item(response.get("Item")) or {}
         keys = item.get("boundary_keys")
         return item.get("watermark"), tuple(keys) if isinstance(keys, list) else None
 
-    def set_op(self, data_source_id: str, interface_id: str, value: Any, task_id: str,
-               keys: tuple[Any, ...] | None = None) -> dict[str, Any]:
+    def set_op(
+        self, data_source_id: str, interface_id: str, value: Any, task_id: str, keys: tuple[Any, ...] | None = None
+    ) -> dict[str, Any]:
         """A transaction item that moves the watermark (written with the run that committed the rows)."""
         values = {":wm": to_attr(value), ":now": to_attr(now_iso()), ":task": to_attr(task_id)}
         expression = "SET watermark = :wm, updated_at = :now, set_by = :task"

@@ -68,14 +68,21 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
         logger.exception("dashboard site: %s failed", request.request_type)
         answer = _answer(request, "FAILED", resource_id, reason=f"{type(error).__name__}: {error}")
     send_response(request.response_url, answer)
-    logger.info("dashboard site: answered", extra={"request_type": request.request_type, "status": answer["Status"],
-                                                   "physical_resource_id": resource_id, **data})
+    logger.info(
+        "dashboard site: answered",
+        extra={
+            "request_type": request.request_type,
+            "status": answer["Status"],
+            "physical_resource_id": resource_id,
+            **data,
+        },
+    )
     return answer
 
 
 def _bucket_of(resource_id: str) -> str | None:
     if resource_id.startswith(PHYSICAL_ID_PREFIX):
-        return resource_id[len(PHYSICAL_ID_PREFIX):].rstrip("/") or None
+        return resource_id[len(PHYSICAL_ID_PREFIX) :].rstrip("/") or None
     return None
 
 
@@ -89,10 +96,22 @@ def _empty_unless_gone(bucket: str) -> int:
         raise
 
 
-def _answer(request: CloudFormationCustomResourceEvent, status: str, resource_id: str, *,
-            data: dict[str, Any] | None = None, reason: str = "") -> dict[str, Any]:
-    answer = {"Status": status, "PhysicalResourceId": resource_id, "StackId": request.stack_id,
-              "RequestId": request.request_id, "LogicalResourceId": request.logical_resource_id, "Data": data or {}}
+def _answer(
+    request: CloudFormationCustomResourceEvent,
+    status: str,
+    resource_id: str,
+    *,
+    data: dict[str, Any] | None = None,
+    reason: str = "",
+) -> dict[str, Any]:
+    answer = {
+        "Status": status,
+        "PhysicalResourceId": resource_id,
+        "StackId": request.stack_id,
+        "RequestId": request.request_id,
+        "LogicalResourceId": request.logical_resource_id,
+        "Data": data or {},
+    }
     if reason:
         # CloudFormation shows the reason in the stack's events; the whole answer must stay under 4 KB.
         answer["Reason"] = reason[:1000]
@@ -102,7 +121,8 @@ def _answer(request: CloudFormationCustomResourceEvent, status: str, resource_id
 def send_response(url: str, answer: dict[str, Any]) -> None:
     """PUT the answer to CloudFormation's pre-signed S3 URL (no Content-Type: the URL was signed without one)."""
     body = json.dumps(answer).encode()
-    request = urllib.request.Request(url, data=body, method="PUT",
-                                     headers={"Content-Type": "", "Content-Length": str(len(body))})
+    request = urllib.request.Request(
+        url, data=body, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(body))}
+    )
     with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 - CloudFormation's https URL
         reply.read()

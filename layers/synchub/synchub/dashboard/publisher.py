@@ -43,10 +43,20 @@ class SitePublisher:
     def publish(self, files: dict[str, SiteFile], config: DashboardConfig) -> list[str]:
         """Upload every file of the site and its config; remove what an earlier release left. Returns the keys."""
         for found in files.values():
-            self.s3.put_object(Bucket=self.bucket, Key=found.key, Body=found.body,
-                               ContentType=found.content_type, CacheControl=CACHE_CONTROL)
-        self.s3.put_object(Bucket=self.bucket, Key=CONFIG_KEY, Body=config.model_dump_json(exclude_none=True).encode(),
-                           ContentType="application/json", CacheControl=CACHE_CONTROL)
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=found.key,
+                Body=found.body,
+                ContentType=found.content_type,
+                CacheControl=CACHE_CONTROL,
+            )
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=CONFIG_KEY,
+            Body=config.model_dump_json(exclude_none=True).encode(),
+            ContentType="application/json",
+            CacheControl=CACHE_CONTROL,
+        )
         keys = [*files, CONFIG_KEY]
         stale = [key for key in self._keys() if key not in keys]
         self._delete([{"Key": key} for key in stale])
@@ -54,8 +64,10 @@ class SitePublisher:
 
     def invalidate(self, distribution_id: str, reference: str) -> str:
         """Drop CloudFront's cached copies of the whole site; returns the invalidation id."""
-        answer = aws.client("cloudfront").create_invalidation(DistributionId=distribution_id, InvalidationBatch={
-            "Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": reference})
+        answer = aws.client("cloudfront").create_invalidation(
+            DistributionId=distribution_id,
+            InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": reference},
+        )
         return answer["Invalidation"]["Id"]
 
     def empty(self) -> int:
@@ -68,15 +80,16 @@ class SitePublisher:
         return len(versions)
 
     def _keys(self) -> list[str]:
-        keys = []
+        keys: list[str] = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
             keys.extend(entry["Key"] for entry in page.get("Contents", []))
         return keys
 
     def _delete(self, objects: list[dict[str, str]]) -> None:
         for start in range(0, len(objects), DELETE_BATCH):
-            answer = self.s3.delete_objects(Bucket=self.bucket,
-                                            Delete={"Objects": objects[start:start + DELETE_BATCH], "Quiet": True})
+            answer = self.s3.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": objects[start : start + DELETE_BATCH], "Quiet": True}
+            )
             if answer.get("Errors"):
                 first = answer["Errors"][0]
                 raise RuntimeError(f"could not delete {first.get('Key')} from {self.bucket}: {first.get('Message')}")

@@ -9,8 +9,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from synchub.connectors.base import (BOUNDARY_KEYS_MAX, Batch, PermanentSourceError, boundary_key, cursor_boundary,
-                                     newer_than, newest, same_position)
+from synchub.connectors.base import (
+    BOUNDARY_KEYS_MAX,
+    Batch,
+    PermanentSourceError,
+    boundary_key,
+    cursor_boundary,
+    newer_than,
+    newest,
+    same_position,
+)
 
 Keys = tuple[Any, ...] | None  # what was delivered at one cursor value; None: more than BOUNDARY_KEYS_MAX
 
@@ -34,16 +42,31 @@ class Checkpoint:
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> "Checkpoint":
-        return cls(state=stored.get("state"), next_part=int(stored.get("next_part") or 1),
-                   rows=int(stored.get("rows") or 0), since=stored.get("since"),
-                   since_keys=_keys(stored.get("since_keys")), max_cursor=stored.get("max_cursor"),
-                   max_cursor_keys=_keys(stored.get("max_cursor_keys")), polls=int(stored.get("polls") or 0),
-                   earlier=stored.get("earlier"), inherited=tuple(stored.get("inherited") or ()))
+        return cls(
+            state=stored.get("state"),
+            next_part=int(stored.get("next_part") or 1),
+            rows=int(stored.get("rows") or 0),
+            since=stored.get("since"),
+            since_keys=_keys(stored.get("since_keys")),
+            max_cursor=stored.get("max_cursor"),
+            max_cursor_keys=_keys(stored.get("max_cursor_keys")),
+            polls=int(stored.get("polls") or 0),
+            earlier=stored.get("earlier"),
+            inherited=tuple(stored.get("inherited") or ()),
+        )
 
     def stored(self) -> dict[str, Any]:
-        stored = {"state": self.state, "next_part": self.next_part, "rows": self.rows, "since": self.since,
-                  "since_keys": _listed(self.since_keys), "max_cursor": self.max_cursor,
-                  "max_cursor_keys": _listed(self.max_cursor_keys), "polls": self.polls, "earlier": self.earlier}
+        stored = {
+            "state": self.state,
+            "next_part": self.next_part,
+            "rows": self.rows,
+            "since": self.since,
+            "since_keys": _listed(self.since_keys),
+            "max_cursor": self.max_cursor,
+            "max_cursor_keys": _listed(self.max_cursor_keys),
+            "polls": self.polls,
+            "earlier": self.earlier,
+        }
         if self.inherited:
             stored["inherited"] = list(self.inherited)
         return stored
@@ -68,14 +91,20 @@ def first(*, since: Any = None, since_keys: Keys = ()) -> Checkpoint:
     return Checkpoint(since=since, since_keys=since_keys, max_cursor=since, max_cursor_keys=since_keys)
 
 
-def resumed(earlier: Checkpoint, earlier_task_id: str, *, incremental: bool, since: Any = None,
-            since_keys: Keys = ()) -> Checkpoint:
+def resumed(
+    earlier: Checkpoint, earlier_task_id: str, *, incremental: bool, since: Any = None, since_keys: Keys = ()
+) -> Checkpoint:
     """A retry's start: the failed attempt's source position and rows, and a pointer to its parts."""
-    return Checkpoint(state=earlier.state, rows=earlier.rows, inherited=earlier.inherited,
-                      earlier={"task_id": earlier_task_id, "parts": len(earlier.own_parts)},
-                      since=earlier.since if incremental else since,
-                      since_keys=earlier.since_keys if incremental else since_keys,
-                      max_cursor=earlier.max_cursor, max_cursor_keys=earlier.max_cursor_keys)
+    return Checkpoint(
+        state=earlier.state,
+        rows=earlier.rows,
+        inherited=earlier.inherited,
+        earlier={"task_id": earlier_task_id, "parts": len(earlier.own_parts)},
+        since=earlier.since if incremental else since,
+        since_keys=earlier.since_keys if incremental else since_keys,
+        max_cursor=earlier.max_cursor,
+        max_cursor_keys=earlier.max_cursor_keys,
+    )
 
 
 def _joined(keys: Keys, more: Any) -> Keys:
@@ -85,8 +114,9 @@ def _joined(keys: Keys, more: Any) -> Keys:
     return joined if len(joined) <= BOUNDARY_KEYS_MAX else None
 
 
-def after_batch(checkpoint: Checkpoint, batch: Batch, *, cursor_field: str | None,
-                primary_key: str | None = None) -> Checkpoint:
+def after_batch(
+    checkpoint: Checkpoint, batch: Batch, *, cursor_field: str | None, primary_key: str | None = None
+) -> Checkpoint:
     """The checkpoint once ``batch``'s rows are in part ``checkpoint.next_part`` (still open), with the newest
     cursor value seen (any task type: a successful full sync commits it as the watermark too) and the keys of
     what was written at exactly that value."""
@@ -103,8 +133,13 @@ def after_batch(checkpoint: Checkpoint, batch: Batch, *, cursor_field: str | Non
         elif same_position(cursor, max_cursor):
             keys = _joined(keys, at_cursor)
         max_cursor = newest(max_cursor, cursor)
-    return replace(checkpoint, state=batch.state, rows=checkpoint.rows + len(batch.rows), max_cursor=max_cursor,
-                   max_cursor_keys=keys)
+    return replace(
+        checkpoint,
+        state=batch.state,
+        rows=checkpoint.rows + len(batch.rows),
+        max_cursor=max_cursor,
+        max_cursor_keys=keys,
+    )
 
 
 def after_part(checkpoint: Checkpoint) -> Checkpoint:
@@ -114,8 +149,9 @@ def after_part(checkpoint: Checkpoint) -> Checkpoint:
 
 def after_poll(checkpoint: Checkpoint) -> Checkpoint:
     """A realtime sync's poll is over: the next one reads only rows past the newest seen."""
-    return replace(checkpoint, since=checkpoint.max_cursor, since_keys=checkpoint.max_cursor_keys,
-                   polls=checkpoint.polls + 1)
+    return replace(
+        checkpoint, since=checkpoint.max_cursor, since_keys=checkpoint.max_cursor_keys, polls=checkpoint.polls + 1
+    )
 
 
 def read_from(checkpoint: Checkpoint, lookback_seconds: float = 0) -> tuple[Any, Keys]:
@@ -134,8 +170,9 @@ def looked_back(cursor: Any, seconds: float) -> str:
             raise ValueError(text)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise PermanentSourceError(f"lookback_seconds needs a date or timestamp cursor; the watermark is "
-                                   f"{cursor!r}") from None
+        raise PermanentSourceError(
+            f"lookback_seconds needs a date or timestamp cursor; the watermark is {cursor!r}"
+        ) from None
     earlier = moment - timedelta(seconds=seconds)
     if len(text) == 10:  # a date
         return earlier.date().isoformat()
@@ -151,5 +188,11 @@ def progress(rows: int, total: int | None, *, done: bool, elapsed_seconds: float
         estimated = round(max(0, total - rows) / speed, 1) if speed > 0 else None
     else:
         percent, estimated = (100 if done else shown), None
-    return {"processed_rows": rows, "total_rows": total, "progress": percent, "speed": speed,
-            "estimated_time": 0 if done else estimated, "current_phase": "finalizing" if done else "syncing"}
+    return {
+        "processed_rows": rows,
+        "total_rows": total,
+        "progress": percent,
+        "speed": speed,
+        "estimated_time": 0 if done else estimated,
+        "current_phase": "finalizing" if done else "syncing",
+    }

@@ -27,8 +27,17 @@ class PartsInProgress:
     stored, and the task as last stored. Progress is stored at most every ``progress_interval`` seconds;
     the checkpoint only once the part holding its reads is written."""
 
-    def __init__(self, lifecycle: TaskLifecycle, task: dict[str, Any], run_id: str, destination: Any,
-                 checkpoint: Checkpoint, *, part_bytes: int, progress_interval: float):
+    def __init__(
+        self,
+        lifecycle: TaskLifecycle,
+        task: dict[str, Any],
+        run_id: str,
+        destination: Any,
+        checkpoint: Checkpoint,
+        *,
+        part_bytes: int,
+        progress_interval: float,
+    ):
         self.lifecycle, self.task, self.run_id, self.destination = lifecycle, task, run_id, destination
         self.seq = int(task.get("checkpoint_seq") or 0)
         self.stored = self.reading = checkpoint
@@ -63,9 +72,13 @@ class PartsInProgress:
         if checkpoint is None and time.monotonic() - self.stored_at < self.progress_interval:
             return True
         changes = {**self.changes, "next_attempt_at": None} if self.task.get("next_attempt_at") else self.changes
-        updated = self.lifecycle.record_progress(self.task["id"], lease_owner=self.run_id, seq=self.seq,
-                                                 changes=changes,
-                                                 checkpoint=checkpoint.stored() if checkpoint else None)
+        updated = self.lifecycle.record_progress(
+            self.task["id"],
+            lease_owner=self.run_id,
+            seq=self.seq,
+            changes=changes,
+            checkpoint=checkpoint.stored() if checkpoint else None,
+        )
         if updated is None:
             logger.info("lost the task to another run; stopping", extra={"task_id": self.task["id"]})
             return False

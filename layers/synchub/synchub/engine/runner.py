@@ -21,24 +21,23 @@ from typing import Any, Callable
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from synchub.connectors.base import Batch, PermanentSourceError, TransientSourceError, newer_than
-from synchub.dal.interfaces import InterfaceStore
-from synchub.dal.watermarks import WatermarkStore
-from synchub.connectors.lake import LakeDestination
-from synchub.connectors.registry import incremental_problem, open_destination, open_source, stream_for
-from synchub.models.schedules import ACTIVE_STATUSES
-from synchub.models.tasks import INCREMENTAL_TYPES
 from synchub.aws import SQS_MAX_DELAY_SECONDS
 from synchub.backoff import delay_redelivery
+from synchub.connectors.base import Batch, PermanentSourceError, TransientSourceError, newer_than
+from synchub.connectors.lake import LakeDestination
+from synchub.connectors.registry import incremental_problem, open_destination, open_source, stream_for
+from synchub.dal.interfaces import InterfaceStore
+from synchub.dal.watermarks import WatermarkStore
 from synchub.engine.checkpoint import Checkpoint, after_poll, first, progress, read_from, resumed
 from synchub.engine.parts import PartsInProgress, part_size_bytes
 from synchub.errors import NotFound
+from synchub.models.schedules import ACTIVE_STATUSES
+from synchub.models.tasks import INCREMENTAL_TYPES
 from synchub.observability import logger, metrics
+from synchub.settings import Settings, get_settings
 from synchub.sources.data_sources import DataSourceService, data_source_service
 from synchub.tasks.lifecycle import TaskLifecycle, task_lifecycle
-from synchub.settings import Settings, get_settings
 from synchub.timeutil import iso, parse_iso, utcnow
-
 
 
 def run_of(message: dict[str, Any], message_id: str) -> str:
@@ -80,8 +79,9 @@ class SyncRunner:
                 return "stale"
             if self._waits_behind(task):
                 return "queued"
-            task = self.lifecycle.start_task(task_id, lease_owner=run_id,
-                                            lease_seconds=self.settings.heartbeat_timeout_seconds)
+            task = self.lifecycle.start_task(
+                task_id, lease_owner=run_id, lease_seconds=self.settings.heartbeat_timeout_seconds
+            )
             if task is None:
                 return "not-started"
         elif task["status"] != "running" or task.get("lease_owner") != run_id:
@@ -91,8 +91,13 @@ class SyncRunner:
         stopping = task.get("cancel_requested") or task.get("pause_requested")
         if isinstance(not_before, str) and parse_iso(not_before) > utcnow() and not stopping:
             wait = (parse_iso(not_before) - utcnow()).total_seconds()
-            self.lifecycle.continue_run(task, hop=hop, run_id=run_id, delay_seconds=int(min(SQS_MAX_DELAY_SECONDS, wait)),
-                                         extra={"not_before": not_before})
+            self.lifecycle.continue_run(
+                task,
+                hop=hop,
+                run_id=run_id,
+                delay_seconds=int(min(SQS_MAX_DELAY_SECONDS, wait)),
+                extra={"not_before": not_before},
+            )
             return "waiting"
         if hop > self.settings.engine_max_hops:
             self._fail(task, run_id, f"The task exceeded {self.settings.engine_max_hops} continuations.", "HOP_LIMIT")
@@ -103,8 +108,9 @@ class SyncRunner:
             self._fail(task, run_id, str(error), error.code)
             return "failed"
         except TransientSourceError as error:
-            logger.warning("transient source failure; retrying through the queue",
-                           extra={"task_id": task_id, "error": str(error)})
+            logger.warning(
+                "transient source failure; retrying through the queue", extra={"task_id": task_id, "error": str(error)}
+            )
             raise RetryLater(str(error)) from error
 
     def _waits_behind(self, task: dict[str, Any]) -> bool:
@@ -126,8 +132,12 @@ class SyncRunner:
         if not isinstance(task_id, str):
             return
         try:
-            self.lifecycle.record_retry(task_id, lease_owner=run_of(message, message_id), cause=cause,
-                                        next_attempt_at=iso(utcnow() + timedelta(seconds=delay_seconds)))
+            self.lifecycle.record_retry(
+                task_id,
+                lease_owner=run_of(message, message_id),
+                cause=cause,
+                next_attempt_at=iso(utcnow() + timedelta(seconds=delay_seconds)),
+            )
         except Exception:  # noqa: BLE001 - the retry itself matters more than showing it
             logger.warning("could not record the retry on the task", extra={"task_id": task_id}, exc_info=True)
 
@@ -154,9 +164,15 @@ class SyncRunner:
             raise PermanentSourceError(problem)
         stored = self.lifecycle.checkpoint_of(task) if task.get("checkpoint_seq") else None  # 0: nothing stored yet
         checkpoint = Checkpoint.from_stored(stored) if stored else self._initial_checkpoint(task, stream, incremental)
-        run = PartsInProgress(self.lifecycle, task, run_id, self._destination(task, stream), checkpoint,
-                              part_bytes=part_size_bytes(self.settings),
-                              progress_interval=self.settings.progress_interval_seconds)
+        run = PartsInProgress(
+            self.lifecycle,
+            task,
+            run_id,
+            self._destination(task, stream),
+            checkpoint,
+            part_bytes=part_size_bytes(self.settings),
+            progress_interval=self.settings.progress_interval_seconds,
+        )
         started = parse_iso(task["start_time"])
         source = open_source(data_source, connection, stream, incremental=incremental)
         run.on_checkpoint = getattr(source, "acknowledge", None)  # brokers that hold messages until acknowledged
@@ -176,8 +192,13 @@ class SyncRunner:
                 if timeout and not realtime and (utcnow() - started).total_seconds() > float(timeout):
                     if not run.store(force=True):
                         return "lost-lease"
-                    self._fail(run.task, run_id, f"The task ran longer than its timeout of {timeout} s.", "TIMEOUT",
-                               run.reading)
+                    self._fail(
+                        run.task,
+                        run_id,
+                        f"The task ran longer than its timeout of {timeout} s.",
+                        "TIMEOUT",
+                        run.reading,
+                    )
                     return "failed"
                 if remaining_ms() < self.settings.engine_time_margin_seconds * 1000:
                     if not run.store(force=True):
@@ -198,12 +219,21 @@ class SyncRunner:
                     ahead = reader.submit(source.read, batch.state, batch_size, *read_from(run.reading, lookback))
                 run.add(batch, cursor_field=stream.cursor_field, primary_key=stream.primary_key)
                 cycle_done = batch.state is None
-                total = batch.total_rows if batch.total_rows is not None else \
-                    run.changes.get("total_rows", run.task.get("total_rows"))  # a source may count only once
-                run.changes = {**progress(run.reading.rows, total, done=cycle_done and not realtime,
-                                          elapsed_seconds=(utcnow() - started).total_seconds(),
-                                          shown=int(run.task.get("progress") or 0)),
-                               "last_batch_seconds": round(time.monotonic() - read_started, 3)}
+                total = (
+                    batch.total_rows
+                    if batch.total_rows is not None
+                    else run.changes.get("total_rows", run.task.get("total_rows"))
+                )  # a source may count only once
+                run.changes = {
+                    **progress(
+                        run.reading.rows,
+                        total,
+                        done=cycle_done and not realtime,
+                        elapsed_seconds=(utcnow() - started).total_seconds(),
+                        shown=int(run.task.get("progress") or 0),
+                    ),
+                    "last_batch_seconds": round(time.monotonic() - read_started, 3),
+                }
                 _count_batch(len(batch.rows), time.monotonic() - read_started)
                 if cycle_done and not realtime:
                     run.close_part()
@@ -214,8 +244,9 @@ class SyncRunner:
                     wait = int(config.get("poll_interval") or 60)
                     next_poll = utcnow() + timedelta(seconds=wait)
                     run.reading = after_poll(run.reading)
-                    run.changes.update(current_phase="waiting", next_poll_at=iso(next_poll), total_rows=None,
-                                       estimated_time=None)
+                    run.changes.update(
+                        current_phase="waiting", next_poll_at=iso(next_poll), total_rows=None, estimated_time=None
+                    )
                     if not run.store(force=True):
                         return "lost-lease"
                     if run.task.get("cancel_requested"):
@@ -223,9 +254,13 @@ class SyncRunner:
                         return "cancelled"
                     if run.task.get("pause_requested") and (outcome := self._pause(run, stream)):
                         return outcome
-                    self.lifecycle.continue_run(run.task, hop=hop + 1, run_id=run_id,
-                                                delay_seconds=min(SQS_MAX_DELAY_SECONDS, wait),
-                                                extra={"not_before": iso(next_poll)})
+                    self.lifecycle.continue_run(
+                        run.task,
+                        hop=hop + 1,
+                        run_id=run_id,
+                        delay_seconds=min(SQS_MAX_DELAY_SECONDS, wait),
+                        extra={"not_before": iso(next_poll)},
+                    )
                     return "waiting"
                 if not run.store():
                     return "lost-lease"
@@ -239,13 +274,19 @@ class SyncRunner:
     def _initial_checkpoint(self, task: dict[str, Any], stream: Any, incremental: bool) -> Checkpoint:
         """Where a run starts: a failed attempt's checkpoint (for a retry), else the beginning, past the
         committed watermark for incremental syncs."""
-        since, since_keys = self.watermarks.boundary(task["data_source_id"], stream.interface_id) \
-            if incremental else (None, ())
+        since, since_keys = (
+            self.watermarks.boundary(task["data_source_id"], stream.interface_id) if incremental else (None, ())
+        )
         previous = self.lifecycle.find(task["resume_from"]) if task.get("resume_from") else None
         stored = self.lifecycle.checkpoint_of(previous) if previous else None
-        if stored:
-            return resumed(Checkpoint.from_stored(stored), previous["id"], incremental=incremental, since=since,
-                           since_keys=since_keys)
+        if stored and previous:
+            return resumed(
+                Checkpoint.from_stored(stored),
+                previous["id"],
+                incremental=incremental,
+                since=since,
+                since_keys=since_keys,
+            )
         return first(since=since, since_keys=since_keys)
 
     def _parts(self, run: PartsInProgress, stream: Any) -> list[dict]:
@@ -257,8 +298,9 @@ class SyncRunner:
         pointer, seen = checkpoint.earlier, set()
         while pointer and pointer["task_id"] not in seen:
             seen.add(pointer["task_id"])
-            earlier = open_destination(stream, self.settings, data_source_id=task["data_source_id"],
-                                       task_id=pointer["task_id"])
+            earlier = open_destination(
+                stream, self.settings, data_source_id=task["data_source_id"], task_id=pointer["task_id"]
+            )
             chain.append([{"key": earlier.part_key(n)} for n in range(1, int(pointer["parts"]) + 1)])
             earlier_task = self.lifecycle.find(pointer["task_id"])
             stored = self.lifecycle.checkpoint_of(earlier_task) if earlier_task else None
@@ -270,28 +312,52 @@ class SyncRunner:
     def _result(self, run: PartsInProgress, stream: Any) -> tuple[dict[str, Any], list]:
         written, destination, rows = self._parts(run, stream), run.destination, run.reading.rows
         if isinstance(destination, LakeDestination):
-            return {"destination": "s3", "bucket": destination.bucket, "prefix": destination.prefix,
-                    "rows_written": rows, "parts": len(written)}, written
-        return {"destination": "dynamodb", "table": destination.table, "partition": destination.partition,
-                "rows_written": rows, "batches": len(written)}, written
+            return {
+                "destination": "s3",
+                "bucket": destination.bucket,
+                "prefix": destination.prefix,
+                "rows_written": rows,
+                "parts": len(written),
+            }, written
+        return {
+            "destination": "dynamodb",
+            "table": destination.table,
+            "partition": destination.partition,
+            "rows_written": rows,
+            "batches": len(written),
+        }, written
 
     def _finish(self, run: PartsInProgress, status: str, stream: Any) -> None:
         task, checkpoint, destination = run.task, run.reading, run.destination
         result, parts = self._result(run, stream)
         if status == "success" and isinstance(destination, LakeDestination):
-            result["manifest"] = destination.finish(parts, {"task_id": task["id"], "data_source_id":
-                                                            task["data_source_id"], "interface_id": stream.interface_id})
+            result["manifest"] = destination.finish(
+                parts,
+                {"task_id": task["id"], "data_source_id": task["data_source_id"], "interface_id": stream.interface_id},
+            )
         committed = status == "success" or (status == "cancelled" and task["task_type"] == "realtime_sync")
         extra_ops = self._watermark_ops(task, stream, checkpoint) if committed else []
         if extra_ops:
             result["watermark"] = checkpoint.max_cursor
-        last = {name: run.changes[name] for name in ("total_rows", "speed", "last_batch_seconds") if name in run.changes}
-        self.lifecycle.finish_task(task["id"], lease_owner=run.run_id, status=status, extra_ops=extra_ops, changes={
-            "speed": task.get("speed"), **last,  # the last read's figures, stored or not
-            "processed_rows": checkpoint.rows, "result": result,
-            "progress": 100 if status == "success" else task.get("progress", 0),
-            "estimated_time": 0 if status == "success" else None, "next_poll_at": None, "next_attempt_at": None,
-        })
+        last: dict[str, Any] = {
+            name: run.changes[name] for name in ("total_rows", "speed", "last_batch_seconds") if name in run.changes
+        }
+        self.lifecycle.finish_task(
+            task["id"],
+            lease_owner=run.run_id,
+            status=status,
+            extra_ops=extra_ops,
+            changes={
+                "speed": task.get("speed"),
+                **last,  # the last read's figures, stored or not
+                "processed_rows": checkpoint.rows,
+                "result": result,
+                "progress": 100 if status == "success" else task.get("progress", 0),
+                "estimated_time": 0 if status == "success" else None,
+                "next_poll_at": None,
+                "next_attempt_at": None,
+            },
+        )
         if run.on_checkpoint is not None and status == "success":
             run.on_checkpoint(checkpoint.state, checkpoint.max_cursor)  # the last part is written: acknowledge it
         logger.info("task finished", extra={"task_id": task["id"], "status": status, "rows": checkpoint.rows})
@@ -304,8 +370,12 @@ class SyncRunner:
             return "lost-lease"
         task, checkpoint = run.task, run.reading
         extra_ops = self._watermark_ops(task, stream, checkpoint) if task["task_type"] == "realtime_sync" else []
-        paused = self.lifecycle.pause_task(run.task["id"], lease_owner=run.run_id, extra_ops=extra_ops, changes={
-            "processed_rows": run.reading.rows, "speed": run.task.get("speed")})
+        paused = self.lifecycle.pause_task(
+            run.task["id"],
+            lease_owner=run.run_id,
+            extra_ops=extra_ops,
+            changes={"processed_rows": run.reading.rows, "speed": run.task.get("speed")},
+        )
         if paused is None:
             return "lost-lease"
         if paused["status"] != "paused":
@@ -318,8 +388,15 @@ class SyncRunner:
         """The transaction item committing the newest cursor the run wrote as the watermark, if it moves it."""
         if checkpoint.max_cursor is None or not self._moves_watermark(task, stream, checkpoint):
             return []
-        return [self.watermarks.set_op(task["data_source_id"], stream.interface_id, checkpoint.max_cursor,
-                                       task["id"], checkpoint.max_cursor_keys)]
+        return [
+            self.watermarks.set_op(
+                task["data_source_id"],
+                stream.interface_id,
+                checkpoint.max_cursor,
+                task["id"],
+                checkpoint.max_cursor_keys,
+            )
+        ]
 
     def _moves_watermark(self, task: dict[str, Any], stream: Any, checkpoint: Checkpoint) -> bool:
         """Incremental and realtime runs commit the newest cursor they copied; a full sync copied everything up
@@ -329,10 +406,14 @@ class SyncRunner:
         current = self.watermarks.get(task["data_source_id"], stream.interface_id)
         return current is None or newer_than(checkpoint.max_cursor, current)
 
-    def _fail(self, task: dict[str, Any], run_id: str, message: str, code: str,
-              checkpoint: Checkpoint | None = None) -> None:
-        changes: dict[str, Any] = {"error_message": message, "error_code": code,
-                                   "error_count": int(task.get("error_count") or 0) + 1}
+    def _fail(
+        self, task: dict[str, Any], run_id: str, message: str, code: str, checkpoint: Checkpoint | None = None
+    ) -> None:
+        changes: dict[str, Any] = {
+            "error_message": message,
+            "error_code": code,
+            "error_count": int(task.get("error_count") or 0) + 1,
+        }
         if checkpoint is not None:
             changes["processed_rows"] = checkpoint.rows
         self.lifecycle.finish_task(task["id"], lease_owner=run_id, status="failed", changes=changes)
@@ -353,8 +434,7 @@ def retry_later_backoff(receipt_handle: str, receive_count: int, settings: Setti
     """Make a failed message visible again after an exponential backoff (5 s, 10 s, 20 s … up to 15 min);
     returns the delay in seconds."""
     settings = settings or get_settings()
-    return delay_redelivery(settings.sync_queue_url, receipt_handle, receive_count,
-                            settings.engine_retry_base_seconds)
+    return delay_redelivery(settings.sync_queue_url, receipt_handle, receive_count, settings.engine_retry_base_seconds)
 
 
 _runner: SyncRunner | None = None

@@ -130,10 +130,15 @@ def daily_series(days: dict[str, Counter], first_day: date, last_day: date) -> l
     day = first_day
     while day <= last_day:
         counters = days.get(day.isoformat()) or Counter()
-        series.append({
-            "date": day.isoformat(), "total_tasks": int(counters.get("tasks", 0)),
-            "successful_tasks": int(counters.get("st_success", 0)), "failed_tasks": int(counters.get("st_failed", 0)),
-            "cancelled_tasks": int(counters.get("st_cancelled", 0)), "processed_rows": int(counters.get("rows", 0)),
-        })
+        series.append(
+            {
+                "date": day.isoformat(),
+                "total_tasks": int(counters.get("tasks", 0)),
+                "successful_tasks": int(counters.get("st_success", 0)),
+                "failed_tasks": int(counters.get("st_failed", 0)),
+                "cancelled_tasks": int(counters.get("st_cancelled", 0)),
+                "processed_rows": int(counters.get("rows", 0)),
+            }
+        )
         day += timedelta(days=1)
     return series

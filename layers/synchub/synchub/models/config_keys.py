@@ -12,7 +12,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 FILE_TYPES = frozenset({"file", "csv", "json", "jsonl"})  # data source types that read files in S3
 
 CONNECTION_KEYS: dict[str, frozenset[str]] = {
-    kind: frozenset({*keys, "connect_timeout"}) for kind, keys in {
+    kind: frozenset({*keys, "connect_timeout"})
+    for kind, keys in {
         "http": {"base_url", "headers", "token", "api_key", "query_params"},
         "postgresql": {"host", "port", "database", "user", "username", "password", "sslmode"},
         "mysql": {"host", "port", "database", "user", "username", "password"},
@@ -26,9 +27,9 @@ CONNECTION_KEYS: dict[str, frozenset[str]] = {
 # What every stream takes, then what each type reads (models.streams.StreamSpec holds them all).
 STREAM_COMMON = frozenset({"cursor_field", "primary_key", "destination", "lookback_seconds"})
 STREAM_KEYS: dict[str, frozenset[str]] = {
-    kind: STREAM_COMMON | keys for kind, keys in {
-        "http": {"url_suffix", "method", "headers", "query_params", "body", "records_path", "total_path",
-                 "pagination"},
+    kind: STREAM_COMMON | keys
+    for kind, keys in {
+        "http": {"url_suffix", "method", "headers", "query_params", "body", "records_path", "total_path", "pagination"},
         "postgresql": {"table_name", "query"},
         "mysql": {"table_name", "query"},
         **{kind: {"prefix", "format", "records_path"} for kind in sorted(FILE_TYPES)},
@@ -40,8 +41,9 @@ STREAM_KEYS: dict[str, frozenset[str]] = {
 ANY_STREAM_KEY = frozenset().union(*STREAM_KEYS.values())
 
 
-def unknown_key_errors(given: Any, known: Iterable[str], loc: tuple[str, ...], *,
-                       elsewhere: dict[str, frozenset[str]] | None = None) -> list[InitErrorDetails]:
+def unknown_key_errors(
+    given: Any, known: Iterable[str], loc: tuple[str, ...], *, elsewhere: dict[str, frozenset[str]] | None = None
+) -> list[InitErrorDetails]:
     """An error for each key of ``given`` not in ``known``, with the closest known key where one is close, or
     the types that do take it (``elsewhere``: keys by type)."""
     if not isinstance(given, dict):
@@ -51,12 +53,20 @@ def unknown_key_errors(given: Any, known: Iterable[str], loc: tuple[str, ...], *
     for key in sorted(k for k in given if k not in known):
         close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
         takers = sorted(kind for kind, keys in (elsewhere or {}).items() if key in keys)
-        hint = (f": did you mean '{close[0]}'?" if close else
-                f": only {', '.join(takers)} sources take it" if takers else
-                f" (known: {', '.join(known)})")
-        errors.append(InitErrorDetails(
-            type=PydanticCustomError("unknown_key", "Unknown key '{key}'{hint}", {"key": str(key), "hint": hint}),
-            loc=(*loc, str(key)), input=given[key]))
+        hint = (
+            f": did you mean '{close[0]}'?"
+            if close
+            else f": only {', '.join(takers)} sources take it"
+            if takers
+            else f" (known: {', '.join(known)})"
+        )
+        errors.append(
+            InitErrorDetails(
+                type=PydanticCustomError("unknown_key", "Unknown key '{key}'{hint}", {"key": str(key), "hint": hint}),
+                loc=(*loc, str(key)),
+                input=given[key],
+            )
+        )
     return errors
 
 
@@ -70,5 +80,6 @@ def located(title: str, message: str) -> ValidationError:
     as an error located at that field."""
     head = message.split(" ", 1)[0]
     path = tuple(head.split(".")) if head.split(".")[0] in ("connection_config", "params_config") else ()
-    return field_errors(title, [InitErrorDetails(type=PydanticCustomError("value_error", message), loc=path,
-                                                 input=None)])
+    return field_errors(
+        title, [InitErrorDetails(type=PydanticCustomError("value_error", message), loc=path, input=None)]
+    )

@@ -6,10 +6,16 @@ import re
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
-from synchub.models.config_keys import (CONNECTION_KEYS, FILE_TYPES, STREAM_KEYS, field_errors, located,
-                                       unknown_key_errors)
+from synchub.models.config_keys import (
+    CONNECTION_KEYS,
+    FILE_TYPES,
+    STREAM_KEYS,
+    field_errors,
+    located,
+    unknown_key_errors,
+)
 from synchub.models.secrets import secret_paths
 from synchub.models.storable import StorableDict, check_size
 from synchub.models.tasks import NotifyUrl, ResourceId
@@ -53,9 +59,11 @@ def _check_message_system(kind: str, config: dict[str, Any], params: dict[str, A
     if kind == "kafka":
         servers = bootstrap_servers(config)
         if not servers or not all(
-                isinstance(s, str) and re.fullmatch(r"[A-Za-z0-9_.\-\[\]:]+:\d{1,5}", s) for s in servers):
-            raise ValueError("connection_config.bootstrap_servers must be host:port, or a list (or comma-separated "
-                             "string) of them")
+            isinstance(s, str) and re.fullmatch(r"[A-Za-z0-9_.\-\[\]:]+:\d{1,5}", s) for s in servers
+        ):
+            raise ValueError(
+                "connection_config.bootstrap_servers must be host:port, or a list (or comma-separated string) of them"
+            )
         protocol = config.get("security_protocol", "PLAINTEXT")
         if protocol not in KAFKA_PROTOCOLS:
             raise ValueError(f"connection_config.security_protocol must be one of {', '.join(KAFKA_PROTOCOLS)}")
@@ -79,7 +87,8 @@ def _check_message_system(kind: str, config: dict[str, Any], params: dict[str, A
                 raise ValueError("give params_config.stream_key or key_pattern, not both")
     for name, value in params.items():
         if name in ("topic", "topic_filter", "stream_key", "key_pattern") and not (
-                isinstance(value, str) and 0 < len(value) <= 1024):
+            isinstance(value, str) and 0 < len(value) <= 1024
+        ):
             raise ValueError(f"params_config.{name} must be a non-empty string")
 
 
@@ -87,32 +96,65 @@ CONNECTION_FIELDS = (
     "Where and how to connect, by type (fields named like credentials - password, token, secret, api_key … - are "
     "write-only: kept in Secrets Manager and answered masked). http: {base_url, headers?, token?}; postgresql, "
     "mysql: {host, port?, database, user, password?, sslmode?}; file, csv, json, jsonl: {bucket, prefix?, format? "
-    "(type file)}; kafka: {bootstrap_servers (\"host:port,…\" or a list), security_protocol? (PLAINTEXT, SSL, "
+    '(type file)}; kafka: {bootstrap_servers ("host:port,…" or a list), security_protocol? (PLAINTEXT, SSL, '
     "SASL_PLAINTEXT, SASL_SSL), sasl_mechanism? (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), username?, password?}; "
     "mqtt: {host, port? (1883), username?, password?, tls?}; redis: {host, port? (6379), username?, password?, db?, "
-    "tls?}. Any type: connect_timeout? (seconds).")
+    "tls?}. Any type: connect_timeout? (seconds)."
+)
 STREAM_FIELDS = (
     "The stream a task reads unless its interface or parameters say otherwise, by type. http: {url_suffix?, "
     "records_path?, total_path?, pagination?, …}; postgresql, mysql: {table_name or query, primary_key?}; files: "
     "{prefix?, format?}; kafka: {topic, value_format? (json, text), key_field?, consumer_group?}; mqtt: "
     "{topic_filter, qos? (0, 1), value_format?, idle_seconds?}; redis: {stream_key} or {key_pattern} (full_sync "
-    "only). Any type: cursor_field?, primary_key?, destination? (s3, dynamodb).")
+    "only). Any type: cursor_field?, primary_key?, destination? (s3, dynamodb)."
+)
 
-EXAMPLES = [
-    {"id": "clicks", "name": "Click stream", "type": "kafka",
-     "connection_config": {"bootstrap_servers": "broker-1:9092,broker-2:9092", "security_protocol": "SASL_SSL",
-                           "sasl_mechanism": "SCRAM-SHA-512", "username": "synchub", "password": "example-password"},
-     "params_config": {"topic": "clicks", "value_format": "json", "consumer_group": "synchub-clicks"}},
-    {"id": "sensors", "name": "Plant sensors", "type": "mqtt",
-     "connection_config": {"host": "mqtt.internal", "port": 8883, "tls": True, "username": "synchub",
-                           "password": "example-password"},
-     "params_config": {"topic_filter": "plant/+/temperature", "qos": 1}},
-    {"id": "events", "name": "App events", "type": "redis",
-     "connection_config": {"host": "cache.internal", "port": 6379, "password": "example-password"},
-     "params_config": {"stream_key": "events"}},
-    {"id": "shop", "name": "Shop database", "type": "postgresql",
-     "connection_config": {"host": "db.internal", "database": "shop", "user": "sync", "password": "example-password"},
-     "params_config": {"table_name": "orders", "cursor_field": "updated_at"}},
+EXAMPLES: list[JsonValue] = [
+    {
+        "id": "clicks",
+        "name": "Click stream",
+        "type": "kafka",
+        "connection_config": {
+            "bootstrap_servers": "broker-1:9092,broker-2:9092",
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "username": "synchub",
+            "password": "example-password",
+        },
+        "params_config": {"topic": "clicks", "value_format": "json", "consumer_group": "synchub-clicks"},
+    },
+    {
+        "id": "sensors",
+        "name": "Plant sensors",
+        "type": "mqtt",
+        "connection_config": {
+            "host": "mqtt.internal",
+            "port": 8883,
+            "tls": True,
+            "username": "synchub",
+            "password": "example-password",
+        },
+        "params_config": {"topic_filter": "plant/+/temperature", "qos": 1},
+    },
+    {
+        "id": "events",
+        "name": "App events",
+        "type": "redis",
+        "connection_config": {"host": "cache.internal", "port": 6379, "password": "example-password"},
+        "params_config": {"stream_key": "events"},
+    },
+    {
+        "id": "shop",
+        "name": "Shop database",
+        "type": "postgresql",
+        "connection_config": {
+            "host": "db.internal",
+            "database": "shop",
+            "user": "sync",
+            "password": "example-password",
+        },
+        "params_config": {"table_name": "orders", "cursor_field": "updated_at"},
+    },
 ]
 
 
@@ -127,17 +169,22 @@ class DataSourceBody(BaseModel):
     connection_config: StorableDict = Field(description=CONNECTION_FIELDS)
     params_config: StorableDict = Field(default_factory=dict, description=STREAM_FIELDS)
     notify_url: NotifyUrl | None = Field(
-        default=None, description="POSTed a signed webhook when one of the source's tasks finishes")
+        default=None, description="POSTed a signed webhook when one of the source's tasks finishes"
+    )
     notify_secret: Annotated[str, StringConstraints(min_length=16, max_length=256)] | None = Field(
-        default=None, description="Write-only key of the webhooks' HMAC-SHA256 signature (answers show "
-                                  "notify_secret_set); without one the stack's WebhookSigningSecret signs them")
+        default=None,
+        description="Write-only key of the webhooks' HMAC-SHA256 signature (answers show "
+        "notify_secret_set); without one the stack's WebhookSigningSecret signs them",
+    )
 
     @model_validator(mode="after")
     def _check_connection(self) -> "DataSourceBody":
-        unknown = [*unknown_key_errors(self.connection_config, CONNECTION_KEYS[self.type], ("connection_config",),
-                                       elsewhere=CONNECTION_KEYS),
-                   *unknown_key_errors(self.params_config, STREAM_KEYS[self.type], ("params_config",),
-                                       elsewhere=STREAM_KEYS)]
+        unknown = [
+            *unknown_key_errors(
+                self.connection_config, CONNECTION_KEYS[self.type], ("connection_config",), elsewhere=CONNECTION_KEYS
+            ),
+            *unknown_key_errors(self.params_config, STREAM_KEYS[self.type], ("params_config",), elsewhere=STREAM_KEYS),
+        ]
         if unknown:
             raise field_errors(type(self).__name__, unknown)
         try:
@@ -150,11 +197,15 @@ class DataSourceBody(BaseModel):
         config = self.connection_config
         in_urls = secret_paths(config, "connection_config", named=False)  # named fields go to Secrets Manager
         if in_urls:
-            raise ValueError(f"{', '.join(in_urls)} carries a password in the URL (user:password@): put it in a "
-                             "credential field (password, token, headers.Authorization), which is kept write-only")
+            raise ValueError(
+                f"{', '.join(in_urls)} carries a password in the URL (user:password@): put it in a "
+                "credential field (password, token, headers.Authorization), which is kept write-only"
+            )
         if secret_paths(self.params_config):
-            raise ValueError("credentials belong in connection_config (kept write-only), not in params_config."
-                             + ", params_config.".join(secret_paths(self.params_config)))
+            raise ValueError(
+                "credentials belong in connection_config (kept write-only), not in params_config."
+                + ", params_config.".join(secret_paths(self.params_config))
+            )
         if self.type == "http":
             _require(config, "base_url", str, "an http(s) URL")
             parsed = urlparse(config["base_url"])
@@ -167,8 +218,10 @@ class DataSourceBody(BaseModel):
             _require(config, "database", str, "a database name")
             _check_port(config)
             if self.params_config.get("query") and not self.params_config.get("primary_key"):
-                raise ValueError("params_config.query needs params_config.primary_key: a unique column of its "
-                                 "rows to page by (a table_name alone finds its primary key in the catalog)")
+                raise ValueError(
+                    "params_config.query needs params_config.primary_key: a unique column of its "
+                    "rows to page by (a table_name alone finds its primary key in the catalog)"
+                )
         elif self.type in MESSAGE_TYPES:
             _check_message_system(self.type, config, self.params_config)
         elif self.type in FILE_TYPES:
@@ -190,18 +243,28 @@ class UpdateDataSourceRequest(DataSourceBody):
 
     id: str | None = None
     has_secrets: bool | None = None
-    notify_secret_set: bool | None = Field(default=None, description="true without notify_secret: keep the "
-                                                                      "stored webhook signing secret")
+    notify_secret_set: bool | None = Field(
+        default=None, description="true without notify_secret: keep the stored webhook signing secret"
+    )
     created_at: str | None = None
     updated_at: str | None = None
     created_by: str | None = None
 
-    READ_ONLY: ClassVar[tuple[str, ...]] = ("id", "has_secrets", "notify_secret_set", "created_at", "updated_at",
-                                            "created_by")
+    READ_ONLY: ClassVar[tuple[str, ...]] = (
+        "id",
+        "has_secrets",
+        "notify_secret_set",
+        "created_at",
+        "updated_at",
+        "created_by",
+    )
 
 
 def changed_read_only(request: BaseModel, shown: dict[str, Any]) -> list[str]:
     """The read-only fields a replacement sent with values other than the stored ones (sent back as GET
     answered them, they are accepted and change nothing)."""
-    return [name for name in getattr(request, "READ_ONLY", ())
-            if getattr(request, name) is not None and getattr(request, name) != shown.get(name)]
+    return [
+        name
+        for name in getattr(request, "READ_ONLY", ())
+        if getattr(request, name) is not None and getattr(request, name) != shown.get(name)
+    ]

@@ -6,10 +6,10 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 
-from synchub.models.streams import Pagination
-from synchub.models.storable import StorableDict, check_size, storable
-from synchub.models.tasks import ResourceId
 from synchub.models.secrets import secret_paths
+from synchub.models.storable import StorableDict, check_size, storable
+from synchub.models.streams import Pagination
+from synchub.models.tasks import ResourceId
 
 Column = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_$.]{0,127}$")]
 
@@ -51,8 +51,12 @@ class InterfaceBody(BaseModel):
     @model_validator(mode="after")
     def _no_credentials(self) -> "InterfaceBody":
         check_size("the interface", self.model_dump(exclude_none=True))
-        secrets = [*secret_paths(self.headers or {}, "headers"), *secret_paths(self.query_params or {}, "query_params"),
-                   *secret_paths(self.body or {}, "body"), *secret_paths(self.url_suffix or "", "url_suffix")]
+        secrets = [
+            *secret_paths(self.headers or {}, "headers"),
+            *secret_paths(self.query_params or {}, "query_params"),
+            *secret_paths(self.body or {}, "body"),
+            *secret_paths(self.url_suffix or "", "url_suffix"),
+        ]
         if secrets:
             raise ValueError(f"credentials belong on the data source (write-only there), not in {', '.join(secrets)}")
         if self.table_name and self.query:

@@ -33,5 +33,8 @@ def patched(model: type[Model], shown: dict[str, Any], patch: dict[str, Any]) ->
     except ValidationError as error:
         raise ValidationFailed(
             "The patched resource is not valid; see 'errors'.",
-            errors=[{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-                    for e in error.errors(include_url=False)]) from error
+            errors=[
+                {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                for e in error.errors(include_url=False)
+            ],
+        ) from error

@@ -60,8 +60,9 @@ class Task(BaseModel):
     attempt: int
     retry_of: str | None
     cancel_requested: bool | None
-    pause_requested: bool | None = Field(default=None, description="The engine pauses this running task at its "
-                                                                   "next batch boundary")
+    pause_requested: bool | None = Field(
+        default=None, description="The engine pauses this running task at its next batch boundary"
+    )
     paused_at: str | None = None
     schedule_id: str | None = Field(default=None, description="The schedule that created this task")
     submitted: bool | None
@@ -69,8 +70,11 @@ class Task(BaseModel):
     current_phase: str | None = None
     estimated_time: float | None = Field(default=None, description="seconds remaining (running tasks)")
     progress_updated_at: str | None = None
-    next_attempt_at: str | None = Field(default=None, description="when a run that failed transiently "
-                                        "(current_phase retrying, cause in error_message) is tried again")
+    next_attempt_at: str | None = Field(
+        default=None,
+        description="when a run that failed transiently "
+        "(current_phase retrying, cause in error_message) is tried again",
+    )
     notify_url: str | None = Field(default=None, description="gets a signed webhook when the task finishes")
 
 
@@ -108,8 +112,10 @@ class TaskPagination(BaseModel):
 
     page: int
     size: int
-    total: int | None = Field(description="null when filtered by task_type or creation time (the counters keep "
-                                           "totals per data source, status and schedule only)")
+    total: int | None = Field(
+        description="null when filtered by task_type or creation time (the counters keep "
+        "totals per data source, status and schedule only)"
+    )
     total_pages: int | None
     next_token: str | None = None
 
@@ -171,8 +177,9 @@ class Statistics(BaseModel):
     successful_tasks: int
     failed_tasks: int
     cancelled_tasks: int
-    success_rate: float | None = Field(description="percent of finished tasks (success or failed) that succeeded; "
-                                                    "null while none has finished")
+    success_rate: float | None = Field(
+        description="percent of finished tasks (success or failed) that succeeded; null while none has finished"
+    )
     avg_duration_sec: float
     processed_rows: int
     status_breakdown: list[StatusCount]
@@ -229,7 +236,9 @@ class DataSource(BaseModel):
     description: str | None
     connection_config: dict[str, Any] = Field(description="credential fields shown as ********")
     params_config: dict[str, Any]
-    notify_url: str | None = Field(default=None, description="gets a signed webhook when a task of this source finishes")
+    notify_url: str | None = Field(
+        default=None, description="gets a signed webhook when a task of this source finishes"
+    )
     has_secrets: bool
     notify_secret_set: bool = Field(description="whether the source has its own webhook signing secret (write-only)")
     created_at: str
@@ -246,13 +255,17 @@ class ConnectionTest(BaseModel):
     interface_id: str | None
     ok: bool
     latency_ms: float
-    rows_read: int | None = Field(default=None, description="rows the first read returned (a page may hold more than the sample)")
+    rows_read: int | None = Field(
+        default=None, description="rows the first read returned (a page may hold more than the sample)"
+    )
     sample: list[dict[str, Any]] | None = Field(default=None, description="up to 5 rows, as a sync would read them")
     total_rows: int | None = None
     more: bool | None = Field(default=None, description="whether the stream has more rows than the sample")
     error_kind: Literal["permanent", "transient", "unexpected"] | None = None
-    error_code: str | None = Field(default=None, description="SOURCE_ERROR, or DESTINATION_NOT_ALLOWED when the "
-                                   "outbound policy refused where the source leads")
+    error_code: str | None = Field(
+        default=None,
+        description="SOURCE_ERROR, or DESTINATION_NOT_ALLOWED when the outbound policy refused where the source leads",
+    )
     error_message: str | None = None
 
 
@@ -342,8 +355,9 @@ class Schedule(BaseModel):
     next_run_at: str | None = Field(default=None, description="Null when paused or when it will not run again")
     last_run_at: str | None = None
     last_task_id: str | None = None
-    last_outcome: str | None = Field(default=None, description="created, skipped (the previous run was still "
-                                                                "active), or failed: the reason")
+    last_outcome: str | None = Field(
+        default=None, description="created, skipped (the previous run was still active), or failed: the reason"
+    )
     runs: int
     skipped_runs: int
     created_at: str

@@ -16,8 +16,12 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-MONTHS = {name: number for number, name in enumerate(
-    ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}
+MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1
+    )
+}
 DAYS = {name: number for number, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), start=1)}
 RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
@@ -54,8 +58,9 @@ def _number(text: str, names: dict[str, int], low: int, high: int, what: str) ->
     return value
 
 
-def _field(text: str, low: int, high: int, what: str, names: dict[str, int] | None = None, *,
-           question: bool = False) -> Field:
+def _field(
+    text: str, low: int, high: int, what: str, names: dict[str, int] | None = None, *, question: bool = False
+) -> Field:
     names = names or {}
     if text == "?":
         if not question:
@@ -127,13 +132,20 @@ class Cron:
     def parse(cls, body: str) -> "Cron":
         parts = body.split()
         if len(parts) != 6:
-            raise InvalidExpression(f"cron() takes 6 fields (minutes hours day-of-month month day-of-week year), "
-                                    f"not {len(parts)}")
+            raise InvalidExpression(
+                f"cron() takes 6 fields (minutes hours day-of-month month day-of-week year), not {len(parts)}"
+            )
         minute, hour, day, month, weekday, year = parts
         if (day == "?") == (weekday == "?"):
             raise InvalidExpression("one of day-of-month and day-of-week must be '?' and the other not")
-        return cls(_field(minute, 0, 59, "minute"), _field(hour, 0, 23, "hour"), _day_of_month(day),
-                   _field(month, 1, 12, "month", MONTHS), _day_of_week(weekday), _field(year, 1970, 2199, "year"))
+        return cls(
+            _field(minute, 0, 59, "minute"),
+            _field(hour, 0, 23, "hour"),
+            _day_of_month(day),
+            _field(month, 1, 12, "month", MONTHS),
+            _day_of_week(weekday),
+            _field(year, 1970, 2199, "year"),
+        )
 
     def matches_day(self, day: date) -> bool:
         if day.year not in self.years.values or day.month not in self.months.values:
@@ -218,7 +230,9 @@ class Expression:
                 raise InvalidExpression("a rate needs a positive value")
             if value == 1 and unit.endswith("s") or value > 1 and not unit.endswith("s"):
                 singular = unit.rstrip("s")
-                raise InvalidExpression(f"write rate(1 {singular})" if value == 1 else f"write rate({value} {singular}s)")
+                raise InvalidExpression(
+                    f"write rate(1 {singular})" if value == 1 else f"write rate({value} {singular}s)"
+                )
             seconds = {"minute": 60, "hour": 3600, "day": 86400}[unit.rstrip("s")]
             return cls(text, "rate", every=timedelta(seconds=value * seconds))
         if match := AT.match(text):
@@ -229,11 +243,14 @@ class Expression:
             return cls(text, "at", at=moment)
         if match := CRON.match(text):
             return cls(text, "cron", cron=Cron.parse(match.group(1)))
-        raise InvalidExpression("an expression is rate(value unit), cron(minutes hours day-of-month month "
-                                "day-of-week year) or at(yyyy-mm-ddThh:mm:ss)")
+        raise InvalidExpression(
+            "an expression is rate(value unit), cron(minutes hours day-of-month month "
+            "day-of-week year) or at(yyyy-mm-ddThh:mm:ss)"
+        )
 
-    def runs(self, after: datetime, *, tz: ZoneInfo, start: datetime | None = None,
-             end: datetime | None = None) -> Iterator[datetime]:
+    def runs(
+        self, after: datetime, *, tz: ZoneInfo, start: datetime | None = None, end: datetime | None = None
+    ) -> Iterator[datetime]:
         """Run times (UTC) strictly after ``after`` within [start, end]: a rate counts from ``start``."""
         after = max(after, start - timedelta(microseconds=1)) if start else after
         if self.kind == "at":
@@ -248,8 +265,9 @@ class Expression:
                 return
             yield moment
 
-    def next_run(self, after: datetime, *, tz: ZoneInfo, start: datetime | None = None,
-                 end: datetime | None = None) -> datetime | None:
+    def next_run(
+        self, after: datetime, *, tz: ZoneInfo, start: datetime | None = None, end: datetime | None = None
+    ) -> datetime | None:
         return next(self.runs(after, tz=tz, start=start, end=end), None)
 
 

@@ -23,12 +23,29 @@ def utc_text(moment: datetime | None) -> str | None:
 class ScheduleBody(BaseModel):
     """Fields shared by create and replace."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True, json_schema_extra={"examples": [
-        {"name": "Nightly orders", "data_source_id": "ds_shop", "task_type": "incremental_sync",
-         "expression": "cron(0 2 * * ? *)", "timezone": "Europe/Paris", "overlap": "skip"},
-        {"name": "Every 15 minutes", "data_source_id": "ds_123", "task_type": "full_sync",
-         "parameters": {"batch_size": 500}, "expression": "rate(15 minutes)"},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        defer_build=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Nightly orders",
+                    "data_source_id": "ds_shop",
+                    "task_type": "incremental_sync",
+                    "expression": "cron(0 2 * * ? *)",
+                    "timezone": "Europe/Paris",
+                    "overlap": "skip",
+                },
+                {
+                    "name": "Every 15 minutes",
+                    "data_source_id": "ds_123",
+                    "task_type": "full_sync",
+                    "parameters": {"batch_size": 500},
+                    "expression": "rate(15 minutes)",
+                },
+            ]
+        },
+    )
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
     data_source_id: ResourceId
@@ -38,13 +55,18 @@ class ScheduleBody(BaseModel):
     notify_url: NotifyUrl | None = None
     expression: Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)] = Field(
         description="EventBridge Scheduler's syntax: rate(15 minutes), cron(0 2 * * ? *) (minutes hours "
-                    "day-of-month month day-of-week year), at(2026-12-24T18:00:00)")
+        "day-of-month month day-of-week year), at(2026-12-24T18:00:00)"
+    )
     timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
-        default="UTC", description="IANA time zone the expression is read in (daylight-saving changes included)")
+        default="UTC", description="IANA time zone the expression is read in (daylight-saving changes included)"
+    )
     start_date: AwareDatetime | None = Field(default=None, description="No run before (RFC 3339 with offset)")
     end_date: AwareDatetime | None = Field(default=None, description="No run after (RFC 3339 with offset)")
-    overlap: Overlap = Field(default="skip", description="While the previous run is pending, running or paused: "
-                                                          "skip this one (recorded), queue it behind, or allow both")
+    overlap: Overlap = Field(
+        default="skip",
+        description="While the previous run is pending, running or paused: "
+        "skip this one (recorded), queue it behind, or allow both",
+    )
     state: ScheduleState = "enabled"
 
     @model_validator(mode="after")
@@ -87,8 +109,15 @@ class UpdateScheduleRequest(ScheduleBody):
     created_by: str | None = None
 
     READ_ONLY: ClassVar[tuple[str, ...]] = ("id", "created_at", "created_by")
-    SHOWN: ClassVar[tuple[str, ...]] = ("next_run_at", "last_run_at", "last_task_id", "last_outcome", "runs",
-                                        "skipped_runs", "updated_at")
+    SHOWN: ClassVar[tuple[str, ...]] = (
+        "next_run_at",
+        "last_run_at",
+        "last_task_id",
+        "last_outcome",
+        "runs",
+        "skipped_runs",
+        "updated_at",
+    )
 
 
 class ScheduleListQuery(BaseModel):

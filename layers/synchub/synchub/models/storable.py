@@ -21,8 +21,11 @@ MAX_CONFIG_BYTES = 32 * 1024
 
 def check_size(what: str, *parts: Any) -> None:
     """ValueError when ``parts`` together take more than MAX_CONFIG_BYTES as compact JSON."""
-    size = sum(len(json.dumps(part, separators=(",", ":"), ensure_ascii=False, default=str).encode())
-               for part in parts if part is not None)
+    size = sum(
+        len(json.dumps(part, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+        for part in parts
+        if part is not None
+    )
     if size > MAX_CONFIG_BYTES:
         raise ValueError(f"{what} takes {size:,} bytes as JSON: at most 32 KB ({MAX_CONFIG_BYTES:,} bytes)")
 
@@ -35,10 +38,15 @@ def _check(value: Any, path: str, depth: int) -> None:
     if isinstance(value, (int, float)):
         magnitude = abs(value)
         digits = len(str(magnitude).rstrip("0")) if isinstance(value, int) else 0
-        if (isinstance(value, float) and not math.isfinite(value)) or magnitude >= 1e126 or digits > 38 or (
-                magnitude and magnitude < 1e-130):
-            raise ValueError(f"{path or 'value'} is a number DynamoDB cannot store (|x| from 1e-130 to 1e126, "
-                             "at most 38 digits)")
+        if (
+            (isinstance(value, float) and not math.isfinite(value))
+            or magnitude >= 1e126
+            or digits > 38
+            or (magnitude and magnitude < 1e-130)
+        ):
+            raise ValueError(
+                f"{path or 'value'} is a number DynamoDB cannot store (|x| from 1e-130 to 1e126, at most 38 digits)"
+            )
     elif isinstance(value, str):
         try:
             value.encode("utf-8")

@@ -6,7 +6,17 @@ from datetime import date, datetime, time, timezone
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 
 from synchub.ids import NAME_ID_PATTERN
 from synchub.models.config_keys import ANY_STREAM_KEY, field_errors, unknown_key_errors
@@ -31,8 +41,12 @@ def _check_notify_url(value: str) -> str:
     return value
 
 
-NotifyUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_check_notify_url),
-                      Field(description="POSTed a signed webhook when the task finishes (see the README)")]
+NotifyUrl = Annotated[
+    str,
+    StringConstraints(max_length=2048),
+    AfterValidator(_check_notify_url),
+    Field(description="POSTed a signed webhook when the task finishes (see the README)"),
+]
 
 
 class TaskParameters(BaseModel):
@@ -92,8 +106,9 @@ class BatchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    task_ids: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=64)]],
-                        Field(min_length=1, max_length=100)]
+    task_ids: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=64)]], Field(min_length=1, max_length=100)
+    ]
 
 
 class BatchRetryRequest(BatchRequest):
@@ -108,7 +123,10 @@ class CleanupRequest(BaseModel):
 
     before_date: date | AwareDatetime
     statuses: Annotated[list[Literal["success", "failed", "cancelled"]], Field(min_length=1, max_length=3)] = [
-        "success", "failed", "cancelled"]
+        "success",
+        "failed",
+        "cancelled",
+    ]
     limit: Annotated[int, Field(ge=1, le=100)] = 100
     next_token: Annotated[str, Field(max_length=2048)] | None = None
 
@@ -153,8 +171,14 @@ PUBLIC_TASK_FIELDS: tuple[str, ...] = (
     "notify_url",
 )
 
-_STATUS_IN_WORDS = {"pending": "is pending", "running": "is running", "paused": "is paused",
-                    "success": "has succeeded", "failed": "has failed", "cancelled": "was cancelled"}
+_STATUS_IN_WORDS = {
+    "pending": "is pending",
+    "running": "is running",
+    "paused": "is paused",
+    "success": "has succeeded",
+    "failed": "has failed",
+    "cancelled": "was cancelled",
+}
 
 
 def in_words(status: str) -> str:

@@ -13,8 +13,16 @@ from typing import Any
 from synchub.dal.codec import from_item
 from synchub.models.tasks import TERMINAL_STATUSES, public_task
 
-PROGRESS_FIELDS = ("progress", "processed_rows", "total_rows", "speed", "current_phase", "estimated_time",
-                   "error_count", "cancel_requested")
+PROGRESS_FIELDS = (
+    "progress",
+    "processed_rows",
+    "total_rows",
+    "speed",
+    "current_phase",
+    "estimated_time",
+    "error_count",
+    "cancel_requested",
+)
 
 
 @dataclass(frozen=True)
@@ -37,8 +45,12 @@ class TaskChange:
 
     def message(self) -> dict[str, Any]:
         """The WebSocket message: ``task.status`` or ``task.progress`` with the task's public fields."""
-        body: dict[str, Any] = {"type": f"task.{self.kind}", "task_id": self.task["id"], "task": self.task,
-                                "sequence": self.sequence}
+        body: dict[str, Any] = {
+            "type": f"task.{self.kind}",
+            "task_id": self.task["id"],
+            "task": self.task,
+            "sequence": self.sequence,
+        }
         if self.kind == "status":
             body.update(old_status=self.old_status, new_status=self.new_status)
         return body
@@ -64,4 +76,3 @@ def change_of(record: dict[str, Any]) -> TaskChange | None:
     if any(old.get(name) != new.get(name) for name in PROGRESS_FIELDS):
         return TaskChange("progress", public_task(new), new.get("status"), sequence, url)
     return None
-

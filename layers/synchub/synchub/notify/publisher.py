@@ -13,8 +13,8 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from synchub.dal.subscriptions import SubscriptionStore
 from synchub.dal.data_sources import DataSourceStore
+from synchub.dal.subscriptions import SubscriptionStore
 from synchub.notify.events import StateChangePublisher
 from synchub.notify.feed import TaskChange, change_of
 from synchub.notify.webhooks import WebhookQueue
@@ -51,16 +51,25 @@ class TaskPublisher:
                 if change.terminal:
                     self._queue_webhook(change, data_sources)
             except Exception:
-                logger.exception("publishing a task change failed; the batch resumes from it",
-                                 extra={"task_id": change.task["id"], "sequence": change.sequence})
+                logger.exception(
+                    "publishing a task change failed; the batch resumes from it",
+                    extra={"task_id": change.task["id"], "sequence": change.sequence},
+                )
                 failure = {"itemIdentifier": str((record.get("dynamodb") or {}).get("SequenceNumber"))}
                 break
             published.append(change)
         report = self._push(published)
         self._count(published)
-        logger.info("task changes published", extra={
-            "changes": len(published), "pushed": report.sent, "gone_connections": len(report.gone),
-            "failed_pushes": report.failed, "retrying_from": failure and failure["itemIdentifier"]})
+        logger.info(
+            "task changes published",
+            extra={
+                "changes": len(published),
+                "pushed": report.sent,
+                "gone_connections": len(report.gone),
+                "failed_pushes": report.failed,
+                "retrying_from": failure and failure["itemIdentifier"],
+            },
+        )
         return {"batchItemFailures": [failure] if failure else []}
 
     def _push(self, changes: list[TaskChange]) -> Any:

@@ -45,21 +45,25 @@ def signature(secret: str, timestamp: int | str, body: bytes) -> str:
     return f"{SIGNATURE_VERSION}={mac}"
 
 
-def verify_signature(secret: str, body: bytes, timestamp: str, signed: str, *, tolerance_seconds: int = 300,
-                     now: float | None = None) -> bool:
+def verify_signature(
+    secret: str, body: bytes, timestamp: str, signed: str, *, tolerance_seconds: int = 300, now: float | None = None
+) -> bool:
     """Whether a received webhook is genuine: the signature matches and the timestamp is recent."""
     try:
         age = abs((now if now is not None else time.time()) - int(timestamp))
     except ValueError:
         return False
     expected = signature(secret, timestamp, body)
-    return age <= tolerance_seconds and any(hmac.compare_digest(expected, part.strip())
-                                            for part in signed.split(","))
+    return age <= tolerance_seconds and any(hmac.compare_digest(expected, part.strip()) for part in signed.split(","))
 
 
 def webhook_body(change: TaskChange) -> dict[str, Any]:
-    return {"id": delivery_id(change), "type": f"task.{change.new_status}", "created_at": now_iso(),
-            "data": {"task": change.task, "old_status": change.old_status, "new_status": change.new_status}}
+    return {
+        "id": delivery_id(change),
+        "type": f"task.{change.new_status}",
+        "created_at": now_iso(),
+        "data": {"task": change.task, "old_status": change.old_status, "new_status": change.new_status},
+    }
 
 
 def delivery_id(change: TaskChange) -> str:
@@ -74,10 +78,15 @@ class WebhookQueue:
         self.settings = settings
 
     def enqueue(self, change: TaskChange, url: str, secret_arn: str) -> str:
-        message = {"delivery_id": delivery_id(change), "url": url, "secret_arn": secret_arn,
-                   "body": json.dumps(webhook_body(change), separators=(",", ":"))}
-        return aws.client("sqs").send_message(QueueUrl=self.settings.webhook_queue_url,
-                                              MessageBody=json.dumps(message))["MessageId"]
+        message = {
+            "delivery_id": delivery_id(change),
+            "url": url,
+            "secret_arn": secret_arn,
+            "body": json.dumps(webhook_body(change), separators=(",", ":")),
+        }
+        return aws.client("sqs").send_message(
+            QueueUrl=self.settings.webhook_queue_url, MessageBody=json.dumps(message)
+        )["MessageId"]
 
 
 class DeliveryFailed(Exception):
@@ -127,18 +136,26 @@ class WebhookSender:
                 guard.check_host(parts.hostname or "", None)
                 body = str(delivery["body"]).encode()
                 timestamp = str(int(time.time()))
-                request = urllib.request.Request(url, data=body, method="POST", headers={
-                    "Content-Type": "application/json", "User-Agent": "SyncHub-Webhooks/1",
-                    DELIVERY_HEADER: str(delivery["delivery_id"]), TIMESTAMP_HEADER: timestamp,
-                    SIGNATURE_HEADER: signature(self.secret(str(delivery["secret_arn"])), timestamp, body),
-                })
+                request = urllib.request.Request(
+                    url,
+                    data=body,
+                    method="POST",
+                    headers={
+                        "Content-Type": "application/json",
+                        "User-Agent": "SyncHub-Webhooks/1",
+                        DELIVERY_HEADER: str(delivery["delivery_id"]),
+                        TIMESTAMP_HEADER: timestamp,
+                        SIGNATURE_HEADER: signature(self.secret(str(delivery["secret_arn"])), timestamp, body),
+                    },
+                )
                 with _opener.open(request, timeout=self.settings.webhook_timeout_seconds) as response:
                     status = response.status
         except DestinationNotAllowed as error:
             raise Undeliverable(f"not allowed to connect: {error}") from error
         except urllib.error.HTTPError as error:
-            raise DeliveryFailed(f"{shown} answered {error.code}" + (
-                " (redirects are not followed)" if 300 <= error.code < 400 else "")) from error
+            raise DeliveryFailed(
+                f"{shown} answered {error.code}" + (" (redirects are not followed)" if 300 <= error.code < 400 else "")
+            ) from error
         except (urllib.error.URLError, TimeoutError, OSError) as error:
             if guard.refused:
                 raise Undeliverable(f"not allowed to connect: {guard.refused[0]}") from error
@@ -180,7 +197,6 @@ class DeliveryBatch:
 
 def _send_body(sender: WebhookSender, body: str) -> int:
     return sender.send(json.loads(body))
-
 
 
 @lru_cache(maxsize=1)

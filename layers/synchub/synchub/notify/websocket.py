@@ -52,8 +52,13 @@ class TokenExpired(SyncHubError):
 
 def problem_message(error: SyncHubError) -> dict[str, Any]:
     """A refusal as a WebSocket message: the problem details of the REST API with ``type: error``."""
-    body: dict[str, Any] = {"type": "error", "status": error.status, "code": error.code, "title": error.title,
-                            "detail": error.detail}
+    body: dict[str, Any] = {
+        "type": "error",
+        "status": error.status,
+        "code": error.code,
+        "title": error.title,
+        "detail": error.detail,
+    }
     if error.errors:
         body["errors"] = error.errors
     return body
@@ -76,9 +81,13 @@ class SubscriptionService:
             try:
                 request = SubscriptionRequest.model_validate_json(body or "")
             except ValidationError as error:
-                raise ValidationFailed("The message does not match the subscribe/unsubscribe schema.", errors=[
-                    {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors(
-                        include_url=False, include_context=False, include_input=False)]) from error
+                raise ValidationFailed(
+                    "The message does not match the subscribe/unsubscribe schema.",
+                    errors=[
+                        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                        for e in error.errors(include_url=False, include_context=False, include_input=False)
+                    ],
+                ) from error
             topics = request.topics()
             if request.action == "subscribe":
                 if not topics:
@@ -122,8 +131,9 @@ class WebSocketPusher:
         sent = failed = 0
         for message in messages:
             try:
-                client.post_to_connection(ConnectionId=connection_id,
-                                          Data=json.dumps(message, separators=(",", ":")).encode())
+                client.post_to_connection(
+                    ConnectionId=connection_id, Data=json.dumps(message, separators=(",", ":")).encode()
+                )
                 sent += 1
             except client.exceptions.GoneException:
                 return sent, True, failed
@@ -139,9 +149,15 @@ class WebSocketPusher:
             if self.settings.websocket_endpoint:
                 client = self._client()
                 try:
-                    client.post_to_connection(ConnectionId=connection_id, Data=json.dumps(problem_message(
-                        TokenExpired("The access token has expired: connect again with a fresh one.")),
-                        separators=(",", ":")).encode())
+                    client.post_to_connection(
+                        ConnectionId=connection_id,
+                        Data=json.dumps(
+                            problem_message(
+                                TokenExpired("The access token has expired: connect again with a fresh one.")
+                            ),
+                            separators=(",", ":"),
+                        ).encode(),
+                    )
                     client.delete_connection(ConnectionId=connection_id)
                 except Exception:  # noqa: BLE001 - gone already, or closing failed: its records go either way
                     logger.info("closing an expired connection failed", extra={"connection_id": connection_id})
@@ -168,7 +184,10 @@ class WebSocketPusher:
 def caller_of_connect(event: dict[str, Any], settings: Settings) -> Caller:
     """Who opens a WebSocket, checked as the REST API checks a read route (raises 401/403 problems)."""
     if settings.auth_mode == "cognito":
-        from synchub.auth.tokens import bearer_token, verify_access_token  # PyJWT and cryptography: only to check a token
+        from synchub.auth.tokens import (  # PyJWT and cryptography: only to check a token
+            bearer_token,
+            verify_access_token,
+        )
 
         token = bearer_token(event.get("headers"), event.get("queryStringParameters"))
         if token is None:

@@ -28,8 +28,8 @@ from synchub.ids import new_schedule_id
 from synchub.models.data_sources import changed_read_only
 from synchub.models.schedule_expressions import Expression, zone
 from synchub.models.schedules import ACTIVE_STATUSES, CreateScheduleRequest, ScheduleBody, utc_text
-from synchub.models.tasks import CreateTaskRequest
 from synchub.models.secrets import masked_url, unmasked_url
+from synchub.models.tasks import CreateTaskRequest
 from synchub.observability import logger
 from synchub.outbound import refuse_named
 from synchub.settings import Settings, get_settings
@@ -51,10 +51,30 @@ class ScheduleBusy(Conflict):
     code, title = "SCHEDULE_BUSY", "Previous run still active"
 
 
-PUBLIC_FIELDS = ("id", "name", "data_source_id", "interface_id", "task_type", "parameters", "notify_url",
-                 "expression", "timezone", "start_date", "end_date", "overlap", "state", "next_run_at",
-                 "last_run_at", "last_task_id", "last_outcome", "runs", "skipped_runs", "created_at", "updated_at",
-                 "created_by")
+PUBLIC_FIELDS = (
+    "id",
+    "name",
+    "data_source_id",
+    "interface_id",
+    "task_type",
+    "parameters",
+    "notify_url",
+    "expression",
+    "timezone",
+    "start_date",
+    "end_date",
+    "overlap",
+    "state",
+    "next_run_at",
+    "last_run_at",
+    "last_task_id",
+    "last_outcome",
+    "runs",
+    "skipped_runs",
+    "created_at",
+    "updated_at",
+    "created_by",
+)
 
 
 def public_schedule(record: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
@@ -70,8 +90,9 @@ def next_run(record: dict[str, Any], now: datetime) -> str | None:
     start = parse_iso(record["start_date"]) if record.get("start_date") else parse_iso(record["created_at"])
     end = parse_iso(record["end_date"]) if record.get("end_date") else None
     after = max(now, parse_iso(record["last_run_at"])) if record.get("last_run_at") else now
-    moment = Expression.parse(record["expression"]).next_run(after, tz=zone(record.get("timezone")), start=start,
-                                                            end=end)
+    moment = Expression.parse(record["expression"]).next_run(
+        after, tz=zone(record.get("timezone")), start=start, end=end
+    )
     return utc_text(moment)
 
 
@@ -100,8 +121,16 @@ class ScheduleService:
         refuses, the stored schedule is taken back and the refusal answered."""
         refuse_named(self.settings, {("notify_url",): request.notify_url})
         now = utcnow()
-        record = {"id": request.id or new_schedule_id(), **_described(request), "runs": 0, "skipped_runs": 0,
-                  "version": 1, "created_at": iso(now), "updated_at": iso(now), "created_by": created_by}
+        record = {
+            "id": request.id or new_schedule_id(),
+            **_described(request),
+            "runs": 0,
+            "skipped_runs": 0,
+            "version": 1,
+            "created_at": iso(now),
+            "updated_at": iso(now),
+            "created_by": created_by,
+        }
         creation = Transaction().add("schedule", self.store.put_op(record))
         creation.add("data source", self.tasks.lifecycle.data_sources.exists_check(request.data_source_id))
         try:
@@ -109,8 +138,10 @@ class ScheduleService:
         except TransactionFailed as failure:
             if failure.failed("schedule"):
                 raise ScheduleExists(f"Schedule '{record['id']}' already exists.") from failure
-            raise UnknownDataSource(f"Data source '{request.data_source_id}' does not exist.", errors=[
-                {"loc": ["body", "data_source_id"], "msg": "unknown data source", "type": "not_found"}]) from failure
+            raise UnknownDataSource(
+                f"Data source '{request.data_source_id}' does not exist.",
+                errors=[{"loc": ["body", "data_source_id"], "msg": "unknown data source", "type": "not_found"}],
+            ) from failure
         try:
             self.put_in_scheduler(record, new=True)
         except Exception:
@@ -124,14 +155,24 @@ class ScheduleService:
         refuse_named(self.settings, {("notify_url",): request.notify_url})
         changed = changed_read_only(request, public_schedule(current))
         if changed:
-            raise ValidationFailed(f"Read-only fields cannot change: {', '.join(changed)}.", errors=[
-                {"loc": ["body", name], "msg": "read-only", "type": "read_only_changed"} for name in changed])
-        if request.data_source_id != current["data_source_id"] and \
-                self.tasks.lifecycle.data_sources.get(request.data_source_id) is None:
-            raise UnknownDataSource(f"Data source '{request.data_source_id}' does not exist.", errors=[
-                {"loc": ["body", "data_source_id"], "msg": "unknown data source", "type": "not_found"}])
-        return public_schedule(self._save(current, {
-            **_described(request), "notify_url": unmasked_url(request.notify_url, current.get("notify_url"))}))
+            raise ValidationFailed(
+                f"Read-only fields cannot change: {', '.join(changed)}.",
+                errors=[{"loc": ["body", name], "msg": "read-only", "type": "read_only_changed"} for name in changed],
+            )
+        if (
+            request.data_source_id != current["data_source_id"]
+            and self.tasks.lifecycle.data_sources.get(request.data_source_id) is None
+        ):
+            raise UnknownDataSource(
+                f"Data source '{request.data_source_id}' does not exist.",
+                errors=[{"loc": ["body", "data_source_id"], "msg": "unknown data source", "type": "not_found"}],
+            )
+        return public_schedule(
+            self._save(
+                current,
+                {**_described(request), "notify_url": unmasked_url(request.notify_url, current.get("notify_url"))},
+            )
+        )
 
     def set_state(self, schedule_id: str, state: str) -> dict[str, Any]:
         """Pause (``paused``: it fires nothing) or resume (``enabled``) a schedule."""
@@ -156,8 +197,9 @@ class ScheduleService:
             # Another request changed (or deleted) the schedule meanwhile: Scheduler follows the change that won.
             latest = self.get_record(record["id"])
             self.put_in_scheduler(latest, new=False)
-            raise Conflict(f"Schedule '{record['id']}' changed while this request ran: read it again and send "
-                           "the change anew.") from error
+            raise Conflict(
+                f"Schedule '{record['id']}' changed while this request ran: read it again and send the change anew."
+            ) from error
         return record
 
     def delete(self, schedule_id: str) -> None:
@@ -174,8 +216,9 @@ class ScheduleService:
         try:
             state = decode_token(index, next_token) if next_token else PageState(cursors=[None], page=1)
         except InvalidToken as error:
-            raise ValidationFailed(str(error), errors=[{"loc": ["query", "next_token"], "msg": str(error),
-                                                        "type": "value_error"}]) from error
+            raise ValidationFailed(
+                str(error), errors=[{"loc": ["query", "next_token"], "msg": str(error), "type": "value_error"}]
+            ) from error
         page = self.store.page(state, size)
         pagination: dict[str, Any] = {"size": size}
         if page.has_more and page.items:
@@ -186,14 +229,19 @@ class ScheduleService:
     def put_in_scheduler(self, record: dict[str, Any], *, new: bool) -> None:
         """Create (``new``) or update the schedule's EventBridge Scheduler schedule to match ``record``."""
         params: dict[str, Any] = {
-            "Name": record["id"], "GroupName": self.settings.schedule_group,
-            "ScheduleExpression": record["expression"], "ScheduleExpressionTimezone": record.get("timezone") or "UTC",
+            "Name": record["id"],
+            "GroupName": self.settings.schedule_group,
+            "ScheduleExpression": record["expression"],
+            "ScheduleExpressionTimezone": record.get("timezone") or "UTC",
             "State": "ENABLED" if record.get("state") == "enabled" else "DISABLED",
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "Description": f"SyncHub schedule {record['name']}"[:512],
-            "Target": {"Arn": self.settings.schedule_target_arn, "RoleArn": self.settings.scheduler_role_arn,
-                       "Input": json.dumps({"schedule_id": record["id"], "scheduled_time": SCHEDULED_TIME}),
-                       "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600}},
+            "Target": {
+                "Arn": self.settings.schedule_target_arn,
+                "RoleArn": self.settings.scheduler_role_arn,
+                "Input": json.dumps({"schedule_id": record["id"], "scheduled_time": SCHEDULED_TIME}),
+                "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
+            },
         }
         for name, key in (("start_date", "StartDate"), ("end_date", "EndDate")):
             if record.get(name):
@@ -207,13 +255,17 @@ class ScheduleService:
         finds the previous run still active."""
         outcome = self.fire(schedule_id, iso(utcnow()), manual=True, created_by=created_by)
         if outcome["outcome"] == "skipped":
-            raise ScheduleBusy(f"Schedule '{schedule_id}' skips runs while its previous one is active (overlap "
-                               f"skip): task '{outcome['active_task_id']}' is still "
-                               f"{outcome['active_status']}.", active_task_id=outcome["active_task_id"])
+            raise ScheduleBusy(
+                f"Schedule '{schedule_id}' skips runs while its previous one is active (overlap "
+                f"skip): task '{outcome['active_task_id']}' is still "
+                f"{outcome['active_status']}.",
+                active_task_id=outcome["active_task_id"],
+            )
         return outcome, 201
 
-    def fire(self, schedule_id: str, scheduled_time: str, *, manual: bool = False,
-             created_by: str | None = None) -> dict[str, Any]:
+    def fire(
+        self, schedule_id: str, scheduled_time: str, *, manual: bool = False, created_by: str | None = None
+    ) -> dict[str, Any]:
         """One firing of a schedule at ``scheduled_time``: a task (or a recorded skip), once per time."""
         schedule = self.store.get(schedule_id)
         if schedule is None:
@@ -228,68 +280,135 @@ class ScheduleService:
         expires = int((utcnow() + timedelta(days=FIRING_DAYS)).timestamp())
         if active and schedule.get("overlap", "skip") == "skip":
             return self._skip(schedule, scheduled_time, active, expires)
-        request = CreateTaskRequest.model_validate({
-            "data_source_id": schedule["data_source_id"], "interface_id": schedule.get("interface_id"),
-            "task_type": schedule["task_type"], "parameters": schedule.get("parameters"),
-            "notify_url": schedule.get("notify_url")})
+        request = CreateTaskRequest.model_validate(
+            {
+                "data_source_id": schedule["data_source_id"],
+                "interface_id": schedule.get("interface_id"),
+                "task_type": schedule["task_type"],
+                "parameters": schedule.get("parameters"),
+                "notify_url": schedule.get("notify_url"),
+            }
+        )
 
         def ops(task_id: str) -> list[dict[str, Any]]:
             return [
                 self.store.firing_op(schedule_id, scheduled_time, {"outcome": "created", "task_id": task_id}, expires),
-                self.store.update_op(schedule_id, {"last_task_id": task_id, "last_run_at": scheduled_time,
-                                                   "last_outcome": "created", "updated_at": iso(utcnow())},
-                                     add={"runs": 1}),
+                self.store.update_op(
+                    schedule_id,
+                    {
+                        "last_task_id": task_id,
+                        "last_run_at": scheduled_time,
+                        "last_outcome": "created",
+                        "updated_at": iso(utcnow()),
+                    },
+                    add={"runs": 1},
+                ),
             ]
 
         queued_behind = active["id"] if active and schedule.get("overlap") == "queue" else None
         try:
-            task = self.tasks.create_task(request, created_by or f"schedule:{schedule_id}",
-                                          scheduled=ScheduledRun(schedule_id, ops, queued_behind))
+            task = self.tasks.create_task(
+                request,
+                created_by or f"schedule:{schedule_id}",
+                scheduled=ScheduledRun(schedule_id, ops, queued_behind),
+            )
         except ScheduledRunExists:
             earlier = self.store.get(firing_key(schedule_id, scheduled_time)) or {}
             return {"outcome": "duplicate", "schedule_id": schedule_id, "task_id": earlier.get("task_id")}
         except UnknownDataSource as error:
             self._record_failure(schedule_id, scheduled_time, error.detail)
             raise
-        logger.info("schedule fired", extra={"schedule_id": schedule_id, "scheduled_time": scheduled_time,
-                                             "task_id": task["id"], "queued_behind": queued_behind})
-        return {"outcome": "queued" if queued_behind else "created", "schedule_id": schedule_id,
-                "scheduled_time": scheduled_time, "task": task}
+        logger.info(
+            "schedule fired",
+            extra={
+                "schedule_id": schedule_id,
+                "scheduled_time": scheduled_time,
+                "task_id": task["id"],
+                "queued_behind": queued_behind,
+            },
+        )
+        return {
+            "outcome": "queued" if queued_behind else "created",
+            "schedule_id": schedule_id,
+            "scheduled_time": scheduled_time,
+            "task": task,
+        }
 
-    def _skip(self, schedule: dict[str, Any], scheduled_time: str, active: dict[str, Any], expires: int
-              ) -> dict[str, Any]:
+    def _skip(
+        self, schedule: dict[str, Any], scheduled_time: str, active: dict[str, Any], expires: int
+    ) -> dict[str, Any]:
         try:
-            (Transaction()
-             .add("firing", self.store.firing_op(schedule["id"], scheduled_time,
-                                                 {"outcome": "skipped", "active_task_id": active["id"]}, expires))
-             .add("schedule", self.store.update_op(schedule["id"], {
-                 "last_run_at": scheduled_time, "last_outcome": "skipped", "last_skipped_at": scheduled_time,
-                 "updated_at": iso(utcnow())}, add={"skipped_runs": 1}))
-             .run())
+            (
+                Transaction()
+                .add(
+                    "firing",
+                    self.store.firing_op(
+                        schedule["id"], scheduled_time, {"outcome": "skipped", "active_task_id": active["id"]}, expires
+                    ),
+                )
+                .add(
+                    "schedule",
+                    self.store.update_op(
+                        schedule["id"],
+                        {
+                            "last_run_at": scheduled_time,
+                            "last_outcome": "skipped",
+                            "last_skipped_at": scheduled_time,
+                            "updated_at": iso(utcnow()),
+                        },
+                        add={"skipped_runs": 1},
+                    ),
+                )
+                .run()
+            )
         except TransactionFailed as failure:
             if failure.failed("firing"):
                 return {"outcome": "duplicate", "schedule_id": schedule["id"]}
             raise
-        logger.info("schedule run skipped: the previous run is still active", extra={
-            "schedule_id": schedule["id"], "scheduled_time": scheduled_time, "active_task_id": active["id"]})
-        return {"outcome": "skipped", "schedule_id": schedule["id"], "scheduled_time": scheduled_time,
-                "active_task_id": active["id"], "active_status": active["status"]}
+        logger.info(
+            "schedule run skipped: the previous run is still active",
+            extra={"schedule_id": schedule["id"], "scheduled_time": scheduled_time, "active_task_id": active["id"]},
+        )
+        return {
+            "outcome": "skipped",
+            "schedule_id": schedule["id"],
+            "scheduled_time": scheduled_time,
+            "active_task_id": active["id"],
+            "active_status": active["status"],
+        }
 
     def _record_failure(self, schedule_id: str, scheduled_time: str, reason: str) -> None:
         try:
-            Transaction().add("schedule", self.store.update_op(schedule_id, {
-                "last_run_at": scheduled_time, "last_outcome": f"failed: {reason}"[:500],
-                "updated_at": iso(utcnow())})).run()
+            Transaction().add(
+                "schedule",
+                self.store.update_op(
+                    schedule_id,
+                    {
+                        "last_run_at": scheduled_time,
+                        "last_outcome": f"failed: {reason}"[:500],
+                        "updated_at": iso(utcnow()),
+                    },
+                ),
+            ).run()
         except TransactionFailed:
             pass
 
 
 def _described(request: ScheduleBody) -> dict[str, Any]:
-    return {"name": request.name, "data_source_id": request.data_source_id, "interface_id": request.interface_id,
-            "task_type": request.task_type, "parameters": request.config() or None, "notify_url": request.notify_url,
-            "expression": request.expression, "timezone": request.timezone,
-            "start_date": utc_text(request.start_date), "end_date": utc_text(request.end_date),
-            "overlap": request.overlap, "state": request.state}
+    return {
+        "name": request.name,
+        "data_source_id": request.data_source_id,
+        "interface_id": request.interface_id,
+        "task_type": request.task_type,
+        "parameters": request.config() or None,
+        "notify_url": request.notify_url,
+        "expression": request.expression,
+        "timezone": request.timezone,
+        "start_date": utc_text(request.start_date),
+        "end_date": utc_text(request.end_date),
+        "overlap": request.overlap,
+        "state": request.state,
+    }
 
 
 @lru_cache(maxsize=1)
@@ -301,4 +420,3 @@ def scheduled_time_of(event: dict[str, Any]) -> str:
     """The scheduled time a firing names (Scheduler fills it in), as stored: UTC, seconds, Z."""
     moment = parse_iso(str(event["scheduled_time"]))
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-

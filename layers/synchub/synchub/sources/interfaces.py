@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from ulid import ULID
+
 from synchub.dal.data_sources import DataSourceStore
 from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.transactions import ConditionFailed, Transaction, TransactionFailed
@@ -15,8 +17,6 @@ from synchub.models.interfaces import CreateInterfaceRequest, InterfaceBody, Upd
 from synchub.models.merge_patch import patched
 from synchub.settings import Settings, get_settings
 from synchub.timeutil import now_iso
-
-from ulid import ULID
 
 # What an answer shows: the ids, every field a request can set (one list: the model's), the times.
 PUBLIC_FIELDS = ("id", "data_source_id", *InterfaceBody.model_fields, "created_at", "updated_at")
@@ -31,8 +31,11 @@ class InterfaceExists(Conflict):
 
 
 def public_interface(record: dict[str, Any]) -> dict[str, Any]:
-    return {name: record.get(name) for name in PUBLIC_FIELDS if record.get(name) is not None or name in
-            ("id", "data_source_id", "name")}
+    return {
+        name: record.get(name)
+        for name in PUBLIC_FIELDS
+        if record.get(name) is not None or name in ("id", "data_source_id", "name")
+    }
 
 
 class InterfaceService:
@@ -61,12 +64,22 @@ class InterfaceService:
         if not NAME_ID_PATTERN.match(data_source_id):
             raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.")
         now = now_iso()
-        record = {"id": request.id or f"if_{str(ULID()).lower()}", "data_source_id": data_source_id,
-                  "name": request.name, "description": request.description, **request.stream_fields(),
-                  "created_at": now, "updated_at": now}
+        record = {
+            "id": request.id or f"if_{str(ULID()).lower()}",
+            "data_source_id": data_source_id,
+            "name": request.name,
+            "description": request.description,
+            **request.stream_fields(),
+            "created_at": now,
+            "updated_at": now,
+        }
         try:  # the data source's existence is a condition of the same transaction, not a separate read
-            (Transaction().add("new interface", self.store.put_op(record, must_exist=False))
-             .add("data source exists", self.data_sources.exists_check(data_source_id)).run())
+            (
+                Transaction()
+                .add("new interface", self.store.put_op(record, must_exist=False))
+                .add("data source exists", self.data_sources.exists_check(data_source_id))
+                .run()
+            )
         except TransactionFailed as failure:
             if failure.failed("data source exists"):
                 raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.") from failure
@@ -83,9 +96,15 @@ class InterfaceService:
         changed = changed_read_only(request, public_interface(current))
         if changed:
             raise read_only_changed(changed)
-        record = {"id": interface_id, "data_source_id": data_source_id, "name": request.name,
-                  "description": request.description, **request.stream_fields(),
-                  "created_at": current["created_at"], "updated_at": now_iso()}
+        record = {
+            "id": interface_id,
+            "data_source_id": data_source_id,
+            "name": request.name,
+            "description": request.description,
+            **request.stream_fields(),
+            "created_at": current["created_at"],
+            "updated_at": now_iso(),
+        }
         try:
             self.store.put(record, must_exist=True)
         except ConditionFailed as failure:

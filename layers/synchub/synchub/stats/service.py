@@ -8,12 +8,12 @@ from functools import lru_cache
 from typing import Any
 
 from synchub.dal.data_sources import DataSourceStore
+from synchub.dal.engine_queue import EngineQueue
 from synchub.dal.statistics import StatisticsStore
 from synchub.dal.tasks import TaskStore
-from synchub.dal.engine_queue import EngineQueue
 from synchub.errors import DataSourceNotFound, ValidationFailed
-from synchub.settings import Settings, get_settings
 from synchub.models.aggregate import daily_series, scope_of, summarise
+from synchub.settings import Settings, get_settings
 from synchub.timeutil import as_utc, iso, utcnow
 
 DEFAULT_WINDOW = timedelta(days=7)
@@ -29,15 +29,20 @@ class StatisticsService:
         self.engine = engine or EngineQueue(self.settings)
 
     def statistics(
-        self, *, data_source_id: str | None, start_time: datetime | None, end_time: datetime | None,
+        self,
+        *,
+        data_source_id: str | None,
+        start_time: datetime | None,
+        end_time: datetime | None,
         schedule_id: str | None = None,
     ) -> dict[str, Any]:
         """Statistics of the tasks created in the window (of one data source, or of one schedule's runs),
         widened to whole UTC days (the buckets)."""
         if data_source_id and schedule_id:
             message = "Filter by data_source_id or by schedule_id, not both (a schedule has one data source)."
-            raise ValidationFailed(message, errors=[{"loc": ["query", "schedule_id"], "msg": message,
-                                                     "type": "value_error"}])
+            raise ValidationFailed(
+                message, errors=[{"loc": ["query", "schedule_id"], "msg": message, "type": "value_error"}]
+            )
         end = as_utc(end_time) if end_time else utcnow()
         start = as_utc(start_time) if start_time else end - DEFAULT_WINDOW
         if start > end:
@@ -54,9 +59,10 @@ class StatisticsService:
         period_start = datetime.combine(first_day, time.min, tzinfo=timezone.utc)
         period_end = datetime.combine(last_day, time.max, tzinfo=timezone.utc)
         if data_source_id and self.data_sources.get(data_source_id) is None:
-            raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.",
-                                     errors=[{"loc": ["query", "data_source_id"], "msg": "unknown data source",
-                                              "type": "not_found"}])
+            raise DataSourceNotFound(
+                f"Data source '{data_source_id}' does not exist.",
+                errors=[{"loc": ["query", "data_source_id"], "msg": "unknown data source", "type": "not_found"}],
+            )
         scope = scope_of(data_source_id, schedule_id)
         days = self.store.window(scope, first_day.isoformat(), last_day.isoformat())
         result = summarise(sum(days.values(), Counter()), iso(period_start), iso(period_end))
@@ -67,8 +73,7 @@ class StatisticsService:
         result["engine_statistics"] = self.engine_statistics(data_source_id, schedule_id)
         return result
 
-    def engine_statistics(self, data_source_id: str | None = None, schedule_id: str | None = None
-                          ) -> dict[str, Any]:
+    def engine_statistics(self, data_source_id: str | None = None, schedule_id: str | None = None) -> dict[str, Any]:
         """Live engine figures: running and pending tasks and their summed speed (of one data source or one
         schedule, if given); the queue and the concurrency are the engine's, shared by every source."""
         gauges = self.store.gauges(scope_of(data_source_id, schedule_id))
@@ -85,10 +90,19 @@ class StatisticsService:
 
     def _running_speed(self, data_source_id: str | None, schedule_id: str | None = None) -> float:
         """Rows per second over the running tasks (bounded: at most the engine's concurrency is running)."""
-        running = self.tasks.running(limit=min(100, self.settings.engine_max_concurrency * 2),
-                                     projection="speed, schedule_id", data_source_id=data_source_id)
-        return round(sum(float(task.get("speed") or 0) for task in running
-                         if not schedule_id or task.get("schedule_id") == schedule_id), 2)
+        running = self.tasks.running(
+            limit=min(100, self.settings.engine_max_concurrency * 2),
+            projection="speed, schedule_id",
+            data_source_id=data_source_id,
+        )
+        return round(
+            sum(
+                float(task.get("speed") or 0)
+                for task in running
+                if not schedule_id or task.get("schedule_id") == schedule_id
+            ),
+            2,
+        )
 
 
 @lru_cache(maxsize=1)

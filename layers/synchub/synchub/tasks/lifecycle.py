@@ -36,8 +36,7 @@ THE_TASK = "task as read"
 
 
 class TaskLifecycle:
-    def __init__(self, settings: Settings | None = None, queue: EngineQueue | None = None,
-                 clock: Clock = SYSTEM_CLOCK):
+    def __init__(self, settings: Settings | None = None, queue: EngineQueue | None = None, clock: Clock = SYSTEM_CLOCK):
         self.settings = settings or get_settings()
         self.tasks = TaskStore(self.settings)
         self.stats = StatisticsStore(self.settings)
@@ -101,8 +100,15 @@ class TaskLifecycle:
             raise TaskNotFound(f"Task '{task_id}' does not exist.")
         return record
 
-    def continue_run(self, task: dict[str, Any], *, run_id: str, hop: int, delay_seconds: int = 0,
-                     extra: dict[str, Any] | None = None) -> str:
+    def continue_run(
+        self,
+        task: dict[str, Any],
+        *,
+        run_id: str,
+        hop: int,
+        delay_seconds: int = 0,
+        extra: dict[str, Any] | None = None,
+    ) -> str:
         """Hand a running task to a fresh engine invocation (its lease's run continues there)."""
         return self.queue.submit(task, run_id=run_id, hop=hop, delay_seconds=delay_seconds, extra=extra)
 
@@ -145,8 +151,14 @@ class TaskLifecycle:
             ops.extend(self.stats.change_ops(before, after))
         return ops, after
 
-    def transition(self, before: dict[str, Any], changes: dict[str, Any], *,
-                   extra_ops: Iterable[dict[str, Any]] = (), **kwargs: Any) -> dict[str, Any]:
+    def transition(
+        self,
+        before: dict[str, Any],
+        changes: dict[str, Any],
+        *,
+        extra_ops: Iterable[dict[str, Any]] = (),
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         """Apply a change to a task read as ``before``; raises ``TransactionFailed`` if it moved meanwhile."""
         ops, after = self.transition_ops(before, changes, **kwargs)
         Transaction().add(THE_TASK, *ops).add("with it", *extra_ops).run()
@@ -157,27 +169,36 @@ class TaskLifecycle:
         try:
             self.queue.submit(record)
         except Exception:  # any SQS failure: the record stays marked and the reaper submits it later
-            logger.warning("submission to the engine failed; the reaper will retry", extra={"task_id": record["id"]},
-                           exc_info=True)
+            logger.warning(
+                "submission to the engine failed; the reaper will retry", extra={"task_id": record["id"]}, exc_info=True
+            )
             return record
         try:
-            return self.tasks.update(
-                self.tasks.update_op(record["id"], {"submitted": True}, remove=["resubmit"])
-            )
+            return self.tasks.update(self.tasks.update_op(record["id"], {"submitted": True}, remove=["resubmit"]))
         except Exception:
-            logger.warning("task submitted but not marked so; a duplicate message may follow",
-                           extra={"task_id": record["id"]}, exc_info=True)
+            logger.warning(
+                "task submitted but not marked so; a duplicate message may follow",
+                extra={"task_id": record["id"]},
+                exc_info=True,
+            )
             return {**record, "submitted": True}
 
     def delete_as_read(self, record: dict[str, Any]) -> bool:
         """Delete ``record`` and take back its statistics, in one transaction conditional on the status and
         version it was read with; False if it changed or went meanwhile."""
         try:
-            (Transaction()
-             .add(THE_TASK, self.tasks.delete_op(record["id"], expect_status=record["status"],
-                                                 expect_version=int(record.get("version", 1))))
-             .add("statistics", *self.stats.change_ops(record, None))
-             .add("checkpoint", self.checkpoints.delete_op(record["id"])).run())
+            (
+                Transaction()
+                .add(
+                    THE_TASK,
+                    self.tasks.delete_op(
+                        record["id"], expect_status=record["status"], expect_version=int(record.get("version", 1))
+                    ),
+                )
+                .add("statistics", *self.stats.change_ops(record, None))
+                .add("checkpoint", self.checkpoints.delete_op(record["id"]))
+                .run()
+            )
             return True
         except TransactionFailed:
             return False
@@ -210,9 +231,16 @@ class TaskLifecycle:
                 continue
         return None
 
-    def finish_task(self, task_id: str, *, lease_owner: str | None, status: str, changes: dict[str, Any],
-                    extra_ops: Iterable[dict[str, Any]] = (), from_statuses: Iterable[str] = ("running",),
-                    ) -> dict[str, Any] | None:
+    def finish_task(
+        self,
+        task_id: str,
+        *,
+        lease_owner: str | None,
+        status: str,
+        changes: dict[str, Any],
+        extra_ops: Iterable[dict[str, Any]] = (),
+        from_statuses: Iterable[str] = ("running",),
+    ) -> dict[str, Any] | None:
         """running → a terminal status, only by the lease holder (``None`` holder: whoever holds it, as the
         dead-letter handler and the reaper do); returns ``None`` if the task is no longer ours to finish."""
         if status not in TERMINAL_STATUSES:
@@ -238,8 +266,9 @@ class TaskLifecycle:
                 raise
         return None
 
-    def pause_task(self, task_id: str, *, lease_owner: str, changes: dict[str, Any],
-                   extra_ops: Iterable[dict[str, Any]] = ()) -> dict[str, Any] | None:
+    def pause_task(
+        self, task_id: str, *, lease_owner: str, changes: dict[str, Any], extra_ops: Iterable[dict[str, Any]] = ()
+    ) -> dict[str, Any] | None:
         """running → paused by the lease holder at a batch boundary (its checkpoint stored): the checkpoint stays
         for the resume. ``None`` if the task is no longer this run's; the task unchanged (still running) if the
         pause was withdrawn meanwhile (a resume came first)."""
@@ -252,29 +281,52 @@ class TaskLifecycle:
             now = self.clock.now_iso()
             try:
                 return self.transition(
-                    before, {"status": "paused", "current_phase": "paused", "paused_at": now, "updated_at": now,
-                             "next_poll_at": None, "estimated_time": None, **changes},
+                    before,
+                    {
+                        "status": "paused",
+                        "current_phase": "paused",
+                        "paused_at": now,
+                        "updated_at": now,
+                        "next_poll_at": None,
+                        "estimated_time": None,
+                        **changes,
+                    },
                     remove=["lease_owner", "lease_expires_at", "resubmit", "pause_requested", "pause_requested_at"],
-                    extra_ops=extra_ops)
+                    extra_ops=extra_ops,
+                )
             except TransactionFailed as failure:
                 if failure.failed(THE_TASK):
                     continue
                 raise
         return None
 
-    def record_progress(self, task_id: str, *, lease_owner: str, seq: int, changes: dict[str, Any],
-                        checkpoint: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    def record_progress(
+        self,
+        task_id: str,
+        *,
+        lease_owner: str,
+        seq: int,
+        changes: dict[str, Any],
+        checkpoint: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
         """Store progress and the heartbeat, only by the lease holder and only while the checkpoint is still
         number ``seq``; with ``checkpoint``, also move it to ``seq + 1``: the task's counter first (the fence
         a stale run cannot pass), then the checkpoint item. Returns the task as stored, or None if the run
         lost the task."""
         now = self.clock.now()
-        fields = {**changes, "heartbeat_at": iso(now), "progress_updated_at": iso(now), "updated_at": iso(now),
-                  "lease_expires_at": iso(now + timedelta(seconds=self.settings.heartbeat_timeout_seconds))}
+        fields = {
+            **changes,
+            "heartbeat_at": iso(now),
+            "progress_updated_at": iso(now),
+            "updated_at": iso(now),
+            "lease_expires_at": iso(now + timedelta(seconds=self.settings.heartbeat_timeout_seconds)),
+        }
         if checkpoint is not None:
             fields["checkpoint_seq"] = seq + 1
         op = self.tasks.update_op(
-            task_id, fields, expect_status=["running"],
+            task_id,
+            fields,
+            expect_status=["running"],
             condition="lease_owner = :run AND checkpoint_seq = :seq",  # start_task sets checkpoint_seq 0
             condition_values={":run": lease_owner, ":seq": seq},
             remove=["checkpoint"] if checkpoint is not None else (),  # where checkpoints were kept before 2026-12
@@ -297,19 +349,35 @@ class TaskLifecycle:
         attempts = int(task.get("error_count") or 0) or self.settings.engine_max_deliveries
         message = f"The engine gave up after {attempts} failed attempt{'' if attempts == 1 else 's'}."
         return self.finish_task(
-            task_id, lease_owner=None, status="failed", from_statuses=("pending", "running"),
-            changes={"error_code": "ENGINE_GAVE_UP", "next_attempt_at": None,
-                     "error_message": f"{message} The last one failed with: {cause}" if cause else message})
+            task_id,
+            lease_owner=None,
+            status="failed",
+            from_statuses=("pending", "running"),
+            changes={
+                "error_code": "ENGINE_GAVE_UP",
+                "next_attempt_at": None,
+                "error_message": f"{message} The last one failed with: {cause}" if cause else message,
+            },
+        )
 
     def record_retry(self, task_id: str, *, lease_owner: str, cause: str, next_attempt_at: str) -> bool:
         """A run failed transiently and will be tried again: count it, say why and when, on the running task
         (only by its lease holder). False if the task is not that run's any more."""
         now = self.clock.now_iso()
         op = self.tasks.update_op(
-            task_id, {"error_message": cause, "current_phase": "retrying", "next_attempt_at": next_attempt_at,
-                      "updated_at": now},
-            expect_status=["running"], condition="lease_owner = :run", condition_values={":run": lease_owner},
-            add={"error_count": 1}, bump_version=True)
+            task_id,
+            {
+                "error_message": cause,
+                "current_phase": "retrying",
+                "next_attempt_at": next_attempt_at,
+                "updated_at": now,
+            },
+            expect_status=["running"],
+            condition="lease_owner = :run",
+            condition_values={":run": lease_owner},
+            add={"error_count": 1},
+            bump_version=True,
+        )
         try:
             self.tasks.update(op)
             return True

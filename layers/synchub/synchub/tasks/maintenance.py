@@ -36,11 +36,13 @@ class TaskMaintenance:
         shards = self.settings.list_shards
         binding = f"{below}|{','.join(statuses)}"
         position = self._cleanup_position(request.next_token, binding)
-        deleted, skipped = [], 0
+        deleted: list[str] = []
+        skipped = 0
         while position["i"] < len(statuses) * shards and len(deleted) < request.limit:
             status, shard = statuses[position["i"] // shards], position["i"] % shards
-            items, last = self.tasks.oldest_in_status(status, shard, below=below, after=position["a"],
-                                                      limit=request.limit - len(deleted))
+            items, last = self.tasks.oldest_in_status(
+                status, shard, below=below, after=position["a"], limit=request.limit - len(deleted)
+            )
             for item in items:
                 if self.lifecycle.delete_as_read(item):
                     deleted.append(item["id"])
@@ -48,8 +50,14 @@ class TaskMaintenance:
                     skipped += 1  # changed or gone since the index copy was written
             position = {"i": position["i"], "a": last} if last else {"i": position["i"] + 1, "a": None}
         done = position["i"] >= len(statuses) * shards
-        result: dict[str, Any] = {"deleted": len(deleted), "skipped": skipped, "deleted_ids": deleted, "done": done,
-                                  "before": iso(request.before()), "statuses": statuses}
+        result: dict[str, Any] = {
+            "deleted": len(deleted),
+            "skipped": skipped,
+            "deleted_ids": deleted,
+            "done": done,
+            "before": iso(request.before()),
+            "statuses": statuses,
+        }
         if not done:
             result["next_token"] = encode_cleanup_token(binding, position)
         return result
@@ -61,8 +69,9 @@ class TaskMaintenance:
         try:
             return decode_cleanup_token(token, binding)
         except InvalidToken as error:
-            raise ValidationFailed(str(error), errors=[{"loc": ["body", "next_token"], "msg": str(error),
-                                                        "type": "value_error"}]) from error
+            raise ValidationFailed(
+                str(error), errors=[{"loc": ["body", "next_token"], "msg": str(error), "type": "value_error"}]
+            ) from error
 
     # ---- reaper -------------------------------------------------------------------------------
     def resume_stale_running(self, limit: int = 100) -> dict[str, int]:
@@ -72,25 +81,39 @@ class TaskMaintenance:
         resumed = failed = 0
         for stale in self.tasks.running(limit=limit, stale_before=cutoff):
             before = self.tasks.get(stale["id"])
-            if before is None or before["status"] != "running" or before.get("heartbeat_at", "") >= cutoff \
-                    or before.get("next_poll_at", "") >= cutoff:
+            if (
+                before is None
+                or before["status"] != "running"
+                or before.get("heartbeat_at", "") >= cutoff
+                or before.get("next_poll_at", "") >= cutoff
+            ):
                 continue
             resumptions = int(before.get("resumptions") or 0)
             if resumptions >= self.settings.engine_max_resumptions:
-                if self.lifecycle.finish_task(before["id"], lease_owner=before.get("lease_owner"), status="failed", changes={
-                    "error_code": "HEARTBEAT_LOST",
-                    "error_message": f"The engine stopped reporting progress {resumptions + 1} times; "
-                                     "the task was given up.",
-                }):
+                if self.lifecycle.finish_task(
+                    before["id"],
+                    lease_owner=before.get("lease_owner"),
+                    status="failed",
+                    changes={
+                        "error_code": "HEARTBEAT_LOST",
+                        "error_message": f"The engine stopped reporting progress {resumptions + 1} times; "
+                        "the task was given up.",
+                    },
+                ):
                     failed += 1
                 continue
             run_id = f"resume-{before['id']}-{resumptions + 1}"
             now = self.clock.now()
             try:
-                after = self.lifecycle.transition(before, {
-                    "lease_owner": run_id, "resumptions": resumptions + 1, "heartbeat_at": iso(now),
-                    "lease_expires_at": iso(now + timedelta(seconds=self.settings.heartbeat_timeout_seconds)),
-                })
+                after = self.lifecycle.transition(
+                    before,
+                    {
+                        "lease_owner": run_id,
+                        "resumptions": resumptions + 1,
+                        "heartbeat_at": iso(now),
+                        "lease_expires_at": iso(now + timedelta(seconds=self.settings.heartbeat_timeout_seconds)),
+                    },
+                )
             except TransactionFailed:
                 continue
             self.lifecycle.queue.submit(after, run_id=run_id, hop=0)

@@ -27,8 +27,10 @@ class TaskOutputService:
             return self._dynamodb(task, result, preview)
         bucket = result.get("bucket") or self.settings.data_lake_bucket
         reader = LakeReader(bucket, self.settings.output_url_seconds)
-        prefix = result.get("prefix") or LakeDestination(bucket, task["data_source_id"],
-                                                         task.get("interface_id") or "default", task_id).prefix
+        prefix = (
+            result.get("prefix")
+            or LakeDestination(bucket, task["data_source_id"], task.get("interface_id") or "default", task_id).prefix
+        )
         manifest = reader.manifest(result["manifest"]) if result.get("manifest") else None
         if manifest is not None:  # finished: its parts (an earlier attempt's too, for a resumed retry)
             listed = [{"key": part["key"], "rows": int(part["rows"])} for part in manifest["parts"][:MAX_PARTS]]
@@ -38,8 +40,13 @@ class TaskOutputService:
             listed = [{"key": key, "rows": reader.rows_of(key)} for key in sorted(sizes)]
         parts = [{**part, "bytes": sizes.get(part["key"]), "url": reader.url(part["key"])} for part in listed]
         answer: dict[str, Any] = {
-            "task_id": task_id, "status": task["status"], "destination": "s3", "bucket": reader.bucket,
-            "prefix": prefix, "rows": sum(part["rows"] for part in parts), "parts": parts,
+            "task_id": task_id,
+            "status": task["status"],
+            "destination": "s3",
+            "bucket": reader.bucket,
+            "prefix": prefix,
+            "rows": sum(part["rows"] for part in parts),
+            "parts": parts,
             "manifest": {"key": result["manifest"], "url": reader.url(result["manifest"])} if manifest else None,
             "urls_expire_in": self.settings.output_url_seconds,
         }
@@ -48,9 +55,15 @@ class TaskOutputService:
         return answer
 
     def _dynamodb(self, task: dict[str, Any], result: dict[str, Any], preview: int | None) -> dict[str, Any]:
-        answer: dict[str, Any] = {"task_id": task["id"], "status": task["status"], "destination": "dynamodb",
-                                  "table": result["table"], "partition": result["partition"],
-                                  "rows": int(result.get("rows_written") or 0), "parts": []}
+        answer: dict[str, Any] = {
+            "task_id": task["id"],
+            "status": task["status"],
+            "destination": "dynamodb",
+            "table": result["table"],
+            "partition": result["partition"],
+            "rows": int(result.get("rows_written") or 0),
+            "parts": [],
+        }
         if preview:
             answer["preview"] = first_rows(result["table"], result["partition"], preview)
         return answer

@@ -18,21 +18,36 @@ from botocore.exceptions import ClientError
 
 from synchub.connectors.base import PermanentSourceError
 from synchub.connectors.registry import incremental_problem, stream_for
-from synchub.outbound import refuse_named
 from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.paging import MAX_PAGE_OFFSET, InvalidToken, PageState, decode_token, encode_token
 from synchub.dal.transactions import ConditionFailed, Transaction, TransactionFailed
-from synchub.errors import (Conflict, InvalidState, SyncHubError, TaskNotFound, UnknownDataSource, UnknownInterface,
-                            ValidationFailed, busy)
+from synchub.errors import (
+    Conflict,
+    InvalidState,
+    SyncHubError,
+    TaskNotFound,
+    UnknownDataSource,
+    UnknownInterface,
+    ValidationFailed,
+    busy,
+)
 from synchub.ids import is_task_id, task_id_floor
 from synchub.models.aggregate import scope_of
 from synchub.models.merge_patch import patched
-from synchub.models.tasks import (INCREMENTAL_TYPES, TERMINAL_STATUSES, CreateTaskRequest, UpdateTaskRequest, in_words,
-                                  public_task)
-from synchub.timeutil import Clock, as_utc
+from synchub.models.tasks import (
+    INCREMENTAL_TYPES,
+    TERMINAL_STATUSES,
+    CreateTaskRequest,
+    UpdateTaskRequest,
+    in_words,
+    public_task,
+)
+from synchub.outbound import refuse_named
 from synchub.tasks.lifecycle import THE_TASK, TaskLifecycle, task_lifecycle
+from synchub.timeutil import Clock, as_utc
 
 logger = logging.getLogger(__name__)
+
 
 # Statuses each action may start from.
 @dataclass(frozen=True)
@@ -67,8 +82,9 @@ class TaskService:
         return public_task(self.lifecycle.get_record(task_id))
 
     # ---- create -------------------------------------------------------------------------------
-    def create_task(self, request: CreateTaskRequest, created_by: str, *, scheduled: ScheduledRun | None = None
-                    ) -> dict[str, Any]:
+    def create_task(
+        self, request: CreateTaskRequest, created_by: str, *, scheduled: ScheduledRun | None = None
+    ) -> dict[str, Any]:
         """Store a new pending task, then submit it to the engine (the reaper retries a failed submit). A
         schedule's run carries its schedule, may wait behind the previous run, and is stored in one transaction
         with the schedule's own records of it (``scheduled.ops``: one firing makes one task)."""
@@ -85,8 +101,11 @@ class TaskService:
             schedule_id=scheduled.schedule_id if scheduled else None,
             queued_behind=scheduled.queued_behind if scheduled else None,
         )
-        creation = (Transaction().add("new task", self.tasks.put_op(record))
-                    .add("data source exists", self.lifecycle.data_sources.exists_check(request.data_source_id)))
+        creation = (
+            Transaction()
+            .add("new task", self.tasks.put_op(record))
+            .add("data source exists", self.lifecycle.data_sources.exists_check(request.data_source_id))
+        )
         if request.interface_id:
             interfaces = InterfaceStore(self.lifecycle.settings)
             creation.add("interface exists", interfaces.exists_check(request.data_source_id, request.interface_id))
@@ -97,8 +116,9 @@ class TaskService:
             creation.run()
         except TransactionFailed as failure:
             if scheduled and failure.failed("schedule"):
-                raise ScheduledRunExists(f"This firing of schedule '{scheduled.schedule_id}' made its task already."
-                                         ) from failure
+                raise ScheduledRunExists(
+                    f"This firing of schedule '{scheduled.schedule_id}' made its task already."
+                ) from failure
             if failure.failed("data source exists"):
                 raise UnknownDataSource(
                     f"Data source '{request.data_source_id}' does not exist.",
@@ -114,8 +134,16 @@ class TaskService:
 
     # ---- list ---------------------------------------------------------------------------------
     def list_tasks(
-        self, *, page: int, size: int, data_source_id: str | None, status: str | None, next_token: str | None,
-        schedule_id: str | None = None, task_type: str | None = None, created_after: datetime | None = None,
+        self,
+        *,
+        page: int,
+        size: int,
+        data_source_id: str | None,
+        status: str | None,
+        next_token: str | None,
+        schedule_id: str | None = None,
+        task_type: str | None = None,
+        created_after: datetime | None = None,
         created_before: datetime | None = None,
     ) -> dict[str, Any]:
         """A page of tasks, newest first. Filters by data source, status or schedule choose an index; a creation
@@ -123,19 +151,26 @@ class TaskService:
         no listing scans the table. The counters give ``total`` for the first three only (else null)."""
         if schedule_id and (data_source_id or status):
             message = "schedule_id lists a schedule's runs, newest first; it takes no data_source_id or status."
-            raise ValidationFailed(message, errors=[{"loc": ["query", "schedule_id"], "msg": message,
-                                                     "type": "value_error"}])
+            raise ValidationFailed(
+                message, errors=[{"loc": ["query", "schedule_id"], "msg": message, "type": "value_error"}]
+            )
         created_after = as_utc(created_after) if created_after else None
         created_before = as_utc(created_before) if created_before else None
         if created_after and created_before and created_after >= created_before:
             message = "created_after must come before created_before."
-            raise ValidationFailed(message, errors=[{"loc": ["query", "created_after"], "msg": message,
-                                                     "type": "value_error"}])
+            raise ValidationFailed(
+                message, errors=[{"loc": ["query", "created_after"], "msg": message, "type": "value_error"}]
+            )
         index = self.tasks.listing_index(data_source_id=data_source_id, status=status, schedule_id=schedule_id)
         narrowed = bool(task_type or created_after or created_before)
         if created_after or created_before:
-            index = replace(index, sort_range=(task_id_floor(created_after) if created_after else "task_",
-                                               task_id_floor(created_before) if created_before else "task_~"))
+            index = replace(
+                index,
+                sort_range=(
+                    task_id_floor(created_after) if created_after else "task_",
+                    task_id_floor(created_before) if created_before else "task_~",
+                ),
+            )
         if task_type:
             index = replace(index, equals=("task_type", task_type))
         if next_token:
@@ -148,8 +183,10 @@ class TaskService:
         else:
             offset = (page - 1) * size
             if offset > MAX_PAGE_OFFSET:
-                message = (f"page walks at most {MAX_PAGE_OFFSET:,} tasks from the start (page * size up to "
-                           f"{MAX_PAGE_OFFSET + size:,} here); follow pagination.next_token to go deeper")
+                message = (
+                    f"page walks at most {MAX_PAGE_OFFSET:,} tasks from the start (page * size up to "
+                    f"{MAX_PAGE_OFFSET + size:,} here); follow pagination.next_token to go deeper"
+                )
                 raise ValidationFailed(message, errors=[{"loc": ["query", "page"], "msg": message, "type": "too_deep"}])
             state = PageState(cursors=[None] * index.shards, page=1)
             if offset:
@@ -174,20 +211,26 @@ class TaskService:
         """An incremental or realtime sync needs a way to tell new rows from old: refuse one without it now,
         rather than fail it when it runs."""
         data_source = self.lifecycle.data_sources.get(request.data_source_id)
-        interface = (InterfaceStore(self.lifecycle.settings).get(request.data_source_id, request.interface_id)
-                     if request.interface_id else None)
+        interface = (
+            InterfaceStore(self.lifecycle.settings).get(request.data_source_id, request.interface_id)
+            if request.interface_id
+            else None
+        )
         if data_source is None or (request.interface_id and interface is None):
             return  # the creation's transaction names what is missing
         try:
-            stream = stream_for(data_source, {"config": request.config(), "interface_id": request.interface_id},
-                                interface)
+            stream = stream_for(
+                data_source, {"config": request.config(), "interface_id": request.interface_id}, interface
+            )
         except PermanentSourceError as error:
-            raise ValidationFailed(str(error), errors=[{"loc": ["body", "parameters"], "msg": str(error),
-                                                        "type": "value_error"}]) from error
+            raise ValidationFailed(
+                str(error), errors=[{"loc": ["body", "parameters"], "msg": str(error), "type": "value_error"}]
+            ) from error
         problem = incremental_problem(data_source["type"], stream, request.task_type)
         if problem:
-            raise ValidationFailed(problem, errors=[{"loc": ["body", "task_type"], "msg": problem,
-                                                     "type": "value_error"}])
+            raise ValidationFailed(
+                problem, errors=[{"loc": ["body", "task_type"], "msg": problem, "type": "value_error"}]
+            )
 
     # ---- update -------------------------------------------------------------------------------
     def patch_task(self, task_id: str, patch: dict[str, Any]) -> dict[str, Any]:
@@ -200,8 +243,12 @@ class TaskService:
         """Replace the config of a pending task."""
         if not is_task_id(task_id):
             raise TaskNotFound(f"Task '{task_id}' does not exist.")
-        op = self.tasks.update_op(task_id, {"config": config, "updated_at": self.clock.now_iso()}, expect_status=["pending"],
-                                  bump_version=True)
+        op = self.tasks.update_op(
+            task_id,
+            {"config": config, "updated_at": self.clock.now_iso()},
+            expect_status=["pending"],
+            bump_version=True,
+        )
         try:
             return public_task(self.tasks.update(op))
         except ConditionFailed as failure:
@@ -221,16 +268,25 @@ class TaskService:
             status = before["status"]
             if status in CANCELLABLE_NOW:
                 after = self.lifecycle.transition(
-                    before, {"status": "cancelled", "end_time": now, "updated_at": now, "current_phase": "cancelled"},
-                    remove=["resubmit", "pause_requested", "pause_requested_at"])
+                    before,
+                    {"status": "cancelled", "end_time": now, "updated_at": now, "current_phase": "cancelled"},
+                    remove=["resubmit", "pause_requested", "pause_requested_at"],
+                )
                 return public_task(after), 200
             if status == CANCELLABLE_LATER:
-                after = before if before.get("cancel_requested") else self.lifecycle.transition(
-                    before, {"cancel_requested": True, "cancel_requested_at": now, "updated_at": now})
+                after = (
+                    before
+                    if before.get("cancel_requested")
+                    else self.lifecycle.transition(
+                        before, {"cancel_requested": True, "cancel_requested_at": now, "updated_at": now}
+                    )
+                )
                 self._wake_if_waiting(after)
                 return public_task(after), 202
-            raise InvalidState(f"Task '{task_id}' {in_words(status)}; only pending, running or paused tasks can be "
-                               "cancelled.", current_status=status)
+            raise InvalidState(
+                f"Task '{task_id}' {in_words(status)}; only pending, running or paused tasks can be cancelled.",
+                current_status=status,
+            )
 
         return self._on_fresh_read(task_id, cancel)
 
@@ -244,17 +300,25 @@ class TaskService:
                 return public_task(before), 200
             if status == "pending":
                 after = self.lifecycle.transition(
-                    before, {"status": "paused", "current_phase": "paused", "paused_at": now, "updated_at": now},
-                    remove=["resubmit"])
+                    before,
+                    {"status": "paused", "current_phase": "paused", "paused_at": now, "updated_at": now},
+                    remove=["resubmit"],
+                )
                 return public_task(after), 200
             if status == "running" and not before.get("cancel_requested"):
-                after = before if before.get("pause_requested") else self.lifecycle.transition(
-                    before, {"pause_requested": True, "pause_requested_at": now, "updated_at": now})
+                after = (
+                    before
+                    if before.get("pause_requested")
+                    else self.lifecycle.transition(
+                        before, {"pause_requested": True, "pause_requested_at": now, "updated_at": now}
+                    )
+                )
                 self._wake_if_waiting(after)
                 return public_task(after), 202
             reason = "is being cancelled" if status == "running" else in_words(status)
-            raise InvalidState(f"Task '{task_id}' {reason}; only pending or running tasks can be paused.",
-                               current_status=status)
+            raise InvalidState(
+                f"Task '{task_id}' {reason}; only pending or running tasks can be paused.", current_status=status
+            )
 
         return self._on_fresh_read(task_id, pause)
 
@@ -266,15 +330,27 @@ class TaskService:
             status = before["status"]
             if status == "paused":
                 after = self.lifecycle.transition(
-                    before, {"status": "pending", "current_phase": "resuming", "updated_at": now, "submitted": False,
-                             "resubmit": "1"}, remove=["paused_at"])
+                    before,
+                    {
+                        "status": "pending",
+                        "current_phase": "resuming",
+                        "updated_at": now,
+                        "submitted": False,
+                        "resubmit": "1",
+                    },
+                    remove=["paused_at"],
+                )
                 return public_task(self.lifecycle.submit(after)), 202
             if status == "running" and before.get("pause_requested"):
-                after = self.lifecycle.transition(before, {"updated_at": now},
-                                                  remove=["pause_requested", "pause_requested_at"])
+                after = self.lifecycle.transition(
+                    before, {"updated_at": now}, remove=["pause_requested", "pause_requested_at"]
+                )
                 return public_task(after), 200
-            raise InvalidState(f"Task '{task_id}' {in_words(status)}; only paused tasks (or running ones asked to "
-                               "pause) can be resumed.", current_status=status)
+            raise InvalidState(
+                f"Task '{task_id}' {in_words(status)}; only paused tasks (or running ones asked to "
+                "pause) can be resumed.",
+                current_status=status,
+            )
 
         return self._on_fresh_read(task_id, resume)
 
@@ -295,8 +371,11 @@ class TaskService:
         try:
             self.lifecycle.continue_run(task, run_id=task["lease_owner"], hop=0)
         except Exception:  # noqa: BLE001 - the delayed message still comes: later, but it comes
-            logger.warning("could not wake the waiting task; it acts at its next poll", extra={"task_id": task["id"]},
-                           exc_info=True)
+            logger.warning(
+                "could not wake the waiting task; it acts at its next poll",
+                extra={"task_id": task["id"]},
+                exc_info=True,
+            )
 
     # ---- batches ------------------------------------------------------------------------------
     @staticmethod
@@ -313,8 +392,14 @@ class TaskService:
                 if unavailable is None:
                     raise
                 logger.warning("batch item %s failed: %s", task_id, unavailable.extra.get("aws_error"))
-                failed.append({"task_id": task_id, "status": unavailable.status, "code": unavailable.code,
-                               "detail": "The service is busy; retry this task."})
+                failed.append(
+                    {
+                        "task_id": task_id,
+                        "status": unavailable.status,
+                        "code": unavailable.code,
+                        "detail": "The service is busy; retry this task.",
+                    }
+                )
         return {"succeeded": succeeded, "failed": failed}
 
     def batch_cancel(self, task_ids: Iterable[str]) -> dict[str, Any]:
@@ -325,8 +410,10 @@ class TaskService:
         return self.run_batch(task_ids, cancel)
 
     def batch_retry(self, task_ids: Iterable[str], *, restart: bool, created_by: str) -> dict[str, Any]:
-        return self.run_batch(task_ids, lambda task_id: {
-            "status": 201, "task": self.retry_task(task_id, restart=restart, created_by=created_by)})
+        return self.run_batch(
+            task_ids,
+            lambda task_id: {"status": 201, "task": self.retry_task(task_id, restart=restart, created_by=created_by)},
+        )
 
     def batch_delete(self, task_ids: Iterable[str]) -> dict[str, Any]:
         def delete(task_id: str) -> dict[str, Any]:
@@ -380,10 +467,13 @@ class TaskService:
         mark_ops, _ = self.lifecycle.transition_ops(
             before, {"retried_by": record["id"]}, condition="attribute_not_exists(retried_by)"
         )
-        retry = (Transaction().add("new task", self.tasks.put_op(record))
-                 .add(THE_TASK, *mark_ops)
-                 .add("data source exists", self.lifecycle.data_sources.exists_check(record["data_source_id"]))
-                 .add("statistics", *self.stats.change_ops(None, record)))
+        retry = (
+            Transaction()
+            .add("new task", self.tasks.put_op(record))
+            .add(THE_TASK, *mark_ops)
+            .add("data source exists", self.lifecycle.data_sources.exists_check(record["data_source_id"]))
+            .add("statistics", *self.stats.change_ops(None, record))
+        )
         try:
             retry.run()
         except TransactionFailed as failure:
