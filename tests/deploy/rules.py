@@ -26,8 +26,9 @@ LONGEST = {
     "AWS::AccountId": "123456789012",
     "AWS::Partition": "aws-us-gov",
     "AWS::URLSuffix": "amazonaws.com.cn",
-    "AWS::StackId": "arn:aws-us-gov:cloudformation:ap-southeast-5:123456789012:stack/" + "s" * 128
-                    + "/4b2a3c10-cbb1-11ef-9a1f-0affd1a0e1c3",
+    "AWS::StackId": "arn:aws-us-gov:cloudformation:ap-southeast-5:123456789012:stack/"
+    + "s" * 128
+    + "/4b2a3c10-cbb1-11ef-9a1f-0affd1a0e1c3",
 }
 # (resource type, path to its name) → the longest name AWS accepts. Those marked global are unique per
 # account, not per region: the same stack in a second region collides unless the name has the region in it.
@@ -64,7 +65,7 @@ def props(resource: dict[str, Any]) -> dict[str, Any]:
 def target(value: Any) -> str | None:
     """The logical id a Ref or GetAtt names."""
     if isinstance(value, dict) and len(value) == 1:
-        (name, args), = value.items()
+        ((name, args),) = value.items()
         if name == "Ref" and isinstance(args, str):
             return args
         if name == "Fn::GetAtt":
@@ -77,8 +78,11 @@ def function_timeout(template: Template, function: str) -> int:
 
 
 def dead_letter_queues(template: Template) -> set[str]:
-    return {target(props(q).get("RedrivePolicy", {}).get("deadLetterTargetArn"))
-            for q in resources(template, "AWS::SQS::Queue").values() if props(q).get("RedrivePolicy")}
+    return {
+        target(props(q).get("RedrivePolicy", {}).get("deadLetterTargetArn"))
+        for q in resources(template, "AWS::SQS::Queue").values()
+        if props(q).get("RedrivePolicy")
+    }
 
 
 def queue_event_sources(template: Template) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -100,18 +104,20 @@ def queue_visibility(template: Template) -> list[str]:
         timeout = function_timeout(template, function)
         needed = timeout if queue in dead_letters else VISIBILITY_PER_TIMEOUT * timeout
         if visibility < needed:
-            found.append(f"{queue}: visibility timeout {visibility} s is below {needed} s for {function} "
-                         f"(timeout {timeout} s)")
+            found.append(
+                f"{queue}: visibility timeout {visibility} s is below {needed} s for {function} (timeout {timeout} s)"
+            )
     return found
 
 
 def dead_letter_receives(template: Template) -> list[str]:
     """A message is received at least 5 times before it is dead-lettered."""
-    return [f"{name}: maxReceiveCount {props(q)['RedrivePolicy'].get('maxReceiveCount')} is below "
-            f"{MIN_MAX_RECEIVE_COUNT}"
-            for name, q in resources(template, "AWS::SQS::Queue").items()
-            if props(q).get("RedrivePolicy")
-            and int(props(q)["RedrivePolicy"].get("maxReceiveCount", 0)) < MIN_MAX_RECEIVE_COUNT]
+    return [
+        f"{name}: maxReceiveCount {props(q)['RedrivePolicy'].get('maxReceiveCount')} is below {MIN_MAX_RECEIVE_COUNT}"
+        for name, q in resources(template, "AWS::SQS::Queue").items()
+        if props(q).get("RedrivePolicy")
+        and int(props(q)["RedrivePolicy"].get("maxReceiveCount", 0)) < MIN_MAX_RECEIVE_COUNT
+    ]
 
 
 # ---------------------------------------------------------------- alarms
@@ -134,7 +140,9 @@ def alarm_topic_keys(template: Template) -> list[str]:
     found = []
     topics = resources(template, "AWS::SNS::Topic")
     for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items():
-        actions = [a for key in ("AlarmActions", "OKActions", "InsufficientDataActions") for a in props(alarm).get(key, [])]
+        actions = [
+            a for key in ("AlarmActions", "OKActions", "InsufficientDataActions") for a in props(alarm).get(key, [])
+        ]
         for topic in {target(a) for a in actions} & set(topics):
             key = props(topics[topic]).get("KmsMasterKeyId")
             if key is None:
@@ -143,8 +151,10 @@ def alarm_topic_keys(template: Template) -> list[str]:
             if key_id is None or key_id not in template["Resources"]:
                 found.append(f"{name} publishes to {topic}, encrypted with {key!r}, whose policy CloudWatch cannot use")
             elif not _allows_cloudwatch(props(template["Resources"][key_id]).get("KeyPolicy") or {}):
-                found.append(f"{name} publishes to {topic}, whose key {key_id} does not let cloudwatch.amazonaws.com "
-                             "use it (kms:Decrypt, kms:GenerateDataKey*)")
+                found.append(
+                    f"{name} publishes to {topic}, whose key {key_id} does not let cloudwatch.amazonaws.com "
+                    "use it (kms:Decrypt, kms:GenerateDataKey*)"
+                )
     return found
 
 
@@ -165,11 +175,17 @@ def drained_queue_alarms(template: Template) -> list[str]:
 def api_stages(template: Template) -> list[str]:
     """Each REST API has exactly the stage it declares: no deployment makes a stage of its own (SAM's "Stage",
     without the declared stage's throttling, tracing and alarm)."""
-    found = [f"{name} creates stage {props(d)['StageName']!r}"
-             for name, d in resources(template, "AWS::ApiGateway::Deployment").items() if props(d).get("StageName")]
+    found = [
+        f"{name} creates stage {props(d)['StageName']!r}"
+        for name, d in resources(template, "AWS::ApiGateway::Deployment").items()
+        if props(d).get("StageName")
+    ]
     for api in resources(template, "AWS::ApiGateway::RestApi"):
-        stages = [props(s).get("StageName") for s in resources(template, "AWS::ApiGateway::Stage").values()
-                  if target(props(s).get("RestApiId")) == api]
+        stages = [
+            props(s).get("StageName")
+            for s in resources(template, "AWS::ApiGateway::Stage").values()
+            if target(props(s).get("RestApiId")) == api
+        ]
         if len(stages) != 1:
             found.append(f"{api} has stages {stages}, not exactly one")
     return found
@@ -190,7 +206,7 @@ def render(value: Any, template: Template, longest: dict[str, str] = LONGEST) ->
         return str(value)
     if not isinstance(value, dict) or len(value) != 1:
         return None
-    (name, args), = value.items()
+    ((name, args),) = value.items()
     if name == "Ref":
         if args in longest:
             return longest[args]
@@ -208,8 +224,13 @@ def render(value: Any, template: Template, longest: dict[str, str] = LONGEST) ->
             if index % 2 == 0:
                 out.append(piece)
                 continue
-            part = render(variables[piece], template, longest) if piece in variables else render(
-                {"Ref": piece} if "." not in piece else {"Fn::GetAtt": piece.split(".", 1)}, template, longest)
+            part = (
+                render(variables[piece], template, longest)
+                if piece in variables
+                else render(
+                    {"Ref": piece} if "." not in piece else {"Fn::GetAtt": piece.split(".", 1)}, template, longest
+                )
+            )
             if part is None:
                 return None
             out.append(part)
@@ -306,16 +327,17 @@ def concurrency(template: Template) -> list[str]:
     if not limit:
         return ["the template states no account concurrency limit (Metadata SyncHub.AccountConcurrency.Limit)"]
     found = []
-    reserved = {name: int(props(f)["ReservedConcurrentExecutions"])
-                for name, f in resources(template, "AWS::Lambda::Function").items()
-                if "ReservedConcurrentExecutions" in props(f)}
+    reserved = {
+        name: int(props(f)["ReservedConcurrentExecutions"])
+        for name, f in resources(template, "AWS::Lambda::Function").items()
+        if "ReservedConcurrentExecutions" in props(f)
+    }
     if reserved and limit - sum(reserved.values()) < UNRESERVED_MINIMUM:
         found.append(f"reserved concurrency {reserved} leaves less than {UNRESERVED_MINIMUM} of {limit} unreserved")
     background, unbounded = background_concurrency(template)
     found += unbounded
     if background > limit - headroom:
-        found.append(f"background functions can take {background} of {limit}, leaving less than {headroom} "
-                     "for the API")
+        found.append(f"background functions can take {background} of {limit}, leaving less than {headroom} for the API")
     return found
 
 
@@ -336,9 +358,13 @@ def log_groups_first(template: Template) -> list[str]:
 
 def retained_resources(template: Template) -> list[str]:
     """A failed first create leaves nothing behind: data is kept on stack deletion (RetainExceptOnCreate),
-    not when the stack never came up."""
-    return [f"{name} has DeletionPolicy Retain; a failed first create would leave it behind"
-            for name, r in template["Resources"].items() if r.get("DeletionPolicy") == "Retain"]
+    not when the stack never came up. A function's published versions (SAM retains them, so an alias can roll
+    back) are the exception: a version cannot outlive its function, and goes with it."""
+    return [
+        f"{name} has DeletionPolicy Retain; a failed first create would leave it behind"
+        for name, r in template["Resources"].items()
+        if r.get("DeletionPolicy") == "Retain" and r["Type"] != "AWS::Lambda::Version"
+    ]
 
 
 def custom_resources(template: Template) -> list[str]:
@@ -360,8 +386,16 @@ def custom_resources(template: Template) -> list[str]:
     return found
 
 
-PSEUDO = {"AWS::AccountId", "AWS::NotificationARNs", "AWS::NoValue", "AWS::Partition", "AWS::Region",
-          "AWS::StackId", "AWS::StackName", "AWS::URLSuffix"}
+PSEUDO = {
+    "AWS::AccountId",
+    "AWS::NotificationARNs",
+    "AWS::NoValue",
+    "AWS::Partition",
+    "AWS::Region",
+    "AWS::StackId",
+    "AWS::StackName",
+    "AWS::URLSuffix",
+}
 
 
 def _references(node: Any) -> Iterator[str]:
@@ -370,7 +404,7 @@ def _references(node: Any) -> Iterator[str]:
             yield from _references(item)
     elif isinstance(node, dict):
         if len(node) == 1:
-            (name, args), = node.items()
+            ((name, args),) = node.items()
             if name in ("Ref", "Fn::GetAtt"):
                 yield target(node) or ""
                 return
@@ -396,5 +430,54 @@ def dangling_references(template: Template) -> list[str]:
     return found
 
 
-RULES = [queue_visibility, dead_letter_receives, alarm_topic_keys, drained_queue_alarms, api_stages, global_names,
-         name_lengths, concurrency, log_groups_first, retained_resources, custom_resources, dangling_references]
+# SnapStart (Python): runtimes from python3.12 on, published versions only, at most 512 MB of ephemeral storage.
+SNAPSTART_EPHEMERAL_MB = 512
+
+
+def snapstart(template: Template) -> list[str]:
+    """A function with SnapStart runs a Python SnapStart supports, applies it to published versions, publishes
+    one under an alias without provisioned concurrency, keeps at most 512 MB of ephemeral storage, and is called
+    by API Gateway through that alias (calls of the unpublished function would never use the snapshot)."""
+    found = []
+    versions = resources(template, "AWS::Lambda::Version")
+    aliases = resources(template, "AWS::Lambda::Alias")
+    permissions = resources(template, "AWS::Lambda::Permission")
+    for name, function in resources(template, "AWS::Lambda::Function").items():
+        snap = props(function).get("SnapStart")
+        if not snap:
+            continue
+        runtime = str(props(function).get("Runtime", ""))
+        if not re.fullmatch(r"python3\.(1[2-9]|[2-9]\d)", runtime):
+            found.append(f"{name} has SnapStart on {runtime}, which SnapStart does not support")
+        if snap.get("ApplyOn") != "PublishedVersions":
+            found.append(f"{name} has SnapStart applied to {snap.get('ApplyOn')}, not PublishedVersions")
+        if int((props(function).get("EphemeralStorage") or {}).get("Size", 512)) > SNAPSTART_EPHEMERAL_MB:
+            found.append(f"{name} has SnapStart and more than {SNAPSTART_EPHEMERAL_MB} MB of ephemeral storage")
+        own_aliases = [a for a, r in aliases.items() if target(props(r).get("FunctionName")) == name]
+        if not any(target(props(v).get("FunctionName")) == name for v in versions.values()) or not own_aliases:
+            found.append(f"{name} has SnapStart but publishes no version under an alias")
+        for alias in own_aliases:
+            if props(aliases[alias]).get("ProvisionedConcurrencyConfig"):
+                found.append(f"{name}'s alias {alias} has provisioned concurrency, which SnapStart refuses")
+        invoked = [target(props(p).get("FunctionName")) for p in permissions.values()
+                   if props(p).get("Principal") == "apigateway.amazonaws.com"]
+        if name in invoked:
+            found.append(f"API Gateway calls {name} itself, not its alias: its cold starts never use the snapshot")
+    return found
+
+
+RULES = [
+    queue_visibility,
+    dead_letter_receives,
+    alarm_topic_keys,
+    drained_queue_alarms,
+    api_stages,
+    global_names,
+    name_lengths,
+    concurrency,
+    log_groups_first,
+    retained_resources,
+    custom_resources,
+    dangling_references,
+    snapstart,
+]

@@ -11,8 +11,14 @@ from samtranslator.model.exceptions import InvalidDocumentException
 
 from local.template import load_template, parameter_defaults
 from tests.deploy import rules
-from tests.deploy.transformed import (PARAMETER_SETS, deployed, deployed_from, resolve_language_extensions,
-                                     resource_counts, sam_translate)
+from tests.deploy.transformed import (
+    PARAMETER_SETS,
+    deployed,
+    deployed_from,
+    resolve_language_extensions,
+    resource_counts,
+    sam_translate,
+)
 
 SOURCE = load_template()
 
@@ -55,7 +61,8 @@ def no_openapi_version(t):  # SAM then adds a stage named "Stage" without v1's t
 
 def name_without_region(t):  # the same stack in a second region collides
     _resource(t, "DashboardOriginAccessControl")["OriginAccessControlConfig"]["Name"] = {
-        "Fn::Sub": "${AWS::StackName}-dashboard"}
+        "Fn::Sub": "${AWS::StackName}-dashboard"
+    }
 
 
 def long_layer_name(t):  # 143 characters for a 128-character stack name
@@ -94,6 +101,10 @@ def unconditional_dashboard_output(t):  # without the dashboard, the output name
     del t["Outputs"]["DashboardUrl"]["Condition"]
 
 
+def snapstart_without_an_alias(t):  # SnapStart applies to published versions: none would be published
+    del _resource(t, "GetTaskFunction")["AutoPublishAlias"]
+
+
 BROKEN: list[tuple[Callable[[dict[str, Any]], None], Callable[[dict[str, Any]], list[str]], str]] = [
     (no_dead_letter_visibility, rules.queue_visibility, "cognito"),
     (one_receive, rules.dead_letter_receives, "cognito"),
@@ -111,6 +122,7 @@ BROKEN: list[tuple[Callable[[dict[str, Any]], None], Callable[[dict[str, Any]], 
     (retained_table, rules.retained_resources, "cognito"),
     (hour_long_custom_resource, rules.custom_resources, "cognito"),
     (unconditional_dashboard_output, rules.dangling_references, "cognito-no-dashboard"),
+    (snapstart_without_an_alias, rules.snapstart, "cognito-snapstart"),
 ]
 
 
@@ -136,8 +148,9 @@ def test_plain_sam_refuses_the_authorizer_choice_that_language_extensions_resolv
         sam_translate(without, parameter_defaults(SOURCE))
 
 
-@pytest.mark.parametrize(("mode", "authorization"), [("cognito", "COGNITO_USER_POOLS"), ("iam", "AWS_IAM"),
-                                                      ("none", "NONE")])
+@pytest.mark.parametrize(
+    ("mode", "authorization"), [("cognito", "COGNITO_USER_POOLS"), ("iam", "AWS_IAM"), ("none", "NONE")]
+)
 def test_each_auth_mode_protects_every_route_but_the_documentation(mode, authorization):
     parameters = {**parameter_defaults(SOURCE), "AuthMode": mode}
     translated = sam_translate(resolve_language_extensions(SOURCE, parameters), parameters)
@@ -166,3 +179,20 @@ def test_a_brand_new_account_deploys_without_cloudfront():
     assert kinds["Custom::DashboardSite"] == 0 and kinds["AWS::ApiGateway::RestApi"] == 1
     assert {"ApiUrl", "WebSocketUrl", "TokenUrl"} <= set(template["Outputs"])
     assert not {"DashboardUrl", "DashboardBucketName", "DashboardClientId"} & set(template["Outputs"])
+
+
+# ---------------------------------------------------------------- ApiSnapStart
+def test_snapstart_on_gives_each_api_function_an_alias_of_published_versions_and_off_changes_nothing():
+    on, off = deployed("cognito-snapstart"), deployed("cognito")
+    functions = rules.resources(on, "AWS::Lambda::Function")
+    api = {name for name, f in SOURCE["Resources"].items()
+           if f["Type"] == "AWS::Serverless::Function"
+           and any(e.get("Type") == "Api" for e in (f["Properties"].get("Events") or {}).values())}
+    snapped = {name for name, f in functions.items() if rules.props(f).get("SnapStart")}
+    assert api and snapped == api  # the API functions, not the background ones
+    aliased = {rules.target(rules.props(a)["FunctionName"]) for a in rules.resources(on, "AWS::Lambda::Alias").values()}
+    assert aliased == api
+    assert not any(rules.props(f).get("SnapStart") for f in rules.resources(off, "AWS::Lambda::Function").values())
+    added = resource_counts(on) - resource_counts(off)
+    assert added == {"AWS::Lambda::Version": len(api), "AWS::Lambda::Alias": len(api)}
+    assert resource_counts(off) - resource_counts(on) == {}

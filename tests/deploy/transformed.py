@@ -22,6 +22,7 @@ PARAMETER_SETS: dict[str, dict[str, Any]] = {
     "iam": {"AuthMode": "iam"},
     "none": {"AuthMode": "none"},
     "cognito-no-dashboard": {"AuthMode": "cognito", "EnableDashboard": "false", "AlarmEmail": "ops@example.com"},
+    "cognito-snapstart": {"AuthMode": "cognito", "ApiSnapStart": "on"},
 }
 PACKAGED = {"CodeUri", "ContentUri"}  # local folders that `sam deploy` uploads; the translator wants S3 URIs
 
@@ -64,11 +65,18 @@ def sam_translate(document: dict[str, Any], parameters: dict[str, Any]) -> dict[
 def effective(template: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
     """The resources and outputs CloudFormation creates for ``parameters``: those whose condition holds, with
     every Fn::If and parameter Ref resolved."""
-    conditions = {name: evaluate({"Fn::If": [name, True, False]}, template, parameters)
-                  for name in template.get("Conditions") or {}}
-    kept = {section: {name: item for name, item in (template.get(section) or {}).items()
-                      if conditions.get(item.get("Condition"), True)}
-            for section in ("Resources", "Outputs")}
+    conditions = {
+        name: evaluate({"Fn::If": [name, True, False]}, template, parameters)
+        for name in template.get("Conditions") or {}
+    }
+    kept = {
+        section: {
+            name: item
+            for name, item in (template.get(section) or {}).items()
+            if conditions.get(item.get("Condition"), True)
+        }
+        for section in ("Resources", "Outputs")
+    }
     return {**template, **{section: evaluate(items, template, parameters) for section, items in kept.items()}}
 
 

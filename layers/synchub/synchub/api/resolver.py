@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from botocore.exceptions import ClientError
 
+from synchub import snapstart
 from synchub.api.params import InvalidRequest, validated_inputs
 from synchub.auth.callers import ANONYMOUS, Caller, caller_from_event
 from synchub.errors import MalformedRequest, PayloadTooLarge, SyncHubError, UnsupportedMediaType, busy
@@ -187,7 +188,9 @@ def _input_check(app: SyncHubResolver, next_middleware: NextMiddleware) -> Respo
 
 def create_app(*, public: bool = False) -> SyncHubResolver:
     """The resolver every route function uses: the request checks as middlewares, and the shared error mapping;
-    ``public`` routes (the API's own documentation) take no caller."""
+    ``public`` routes (the API's own documentation) take no caller. Under SnapStart, the function's restores
+    each reseed and reconnect (:mod:`synchub.snapstart`)."""
+    snapstart.register()
     app = SyncHubResolver()
     app.use(middlewares=[_caller_check(public), _body_check, _input_check])
 
