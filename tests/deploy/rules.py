@@ -459,8 +459,11 @@ def snapstart(template: Template) -> list[str]:
         for alias in own_aliases:
             if props(aliases[alias]).get("ProvisionedConcurrencyConfig"):
                 found.append(f"{name}'s alias {alias} has provisioned concurrency, which SnapStart refuses")
-        invoked = [target(props(p).get("FunctionName")) for p in permissions.values()
-                   if props(p).get("Principal") == "apigateway.amazonaws.com"]
+        invoked = [
+            target(props(p).get("FunctionName"))
+            for p in permissions.values()
+            if props(p).get("Principal") == "apigateway.amazonaws.com"
+        ]
         if name in invoked:
             found.append(f"API Gateway calls {name} itself, not its alias: its cold starts never use the snapshot")
     return found

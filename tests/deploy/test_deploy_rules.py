@@ -185,9 +185,12 @@ def test_a_brand_new_account_deploys_without_cloudfront():
 def test_snapstart_on_gives_each_api_function_an_alias_of_published_versions_and_off_changes_nothing():
     on, off = deployed("cognito-snapstart"), deployed("cognito")
     functions = rules.resources(on, "AWS::Lambda::Function")
-    api = {name for name, f in SOURCE["Resources"].items()
-           if f["Type"] == "AWS::Serverless::Function"
-           and any(e.get("Type") == "Api" for e in (f["Properties"].get("Events") or {}).values())}
+    api = {
+        name
+        for name, f in SOURCE["Resources"].items()
+        if f["Type"] == "AWS::Serverless::Function"
+        and any(e.get("Type") == "Api" for e in (f["Properties"].get("Events") or {}).values())
+    }
     snapped = {name for name, f in functions.items() if rules.props(f).get("SnapStart")}
     assert api and snapped == api  # the API functions, not the background ones
     aliased = {rules.target(rules.props(a)["FunctionName"]) for a in rules.resources(on, "AWS::Lambda::Alias").values()}
