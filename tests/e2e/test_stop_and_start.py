@@ -62,7 +62,12 @@ def test_sigterm_stops_the_stack_and_its_postgresql_within_10_s_while_a_sync_run
     stack.process.wait(timeout=10)
     assert time.monotonic() - stopping < 10
     assert gone_within(database, 1), "the embedded PostgreSQL outlived the stack"
-    assert "Traceback" not in stack.log(), stack.log()[-3000:]
+    log = stack.log()
+    assert "Traceback" not in log, log[-3000:]
+    # each event once, as readable text under the function that wrote it
+    created_lines = [line for line in log.splitlines() if created.json()["id"] in line and "task created" in line]
+    assert len(created_lines) == 1 and "CreateTaskFunction" in created_lines[0], created_lines
+    assert not any(line.startswith('{"level"') for line in log.splitlines())
     assert not (state / "endpoint.json").exists()  # the record of where it listened goes with it
 
 

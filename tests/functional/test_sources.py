@@ -279,3 +279,59 @@ def test_a_table_without_a_configured_primary_key_pages_by_the_one_its_catalog_g
     done = api.get(f"/api/sync/tasks/{task['id']}").json
     assert done["status"] == "success", done
     assert written_ids(aws, done) == list(range(1, 701))
+
+
+class NoTlsServer:
+    """A PostgreSQL server's first answer to a client asking for TLS when it has none: 'N'."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(8)  # SSLRequest
+                connection.sendall(b"N")
+
+    def close(self):
+        self.listener.close()
+
+
+@pytest.mark.parametrize("refusal", ["no TLS on the server", "unknown database", "unknown role"])
+def test_what_retrying_cannot_change_fails_at_once(api, aws, postgres, request, refusal):
+    """A TLS setting the server does not share, an unknown database or role: permanent, no retries."""
+    from tests.functional.test_engine import engine_source
+
+    if refusal == "no TLS on the server":
+        server = NoTlsServer()
+        request.addfinalizer(server.close)
+        config, words = {**postgres, "host": "127.0.0.1", "port": server.port, "sslmode": "require"}, "SSL"
+    elif refusal == "unknown database":
+        config, words = {**postgres, "database": "no_such_database"}, "does not exist"
+    else:
+        config, words = {**postgres, "user": "no_such_role"}, "does not exist"
+    created = api.post(
+        "/api/sync/data-sources",
+        {
+            "id": "ds_refused",
+            "name": "refused",
+            "type": "postgresql",
+            "connection_config": config,
+            "params_config": {"table_name": "orders", "primary_key": "id"},
+        },
+    )
+    assert created.status == 201, created.text
+    task = api.post("/api/sync/tasks", {"data_source_id": "ds_refused", "task_type": "full_sync"}).json
+    assert engine_source(aws).poll_once() == 1 and engine_source(aws).poll_once() == 0  # one delivery, no retry
+    done = api.get(f"/api/sync/tasks/{task['id']}").json
+    assert done["status"] == "failed" and done["error_code"] == "SOURCE_ERROR", done
+    assert words in done["error_message"] and done["error_count"] == 1, done
