@@ -197,7 +197,8 @@ def test_put_takes_back_what_get_answered_and_refuses_changed_read_only_fields(a
         k: v for k, v in shown.items() if k != "updated_at"
     }  # secrets and the signing secret kept
     vault = boto3.client("secretsmanager")
-    assert len(vault.list_secrets()["SecretList"]) == 2 and created["notify_secret_set"]
+    own = [s for s in vault.list_secrets()["SecretList"] if "/data-sources/" in s["Name"]]
+    assert len(own) == 2 and created["notify_secret_set"]  # the credentials and the signing secret, neither deleted
 
     now = api.get("/api/sync/data-sources/ds_http").json
     changed = api.put(
@@ -207,6 +208,18 @@ def test_put_takes_back_what_get_answered_and_refuses_changed_read_only_fields(a
     assert [e["loc"] for e in changed.json["errors"]] == [["body", "id"], ["body", "created_at"]]
     assert "Read-only field(s) id, created_at cannot be changed" in changed.json["detail"]
     assert api.get("/api/sync/data-sources/ds_http").json["name"] == "CRM API"  # nothing changed
+
+
+def test_an_empty_patch_keeps_the_webhook_signing_secret(api, aws):
+    """A replacement that keeps the signing secret (notify_secret_set, as GET shows it) must not schedule it
+    for deletion: the next change then failed on a secret marked deleted (500, found by schemathesis)."""
+    api.post("/api/sync/data-sources", {**HTTP, "notify_secret": "a-signing-secret-of-16+"})
+    for _ in range(2):
+        assert api.patch("/api/sync/data-sources/ds_http", {}).status == 200
+    record = boto3.client("dynamodb").get_item(TableName=aws.refs["DataSourcesTable"], Key={"id": {"S": "ds_http"}})
+    arn = record["Item"]["notify_secret_arn"]["S"]
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId=arn)  # not marked deleted
+    assert "a-signing-secret-of-16+" in secret["SecretString"]
 
 
 def test_patch_merges_into_what_get_shows_and_validates_the_result(api, aws):

@@ -228,7 +228,7 @@ class DataSourceService:
             raise
         if old_arn and not secrets:
             self.vault.delete(old_arn)
-        if old_notify_arn and not request.notify_secret:
+        if old_notify_arn and record.get("notify_secret_arn") != old_notify_arn:  # kept only while still named
             self.vault.delete(old_notify_arn)
         return public_data_source(record)
 
