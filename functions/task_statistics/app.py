@@ -19,7 +19,7 @@ app = create_app()
     "/api/sync/tasks/statistics",
     summary="Task statistics",
     tags=["tasks"],
-    responses=responses(200, "Statistics", "Statistics of the tasks created in the window"),
+    responses=responses(200, "Statistics", "Statistics of the tasks created in the window", 404),
 )
 def task_statistics(
     data_source_id: Annotated[Optional[ResourceId], Query()] = None,
