@@ -23,7 +23,7 @@ help:
 
 .PHONY: help venv tools scan-tools run test lint invoke bench openapi api-check validate deploy-check scan build ci clean
 
-$(VENV)/.installed-3.13: requirements-dev.txt layers/synchub/requirements.txt pyproject.toml
+$(VENV)/.installed-3.13: requirements-dev.txt layers/synchub/requirements.txt layers/lake/requirements.txt pyproject.toml
 	$(NEED_PYTHON)
 	$(call FRESH_VENV,$(VENV))
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -93,10 +93,12 @@ deploy-check: tools
 scan: venv tools scan-tools
 	bash .ci/scan
 
-## build: sam build (arm64 layer with the pinned dependencies, bytecode compiled by Python 3.13), then its check
-build: tools
+## build: sam build (arm64 layers with the pinned dependencies, bytecode compiled by Python 3.13), then the layers' bytecode and each function's size (250 MB; pyarrow only where tables are)
+build: tools venv
 	PATH="$(dir $(PYTHON)):$$PATH" AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/sam build
 	$(PYTHON) -m tests.deploy.layer_bytecode .aws-sam/build/SyncHubLayer/python
+	$(PYTHON) -m tests.deploy.layer_bytecode .aws-sam/build/LakeLayer/python
+	$(VENV)/bin/python -m tests.deploy.function_sizes .aws-sam/build
 
 ci:
 	bash .ci/run

@@ -75,12 +75,14 @@ def start_demo_postgres(data_dir: str, rows: int = DEMO_ROWS) -> dict[str, Any] 
         with psycopg.connect(uri, autocommit=True) as connection:
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS demo_orders (id integer PRIMARY KEY, customer text NOT NULL, "
-                "amount numeric(10,2) NOT NULL, currency text NOT NULL, updated_at timestamptz NOT NULL)"
+                "amount numeric(10,2) NOT NULL, currency text NOT NULL, updated_at timestamptz NOT NULL, "
+                "account_id bigint)"
             )
+            connection.execute("ALTER TABLE demo_orders ADD COLUMN IF NOT EXISTS account_id bigint")  # older demos
             connection.execute(
                 "INSERT INTO demo_orders SELECT n, 'customer-' || lpad((n %% 997)::text, 3, '0'), "
                 "((n * 7919) %% 100000) / 100.0, (ARRAY['EUR','USD','GBP'])[n %% 3 + 1], "
-                "timestamptz '2026-01-01 00:00:00+00' + n * interval '1 minute' "
+                "timestamptz '2026-01-01 00:00:00+00' + n * interval '1 minute', 5000000000 + n %% 997 "
                 "FROM generate_series(1, %s) AS n ON CONFLICT (id) DO NOTHING",
                 (rows,),
             )
@@ -139,13 +141,21 @@ def seed_postgres(settings: dict[str, Any]) -> None:
             "user": settings["user"],
             "sslmode": "disable",
         },
-        params_config={"table_name": "demo_orders", "primary_key": "id", "cursor_field": "updated_at"},
+        params_config={
+            "table_name": "demo_orders",
+            "primary_key": "id",
+            "cursor_field": "updated_at",
+            "destination": {"format": "iceberg"},  # the table ds_pg_demo, in the lake database
+        },
     )
     try:
         data_source_service().create(request, created_by="seed")
         log.info("seeded data source %s", DEMO_PG_DATA_SOURCE_ID)
     except DataSourceExists:  # kept from an earlier run: the embedded server may listen elsewhere now
-        data_source_service().patch(DEMO_PG_DATA_SOURCE_ID, {"connection_config": request.connection_config})
+        data_source_service().patch(
+            DEMO_PG_DATA_SOURCE_ID,
+            {"connection_config": request.connection_config, "params_config": request.params_config},
+        )
 
 
 def seed(base_url: str) -> None:

@@ -124,6 +124,17 @@ def requested(stack: Stack, service: str, operation: str, params: dict[str, Any]
         )
         if operation in ("CreateSchedule", "UpdateSchedule") and params.get("Target", {}).get("RoleArn"):
             yield "iam:PassRole", str(params["Target"]["RoleArn"])  # the role Scheduler invokes the target with
+    elif service == "glue":
+        # Glue authorises a table request on the catalog, the database and the table, a database one on two.
+        catalog = f"arn:aws:glue:{stack.region}:{ACCOUNT_ID}:catalog"
+        database = str(
+            params.get("DatabaseName") or params.get("Name") or (params.get("DatabaseInput") or {}).get("Name")
+        )
+        yield f"glue:{operation}", catalog
+        yield f"glue:{operation}", f"arn:aws:glue:{stack.region}:{ACCOUNT_ID}:database/{database}"
+        table = params.get("Name") if "DatabaseName" in params else (params.get("TableInput") or {}).get("Name")
+        if table or operation.endswith("Tables"):
+            yield f"glue:{operation}", f"arn:aws:glue:{stack.region}:{ACCOUNT_ID}:table/{database}/{table or '*'}"
     elif service == "execute-api":  # the WebSocket API's management endpoint
         method = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}[operation]
         api = stack.refs.get("WebSocketApi", "WebSocketApi")

@@ -63,9 +63,10 @@ def start_emulator(port: int) -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    from local import moto_dynamodb
+    from local import moto_dynamodb, moto_glue
 
     moto_dynamodb.install()
+    moto_glue.install()  # Glue's optimistic version check: concurrent table commits retry instead of losing rows
     dynamodb_lock = threading.Lock()
 
     def atomic_dynamodb(app: Any) -> Any:
@@ -96,6 +97,13 @@ class BurstHttpServer(ThreadingHTTPServer):
 
     request_queue_size = 128
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up before its answer (a stopping engine, a cancelled curl) is no error of ours."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            log.debug("%s hung up before its answer", client_address[0])
+            return
+        super().handle_error(request, client_address)
 
 
 def install_functions(template: dict[str, Any], stack: Stack) -> dict[str, LocalFunction]:

@@ -12,6 +12,7 @@ from local.seeding import run_task
 from synchub.auth.callers import READ_SCOPE, WRITE_SCOPE, required_scope
 from tests.conftest import ROUTES, USER_POOL, ApiClient
 from tests.functional.test_openapi import answer_matches_the_document
+from tests.lake import register_empty_table
 
 CREATE = {"data_source_id": "ds_test", "task_type": "full_sync"}
 SOURCE = {
@@ -49,6 +50,18 @@ def _schedule(admin: ApiClient) -> str:
     _source(admin)
     assert admin.post("/api/sync/schedules", SCHEDULE).status == 201
     return SCHEDULE["id"]
+
+
+def _table() -> str:
+    """A lake table (with no commit: the in-process mock cannot hold data files pyiceberg writes)."""
+    import boto3
+
+    glue = boto3.client("glue")
+    try:
+        glue.get_table(DatabaseName="synchub", Name="ds_auth")
+    except glue.exceptions.EntityNotFoundException:
+        register_empty_table("ds_auth")
+    return "ds_auth"
 
 
 def _source(admin: ApiClient) -> str:
@@ -128,6 +141,9 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("POST", "/api/sync/schedules/{id}/pause"): lambda a: (f"/api/sync/schedules/{_schedule(a)}/pause", None),
     ("POST", "/api/sync/schedules/{id}/resume"): lambda a: (f"/api/sync/schedules/{_schedule(a)}/resume", None),
     ("POST", "/api/sync/schedules/{id}/trigger"): lambda a: (f"/api/sync/schedules/{_schedule(a)}/trigger", None),
+    ("GET", "/api/sync/tables"): lambda a: ("/api/sync/tables", None),
+    ("GET", "/api/sync/tables/{name}"): lambda a: (f"/api/sync/tables/{_table()}", None),
+    ("GET", "/api/sync/tables/{name}/preview"): lambda a: (f"/api/sync/tables/{_table()}/preview?limit=5", None),
 }
 PROTECTED = sorted((r.method, r.resource) for r in ROUTES if (r.method, r.resource) in SCENARIOS)
 

@@ -54,6 +54,9 @@ EXPECTED = {
     "pause_schedule.json": 200,
     "resume_schedule.json": 200,
     "trigger_schedule.json": 201,
+    "list_tables.json": 200,
+    "get_table.json": 404,  # no sync has made ds_pg_demo's table in the test's emulator
+    "preview_table.json": 404,
 }
 
 

@@ -1,7 +1,8 @@
 """Each handler, imported in a fresh interpreter as Lambda would, loads only the drivers its function uses: no
 source driver (psycopg, PyMySQL, kafka-python, paho-mqtt, redis-py) at import in any function, PyJWT and
 cryptography only in the WebSocket $connect function, which verifies tokens itself (and there only once a
-token is checked). Structure, not timing."""
+token is checked), and pyarrow and pyiceberg (the lake layer) in none: the engine and the table preview load
+them when a table is written or read. Structure, not timing."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from local.template import functions, load_template
 from tests.conftest import ROOT
 
-DRIVERS = ("psycopg", "pymysql", "kafka", "paho", "redis", "jwt", "cryptography")
+DRIVERS = ("psycopg", "pymysql", "kafka", "paho", "redis", "jwt", "cryptography", "pyarrow", "pyiceberg")
 ALLOWED = {"WsConnectFunction": {"jwt", "cryptography"}}
 
 IMPORT = """

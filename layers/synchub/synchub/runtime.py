@@ -11,6 +11,7 @@ from synchub.settings import get_settings
 from synchub.sources.data_sources import data_source_service
 from synchub.sources.interfaces import interface_service
 from synchub.stats.service import statistics_service
+from synchub.tables.catalog import table_catalog
 from synchub.tasks.lifecycle import task_lifecycle
 from synchub.tasks.maintenance import task_maintenance
 from synchub.tasks.output import task_output_service
@@ -28,6 +29,7 @@ def reset() -> None:
     data_source_service.cache_clear()
     interface_service.cache_clear()
     statistics_service.cache_clear()
+    table_catalog.cache_clear()
     reset_runner()
     task_publisher.cache_clear()
     webhook_sender.cache_clear()

@@ -83,6 +83,14 @@ class Settings(BaseModel):
     # ---- engine
     data_lake_bucket: str = ""
     destination_table: str = ""
+    # Lake tables: the Glue database they are registered in (their files lie under the lake bucket's tables/).
+    lake_database: str = "synchub"
+    # Files under a table's location that no snapshot references are deleted once this old (a sync's files are
+    # unreferenced until it commits: the window must outlast the longest sync).
+    table_orphan_after_hours: float = Field(default=72.0, ge=0)
+    # Deployed: the role Glue's table optimizers (compaction, snapshot retention, orphan-file deletion) run as,
+    # turned on for each table the engine commits to. Empty (the local stack): the engine does that work itself.
+    table_optimizer_role_arn: str = ""
     # Continue in a fresh invocation when less than this many seconds of the current one remain.
     engine_time_margin_seconds: float = Field(default=60.0, ge=0)
     # SQS→Lambda→SQS hops one task may take (continuations and realtime polls) before it is failed.

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Collection, Literal, Protocol
 
+from synchub.models.columns import Column
 from synchub.models.streams import StreamSpec as StreamSpec  # the connectors' stream, named where they look
 
 
@@ -55,6 +56,8 @@ class Batch:
     # and the keys of what it read at exactly that value (the objects modified then).
     cursor: Any = None
     cursor_keys: tuple[Any, ...] = ()
+    # The rows' column types where the source knows them (SQL drivers); None: inferred from the values.
+    columns: list[Column] | None = None
 
 
 class Source(Protocol):
@@ -82,12 +85,13 @@ class AcknowledgingSource(Source, Protocol):
 
 
 class Part(Protocol):
-    """One part being filled: rows are added batch by batch, and ``close`` makes them durable."""
+    """One part being filled: rows are added batch by batch (with their column types where the source knows
+    them), and ``close`` makes them durable."""
 
     rows: int  # rows added so far
-    size: int  # their size as uncompressed JSON, in bytes
+    size: int  # their size uncompressed (JSON, or Arrow for tables), in bytes
 
-    def add(self, rows: list[dict[str, Any]]) -> None: ...
+    def add(self, rows: list[dict[str, Any]], columns: list[Column] | None = None) -> None: ...
 
     def close(self) -> dict[str, Any]: ...
 

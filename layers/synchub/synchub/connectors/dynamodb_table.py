@@ -70,7 +70,7 @@ class DynamoDbPart:
         self.destination, self.number = destination, number
         self.rows = self.size = 0
 
-    def add(self, rows: list[dict[str, Any]]) -> None:
+    def add(self, rows: list[dict[str, Any]], columns: Any = None) -> None:
         self.destination.write(self.number, rows)
         self.rows += len(rows)
         self.size += len(encoded_rows(rows))

@@ -65,7 +65,7 @@ class LakePart:
         self._compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: a gzip stream
         self._chunks: list[bytes] = []
 
-    def add(self, rows: list[dict[str, Any]]) -> None:
+    def add(self, rows: list[dict[str, Any]], columns: Any = None) -> None:
         data = encoded_rows(rows)
         self._chunks.append(self._compressor.compress(data))
         self.rows += len(rows)

@@ -17,6 +17,7 @@ from synchub.connectors.base import (
 )
 from synchub.connectors.sql_catalog import SqlCatalog
 from synchub.connectors.sql_values import exact_postgres_values, json_rows
+from synchub.models.columns import Column, mysql_columns, postgres_columns
 from synchub.outbound import DestinationNotAllowed, current_guard
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
@@ -111,16 +112,21 @@ class SqlSource(SqlCatalog):
             if fetched and isinstance(fetched[0], dict):  # a driver configured for dict rows
                 fetched = [[raw[n] for n in names] for raw in fetched]
             rows = json_rows(names, fetched, self.utc_columns(cursor.description))
+            columns = self.columns(cursor.description)
             cursor.close()
         for column in self.order:
             if rows and column not in rows[0]:
                 raise PermanentSourceError(f"column '{column}' is not in the source rows")
         next_state = {"after": [rows[-1][c] for c in self.order]} if len(rows) == batch_size else None
         if not self.stream.cursor_field:
-            return Batch(rows, next_state, total)
+            return Batch(rows, next_state, total, columns=columns)
         key = self.order[-1]
         newest_value, keys = cursor_boundary(rows, self.stream.cursor_field, lambda row: boundary_key(row, key))
-        return Batch(rows, next_state, total, cursor=newest_value, cursor_keys=keys)
+        return Batch(rows, next_state, total, cursor=newest_value, cursor_keys=keys, columns=columns)
+
+    def columns(self, description: Any) -> list[Column]:
+        """The result's column types, from the driver's description of it."""
+        raise NotImplementedError
 
     def utc_columns(self, description: Any) -> frozenset[int]:
         """The columns whose naive times are UTC (none, unless the driver says otherwise)."""
@@ -172,6 +178,9 @@ PERMANENT_POSTGRES_REFUSALS = (
 class PostgresSource(SqlSource):
     quote_char = '"'
     current_schema = "current_schema()"
+
+    def columns(self, description: Any) -> list[Column]:
+        return postgres_columns(description)
 
     def connection(self) -> Any:
         if self._connection is None:
@@ -249,6 +258,9 @@ class MySqlSource(SqlSource):
                     init_command="SET time_zone = '+00:00'",  # TIMESTAMP columns read as UTC
                 )
         return self._connection
+
+    def columns(self, description: Any) -> list[Column]:
+        return mysql_columns(description)
 
     def utc_columns(self, description: Any) -> frozenset[int]:
         from pymysql.constants import FIELD_TYPE  # noqa: PLC0415 - one module serves two drivers

@@ -53,7 +53,7 @@ class PartsInProgress:
         if batch.rows:
             if self.part is None:
                 self.part = self.destination.open_part(self.reading.next_part)
-            self.part.add(batch.rows)
+            self.part.add(batch.rows, batch.columns)
         self.reading = after_batch(self.reading, batch, cursor_field=cursor_field, primary_key=primary_key)
 
     def close_part(self) -> None:

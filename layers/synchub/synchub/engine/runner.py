@@ -36,6 +36,8 @@ from synchub.models.tasks import INCREMENTAL_TYPES
 from synchub.observability import logger, metrics
 from synchub.settings import Settings, get_settings
 from synchub.sources.data_sources import DataSourceService, data_source_service
+from synchub.tables.catalog import DATA_SOURCE_PROPERTY, INTERFACE_PROPERTY
+from synchub.tables.naming import table_name
 from synchub.tasks.lifecycle import TaskLifecycle, task_lifecycle
 from synchub.timeutil import iso, parse_iso, utcnow
 
@@ -43,6 +45,12 @@ from synchub.timeutil import iso, parse_iso, utcnow
 def run_of(message: dict[str, Any], message_id: str) -> str:
     """The run a message belongs to (its lease holder): a continuation names it; a first message starts it."""
     return message.get("run_id") or message_id
+
+
+class TableSchemaConflict(PermanentSourceError):
+    """A column's type changed in a way the table cannot take (the table is left as it was)."""
+
+    code = "SCHEMA_CONFLICT"
 
 
 class RetryLater(Exception):
@@ -249,6 +257,8 @@ class SyncRunner:
                     )
                     if not run.store(force=True):
                         return "lost-lease"
+                    if getattr(run.destination, "format", None) == "iceberg":
+                        self._commit_table(run, self._parts(run, stream))  # once per poll that read rows
                     if run.task.get("cancel_requested"):
                         self._finish(run, "cancelled", stream)
                         return "cancelled"
@@ -268,8 +278,26 @@ class SyncRunner:
             reader.shutdown(wait=True, cancel_futures=True)  # the source is closed only once no read is running
             source.close()
 
-    def _destination(self, task: dict[str, Any], stream: Any) -> Any:
-        return open_destination(stream, self.settings, data_source_id=task["data_source_id"], task_id=task["id"])
+    def _destination(self, task: dict[str, Any], stream: Any, task_id: str | None = None) -> Any:
+        """Where the task's rows go (``task_id``: where an earlier attempt's went): a lake table, JSON Lines
+        files, or the DynamoDB destination table."""
+        target = stream.table_target
+        if target is None:
+            return open_destination(
+                stream, self.settings, data_source_id=task["data_source_id"], task_id=task_id or task["id"]
+            )
+        from synchub.tables.destination import TableDestination  # pyarrow and pyiceberg: only for tables
+
+        keyed = task["task_type"] in INCREMENTAL_TYPES and stream.primary_key
+        return TableDestination(
+            self.settings,
+            table_name(task["data_source_id"], stream.interface_id, target.table),
+            task_id or task["id"],
+            mode="replace" if task["task_type"] == "full_sync" else "merge" if keyed else "append",
+            primary_key=stream.primary_key,
+            cursor_field=stream.cursor_field,
+            holds={DATA_SOURCE_PROPERTY: task["data_source_id"], INTERFACE_PROPERTY: stream.interface_id},
+        )
 
     def _initial_checkpoint(self, task: dict[str, Any], stream: Any, incremental: bool) -> Checkpoint:
         """Where a run starts: a failed attempt's checkpoint (for a retry), else the beginning, past the
@@ -289,28 +317,41 @@ class SyncRunner:
             )
         return first(since=since, since_keys=since_keys)
 
-    def _parts(self, run: PartsInProgress, stream: Any) -> list[dict]:
-        """Every part of the task's result, the earliest attempt's first: the attempts this run resumes (one
-        read each, following each checkpoint's pointer back), then this run's own, numbered 1 to n (with
-        their rows where this invocation wrote them)."""
-        task, checkpoint = run.task, run.reading
-        chain: list[list[dict[str, Any]]] = []
-        pointer, seen = checkpoint.earlier, set()
+    def _attempts(self, run: PartsInProgress) -> list[tuple[str, int]]:
+        """The failed attempts this run resumes, the earliest first: (task id, parts it wrote). One read each,
+        following each checkpoint's pointer back."""
+        chain: list[tuple[str, int]] = []
+        pointer, seen = run.reading.earlier, set()
         while pointer and pointer["task_id"] not in seen:
             seen.add(pointer["task_id"])
-            earlier = open_destination(
-                stream, self.settings, data_source_id=task["data_source_id"], task_id=pointer["task_id"]
-            )
-            chain.append([{"key": earlier.part_key(n)} for n in range(1, int(pointer["parts"]) + 1)])
+            chain.append((pointer["task_id"], int(pointer["parts"])))
             earlier_task = self.lifecycle.find(pointer["task_id"])
             stored = self.lifecycle.checkpoint_of(earlier_task) if earlier_task else None
             pointer = Checkpoint.from_stored(stored).earlier if stored else None
+        return list(reversed(chain))
+
+    def _parts(self, run: PartsInProgress, stream: Any) -> list[dict]:
+        """Every part of the task's result, the earliest attempt's first: the attempts this run resumes, then
+        this run's own, numbered 1 to n (with their rows where this invocation wrote them)."""
+        task, checkpoint = run.task, run.reading
+        earlier = [
+            {"key": self._destination(task, stream, attempt).part_key(n)}
+            for attempt, parts in self._attempts(run)
+            for n in range(1, parts + 1)
+        ]
         own = [run.written.get(n) or {"key": run.destination.part_key(n)} for n in checkpoint.own_parts]
-        return [*checkpoint.inherited, *(part for attempt in reversed(chain) for part in attempt), *own]
+        return [*checkpoint.inherited, *earlier, *own]
 
     # ---- endings --------------------------------------------------------------------------------
     def _result(self, run: PartsInProgress, stream: Any) -> tuple[dict[str, Any], list]:
         written, destination, rows = self._parts(run, stream), run.destination, run.reading.rows
+        if getattr(destination, "format", None) == "iceberg":
+            return {
+                "destination": "iceberg",
+                "table": f"{self.settings.lake_database}.{destination.name}",
+                "rows_written": rows,
+                "parts": len(written),
+            }, written
         if isinstance(destination, LakeDestination):
             return {
                 "destination": "s3",
@@ -330,12 +371,14 @@ class SyncRunner:
     def _finish(self, run: PartsInProgress, status: str, stream: Any) -> None:
         task, checkpoint, destination = run.task, run.reading, run.destination
         result, parts = self._result(run, stream)
+        committed = status == "success" or (status == "cancelled" and task["task_type"] == "realtime_sync")
         if status == "success" and isinstance(destination, LakeDestination):
             result["manifest"] = destination.finish(
                 parts,
                 {"task_id": task["id"], "data_source_id": task["data_source_id"], "interface_id": stream.interface_id},
             )
-        committed = status == "success" or (status == "cancelled" and task["task_type"] == "realtime_sync")
+        if committed and getattr(destination, "format", None) == "iceberg":
+            result.update(self._commit_table(run, parts))
         extra_ops = self._watermark_ops(task, stream, checkpoint) if committed else []
         if extra_ops:
             result["watermark"] = checkpoint.max_cursor
@@ -361,6 +404,33 @@ class SyncRunner:
         if run.on_checkpoint is not None and status == "success":
             run.on_checkpoint(checkpoint.state, checkpoint.max_cursor)  # the last part is written: acknowledge it
         logger.info("task finished", extra={"task_id": task["id"], "status": status, "rows": checkpoint.rows})
+
+    def _commit_table(self, run: PartsInProgress, parts: list[dict]) -> dict[str, Any]:
+        """Commit the sync's files no earlier commit of it took to its table (a redelivered or resumed run finds
+        its commit made); what the commit did, for the task's result. A type change no widening reconciles
+        fails the task, permanently, with the table as it was."""
+        from pyiceberg.exceptions import CommitFailedException  # noqa: PLC0415 - only for tables
+
+        from synchub.models.columns import SchemaConflict  # noqa: PLC0415
+
+        destination = run.destination
+        summary = {
+            "task_id": run.task["id"],
+            "run_id": run.run_id,
+            "earlier_task_ids": [attempt for attempt, _ in self._attempts(run)],
+        }
+        try:
+            commit = destination.finish(parts, summary)
+        except SchemaConflict as error:
+            raise TableSchemaConflict(f"The table {destination.name} cannot take this sync's rows: {error}") from error
+        except CommitFailedException as error:
+            raise TransientSourceError(f"the table commit kept losing to concurrent ones: {error}") from error
+        if not commit.repeated and commit.snapshot_id is not None:
+            try:
+                destination.maintain()
+            except Exception:  # noqa: BLE001 - the sync is committed; upkeep is retried after the next commit
+                logger.warning("table maintenance failed", extra={"table": destination.name}, exc_info=True)
+        return {key: value for key, value in commit.as_result().items() if key != "table"}
 
     def _pause(self, run: PartsInProgress, stream: Any) -> str | None:
         """Write what was read and store the checkpoint, then park the task (``paused``) until it is resumed;

@@ -6,7 +6,16 @@ import re
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from synchub.models.config_keys import (
     CONNECTION_KEYS,
@@ -18,6 +27,7 @@ from synchub.models.config_keys import (
 )
 from synchub.models.secrets import secret_paths
 from synchub.models.storable import StorableDict, check_size
+from synchub.models.streams import DestinationChoice
 from synchub.models.tasks import NotifyUrl, ResourceId
 
 DataSourceType = Literal["http", "postgresql", "mysql", "file", "csv", "json", "jsonl", "kafka", "mqtt", "redis"]
@@ -92,6 +102,8 @@ def _check_message_system(kind: str, config: dict[str, Any], params: dict[str, A
             raise ValueError(f"params_config.{name} must be a non-empty string")
 
 
+DESTINATIONS: TypeAdapter[DestinationChoice] = TypeAdapter(DestinationChoice)
+
 CONNECTION_FIELDS = (
     "Where and how to connect, by type (fields named like credentials - password, token, secret, api_key … - are "
     "write-only: kept in Secrets Manager and answered masked). http: {base_url, headers?, token?}; postgresql, "
@@ -106,7 +118,8 @@ STREAM_FIELDS = (
     "records_path?, total_path?, pagination?, …}; postgresql, mysql: {table_name or query, primary_key?}; files: "
     "{prefix?, format?}; kafka: {topic, value_format? (json, text), key_field?, consumer_group?}; mqtt: "
     "{topic_filter, qos? (0, 1), value_format?, idle_seconds?}; redis: {stream_key} or {key_pattern} (full_sync "
-    "only). Any type: cursor_field?, primary_key?, destination? (s3, dynamodb)."
+    "only). Any type: cursor_field?, primary_key?, destination? ({format: iceberg | jsonl, table?}: a lake table or "
+    'JSON Lines files; "s3" (JSON Lines) and "dynamodb" as before).'
 )
 
 EXAMPLES: list[JsonValue] = [
@@ -201,6 +214,14 @@ class DataSourceBody(BaseModel):
                 f"{', '.join(in_urls)} carries a password in the URL (user:password@): put it in a "
                 "credential field (password, token, headers.Authorization), which is kept write-only"
             )
+        if "destination" in self.params_config:
+            try:
+                DESTINATIONS.validate_python(self.params_config["destination"])
+            except ValidationError:
+                raise ValueError(
+                    'params_config.destination must be {"format": "iceberg" | "jsonl", "table"?: a name of lowercase '
+                    'letters, digits and _}, "s3" or "dynamodb"'
+                ) from None
         if secret_paths(self.params_config):
             raise ValueError(
                 "credentials belong in connection_config (kept write-only), not in params_config."

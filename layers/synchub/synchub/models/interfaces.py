@@ -8,7 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, m
 
 from synchub.models.secrets import secret_paths
 from synchub.models.storable import StorableDict, check_size, storable
-from synchub.models.streams import Pagination
+from synchub.models.streams import DestinationChoice, Pagination
 from synchub.models.tasks import ResourceId
 
 Column = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_$.]{0,127}$")]
@@ -46,7 +46,7 @@ class InterfaceBody(BaseModel):
     # keys and destination
     cursor_field: Column | None = None
     primary_key: Column | None = None
-    destination: Literal["s3", "dynamodb"] | None = None
+    destination: DestinationChoice | None = None
 
     @model_validator(mode="after")
     def _no_credentials(self) -> "InterfaceBody":

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from synchub.models.streams import DestinationChoice
 from synchub.models.tasks import TaskStatus, TaskType
 
 _SHAPE = ConfigDict(defer_build=True)
@@ -88,20 +89,25 @@ class OutputFile(BaseModel):
 
 
 class TaskOutput(BaseModel):
-    """What a task wrote: data-lake parts (gzip JSON Lines) and manifest, or its rows' place in the DynamoDB
-    destination."""
+    """What a task wrote: the lake table and the snapshot it committed, data-lake parts (gzip JSON Lines) and
+    manifest, or its rows' place in the DynamoDB destination."""
 
     model_config = _SHAPE
 
     task_id: str
     status: TaskStatus
-    destination: Literal["s3", "dynamodb"]
+    destination: Literal["iceberg", "s3", "dynamodb"]
     rows: int
     parts: list[OutputFile]
     bucket: str | None = None
     prefix: str | None = None
     manifest: OutputFile | None = None
-    table: str | None = None
+    table: str | None = Field(default=None, description="the lake table (database.name) or DynamoDB table")
+    snapshot_id: int | None = Field(default=None, description="the table snapshot the task committed (iceberg)")
+    rows_added: int | None = Field(default=None, description="rows the commit added to the table (iceberg)")
+    rows_removed: int | None = Field(
+        default=None, description="rows the commit removed: replaced by key, or the old contents of a full sync"
+    )
     partition: str | None = None
     urls_expire_in: int | None = None
     preview: list[dict[str, Any]] | None = Field(default=None, description="the first rows (with ?preview=N)")
@@ -315,7 +321,7 @@ class Interface(BaseModel):
     key_pattern: str | None = None
     cursor_field: str | None = None
     primary_key: str | None = None
-    destination: Literal["s3", "dynamodb"] | None = None
+    destination: DestinationChoice | None = None
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -391,3 +397,63 @@ class ScheduleRun(BaseModel):
     task_id: str | None = None
     active_task_id: str | None = None
     active_status: str | None = None
+
+
+class TableCommitEntry(BaseModel):
+    """One snapshot of a lake table: when, by which task, and what it changed."""
+
+    model_config = _SHAPE
+
+    snapshot_id: int
+    committed_at: str | None
+    operation: str | None = Field(description="append, delete or overwrite (Iceberg's operation)")
+    task_id: str | None = Field(description="the sync task that committed it")
+    run_id: str | None = None
+    rows_added: int
+    rows_removed: int
+    rows: int | None = Field(default=None, description="the table's rows after this snapshot")
+
+
+class TableSummary(BaseModel):
+    """A lake table: an Apache Iceberg table in the stack's Glue database."""
+
+    model_config = _SHAPE
+
+    name: str
+    table: str = Field(description="database.name, as Athena, Spark and pyiceberg name it")
+    format: Literal["iceberg"]
+    data_source_id: str | None
+    interface_id: str | None
+    rows: int
+    data_files: int
+    bytes: int
+    last_commit: TableCommitEntry | None
+
+
+class TableList(BaseModel):
+    model_config = _SHAPE
+
+    items: list[TableSummary]
+
+
+class TableColumn(BaseModel):
+    model_config = _SHAPE
+
+    name: str
+    type: str = Field(description="the Iceberg type: int, long, decimal(10,2), timestamptz, string, …")
+    required: bool
+
+
+class TableDetail(TableSummary):
+    location: str | None
+    columns: list[TableColumn]
+    snapshots: list[TableCommitEntry] = Field(description="the latest snapshots, newest first (at most 50)")
+    snapshot_count: int
+
+
+class TablePreview(BaseModel):
+    model_config = _SHAPE
+
+    name: str
+    snapshot_id: int | None
+    rows: list[dict[str, Any]] = Field(description="decimals as exact text, times in ISO 8601, binary as hex")

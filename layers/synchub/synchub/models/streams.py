@@ -22,6 +22,25 @@ class Pagination(BaseModel):
     has_more_path: str | None = None
 
 
+# Lake table names: what Glue accepts (lowercase letters, digits and underscores).
+TABLE_NAME_PATTERN = r"^[a-z0-9_]{1,255}$"
+
+
+class LakeTarget(BaseModel):
+    """Where in the lake a stream lands: an Iceberg table (``iceberg``: named after the data source and
+    interface unless ``table`` names it) or raw gzip JSON Lines files (``jsonl``)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    format: Literal["iceberg", "jsonl"] = "iceberg"
+    table: str | None = Field(default=None, pattern=TABLE_NAME_PATTERN)
+
+
+# Where a stream lands: a lake table or JSON Lines files ({format, table?}); "s3" (JSON Lines) and "dynamodb"
+# (the stack's destination table) are the older forms.
+DestinationChoice = Literal["s3", "dynamodb"] | LakeTarget
+
+
 class StreamSpec(BaseModel):
     """What to read and how: from the data source's ``params_config``, an interface, or the task."""
 
@@ -58,4 +77,14 @@ class StreamSpec(BaseModel):
     primary_key: str | None = None
     # incremental reads also take rows up to this many seconds older than the watermark (late commits)
     lookback_seconds: int = Field(default=0, ge=0, le=30 * 86400)
-    destination: Literal["s3", "dynamodb"] = "s3"
+    destination: DestinationChoice = "s3"
+
+    @property
+    def table_target(self) -> LakeTarget | None:
+        """The lake table the stream lands in, or None when it lands as files or in DynamoDB."""
+        target = self.destination
+        return target if isinstance(target, LakeTarget) and target.format == "iceberg" else None
+
+    @property
+    def lands_in_dynamodb(self) -> bool:
+        return self.destination == "dynamodb"

@@ -22,6 +22,7 @@ from synchub.ids import NAME_ID_PATTERN
 from synchub.models.config_keys import ANY_STREAM_KEY, field_errors, unknown_key_errors
 from synchub.models.secrets import masked_url
 from synchub.models.storable import check_size, storable
+from synchub.models.streams import DestinationChoice
 
 TaskType = Literal["full_sync", "incremental_sync", "realtime_sync"]
 TaskStatus = Literal["pending", "running", "success", "failed", "cancelled", "paused"]
@@ -66,7 +67,7 @@ class TaskParameters(BaseModel):
     batch_size: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
     timeout: Annotated[StrictInt, Field(ge=1, le=7 * 86_400, description="seconds")] | None = None
     poll_interval: Annotated[StrictInt, Field(ge=1, le=86_400, description="seconds (realtime_sync)")] | None = None
-    destination: Literal["s3", "dynamodb"] | None = None
+    destination: DestinationChoice | None = None
 
     @model_validator(mode="after")
     def _storable(self) -> "TaskParameters":

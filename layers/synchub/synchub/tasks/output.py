@@ -1,5 +1,6 @@
-"""What a task wrote, for people to look at: the data-lake parts (rows, bytes, a short-lived download URL)
-and the manifest, or where in the DynamoDB destination its rows are; and, on request, its first rows."""
+"""What a task wrote, for people to look at: the lake table and the snapshot it committed, the data-lake parts
+(rows, bytes, a short-lived download URL) and the manifest, or where in the DynamoDB destination its rows are;
+and, on request, its first rows."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ class TaskOutputService:
         result = task.get("result") or {}
         if result.get("destination") == "dynamodb":
             return self._dynamodb(task, result, preview)
+        if result.get("destination") == "iceberg":
+            return self._table(task, result)
         bucket = result.get("bucket") or self.settings.data_lake_bucket
         reader = LakeReader(bucket, self.settings.output_url_seconds)
         prefix = (
@@ -53,6 +56,21 @@ class TaskOutputService:
         if preview:
             answer["preview"] = reader.first_rows([part["key"] for part in parts], preview)
         return answer
+
+    def _table(self, task: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+        """A lake-table task: the table and the snapshot its commit made (none until it succeeds), with the rows
+        the commit added and removed."""
+        return {
+            "task_id": task["id"],
+            "status": task["status"],
+            "destination": "iceberg",
+            "table": result["table"],
+            "snapshot_id": result.get("snapshot_id"),
+            "rows": int(result.get("rows_written") or 0),
+            "rows_added": result.get("rows_added"),
+            "rows_removed": result.get("rows_removed"),
+            "parts": [],
+        }
 
     def _dynamodb(self, task: dict[str, Any], result: dict[str, Any], preview: int | None) -> dict[str, Any]:
         answer: dict[str, Any] = {
