@@ -32,10 +32,12 @@ schedules_app = typer.Typer(
     help="Schedules: tasks created by themselves (EventBridge Scheduler expressions).", no_args_is_help=True
 )
 interfaces_app = typer.Typer(help="Interfaces (streams) of a data source.", no_args_is_help=True)
+tables_app = typer.Typer(help="Lake tables: the Iceberg tables syncs land in.", no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(sources_app, name="sources")
 app.add_typer(schedules_app, name="schedules")
 app.add_typer(interfaces_app, name="interfaces")
+app.add_typer(tables_app, name="tables")
 
 # Piped output is not squeezed into 80 columns (a terminal's own width is used when there is one).
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -849,3 +851,111 @@ def schedules_delete(ctx: typer.Context, schedule_id: str) -> None:
     """Delete a schedule (the tasks it created stay)."""
     _settings(ctx).client.request("DELETE", f"/schedules/{schedule_id}")
     out.print(f"{schedule_id}: deleted")
+
+
+# --------------------------------------------------------------------------------------------- tables
+def _commit_text(commit: dict[str, Any] | None) -> str:
+    if not commit:
+        return ""
+    return f"{(commit.get('committed_at') or '')[:19]} {commit.get('task_id') or ''}".strip()
+
+
+@command(tables_app, "list")
+def tables_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """List the lake tables: rows, data files, bytes and last commit."""
+    data = _settings(ctx).client.request("GET", "/tables")[1]
+
+    def render(listing: dict[str, Any]) -> Table:
+        table = Table(title="lake tables")
+        for name in ("name", "data source", "interface", "rows", "files", "bytes", "last commit"):
+            table.add_column(name, no_wrap=name in ("name", "last commit"))
+        for item in listing["items"]:
+            table.add_row(
+                item["name"],
+                str(item.get("data_source_id") or ""),
+                str(item.get("interface_id") or ""),
+                f"{item['rows']:,}",
+                f"{item['data_files']:,}",
+                f"{item['bytes']:,}",
+                _commit_text(item.get("last_commit")),
+            )
+        return table
+
+    _show(ctx, json_output, data, render)
+
+
+@command(tables_app, "show")
+def tables_show(ctx: typer.Context, name: str, json_output: JsonOption = False) -> None:
+    """Show a lake table: its columns with their types and its latest snapshots with their tasks."""
+    data = _settings(ctx).client.request("GET", f"/tables/{name}")[1]
+
+    def render(found: dict[str, Any]) -> Group:
+        columns = Table(title=f"{found['table']}: {found['rows']:,} rows in {found['data_files']:,} files")
+        for heading in ("column", "type", "required"):
+            columns.add_column(heading)
+        for column in found["columns"]:
+            columns.add_row(column["name"], column["type"], "yes" if column["required"] else "")
+        snapshots = Table(title=f"latest snapshots (of {found['snapshot_count']})")
+        for heading in ("snapshot", "committed", "operation", "task", "added", "removed", "rows"):
+            snapshots.add_column(heading, no_wrap=heading in ("snapshot", "committed"))
+        for snapshot in found["snapshots"][:10]:
+            snapshots.add_row(
+                str(snapshot["snapshot_id"]),
+                (snapshot.get("committed_at") or "")[:19],
+                str(snapshot.get("operation") or ""),
+                str(snapshot.get("task_id") or ""),
+                f"{snapshot['rows_added']:,}",
+                f"{snapshot['rows_removed']:,}",
+                "" if snapshot.get("rows") is None else f"{snapshot['rows']:,}",
+            )
+        return Group(columns, snapshots)
+
+    _show(ctx, json_output, data, render)
+
+
+@command(tables_app, "head")
+def tables_head(
+    ctx: typer.Context,
+    name: str,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="rows to show")] = 10,
+    json_output: JsonOption = False,
+) -> None:
+    """Show a lake table's first rows."""
+    data = _settings(ctx).client.request("GET", f"/tables/{name}/preview", params={"limit": limit})[1]
+
+    def render(found: dict[str, Any]) -> Table:
+        table = Table(title=f"{found['name']} (snapshot {found['snapshot_id']})")
+        names = list(found["rows"][0]) if found["rows"] else []
+        for column in names:
+            table.add_column(column)
+        for row in found["rows"]:
+            table.add_row(*("" if row[c] is None else str(row[c]) for c in names))
+        return table
+
+    _show(ctx, json_output, data, render)
+
+
+@command(tables_app, "query")
+def tables_query(
+    ctx: typer.Context,
+    sql: Annotated[str, typer.Argument(help="SQL over the lake tables, each named by its table name")],
+    database: Annotated[
+        str, typer.Option(envvar="SYNCHUB_LAKE_DATABASE", help="the stack's Glue database (LakeDatabaseName)")
+    ] = "synchub",
+    json_output: JsonOption = False,
+) -> None:
+    """Run SQL over lake tables with DuckDB, reading them with pyiceberg from the Glue catalog and S3: the
+    local emulator while `make run` runs (or AWS_ENDPOINT_URL), else your AWS credentials. Each table the SQL
+    names is read whole into memory: for tables that fit, else use Athena."""
+    from synchub_cli.lake import run_query  # duckdb and pyiceberg load only for this command
+
+    columns, rows = run_query(sql, database)
+    if _json(ctx, json_output):
+        _print_json({"columns": columns, "rows": [dict(zip(columns, row)) for row in rows]})
+        return
+    table = Table()
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row))
+    out.print(table)
