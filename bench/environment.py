@@ -123,7 +123,12 @@ def bench_stack(stack_name: str = "synchub-bench", *, separate_emulator: bool = 
 
 
 def register_orders_source(
-    data_source_id: str, base_url: str, *, name: str = "Orders API", page_size: int | None = None
+    data_source_id: str,
+    base_url: str,
+    *,
+    name: str = "Orders API",
+    page_size: int | None = None,
+    destination: dict | None = None,
 ) -> None:
     """The benchmarks' HTTP source: ``/orders`` of a local.orders_server.OrdersServer, registered through the
     service (call inside :func:`bench_stack`, once the stack's environment is in place)."""
@@ -144,6 +149,7 @@ def register_orders_source(
                     "total_path": "meta.total",
                     "primary_key": "id",
                     "pagination": pagination,
+                    **({"destination": destination} if destination else {}),
                 },
             }
         ),

@@ -21,7 +21,7 @@ def versions() -> dict[str, str]:
     return {name: version(name) for name in ("boto3", "botocore", "aws-lambda-powertools", "pydantic", "moto")}
 
 
-SECTIONS = ("cold_start", "routes", "engine_throughput", "scale", "long_syncs", "dollars", "stream_clients")
+SECTIONS = ("cold_start", "routes", "engine_throughput", "tables", "scale", "long_syncs", "dollars", "stream_clients")
 
 
 def main() -> int:
@@ -49,12 +49,20 @@ def main() -> int:
             timings[section] = round(time.time() - begun, 1)
 
     run("cold_start", lambda: cold_start(repeats=1 if args.smoke else 7))
-    from bench import dollars, long_syncs, routes, scale, stream_clients, throughput
+    from bench import dollars, long_syncs, routes, scale, stream_clients, tables, throughput
 
     run("routes", lambda: routes.measure(repeats=2 if args.smoke else 25))
     run(
         "engine_throughput",
         lambda: throughput.measure([2_000, 6_000] if args.smoke else [50_000, 200_000], repeats=1 if args.smoke else 3),
+    )
+    run(
+        "tables",
+        lambda: tables.measure(
+            [2_000, 6_000] if args.smoke else [50_000, 200_000],
+            repeats=1 if args.smoke else 3,
+            changed=500 if args.smoke else tables.CHANGED,
+        ),
     )
     run("scale", lambda: scale.measure(*((1_000, 2_000) if args.smoke else (1_000, 100_000))))
     run("long_syncs", lambda: long_syncs.measure((10, 100, 1_000) if args.smoke else (10, 1_000, 10_000)))
@@ -196,6 +204,37 @@ def print_tables(report: dict) -> None:
                     f"{flat['engine_peak_mb'][1]} MB at {flat['rows'][1]} rows (×{flat['growth']}) "
                     f"{_mark(flat['meets_goal'])}"
                 )
+    if "tables" in report:
+        lake = report["tables"]
+        print(
+            f"\nLake tables, PostgreSQL → Iceberg (plain: psycopg pages → Arrow → one pyiceberg append; parts of "
+            f"{lake['part_size_mb']} MB)"
+        )
+        print(
+            f"{'rows':>8} {'engine r/s':>11} {'plain r/s':>10} {'ratio':>6} {'goal':>5} {'engine MB':>10} {'plain MB':>9}"
+        )
+        for row in lake["full_sync"]:
+            print(
+                f"{row['rows']:8d} {row['engine_rows_per_s']:11d} {row['plain_rows_per_s']:10d} {row['ratio']:6.2f} "
+                f"{row['goal_ratio']:5.1f} {row['engine_peak_mb']:10.1f} {row['plain_peak_mb']:9.1f} "
+                f"{_mark(row['meets_goal'])}"
+            )
+        merge, flat = lake["merge"], lake["memory_flatness"]
+        print(
+            f"merge: {merge['changed_rows']:,} changed rows into {merge['table_rows']:,}: {merge['seconds']} s "
+            f"({merge['rows_per_s']:,} rows/s)"
+        )
+        print(
+            f"engine peak memory {flat['engine_peak_mb'][0]} MB at {flat['rows'][0]:,} rows vs "
+            f"{flat['engine_peak_mb'][1]} MB at {flat['rows'][1]:,} (×{flat['growth']}) {_mark(flat['meets_goal'])}"
+        )
+        for kind, priced in lake["dollars"].items():
+            items = ", ".join(
+                f"{item['item']} {item['count']:,} ${item['usd_per_million_rows']:.4f}"
+                for item in priced["line_items"]
+                if item["usd_per_million_rows"] is not None
+            )
+            print(f"{kind}: ${priced['usd_per_million_rows']:.4f} per million rows ({items})")
     if "scale" in report:
         few, many = report["scale"]["rows"][0]["tasks"]
         print(f"\nScale: requests and capacity with {few:,} vs {many:,} tasks stored")
