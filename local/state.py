@@ -1,4 +1,5 @@
-"""What `make run` keeps between runs: the stack's DynamoDB items, data-lake objects and data-source secrets,
+"""What `make run` keeps between runs: the stack's DynamoDB items, data-lake objects, lake tables' catalog entries
+and data-source secrets,
 saved under a folder (``.local-state/`` for `make run`) while it runs and when it stops, and put back into the
 fresh emulator when it starts. Tasks the engine had not finished are handed to it again."""
 
@@ -20,6 +21,7 @@ log = logging.getLogger("local")
 
 SKIPPED_TABLES = {"ConnectionsTable"}  # WebSocket connections do not outlive the server they were made to
 BUCKETS = ("DataLakeBucket",)
+CATALOG_FIELDS = ("Name", "Description", "TableType", "Parameters", "StorageDescriptor")  # a Glue TableInput's
 
 
 class LocalState:
@@ -45,6 +47,7 @@ class LocalState:
                     items.extend(page["Items"])
                 _write(self.folder / "tables" / f"{logical}.json", items)
             self._save_objects()
+            self._save_catalog()
             secretsmanager = boto3.client("secretsmanager")
             secrets = []
             for page in secretsmanager.get_paginator("list_secrets").paginate():
@@ -86,6 +89,16 @@ class LocalState:
                 (root / "meta" / f"{key}.json").unlink(missing_ok=True)
                 del self._saved_objects[stale]
 
+    def _save_catalog(self) -> None:
+        """The lake database's tables as Glue holds them (each names its current metadata file, saved with the
+        lake's objects)."""
+        glue = boto3.client("glue")
+        tables = []
+        for page in glue.get_paginator("get_tables").paginate(DatabaseName=self.stack.refs["LakeDatabase"]):
+            for table in page["TableList"]:
+                tables.append({key: table[key] for key in CATALOG_FIELDS if key in table})
+        _write(self.folder / "catalog.json", tables)
+
     def keep_saving(self, stop: threading.Event, every_seconds: float = 30) -> None:
         """Save every ``every_seconds`` until ``stop`` (a crash loses at most that much)."""
         while not stop.wait(every_seconds):
@@ -118,9 +131,18 @@ class LocalState:
                 )
             tasks += len(items) if logical == "TasksTable" else 0
         self._restore_objects()
+        self._restore_catalog()
         self._restore_schedules(dynamodb)
         self._resubmit_unfinished(dynamodb)
         return tasks
+
+    def _restore_catalog(self) -> None:
+        path = self.folder / "catalog.json"
+        if not path.exists():
+            return
+        glue = boto3.client("glue")
+        for table in json.loads(path.read_text()):
+            glue.create_table(DatabaseName=self.stack.refs["LakeDatabase"], TableInput=table)
 
     def _restore_schedules(self, dynamodb: Any) -> None:
         """Each kept schedule gets its EventBridge Scheduler schedule again (the emulator's were not kept)."""

@@ -118,3 +118,32 @@ def test_ds_pg_demo_lands_in_a_typed_table_merged_by_key(stack):
     assert json.loads(query.stdout)["rows"] == [{"n": 9905, "positive": True}]
     assert synchub(stack, "tables", "show", "nope").returncode == 3
     assert synchub(stack, "tables", "query", "SELECT 1 FROM nope").returncode == 3
+
+
+def test_a_table_outlives_a_restart_of_the_stack(tmp_path):
+    """`make run` keeps its state: the lake table's catalog entry comes back with its files, and syncs go on
+    committing to it."""
+    from tests.e2e.conftest import start_stack, stop_stack
+
+    pytest.importorskip("pgserver", reason="the embedded PostgreSQL comes from pgserver (x86_64 Linux, macOS)")
+    state = tmp_path / "state"
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first = start_stack(tmp_path / "one", "--state-dir", str(state), "--no-brokers")
+    try:
+        assert sync(first, "full_sync")["status"] == "success"
+    finally:
+        stop_stack(first)
+    second = start_stack(tmp_path / "two", "--state-dir", str(state), "--no-brokers")
+    try:
+        shown = requests.get(second.url("/api/sync/tables/ds_pg_demo"), timeout=10)
+        assert shown.status_code == 200 and shown.json()["rows"] == 10_000, shown.text
+        assert read_table(second).num_rows == 10_000
+        again = sync(second, "full_sync")
+        assert again["status"] == "success", again
+        assert (
+            requests.get(second.url("/api/sync/tables/ds_pg_demo"), timeout=10).json()["snapshots"][0]["task_id"]
+            == again["id"]
+        )
+    finally:
+        stop_stack(second)
