@@ -104,6 +104,9 @@ def bench_stack(stack_name: str = "synchub-bench", *, separate_emulator: bool = 
             scope.callback(os.environ.pop, "AWS_ENDPOINT_URL", None)
         else:
             scope.enter_context(mock_aws())
+            # Arrow writes tables through its own S3 client, which the in-process mock cannot intercept
+            os.environ["DEFAULT_DESTINATION"] = "jsonl"
+            scope.callback(os.environ.pop, "DEFAULT_DESTINATION", None)
         template = load_template()
         stack = create_resources(template, stack_name=stack_name)
         functions = install_functions(template, stack)
@@ -149,7 +152,7 @@ def register_orders_source(
                     "total_path": "meta.total",
                     "primary_key": "id",
                     "pagination": pagination,
-                    **({"destination": destination} if destination else {}),
+                    "destination": destination or {"format": "jsonl"},
                 },
             }
         ),

@@ -227,6 +227,7 @@ def measure(sizes: list[int], repeats: int) -> dict[str, Any]:
                             "params_config": {
                                 "query": f"SELECT * FROM bench_orders WHERE id <= {rows}",
                                 "primary_key": "id",
+                                "destination": {"format": "jsonl"},  # beside a JSON Lines script
                             },
                         },
                         lambda: _baseline(uri, rows, bucket),
@@ -241,6 +242,7 @@ def measure(sizes: list[int], repeats: int) -> dict[str, Any]:
                                 "total_path": "meta.total",
                                 "primary_key": "id",
                                 "pagination": {"style": "page", "size_param": "page_size", "page_size": HTTP_PAGE_SIZE},
+                                "destination": {"format": "jsonl"},
                             },
                         },
                         lambda: _http_baseline(http_server.base_url, rows, bucket),

@@ -183,6 +183,7 @@ def seed(base_url: str) -> None:
             },
             "primary_key": "id",
             "cursor_field": "updated_at",
+            "destination": {"format": "jsonl"},  # the raw-landing example: gzip JSON Lines files and a manifest
         },
     )
     try:

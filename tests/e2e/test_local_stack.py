@@ -209,6 +209,7 @@ def test_state_kept_in_a_folder_survives_a_restart_and_fresh_forgets_it(tmp_path
                     "total_path": "meta.total",
                     "primary_key": "id",
                     "pagination": {"style": "page", "size_param": "page_size", "page_size": 1000},
+                    "destination": {"format": "jsonl"},  # its files and manifest outlive the restart too
                 },
             },
         )

@@ -170,3 +170,33 @@ def test_a_destination_that_is_not_one_is_refused(api):
         {"data_source_id": "ds_bad", "task_type": "full_sync", "parameters": {"destination": {"format": "csv"}}},
     )
     assert refused.status == 422
+
+
+def test_a_new_data_source_lands_in_its_table_unless_it_says_jsonl(lake_api, lake_aws, postgres, orders, monkeypatch):
+    body = {
+        "id": "ds_lake",
+        "name": "lake orders",
+        "type": "postgresql",
+        "connection_config": postgres,
+        "params_config": {"table_name": "lake_orders", "primary_key": "id"},
+    }
+    created = lake_api.post("/api/sync/data-sources", body)
+    assert created.status == 201 and created.json["params_config"]["destination"] == {"format": "iceberg"}
+    done = sync(lake_api, lake_aws, "full_sync")
+    assert done["result"]["destination"] == "iceberg" and read_table("ds_lake").num_rows == 200
+
+    raw = lake_api.post(
+        "/api/sync/data-sources",
+        {**body, "id": "ds_raw", "params_config": {**body["params_config"], "destination": {"format": "jsonl"}}},
+    )
+    assert raw.status == 201 and raw.json["params_config"]["destination"] == {"format": "jsonl"}
+
+    import synchub.runtime
+
+    monkeypatch.setenv("DEFAULT_DESTINATION", "jsonl")  # the template's DefaultDestination=jsonl
+    synchub.runtime.reset()
+    kept = lake_api.post("/api/sync/data-sources", {**body, "id": "ds_kept"})
+    assert kept.status == 201 and "destination" not in kept.json["params_config"]
+    task = lake_api.post("/api/sync/tasks", {"data_source_id": "ds_kept", "task_type": "full_sync"}).json
+    drain(lake_aws)
+    assert lake_api.get(f"/api/sync/tasks/{task['id']}").json["result"]["destination"] == "s3"  # JSON Lines

@@ -85,6 +85,9 @@ class Settings(BaseModel):
     destination_table: str = ""
     # Lake tables: the Glue database they are registered in (their files lie under the lake bucket's tables/).
     lake_database: str = "synchub"
+    # Where a data source created without a destination lands (written into it when it is created):
+    # a lake table, or JSON Lines files. One stored without a destination lands as JSON Lines.
+    default_destination: Literal["iceberg", "jsonl"] = "iceberg"
     # Files under a table's location that no snapshot references are deleted once this old (a sync's files are
     # unreferenced until it commits: the window must outlast the longest sync).
     table_orphan_after_hours: float = Field(default=72.0, ge=0)

@@ -124,6 +124,9 @@ class DataSourceService:
             "updated_at": now,
             "created_by": created_by,
         }
+        if "destination" not in record["params_config"] and self.settings.default_destination == "iceberg":
+            # New data sources land in tables; one stored without a destination (before tables) keeps JSON Lines.
+            record["params_config"] = {**record["params_config"], "destination": {"format": "iceberg"}}
         if request.notify_secret == MASK:
             raise ValidationFailed(
                 "notify_secret holds the mask instead of a value.",
