@@ -230,6 +230,15 @@ async function taskView(view, taskId) {
     outputOf = task.status;
     try {
       const found = await api("GET", `/tasks/${taskId}/output?preview=5`);
+      if (found.destination === "iceberg") {
+        const name = found.table.split(".").pop();
+        output.replaceChildren(el("h3", {}, "Output: lake table "),
+          el("p", { id: "output-table" }, el("a", { href: "#/tables/" + name }, found.table),
+            found.snapshot_id === null ? " (nothing committed)"
+              : ` · snapshot ${found.snapshot_id} · ${(found.rows_added ?? 0).toLocaleString("en")} rows added, ` +
+                `${(found.rows_removed ?? 0).toLocaleString("en")} removed`));
+        return;
+      }
       const preview = found.preview || [];
       const columns = [...new Set(preview.flatMap((row) => Object.keys(row)))];
       const cell = (value) => el("td", {}, value !== null && typeof value === "object" ? JSON.stringify(value) : String(value ?? ""));
@@ -347,6 +356,50 @@ function barChart(id, title, points, color) {
   return el("div", { class: "card" }, el("h3", {}, title), svg);
 }
 
+const bytesShown = (n) => n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${Math.ceil(n / 1024)} KB`;
+const when = (iso) => (iso || "").slice(0, 19).replace("T", " ");
+
+async function tablesView(view) {
+  const listing = await api("GET", "/tables");
+  view.replaceChildren(listing.items.length
+    ? el("table", { id: "tables" },
+      el("thead", {}, el("tr", {}, ["table", "source", "rows", "data files", "size", "last commit (UTC)", "by task"]
+        .map((h) => el("th", {}, h)))),
+      el("tbody", {}, listing.items.map((t) => el("tr", {},
+        el("td", {}, el("a", { href: "#/tables/" + t.name }, t.table)),
+        el("td", {}, [t.data_source_id, t.interface_id].filter(Boolean).join(" / ")),
+        el("td", {}, t.rows.toLocaleString("en")), el("td", {}, String(t.data_files)), el("td", {}, bytesShown(t.bytes)),
+        el("td", {}, when(t.last_commit && t.last_commit.committed_at)),
+        el("td", {}, t.last_commit && t.last_commit.task_id
+          ? el("a", { href: "#/tasks/" + t.last_commit.task_id }, t.last_commit.task_id) : "")))))
+    : el("p", { class: "card" }, "No lake tables yet: a sync of a data source whose destination is iceberg makes one."));
+}
+
+async function tableView(view, name) {
+  const [table, preview] = await Promise.all([api("GET", "/tables/" + name), api("GET", `/tables/${name}/preview?limit=5`)]);
+  const columns = table.columns.map((c) => c.name);
+  const cell = (value) => el("td", {}, value !== null && typeof value === "object" ? JSON.stringify(value) : String(value ?? ""));
+  view.replaceChildren(
+    el("div", { class: "card" }, el("h3", {}, table.table),
+      `${table.rows.toLocaleString("en")} rows · ${table.data_files} data files · ${bytesShown(table.bytes)} · ` +
+      `${table.snapshot_count} snapshots · ${table.location}`),
+    el("div", { class: "card" }, el("h3", {}, "Latest commits"),
+      el("table", { id: "table-commits" },
+        el("thead", {}, el("tr", {}, ["committed (UTC)", "operation", "task", "added", "removed", "rows"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, table.snapshots.map((s) => el("tr", {},
+          el("td", {}, when(s.committed_at)), el("td", {}, s.operation || ""),
+          el("td", {}, s.task_id ? el("a", { href: "#/tasks/" + s.task_id }, s.task_id) : ""),
+          el("td", {}, s.rows_added.toLocaleString("en")), el("td", {}, s.rows_removed.toLocaleString("en")),
+          el("td", {}, s.rows === null ? "" : s.rows.toLocaleString("en"))))))),
+    el("div", { class: "card" }, el("h3", {}, "Columns"),
+      el("table", { id: "table-columns" }, el("tbody", {}, table.columns.map((c) => el("tr", {},
+        el("td", {}, c.name), el("td", {}, c.type)))))),
+    el("div", { class: "card" }, el("h3", {}, "First rows"),
+      el("table", { id: "table-preview" },
+        el("thead", {}, el("tr", {}, columns.map((column) => el("th", {}, column)))),
+        el("tbody", {}, preview.rows.map((row) => el("tr", {}, columns.map((column) => cell(row[column]))))))));
+}
+
 async function statisticsView(view, params) {
   const days = Number(params.get("days") || 7);
   const end = new Date();
@@ -384,6 +437,8 @@ async function route() {
     if (parts[0] === "tasks" && parts[1]) leave = await taskView(view, parts[1]);
     else if (parts[0] === "sources") await sourcesView(view);
     else if (parts[0] === "schedules") await schedulesView(view);
+    else if (parts[0] === "tables" && parts[1]) await tableView(view, parts[1]);
+    else if (parts[0] === "tables") await tablesView(view);
     else if (parts[0] === "statistics") await statisticsView(view, params);
     else await tasksView(view, params);
   } catch (error) {

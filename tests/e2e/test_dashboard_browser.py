@@ -1,5 +1,6 @@
 """The dashboard in headless Chromium (Debian's `chromium`, which .ci/run installs) against the local stack: create
-the seed's task and watch its bar reach 100 %, cancel a realtime task, see the charts. Screenshots are kept in
+the seed's task and watch its bar reach 100 %, see a task's lake table and its commits, cancel a realtime task,
+see the charts. Screenshots are kept in
 ``test-artifacts/dashboard/`` (or ``$SYNCHUB_ARTIFACTS``)."""
 
 from __future__ import annotations
@@ -109,6 +110,29 @@ def test_create_the_seed_task_and_watch_its_bar_reach_100(page):
     page.wait_for_selector("#tasks tbody tr")
     assert page.locator("#tasks tbody tr").first.locator("[data-status]").inner_text() == "success"
     page.screenshot(path=str(ARTIFACTS / "tasks.png"))
+
+
+def test_a_task_names_its_table_and_the_table_shows_its_commits(page, stack):
+    created = requests.post(
+        stack.url("/api/sync/tasks"), json={"data_source_id": "ds_pg_demo", "task_type": "full_sync"}, timeout=10
+    )
+    assert created.status_code == 201, created.text
+    task_id = created.json()["id"]
+    assert follow(stack, task_id)[-1]["status"] == "success"
+    page.goto(stack.url(f"/#/tasks/{task_id}"))
+    page.wait_for_selector("#output-table a")
+    assert page.locator("#output-table a").inner_text() == "synchub.ds_pg_demo"
+    assert "10,000 rows added" in page.locator("#output-table").inner_text()
+    page.click("#output-table a")
+    page.wait_for_selector("#table-commits tbody tr")
+    latest = page.locator("#table-commits tbody tr").first
+    assert task_id in latest.inner_text() and "10,000" in latest.inner_text()
+    assert page.locator("#table-preview tbody tr").count() == 5
+    assert "decimal(10,2)" in page.locator("#table-columns").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "table.png"), full_page=True)
+    page.click("nav >> text=Tables")
+    page.wait_for_selector("#tables tbody tr")
+    assert "synchub.ds_pg_demo" in page.locator("#tables").inner_text()
 
 
 def test_cancel_a_realtime_task(page):
