@@ -235,6 +235,10 @@ def print_tables(report: dict) -> None:
                 if item["usd_per_million_rows"] is not None
             )
             print(f"{kind}: ${priced['usd_per_million_rows']:.4f} per million rows ({items})")
+            if priced["not_priced"]:
+                print(
+                    f"  not priced here (per task, not per row: see the dollars section): {', '.join(priced['not_priced'])}"
+                )
     if "scale" in report:
         few, many = report["scale"]["rows"][0]["tasks"]
         print(f"\nScale: requests and capacity with {few:,} vs {many:,} tasks stored")

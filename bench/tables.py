@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator
 from urllib.parse import urlparse
 
 BATCH_SIZE = 5000
-PART_SIZE_MB = 8.0  # parts of ~8 MB of Arrow data: 200,000 rows span several, so memory shows one part's cost
+PART_SIZE_MB = 2.0  # parts of 2 MB of Arrow data: both sizes span several, so peak memory shows one part's cost
 CHANGED = 10_000
 PER = 1_000_000
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
