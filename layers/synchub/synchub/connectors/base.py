@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Collection, Literal, Protocol
+from typing import Any, Callable, Collection, Literal, Protocol, Sequence
 
 from synchub.models.columns import Column
 from synchub.models.streams import StreamSpec as StreamSpec  # the connectors' stream, named where they look
@@ -49,7 +49,7 @@ class SourceErrors:
 
 @dataclass
 class Batch:
-    rows: list[dict[str, Any]]
+    rows: Sequence[dict[str, Any]]  # a list, or the driver's values read as dicts on demand (sql_values.DriverRows)
     state: dict[str, Any] | None  # where the next batch starts; None when the source is exhausted
     total_rows: int | None = None
     # The newest cursor value the batch covers, for sources whose cursor is not a row field (file times),
@@ -177,7 +177,7 @@ def boundary_key(row: dict[str, Any], primary_key: str | None) -> Any:
 
 
 def cursor_boundary(
-    rows: list[dict[str, Any]], cursor_field: str, key: Callable[[dict[str, Any]], Any]
+    rows: Sequence[dict[str, Any]], cursor_field: str, key: Callable[[dict[str, Any]], Any]
 ) -> tuple[Any, tuple[Any, ...]]:
     """The newest cursor value among ``rows`` and the keys of the rows at exactly that value."""
     value, keys = None, []

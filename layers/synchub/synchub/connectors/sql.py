@@ -16,7 +16,7 @@ from synchub.connectors.base import (
     cursor_boundary,
 )
 from synchub.connectors.sql_catalog import SqlCatalog
-from synchub.connectors.sql_values import exact_postgres_values, json_rows
+from synchub.connectors.sql_values import DriverRows, exact_postgres_values
 from synchub.models.columns import Column, mysql_columns, postgres_columns
 from synchub.outbound import DestinationNotAllowed, current_guard
 
@@ -111,17 +111,25 @@ class SqlSource(SqlCatalog):
             fetched = cursor.fetchall()
             if fetched and isinstance(fetched[0], dict):  # a driver configured for dict rows
                 fetched = [[raw[n] for n in names] for raw in fetched]
-            rows = json_rows(names, fetched, self.utc_columns(cursor.description))
+            rows = DriverRows(names, list(fetched), self.utc_columns(cursor.description))
             columns = self.columns(cursor.description)
             cursor.close()
         for column in self.order:
-            if rows and column not in rows[0]:
+            if rows and column not in names:
                 raise PermanentSourceError(f"column '{column}' is not in the source rows")
-        next_state = {"after": [rows[-1][c] for c in self.order]} if len(rows) == batch_size else None
+        next_state = None
+        if len(rows) == batch_size:
+            last = DriverRows(names, [rows.values[-1]], rows.utc_columns)[0]
+            next_state = {"after": [last[c] for c in self.order]}
         if not self.stream.cursor_field:
             return Batch(rows, next_state, total, columns=columns)
         key = self.order[-1]
-        newest_value, keys = cursor_boundary(rows, self.stream.cursor_field, lambda row: boundary_key(row, key))
+        # The boundary from the cursor and key columns alone (a row without a key is named by all its values).
+        cursor_field = self.stream.cursor_field
+        bounded = rows.column_values(list(dict.fromkeys([cursor_field, key]))) if cursor_field in names else []
+        if any(row.get(key) is None for row in bounded):
+            bounded = list(rows)
+        newest_value, keys = cursor_boundary(bounded, self.stream.cursor_field, lambda row: boundary_key(row, key))
         return Batch(rows, next_state, total, cursor=newest_value, cursor_keys=keys, columns=columns)
 
     def columns(self, description: Any) -> list[Column]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, overload
 from uuid import UUID
 
 
@@ -70,6 +71,41 @@ def json_rows(names: list[str], raws: list[Any], utc_columns: frozenset[int] = f
         convert = _CONVERTERS.get(next(iter(kinds)), jsonable) if len(kinds) == 1 else jsonable
         columns[index] = tuple(value if type(value) in _NATIVE else convert(value) for value in column)
     return [dict(zip(names, values)) for values in zip(*columns)]
+
+
+class DriverRows(Sequence[dict[str, Any]]):
+    """A batch's rows as the driver read them (``values``, in ``names`` order), read as JSON-ready dicts
+    (``json_rows``) only when a row is asked for: a lake table's Parquet takes the driver's values as they are,
+    the JSON-ready form is made only for JSON Lines, DynamoDB and samples. ``len`` costs nothing."""
+
+    def __init__(self, names: list[str], values: list[Any], utc_columns: frozenset[int] = frozenset()):
+        self.names, self.values, self.utc_columns = names, values, utc_columns
+        self._rows: list[dict[str, Any]] | None = None
+
+    def column_values(self, names: list[str]) -> list[dict[str, Any]]:
+        """JSON-ready dicts of only the columns ``names`` (the cursor and the key, say), for every row."""
+        indexes = [self.names.index(name) for name in names]
+        narrow = [tuple(row[i] for i in indexes) for row in self.values]
+        utc = frozenset(n for n, i in enumerate(indexes) if i in self.utc_columns)
+        return json_rows(names, narrow, utc)
+
+    def _materialized(self) -> list[dict[str, Any]]:
+        if self._rows is None:
+            self._rows = json_rows(self.names, self.values, self.utc_columns)
+        return self._rows
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        return self._materialized()[index]
+
+    def __iter__(self) -> Any:
+        return iter(self._materialized())
 
 
 def money(text: str) -> Decimal:

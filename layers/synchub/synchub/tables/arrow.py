@@ -135,6 +135,53 @@ def rows_table(rows: list[dict[str, Any]], columns: list[Column]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=arrow_schema(columns))
 
 
+# The driver value types Arrow takes as they are, by column kind (None always): a SQL batch's columns whose
+# values are all of these skip the JSON-ready form; any other column is read from it (json, uuid, money ...).
+DRIVER_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "long": (int,),
+    "float": (float, int),
+    "double": (float, int),
+    "decimal": (Decimal,),
+    "string": (str,),
+    "boolean": (bool,),
+    "date": (date,),
+    "time": (time,),
+    "timestamp": (datetime,),
+    "timestamptz": (datetime,),  # a naive one is UTC to Arrow, as to the JSON-ready form
+    "binary": (bytes,),
+}
+
+
+def _driver_column(values: tuple[Any, ...], column: Column) -> pa.Array | None:
+    """One column of driver values as Arrow, or None where a value needs the JSON-ready form first."""
+    allowed = DRIVER_TYPES.get(column.kind)
+    if allowed is None:
+        return None
+    for value in values:
+        if value is None:
+            continue
+        if type(value) not in allowed:
+            return None
+        if column.kind == "decimal" and not value.is_finite():
+            return None  # NaN and infinities: null, as the JSON-ready path makes them
+        if column.kind == "timestamp" and value.tzinfo is not None:
+            return None
+    return pa.array(values, type=arrow_type(column))
+
+
+def driver_rows_table(names: list[str], values: list[Any], rows: Any, columns: list[Column]) -> pa.Table:
+    """A batch read by a SQL driver (``values`` in ``names`` order) as an Arrow table of ``columns``, straight
+    from the driver's values where Arrow takes them, else from the batch's JSON-ready ``rows``."""
+    by_name = dict(zip(names, zip(*values))) if values else {}
+    arrays = []
+    for column in columns:
+        raw = by_name.get(column.name)
+        array = _driver_column(raw, column) if raw is not None else None
+        arrays.append(array if array is not None else column_array([row.get(column.name) for row in rows], column))
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(columns))
+
+
 def batch_columns(rows: list[dict[str, Any]], known: list[Column] | None = None) -> list[Column]:
     """The columns of JSON rows (inferred, widening from ``known``)."""
     return inferred_columns(rows, {column.name: column for column in known or []})

@@ -15,7 +15,14 @@ import pyarrow as pa
 from synchub import aws
 from synchub.models.columns import Column
 from synchub.settings import Settings
-from synchub.tables.arrow import batch_columns, conformed, merged_columns, parquet_bytes, rows_table
+from synchub.tables.arrow import (
+    batch_columns,
+    conformed,
+    driver_rows_table,
+    merged_columns,
+    parquet_bytes,
+    rows_table,
+)
 from synchub.tables.commit import CommitMode, TableCommit, TableWriter
 from synchub.tables.maintenance import MaintenanceDone, TableMaintenance
 
@@ -36,7 +43,11 @@ class ParquetPart:
         if not rows:
             return
         typed = columns or batch_columns(rows, self.columns)
-        table = rows_table(rows, typed)
+        driver_values = getattr(rows, "values", None)  # a SQL batch keeps its driver's values (DriverRows)
+        if columns and driver_values is not None:
+            table = driver_rows_table(rows.names, driver_values, rows, typed)  # type: ignore[attr-defined]
+        else:
+            table = rows_table(rows, typed)
         self.columns = merged_columns(self.columns, typed) if self.columns else typed
         self._tables.append(table)
         self.rows += len(rows)
