@@ -61,9 +61,42 @@ def test_rows_are_the_json_ready_ones_and_len_costs_nothing():
     assert rows[0]["amount"] == Decimal("3.00") and rows[1:] == json_rows(NAMES, VALUES, UTC_COLUMNS)[1:]
 
 
-def test_narrow_rows_hold_only_the_columns_asked_for():
-    narrow = DriverRows(NAMES, VALUES, UTC_COLUMNS).column_values(["at_utc", "id"])
-    assert narrow == [{"at_utc": "2026-01-02T03:04:05+00:00", "id": 1}, {"at_utc": None, "id": 2}]
+@pytest.mark.parametrize(
+    "cursors",
+    [
+        [datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 2, tzinfo=timezone.utc), None],
+        # one instant in two zones is one position
+        [
+            datetime(2026, 1, 2, 2, tzinfo=ZONE),
+            datetime(2026, 1, 2, tzinfo=timezone.utc),
+            datetime(2025, 1, 1, tzinfo=ZONE),
+        ],
+        [date(2026, 1, 1), date(2026, 1, 3), date(2026, 1, 3)],
+        [3, 7, 7],
+        [Decimal("1.50"), Decimal("1.5"), Decimal("0.9")],
+    ],
+)
+def test_the_rows_at_the_newest_cursor_are_those_every_row_s_comparison_finds(cursors):
+    from synchub.connectors.base import boundary_key, cursor_boundary
+
+    rows = DriverRows(["id", "at"], [(n, cursor) for n, cursor in enumerate(cursors)])
+    at_newest = rows.at_newest("at")
+    key = lambda row: boundary_key(row, "id")  # noqa: E731
+    assert at_newest is not None
+    assert cursor_boundary(at_newest, "at", key) == cursor_boundary(list(rows), "at", key)
+
+
+@pytest.mark.parametrize(
+    "cursors",
+    [
+        [datetime(2026, 1, 1), datetime(2026, 1, 2, tzinfo=timezone.utc)],  # naive beside zoned
+        [Decimal("NaN"), Decimal("1")],
+        ["2026-01-01", "2026-01-02"],  # text: compared as JSON-ready values
+        [1, Decimal("2")],
+    ],
+)
+def test_cursors_the_driver_values_cannot_order_are_left_to_the_json_ready_rows(cursors):
+    assert DriverRows(["id", "at"], [(n, cursor) for n, cursor in enumerate(cursors)]).at_newest("at") is None
 
 
 @pytest.mark.parametrize("values", [VALUES, VALUES[:1], VALUES[1:]])

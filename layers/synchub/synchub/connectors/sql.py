@@ -124,12 +124,11 @@ class SqlSource(SqlCatalog):
         if not self.stream.cursor_field:
             return Batch(rows, next_state, total, columns=columns)
         key = self.order[-1]
-        # The boundary from the cursor and key columns alone (a row without a key is named by all its values).
+        # The boundary from the rows at the newest cursor alone, where the driver's values say which they are.
         cursor_field = self.stream.cursor_field
-        bounded = rows.column_values(list(dict.fromkeys([cursor_field, key]))) if cursor_field in names else []
-        if any(row.get(key) is None for row in bounded):
-            bounded = list(rows)
-        newest_value, keys = cursor_boundary(bounded, self.stream.cursor_field, lambda row: boundary_key(row, key))
+        at_newest = rows.at_newest(cursor_field) if cursor_field in names else []
+        bounded = rows if at_newest is None else at_newest
+        newest_value, keys = cursor_boundary(bounded, cursor_field, lambda row: boundary_key(row, key))
         return Batch(rows, next_state, total, cursor=newest_value, cursor_keys=keys, columns=columns)
 
     def columns(self, description: Any) -> list[Column]:

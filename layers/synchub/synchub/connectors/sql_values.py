@@ -73,6 +73,9 @@ def json_rows(names: list[str], raws: list[Any], utc_columns: frozenset[int] = f
     return [dict(zip(names, values)) for values in zip(*columns)]
 
 
+ORDERED_DRIVER_TYPES = frozenset({datetime, date, int, Decimal})
+
+
 class DriverRows(Sequence[dict[str, Any]]):
     """A batch's rows as the driver read them (``values``, in ``names`` order), read as JSON-ready dicts
     (``json_rows``) only when a row is asked for: a lake table's Parquet takes the driver's values as they are,
@@ -82,12 +85,23 @@ class DriverRows(Sequence[dict[str, Any]]):
         self.names, self.values, self.utc_columns = names, values, utc_columns
         self._rows: list[dict[str, Any]] | None = None
 
-    def column_values(self, names: list[str]) -> list[dict[str, Any]]:
-        """JSON-ready dicts of only the columns ``names`` (the cursor and the key, say), for every row."""
-        indexes = [self.names.index(name) for name in names]
-        narrow = [tuple(row[i] for i in indexes) for row in self.values]
-        utc = frozenset(n for n, i in enumerate(indexes) if i in self.utc_columns)
-        return json_rows(names, narrow, utc)
+    def at_newest(self, cursor_field: str) -> list[dict[str, Any]] | None:
+        """The JSON-ready rows holding the newest ``cursor_field`` value, found by comparing the driver's values
+        (all one orderable type: times all zoned or all naive, dates, integers, finite decimals); None where
+        they are not, for the caller to compare every JSON-ready row instead."""
+        index = self.names.index(cursor_field)
+        values = [row[index] for row in self.values if row[index] is not None]
+        if not values:
+            return []
+        kinds = set(map(type, values))
+        if len(kinds) != 1 or not kinds <= ORDERED_DRIVER_TYPES:
+            return None
+        if datetime in kinds and len({value.tzinfo is None for value in values}) > 1:
+            return None
+        if Decimal in kinds and not all(value.is_finite() for value in values):
+            return None
+        newest = max(values)
+        return json_rows(self.names, [row for row in self.values if row[index] == newest], self.utc_columns)
 
     def _materialized(self) -> list[dict[str, Any]]:
         if self._rows is None:
