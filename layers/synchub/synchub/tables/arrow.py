@@ -156,18 +156,14 @@ DRIVER_TYPES: dict[str, tuple[type, ...]] = {
 def _driver_column(values: tuple[Any, ...], column: Column) -> pa.Array | None:
     """One column of driver values as Arrow, or None where a value needs the JSON-ready form first."""
     allowed = DRIVER_TYPES.get(column.kind)
-    if allowed is None:
+    if allowed is None or not set(map(type, values)) <= {*allowed, type(None)}:
         return None
-    for value in values:
-        if value is None:
-            continue
-        if type(value) not in allowed:
-            return None
-        if column.kind == "decimal" and not value.is_finite():
-            return None  # NaN and infinities: null, as the JSON-ready path makes them
-        if column.kind == "timestamp" and value.tzinfo is not None:
-            return None
-    return pa.array(values, type=arrow_type(column))
+    if column.kind == "timestamp" and any(value is not None and value.tzinfo is not None for value in values):
+        return None
+    try:
+        return pa.array(values, type=arrow_type(column))
+    except pa.ArrowInvalid:  # a NaN or infinite decimal: null, as the JSON-ready path makes it
+        return None
 
 
 def driver_rows_table(names: list[str], values: list[Any], rows: Any, columns: list[Column]) -> pa.Table:
