@@ -25,6 +25,15 @@ def orders():
     server.close()
 
 
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch):
+    """A failed delivery comes back at once (the backoff's length is not what these tests are about)."""
+    import synchub.runtime
+
+    monkeypatch.setenv("ENGINE_RETRY_BASE_SECONDS", "0")
+    synchub.runtime.reset()
+
+
 @pytest.fixture
 def task(lake_api, orders):
     """An append-only incremental sync of the orders into the table ds_orders (batches of 500)."""
@@ -63,8 +72,7 @@ def commits_of(task_id: str) -> list:
 
 
 def redelivered(lake_api, lake_aws, task_id: str, seconds: float = 30) -> None:
-    """Deliver the engine's messages until the task ends: a failed delivery comes back after its backoff (5 s),
-    which the emulator's server waits out in real time."""
+    """Deliver the engine's messages until the task ends (a failed one comes back once its backoff has passed)."""
     import time
 
     deadline = time.monotonic() + seconds

@@ -12,7 +12,7 @@ from synchub.tables.maintenance import FILES_MAX, SNAPSHOTS_KEPT, TableMaintenan
 from tests.functional.test_table_commits import ORDERS, land, orders
 from tests.lake import lake_aws, moto_server, read_table  # noqa: F401 - fixtures
 
-POLLS = 45
+POLLS = SNAPSHOTS_KEPT + 12  # past both bounds: compaction above FILES_MAX files, expiry above SNAPSHOTS_KEPT
 
 
 def table_objects(table) -> set[str]:
