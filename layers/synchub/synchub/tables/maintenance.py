@@ -148,51 +148,41 @@ class TableMaintenance:
         self.optimizer_role_arn = optimizer_role_arn
 
     def run(self, now: datetime | None = None) -> MaintenanceDone:
-        """Do what is due; a step that loses to a concurrent commit is left to the next run."""
-        if self.optimizer_role_arn:
-            return self.run_with_glue(now)
+        """Do what is due; a step that loses to a concurrent commit is left to the next run. Deployed (an
+        optimizer role), Glue's optimizers compact and delete orphans, and this only expires snapshots."""
         from pyiceberg.exceptions import CommitFailedException  # noqa: PLC0415
 
         now = now or datetime.now(timezone.utc)
+        by_glue = bool(self.optimizer_role_arn)
+        if by_glue:
+            database, name = self.writer.identifier
+            GlueOptimizers(database, name, self.writer.location, self.optimizer_role_arn, self.orphan_after).ensure()
         done = MaintenanceDone()
         table = self.writer.load()
         if table is None or table.current_snapshot() is None:
             return done
         try:
-            done.compacted_files = self.compact(table)
-            table = table.refresh()
-            expired = snapshots_to_expire(table.snapshots(), table.current_snapshot().snapshot_id, now)
-            if expired:
-                table.maintenance.expire_snapshots().by_ids(expired).commit()
-                done.expired_snapshots = len(expired)
+            if not by_glue:
+                done.compacted_files = self.compact(table)
                 table = table.refresh()
+            done.expired_snapshots = self.expire(table, now)
         except CommitFailedException:
             logger.info("table maintenance lost to a concurrent commit", extra={"table": self.writer.qualified_name})
             return done
+        if by_glue:
+            return done
+        if done.expired_snapshots:
+            table = table.refresh()
         if done.compacted_files or table.metadata.last_sequence_number % ORPHAN_SWEEP_EVERY == 0:
             done.orphans_deleted = self.delete_orphans(table, now)
         return done
 
-    def run_with_glue(self, now: datetime | None = None) -> MaintenanceDone:
-        """Deployed: Glue's optimizers compact and delete orphans; the engine expires snapshots."""
-        from pyiceberg.exceptions import CommitFailedException  # noqa: PLC0415
-
-        database, name = self.writer.identifier
-        GlueOptimizers(database, name, self.writer.location, self.optimizer_role_arn, self.orphan_after).ensure()
-        done = MaintenanceDone()
-        table = self.writer.load()
-        if table is None or table.current_snapshot() is None:
-            return done
-        expired = snapshots_to_expire(
-            table.snapshots(), table.current_snapshot().snapshot_id, now or datetime.now(timezone.utc)
-        )
+    def expire(self, table: Any, now: datetime) -> int:
+        """Expire the snapshots ``snapshots_to_expire`` names; how many."""
+        expired = snapshots_to_expire(table.snapshots(), table.current_snapshot().snapshot_id, now)
         if expired:
-            try:
-                table.maintenance.expire_snapshots().by_ids(expired).commit()
-                done.expired_snapshots = len(expired)
-            except CommitFailedException:
-                logger.info("snapshot expiry lost to a concurrent commit", extra={"table": self.writer.qualified_name})
-        return done
+            table.maintenance.expire_snapshots().by_ids(expired).commit()
+        return len(expired)
 
     def compact(self, table: Any) -> int:
         """Rewrite the current data files as one once there are more than ``FILES_MAX``; how many were."""
