@@ -4,6 +4,7 @@ by keyset paging on the primary key (full) or on (cursor field, primary key) (in
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from typing import Any, Collection
 
 from synchub.connectors.base import (
@@ -131,9 +132,9 @@ class SqlSource(SqlCatalog):
         newest_value, keys = cursor_boundary(bounded, cursor_field, lambda row: boundary_key(row, key))
         return Batch(rows, next_state, total, cursor=newest_value, cursor_keys=keys, columns=columns)
 
+    @abstractmethod
     def columns(self, description: Any) -> list[Column]:
         """The result's column types, from the driver's description of it."""
-        raise NotImplementedError
 
     def utc_columns(self, description: Any) -> frozenset[int]:
         """The columns whose naive times are UTC (none, unless the driver says otherwise)."""
