@@ -158,3 +158,74 @@ def register_orders_source(
         ),
         "bench",
     )
+
+
+@contextmanager
+def engine_setting(name: str, value: str) -> Iterator[None]:
+    """One environment setting of the engine's (``PART_SIZE_MB`` …) for the block, put back after it."""
+    import synchub.runtime
+
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    synchub.runtime.reset()
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+        synchub.runtime.reset()
+
+
+@contextmanager
+def embedded_postgres(prefix: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A PostgreSQL server of its own (pgserver, in a temporary folder): its URI, and the connection_config of
+    a data source that reads it."""
+    import tempfile
+    from urllib.parse import parse_qs, urlparse
+
+    import pgserver
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as data_dir:
+        server = pgserver.get_server(data_dir, cleanup_mode="stop")
+        try:
+            uri = server.get_uri()
+            parsed = urlparse(uri)
+            yield (
+                uri,
+                {
+                    "host": parse_qs(parsed.query).get("host", ["127.0.0.1"])[0],
+                    "port": parsed.port or 5432,
+                    "database": "postgres",
+                    "user": "postgres",
+                    "sslmode": "disable",
+                },
+            )
+        finally:
+            server.cleanup()
+
+
+def engine_events(bench: BenchStack) -> Any:
+    """The engine's SQS event source, as Lambda's delivers the sync queue's messages."""
+    from local.stack import QueueEventSource
+
+    engine = bench.functions["SyncEngineFunction"]
+    return QueueEventSource.from_template(engine, engine.spec.events_of("SQS")[0], bench.stack, boto3.client("sqs"))
+
+
+def sync_through_engine(events: Any, data_source_id: str, task_type: str, batch_size: int, expected_rows: int) -> str:
+    """Create a task, deliver the engine's messages until none is left, check it succeeded with
+    ``expected_rows``; its id."""
+    from synchub.models.tasks import CreateTaskRequest
+    from synchub.tasks.use_cases import task_service
+
+    task = task_service().create_task(
+        CreateTaskRequest(data_source_id=data_source_id, task_type=task_type, parameters={"batch_size": batch_size}),
+        "bench",
+    )
+    while events.poll_once():
+        pass
+    done = task_service().get_task(task["id"])
+    assert done["status"] == "success" and done["processed_rows"] == expected_rows, done
+    return task["id"]

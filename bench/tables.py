@@ -20,7 +20,6 @@ import http.client
 import os
 import re
 import statistics
-import tempfile
 import threading
 import time
 import tracemalloc
@@ -228,161 +227,120 @@ def _plain_script(uri: str, rows: int, name: str) -> int:
 def measure(sizes: list[int], repeats: int, changed: int = CHANGED) -> dict[str, Any]:
     """Rows/s of the engine and the plain script per size, the merge, peak memory and dollars per million rows."""
     import json
-    from urllib.parse import parse_qs
 
-    import boto3
-    import pgserver
     import psycopg
 
-    import synchub.runtime
     from bench.dollars import PRICES
-    from bench.environment import bench_stack
-    from local.stack import QueueEventSource
+    from bench.environment import bench_stack, embedded_postgres, engine_events, engine_setting, sync_through_engine
 
     price = json.loads(PRICES.read_text())["prices_usd"]
-    previous_part_size = os.environ.get("PART_SIZE_MB")
-    os.environ["PART_SIZE_MB"] = str(PART_SIZE_MB)
-    synchub.runtime.reset()
     results: list[dict[str, Any]] = []
     with (
-        tempfile.TemporaryDirectory(prefix="synchub-bench-lake-") as data_dir,
+        engine_setting("PART_SIZE_MB", str(PART_SIZE_MB)),
+        embedded_postgres("synchub-bench-lake-") as (uri, connection_config),
         bench_stack(separate_emulator=True) as bench,
     ):
         from synchub.models.data_sources import CreateDataSourceRequest
-        from synchub.models.tasks import CreateTaskRequest
         from synchub.sources.data_sources import data_source_service
         from synchub.tables.commit import lake_catalog
-        from synchub.tasks.use_cases import task_service
 
-        server = pgserver.get_server(data_dir, cleanup_mode="stop")
-        engine_function = bench.functions["SyncEngineFunction"]
-        memory_gb = engine_function.spec.memory / 1024
-        try:
-            uri = server.get_uri()
-            _load_rows(uri, max(sizes))
-            parsed = urlparse(uri)
-            connection_config = {
-                "host": parse_qs(parsed.query).get("host", ["127.0.0.1"])[0],
-                "port": parsed.port or 5432,
-                "database": "postgres",
-                "user": "postgres",
-                "sslmode": "disable",
-            }
+        memory_gb = bench.functions["SyncEngineFunction"].spec.memory / 1024
+        _load_rows(uri, max(sizes))
 
-            def sync(data_source_id: str, task_type: str, expected: int) -> str:
-                events = QueueEventSource.from_template(
-                    engine_function, engine_function.spec.events_of("SQS")[0], bench.stack, boto3.client("sqs")
-                )
-                task = task_service().create_task(
-                    CreateTaskRequest(
-                        data_source_id=data_source_id, task_type=task_type, parameters={"batch_size": BATCH_SIZE}
-                    ),
-                    "bench",
-                )
-                while events.poll_once():
-                    pass
-                done = task_service().get_task(task["id"])
-                assert done["status"] == "success" and done["processed_rows"] == expected, done
-                return task["id"]
+        def sync(data_source_id: str, task_type: str, expected: int) -> str:
+            # the event source made anew: after ``endpoint`` its SQS client talks to the counting proxy
+            return sync_through_engine(engine_events(bench), data_source_id, task_type, BATCH_SIZE, expected)
 
-            def table_rows(name: str) -> int:
-                from synchub.settings import get_settings
+        def table_rows(name: str) -> int:
+            from synchub.settings import get_settings
 
-                settings = get_settings()
-                return lake_catalog(settings).load_table((settings.lake_database, name)).scan().to_arrow().num_rows
+            settings = get_settings()
+            return lake_catalog(settings).load_table((settings.lake_database, name)).scan().to_arrow().num_rows
 
-            for rows in sizes:
-                data_source_id = f"ds_lake_{rows}"
-                data_source_service().create(
-                    CreateDataSourceRequest.model_validate(
-                        {
-                            "id": data_source_id,
-                            "name": "bench",
-                            "type": "postgresql",
-                            "connection_config": connection_config,
-                            "params_config": {
-                                "query": f"SELECT * FROM lake_orders WHERE id <= {rows}",
-                                "primary_key": "id",
-                                "cursor_field": "updated_at",
-                                "destination": {"format": "iceberg"},
-                            },
-                        }
-                    ),
-                    "bench",
-                )
-                engine_seconds, plain_seconds = [], []
-                for _ in range(repeats):  # interleaved, so machine noise hits both alike
-                    started = time.perf_counter()
-                    sync(data_source_id, "full_sync", rows)
-                    engine_seconds.append(time.perf_counter() - started)
-                    started = time.perf_counter()
-                    assert _plain_script(uri, rows, f"plain_{rows}") == rows
-                    plain_seconds.append(time.perf_counter() - started)
-                assert table_rows(data_source_id) == rows == table_rows(f"plain_{rows}")
-                engine_rate = rows / statistics.median(engine_seconds)
-                plain_rate = rows / statistics.median(plain_seconds)
-                results.append(
+        for rows in sizes:
+            data_source_id = f"ds_lake_{rows}"
+            data_source_service().create(
+                CreateDataSourceRequest.model_validate(
                     {
-                        "rows": rows,
-                        "repeats": repeats,
-                        "engine_seconds": round(statistics.median(engine_seconds), 2),
-                        "engine_rows_per_s": round(engine_rate),
-                        "plain_rows_per_s": round(plain_rate),
-                        "ratio": round(engine_rate / plain_rate, 3),
-                        "goal_ratio": 0.8,
-                        "meets_goal": engine_rate / plain_rate >= 0.8,
-                        "engine_peak_mb": PeakMemory().measure(lambda: sync(data_source_id, "full_sync", rows)),
-                        "plain_peak_mb": PeakMemory().measure(lambda: _plain_script(uri, rows, f"plain_{rows}")),
+                        "id": data_source_id,
+                        "name": "bench",
+                        "type": "postgresql",
+                        "connection_config": connection_config,
+                        "params_config": {
+                            "query": f"SELECT * FROM lake_orders WHERE id <= {rows}",
+                            "primary_key": "id",
+                            "cursor_field": "updated_at",
+                            "destination": {"format": "iceberg"},
+                        },
                     }
+                ),
+                "bench",
+            )
+            engine_seconds, plain_seconds = [], []
+            for _ in range(repeats):  # interleaved, so machine noise hits both alike
+                started = time.perf_counter()
+                sync(data_source_id, "full_sync", rows)
+                engine_seconds.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                assert _plain_script(uri, rows, f"plain_{rows}") == rows
+                plain_seconds.append(time.perf_counter() - started)
+            assert table_rows(data_source_id) == rows == table_rows(f"plain_{rows}")
+            engine_rate = rows / statistics.median(engine_seconds)
+            plain_rate = rows / statistics.median(plain_seconds)
+            results.append(
+                {
+                    "rows": rows,
+                    "repeats": repeats,
+                    "engine_seconds": round(statistics.median(engine_seconds), 2),
+                    "engine_rows_per_s": round(engine_rate),
+                    "plain_rows_per_s": round(plain_rate),
+                    "ratio": round(engine_rate / plain_rate, 3),
+                    "goal_ratio": 0.8,
+                    "meets_goal": engine_rate / plain_rate >= 0.8,
+                    "engine_peak_mb": PeakMemory().measure(lambda: sync(data_source_id, "full_sync", rows)),
+                    "plain_peak_mb": PeakMemory().measure(lambda: _plain_script(uri, rows, f"plain_{rows}")),
+                }
+            )
+
+        # ---- the merge: `changed` source rows change, an incremental sync merges them by id
+        largest = max(sizes)
+        merged_source = f"ds_lake_{largest}"
+
+        def change_rows(shift: str) -> None:
+            with psycopg.connect(uri, autocommit=True) as connection:
+                connection.execute(
+                    "UPDATE lake_orders SET amount = amount + 1, updated_at = updated_at + %s::interval WHERE id <= %s",
+                    (shift, changed),
                 )
 
-            # ---- the merge: `changed` source rows change, an incremental sync merges them by id
-            largest = max(sizes)
-            merged_source = f"ds_lake_{largest}"
+        change_rows("1 year")
+        started = time.perf_counter()
+        sync(merged_source, "incremental_sync", changed)
+        merge_seconds = time.perf_counter() - started
+        assert table_rows(merged_source) == largest
+        merge = {
+            "table_rows": largest,
+            "changed_rows": changed,
+            "seconds": round(merge_seconds, 2),
+            "rows_per_s": round(changed / merge_seconds),
+        }
 
-            def change_rows(shift: str) -> None:
-                with psycopg.connect(uri, autocommit=True) as connection:
-                    connection.execute(
-                        "UPDATE lake_orders SET amount = amount + 1, updated_at = updated_at + %s::interval "
-                        "WHERE id <= %s",
-                        (shift, changed),
-                    )
-
-            change_rows("1 year")
-            started = time.perf_counter()
-            sync(merged_source, "incremental_sync", changed)
-            merge_seconds = time.perf_counter() - started
-            assert table_rows(merged_source) == largest
-            merge = {
-                "table_rows": largest,
-                "changed_rows": changed,
-                "seconds": round(merge_seconds, 2),
-                "rows_per_s": round(changed / merge_seconds),
-            }
-
-            # ---- dollars: a full sync and a merge again, every request counted through the proxy
-            proxy = CountingProxy(os.environ["AWS_ENDPOINT_URL"])
-            try:
-                with endpoint(proxy.url):
-                    started = time.perf_counter()
-                    sync(merged_source, "full_sync", largest)
-                    full_seconds = time.perf_counter() - started
-                    full_counts = Counter(proxy.counts)
-                    proxy.counts.clear()
-                    change_rows("2 years")
-                    started = time.perf_counter()
-                    sync(merged_source, "incremental_sync", changed)
-                    merge_metered_seconds = time.perf_counter() - started
-                    merge_counts = Counter(proxy.counts)
-            finally:
-                proxy.close()
+        # ---- dollars: a full sync and a merge again, every request counted through the proxy
+        proxy = CountingProxy(os.environ["AWS_ENDPOINT_URL"])
+        try:
+            with endpoint(proxy.url):
+                started = time.perf_counter()
+                sync(merged_source, "full_sync", largest)
+                full_seconds = time.perf_counter() - started
+                full_counts = Counter(proxy.counts)
+                proxy.counts.clear()
+                change_rows("2 years")
+                started = time.perf_counter()
+                sync(merged_source, "incremental_sync", changed)
+                merge_metered_seconds = time.perf_counter() - started
+                merge_counts = Counter(proxy.counts)
         finally:
-            server.cleanup()
-            if previous_part_size is None:
-                os.environ.pop("PART_SIZE_MB", None)
-            else:
-                os.environ["PART_SIZE_MB"] = previous_part_size
-            synchub.runtime.reset()
+            proxy.close()
     small, large = results[0], results[-1]
     return {
         "part_size_mb": PART_SIZE_MB,

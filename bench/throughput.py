@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import tempfile
 import time
 import tracemalloc
 from datetime import date, datetime
@@ -174,143 +173,98 @@ def _flatness(results: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def measure(sizes: list[int], repeats: int) -> dict[str, Any]:
     """Rows/s and peak memory of the engine and of the baselines for each source and size (medians of ``repeats``)."""
-    import os
     import statistics
-    from urllib.parse import parse_qs, urlparse
 
-    import pgserver
-
-    import synchub.runtime
-    from bench.environment import bench_stack
+    from bench.environment import bench_stack, embedded_postgres, engine_events, engine_setting, sync_through_engine
     from local.orders_server import OrdersServer
-    from local.stack import QueueEventSource
 
     results: dict[str, list[dict[str, Any]]] = {"postgresql": [], "http": []}
-    previous_part_size = os.environ.get("PART_SIZE_MB")
-    os.environ["PART_SIZE_MB"] = str(PART_SIZE_MB)
-    synchub.runtime.reset()
     with (
-        tempfile.TemporaryDirectory(prefix="synchub-bench-pg-") as data_dir,
+        engine_setting("PART_SIZE_MB", str(PART_SIZE_MB)),
+        embedded_postgres("synchub-bench-pg-") as (uri, connection_config),
         bench_stack(separate_emulator=True) as bench,
     ):
-        import boto3
-
         from synchub.models.data_sources import CreateDataSourceRequest
-        from synchub.models.tasks import CreateTaskRequest
         from synchub.sources.data_sources import data_source_service
-        from synchub.tasks.use_cases import task_service
 
-        server = pgserver.get_server(data_dir, cleanup_mode="stop")
-        try:
-            uri = server.get_uri()
-            _load_rows(uri, max(sizes))
-            parsed = urlparse(uri)
-            host = parse_qs(parsed.query).get("host", ["127.0.0.1"])[0]
-            engine = bench.functions["SyncEngineFunction"]
-            events = QueueEventSource.from_template(
-                engine, engine.spec.events_of("SQS")[0], bench.stack, boto3.client("sqs")
-            )
-            bucket = bench.stack.refs["DataLakeBucket"]
-            for rows in sizes:
-                http_server = OrdersServer(rows)
-                flows = {
-                    "postgresql": (
-                        {
-                            "type": "postgresql",
-                            "connection_config": {
-                                "host": host,
-                                "port": parsed.port or 5432,
-                                "database": "postgres",
-                                "user": "postgres",
-                                "sslmode": "disable",
-                            },
-                            "params_config": {
-                                "query": f"SELECT * FROM bench_orders WHERE id <= {rows}",
-                                "primary_key": "id",
-                                "destination": {"format": "jsonl"},  # beside a JSON Lines script
-                            },
+        _load_rows(uri, max(sizes))
+        events = engine_events(bench)
+        bucket = bench.stack.refs["DataLakeBucket"]
+        for rows in sizes:
+            http_server = OrdersServer(rows)
+            flows = {
+                "postgresql": (
+                    {
+                        "type": "postgresql",
+                        "connection_config": connection_config,
+                        "params_config": {
+                            "query": f"SELECT * FROM bench_orders WHERE id <= {rows}",
+                            "primary_key": "id",
+                            "destination": {"format": "jsonl"},  # beside a JSON Lines script
                         },
-                        lambda: _baseline(uri, rows, bucket),
-                    ),
-                    "http": (
-                        {
-                            "type": "http",
-                            "connection_config": {"base_url": http_server.base_url},
-                            "params_config": {
-                                "url_suffix": "/orders",
-                                "records_path": "items",
-                                "total_path": "meta.total",
-                                "primary_key": "id",
-                                "pagination": {"style": "page", "size_param": "page_size", "page_size": HTTP_PAGE_SIZE},
-                                "destination": {"format": "jsonl"},
-                            },
+                    },
+                    lambda: _baseline(uri, rows, bucket),
+                ),
+                "http": (
+                    {
+                        "type": "http",
+                        "connection_config": {"base_url": http_server.base_url},
+                        "params_config": {
+                            "url_suffix": "/orders",
+                            "records_path": "items",
+                            "total_path": "meta.total",
+                            "primary_key": "id",
+                            "pagination": {"style": "page", "size_param": "page_size", "page_size": HTTP_PAGE_SIZE},
+                            "destination": {"format": "jsonl"},
                         },
-                        lambda: _http_baseline(http_server.base_url, rows, bucket),
-                    ),
-                }
-                for source, (definition, baseline) in flows.items():
-                    data_source_id = f"ds_bench_{source}_{rows}"
-                    data_source_service().create(
-                        CreateDataSourceRequest.model_validate({"id": data_source_id, "name": "bench", **definition}),
-                        "bench",
-                    )
+                    },
+                    lambda: _http_baseline(http_server.base_url, rows, bucket),
+                ),
+            }
+            for source, (definition, baseline) in flows.items():
+                data_source_id = f"ds_bench_{source}_{rows}"
+                data_source_service().create(
+                    CreateDataSourceRequest.model_validate({"id": data_source_id, "name": "bench", **definition}),
+                    "bench",
+                )
 
-                    def engine_run() -> str:
-                        task = task_service().create_task(
-                            CreateTaskRequest(
-                                data_source_id=data_source_id,
-                                task_type="full_sync",
-                                parameters={"batch_size": BATCH_SIZE},
-                            ),
-                            "bench",
-                        )
-                        while events.poll_once():
-                            pass
-                        done = task_service().get_task(task["id"])
-                        assert done["status"] == "success" and done["processed_rows"] == rows, done
-                        return task["id"]
+                def engine_run() -> str:
+                    return sync_through_engine(events, data_source_id, "full_sync", BATCH_SIZE, rows)
 
-                    engine_seconds, baseline_seconds = [], []
-                    for _ in range(repeats):  # interleaved
-                        elapsed, task_id = _timed(engine_run)
-                        engine_seconds.append(elapsed)
-                        elapsed, moved = _timed(baseline)
-                        assert moved == rows, (source, moved, rows)
-                        baseline_seconds.append(elapsed)
-                    same = _first_parts_equal(
-                        bucket,
-                        f"{data_source_id}/",
-                        task_id,
-                        "baseline/" if source == "postgresql" else "baseline-http/",
-                        rows,
-                    )
-                    engine_rate = rows / statistics.median(engine_seconds)
-                    baseline_rate = rows / statistics.median(baseline_seconds)
-                    results[source].append(
-                        {
-                            "source": source,
-                            "rows": rows,
-                            "batch_size": BATCH_SIZE,
-                            "part_size_mb": PART_SIZE_MB,
-                            "repeats": repeats,
-                            "engine_rows_per_s": round(engine_rate),
-                            "baseline_rows_per_s": round(baseline_rate),
-                            "ratio": round(engine_rate / baseline_rate, 3),
-                            "goal_ratio": 0.8,
-                            "meets_goal": engine_rate / baseline_rate >= 0.8,
-                            "same_first_part": same,
-                            "engine_peak_mb": round(_peak(engine_run), 1),
-                            "baseline_peak_mb": round(_peak(baseline), 1),
-                        }
-                    )
-                http_server.close()
-        finally:
-            server.cleanup()
-            if previous_part_size is None:
-                os.environ.pop("PART_SIZE_MB", None)
-            else:
-                os.environ["PART_SIZE_MB"] = previous_part_size
-            synchub.runtime.reset()
+                engine_seconds, baseline_seconds = [], []
+                for _ in range(repeats):  # interleaved
+                    elapsed, task_id = _timed(engine_run)
+                    engine_seconds.append(elapsed)
+                    elapsed, moved = _timed(baseline)
+                    assert moved == rows, (source, moved, rows)
+                    baseline_seconds.append(elapsed)
+                same = _first_parts_equal(
+                    bucket,
+                    f"{data_source_id}/",
+                    task_id,
+                    "baseline/" if source == "postgresql" else "baseline-http/",
+                    rows,
+                )
+                engine_rate = rows / statistics.median(engine_seconds)
+                baseline_rate = rows / statistics.median(baseline_seconds)
+                results[source].append(
+                    {
+                        "source": source,
+                        "rows": rows,
+                        "batch_size": BATCH_SIZE,
+                        "part_size_mb": PART_SIZE_MB,
+                        "repeats": repeats,
+                        "engine_rows_per_s": round(engine_rate),
+                        "baseline_rows_per_s": round(baseline_rate),
+                        "ratio": round(engine_rate / baseline_rate, 3),
+                        "goal_ratio": 0.8,
+                        "meets_goal": engine_rate / baseline_rate >= 0.8,
+                        "same_first_part": same,
+                        "engine_peak_mb": round(_peak(engine_run), 1),
+                        "baseline_peak_mb": round(_peak(baseline), 1),
+                    }
+                )
+            http_server.close()
     return {
         "postgresql_to_s3": results["postgresql"],
         "http_to_s3": results["http"],
