@@ -158,7 +158,13 @@ def run_check(cycles: int, orphan_after: float = 30.0, insert_every: float = 0.2
                 committed = 0
         writing.set()
         writer.join()
-        time.sleep(3)  # the last rows' poll cycle commits
+        # A cancel ends the sync after the cycle in flight, so wait for a cycle that read the last rows (on a
+        # busy machine a commit can outlast any fixed pause); the count is checked exactly below.
+        deadline = time.monotonic() + 60
+        while catalog.load_table(("synchub", "ds_pg_demo")).scan().to_arrow().num_rows < 10_000 + written[0]:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(1)
         requests.post(f"{url}/api/sync/tasks/{task['id']}/cancel", timeout=10)
         deadline = time.monotonic() + 60
         while requests.get(f"{url}/api/sync/tasks/{task['id']}", timeout=10).json()["status"] in ("pending", "running"):
