@@ -60,17 +60,32 @@ class DemoDataset:
 DEMO_PG_DATA_SOURCE_ID = "ds_pg_demo"
 
 
+def logical_postgres(data_dir: str) -> Any:
+    """pgserver's PostgreSQL on ``data_dir`` with logical decoding on (``wal_level = logical``, which CDC
+    needs): a new data directory is started once, set, and restarted."""
+    import pgserver
+    import psycopg
+
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    with psycopg.connect(server.get_uri(), autocommit=True) as connection:
+        if connection.execute("SHOW wal_level").fetchone()[0] == "logical":  # type: ignore[index]
+            return server
+        connection.execute("ALTER SYSTEM SET wal_level = logical")
+    server.cleanup()  # the last handle: stops the server
+    return pgserver.get_server(data_dir, cleanup_mode="stop")
+
+
 def start_demo_postgres(data_dir: str, rows: int = DEMO_ROWS) -> dict[str, Any] | None:
     """An embedded PostgreSQL (the pgserver package) holding ``demo_orders``; None where it cannot start."""
     try:
-        import pgserver
+        import pgserver  # noqa: F401 - whether the embedded server is installed
         import psycopg
     except ImportError:
         log.warning("pgserver is not installed; the PostgreSQL demo source is not available")
         return None
     try:
         stop_postgres(data_dir)  # one a killed run left behind
-        server = pgserver.get_server(data_dir, cleanup_mode="stop")
+        server = logical_postgres(data_dir)
         uri = server.get_uri()
         with psycopg.connect(uri, autocommit=True) as connection:
             connection.execute(

@@ -19,9 +19,12 @@ def order(number: int) -> tuple[Any, ...]:
 
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A PostgreSQL server started from pgserver's binaries; yields connection settings."""
-    pgserver = pytest.importorskip("pgserver")
-    server = pgserver.get_server(str(tmp_path_factory.mktemp("pgdata")), cleanup_mode="stop")
+    """A PostgreSQL server started from pgserver's binaries, with logical decoding on (CDC); yields connection
+    settings."""
+    pytest.importorskip("pgserver")
+    from local.demo import logical_postgres
+
+    server = logical_postgres(str(tmp_path_factory.mktemp("pgdata")))
     uri = urlparse(server.get_uri())
     host = parse_qs(uri.query).get("host", ["127.0.0.1"])[0]
     yield {

@@ -58,6 +58,10 @@ class Batch:
     cursor_keys: tuple[Any, ...] = ()
     # The rows' column types where the source knows them (SQL drivers); None: inferred from the values.
     columns: list[Column] | None = None
+    # A change-capture source: commit what has been read to the table before the next read (the end of the
+    # first copy, each batch of changes), and whether the source had nothing more to give.
+    commit: bool = False
+    caught_up: bool = False
 
 
 class Source(Protocol):
@@ -82,6 +86,18 @@ class AcknowledgingSource(Source, Protocol):
     acknowledged only after the part holding it is written."""
 
     def acknowledge(self, state: dict[str, Any] | None) -> None: ...
+
+
+class ChangeSource(Source, Protocol):
+    """A source reading a database's change log (CDC): its batches ask to be committed before the next read
+    (``Batch.commit``); ``committed`` is told once they are in the table, and answers the replication lag;
+    ``release`` lets go of the log (a replication slot) when the sync ends for good."""
+
+    def committed(self, state: dict[str, Any] | None) -> dict[str, Any]: ...
+
+    def release(self) -> bool: ...
+
+    def primary_key(self) -> str: ...
 
 
 class Part(Protocol):

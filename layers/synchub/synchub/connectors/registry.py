@@ -17,7 +17,10 @@ DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mqtt": 1883, "redis": 6379}
 
 def incremental_problem(kind: str, stream: StreamSpec, task_type: str) -> str | None:
     """Why ``task_type`` (incremental or realtime) cannot run on this stream, or None: rows need a cursor field
-    to tell new from old, unless the source keeps its own position (files' times, message offsets and ids)."""
+    to tell new from old, unless the source keeps its own position (files' times, message offsets and ids) or a
+    realtime sync reads the database's change log (``capture: cdc``)."""
+    if task_type == "realtime_sync" and stream.capture == "cdc":
+        return capture_problem(kind, stream)
     if kind == "redis" and stream.key_pattern and not stream.stream_key:
         return (
             f"A Redis key_pattern has no position to continue from, so {task_type} cannot tell new keys from "
@@ -30,6 +33,20 @@ def incremental_problem(kind: str, stream: StreamSpec, task_type: str) -> str | 
         "params_config.cursor_field on the data source (or cursor_field on its interface, or in parameters), "
         "or run a full_sync."
     )
+
+
+def capture_problem(kind: str, stream: StreamSpec) -> str | None:
+    """Why a CDC realtime sync cannot run on this stream, or None."""
+    if kind != "postgresql":
+        return f"capture cdc reads PostgreSQL's logical replication; {kind} sources are polled (capture poll)."
+    if stream.table_target is None:
+        return (
+            'capture cdc applies updates and deletes to a lake table: set destination {"format": "iceberg"} '
+            "(JSON Lines files cannot delete a row)."
+        )
+    if not stream.table_name:
+        return "capture cdc reads a table's change log: set table_name (a query has none)."
+    return None
 
 
 # Fields that name what to read in two exclusive ways: a layer that sets one replaces the other.
@@ -90,15 +107,19 @@ class GuardedSource:
     def __init__(self, open_it: Callable[[], Source], guard: OutboundGuard, first: list[tuple[str, int | None]]):
         self.guard = guard
         self.source: Source = self._guarded(lambda: self._open(open_it, first))
-        acknowledge = getattr(self.source, "acknowledge", None)
-        if acknowledge is not None:
-            self.acknowledge = lambda *args: self._guarded(lambda: acknowledge(*args))
+        for name in ("acknowledge", "committed", "release", "primary_key"):  # what some sources also do
+            method = getattr(self.source, name, None)
+            if method is not None:
+                setattr(self, name, self._guarding(method))
 
     def _open(self, open_it: Callable[[], Source], first: list[tuple[str, int | None]]) -> Source:
         for host, port in first:
             if not host.startswith("/"):  # a Unix socket path (PostgreSQL) is checked where it is opened
                 self.guard.check_host(host, port)
         return open_it()
+
+    def _guarding(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        return lambda *args: self._guarded(lambda: method(*args))
 
     def _guarded(self, call: Callable[[], Any]) -> Any:
         earlier = len(self.guard.refused)
@@ -138,13 +159,24 @@ def open_source(
     stream: StreamSpec,
     *,
     incremental: bool = False,
+    capture: bool = False,
     settings: Settings | None = None,
 ) -> Source:
-    """The source a data source names. Sources on the network connect only where the outbound policy allows
-    (``synchub.outbound``); file sources read S3 through the function's own role."""
+    """The source a data source names (``capture``: a PostgreSQL table's change log, after a first copy).
+    Sources on the network connect only where the outbound policy allows (``synchub.outbound``); file sources
+    read S3 through the function's own role."""
     kind = data_source["type"]
     if kind in FILE_TYPES:
         return _open_source(data_source, connection, stream, incremental)
+    if capture:
+        from synchub.connectors.postgres_cdc import PostgresChangeSource, capture_name  # only for CDC
+
+        name = capture_name(data_source["id"], stream.interface_id)
+        return GuardedSource(
+            lambda: PostgresChangeSource(connection, stream, name=name),
+            guard_for(settings or get_settings()),
+            destinations(kind, connection),
+        )
     return GuardedSource(
         lambda: _open_source(data_source, connection, stream, incremental),
         guard_for(settings or get_settings()),

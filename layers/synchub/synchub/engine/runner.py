@@ -17,13 +17,13 @@ from __future__ import annotations
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from synchub.aws import SQS_MAX_DELAY_SECONDS
 from synchub.backoff import delay_redelivery
-from synchub.connectors.base import Batch, PermanentSourceError, TransientSourceError, newer_than
+from synchub.connectors.base import Batch, ChangeSource, PermanentSourceError, TransientSourceError, newer_than
 from synchub.connectors.lake import LakeDestination
 from synchub.connectors.registry import incremental_problem, open_destination, open_source, stream_for
 from synchub.dal.interfaces import InterfaceStore
@@ -167,11 +167,18 @@ class SyncRunner:
         incremental = task["task_type"] in INCREMENTAL_TYPES
         realtime = task["task_type"] == "realtime_sync"
         lookback = stream.lookback_seconds if incremental else 0
+        capturing = realtime and stream.capture == "cdc"  # changes from the database's log, not by cursor
         problem = incremental_problem(data_source["type"], stream, task["task_type"]) if incremental else None
         if problem:
             raise PermanentSourceError(problem)
         stored = self.lifecycle.checkpoint_of(task) if task.get("checkpoint_seq") else None  # 0: nothing stored yet
         checkpoint = Checkpoint.from_stored(stored) if stored else self._initial_checkpoint(task, stream, incremental)
+        source = open_source(
+            data_source, connection, stream, incremental=incremental, capture=capturing, settings=self.settings
+        )
+        changes = cast(ChangeSource, source)  # what a CDC sync also asks of its source
+        if capturing and not stream.primary_key:  # changes apply by key: the table's own, from its catalog
+            stream = stream.model_copy(update={"primary_key": changes.primary_key()})
         run = PartsInProgress(
             self.lifecycle,
             task,
@@ -182,8 +189,9 @@ class SyncRunner:
             progress_interval=self.settings.progress_interval_seconds,
         )
         started = parse_iso(task["start_time"])
-        source = open_source(data_source, connection, stream, incremental=incremental)
         run.on_checkpoint = getattr(source, "acknowledge", None)  # brokers that hold messages until acknowledged
+        cursor_field = None if capturing else stream.cursor_field  # captured changes follow the log's order
+        captured: dict[str, Any] | None = None  # a CDC sync's progress: changes applied, replication lag
         # The next batch is read while this one is written and checkpointed: reading has no side effects,
         # so a read ahead that is never used (cancel, continuation, failure) is simply dropped.
         reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
@@ -194,6 +202,7 @@ class SyncRunner:
                     if not run.store(force=True):
                         return "lost-lease"
                     self._finish(run, "cancelled", stream)
+                    _release(source, capturing)
                     return "cancelled"
                 if run.task.get("pause_requested") and (outcome := self._pause(run, stream)):
                     return outcome
@@ -223,10 +232,10 @@ class SyncRunner:
                 except (PermanentSourceError, TransientSourceError):
                     run.store(force=True)  # what was read before the failure is kept: a retry goes on from there
                     raise
-                if batch.state is not None:
+                if batch.state is not None and not batch.commit:  # after a commit the source reads on from it
                     ahead = reader.submit(source.read, batch.state, batch_size, *read_from(run.reading, lookback))
-                run.add(batch, cursor_field=stream.cursor_field, primary_key=stream.primary_key)
-                cycle_done = batch.state is None
+                run.add(batch, cursor_field=cursor_field, primary_key=stream.primary_key)
+                cycle_done = batch.state is None or batch.caught_up
                 total = (
                     batch.total_rows
                     if batch.total_rows is not None
@@ -241,8 +250,16 @@ class SyncRunner:
                         shown=int(run.task.get("progress") or 0),
                     ),
                     "last_batch_seconds": round(time.monotonic() - read_started, 3),
+                    **({"capture": captured} if captured else {}),
                 }
                 _count_batch(len(batch.rows), time.monotonic() - read_started)
+                if batch.commit:  # a change-capture source's copy or changes: into the table before it reads on
+                    if not run.store(force=True):
+                        return "lost-lease"
+                    self._commit_table(run, self._parts(run, stream))
+                    captured = run.changes["capture"] = _captured(run.task, changes.committed(run.reading.state))
+                    if not cycle_done:
+                        continue
                 if cycle_done and not realtime:
                     run.close_part()
                     self._finish(run, "success", stream)
@@ -257,10 +274,12 @@ class SyncRunner:
                     )
                     if not run.store(force=True):
                         return "lost-lease"
-                    if getattr(run.destination, "format", None) == "iceberg":
-                        self._commit_table(run, self._parts(run, stream))  # once per poll that read rows
+                    if getattr(run.destination, "format", None) == "iceberg" and not batch.commit:
+                        # once per poll (a CDC sync's commit of files a run wrote before it stopped)
+                        self._commit_table(run, self._parts(run, stream))
                     if run.task.get("cancel_requested"):
                         self._finish(run, "cancelled", stream)
+                        _release(source, capturing)
                         return "cancelled"
                     if run.task.get("pause_requested") and (outcome := self._pause(run, stream)):
                         return outcome
@@ -289,11 +308,18 @@ class SyncRunner:
         from synchub.tables.destination import TableDestination  # pyarrow and pyiceberg: only for tables
 
         keyed = task["task_type"] in INCREMENTAL_TYPES and stream.primary_key
+        capturing = task["task_type"] == "realtime_sync" and stream.capture == "cdc"
         return TableDestination(
             self.settings,
             table_name(task["data_source_id"], stream.interface_id, target.table),
             task_id or task["id"],
-            mode="replace" if task["task_type"] == "full_sync" else "merge" if keyed else "append",
+            mode="changes"
+            if capturing
+            else "replace"
+            if task["task_type"] == "full_sync"
+            else "merge"
+            if keyed
+            else "append",
             primary_key=stream.primary_key,
             cursor_field=stream.cursor_field,
             holds={DATA_SOURCE_PROPERTY: task["data_source_id"], INTERFACE_PROPERTY: stream.interface_id},
@@ -492,6 +518,24 @@ class SyncRunner:
     def _continue(self, task: dict[str, Any], run_id: str, hop: int) -> None:
         self.lifecycle.continue_run(task, hop=hop, run_id=run_id)
         logger.info("continuing in a fresh invocation", extra={"task_id": task["id"], "hop": hop})
+
+
+def _captured(task: dict[str, Any], committed: dict[str, Any]) -> dict[str, Any]:
+    """The task's ``capture`` progress: the changes applied so far by operation (those of the commit just made
+    added to what the task showed), and the replication lag after it."""
+    shown = (task.get("capture") or {}).get("changes_applied") or {}
+    applied = committed.pop("applied", {})
+    total = {operation: int(shown.get(operation) or 0) + int(applied.get(operation) or 0) for operation in applied}
+    return {**committed, "changes_applied": total}
+
+
+def _release(source: Any, capturing: bool) -> None:
+    """A cancelled CDC task lets go of its replication slot, so the database keeps no WAL for it."""
+    if capturing:
+        try:
+            source.release()
+        except (PermanentSourceError, TransientSourceError):
+            logger.warning("could not drop the replication slot; drop it by hand", exc_info=True)
 
 
 def _count_batch(rows: int, seconds: float) -> None:

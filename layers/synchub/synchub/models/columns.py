@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable
 
+# In a part of captured changes (CDC), the column naming each row's operation: insert, update, delete, truncate.
+CHANGE_OP = "__synchub_op"
+
 
 @dataclass(frozen=True)
 class Column:

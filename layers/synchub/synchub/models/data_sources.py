@@ -115,7 +115,8 @@ CONNECTION_FIELDS = (
 )
 STREAM_FIELDS = (
     "The stream a task reads unless its interface or parameters say otherwise, by type. http: {url_suffix?, "
-    "records_path?, total_path?, pagination?, …}; postgresql, mysql: {table_name or query, primary_key?}; files: "
+    "records_path?, total_path?, pagination?, …}; postgresql, mysql: {table_name or query, primary_key?}, postgresql also "
+    "capture? (poll, or cdc: realtime_sync reads the table's change log); files: "
     "{prefix?, format?}; kafka: {topic, value_format? (json, text), key_field?, consumer_group?}; mqtt: "
     "{topic_filter, qos? (0, 1), value_format?, idle_seconds?}; redis: {stream_key} or {key_pattern} (full_sync "
     "only). Any type: cursor_field?, primary_key?, destination? ({format: iceberg | jsonl, table?}: a lake table or "
@@ -238,6 +239,11 @@ class DataSourceBody(BaseModel):
             _require(config, "host", str, "a host name")
             _require(config, "database", str, "a database name")
             _check_port(config)
+            capture = self.params_config.get("capture", "poll")
+            if capture not in ("poll", "cdc"):
+                raise ValueError('params_config.capture must be "poll" or "cdc"')
+            if capture == "cdc" and not self.params_config.get("table_name"):
+                raise ValueError("params_config.capture cdc reads a table's change log: it needs table_name")
             if self.params_config.get("query") and not self.params_config.get("primary_key"):
                 raise ValueError(
                     "params_config.query needs params_config.primary_key: a unique column of its "

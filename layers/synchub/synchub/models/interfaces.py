@@ -22,6 +22,7 @@ class InterfaceBody(BaseModel):
     # databases
     table_name: Column | None = None
     query: Annotated[str, StringConstraints(min_length=1, max_length=20_000)] | None = None
+    capture: Literal["poll", "cdc"] | None = None
     # http
     url_suffix: Annotated[str, StringConstraints(max_length=2048)] | None = None
     method: Literal["GET", "POST"] | None = None

@@ -76,6 +76,11 @@ class Task(BaseModel):
         description="when a run that failed transiently "
         "(current_phase retrying, cause in error_message) is tried again",
     )
+    capture: dict[str, Any] | None = Field(
+        default=None,
+        description="CDC realtime syncs: phase (copy, changes), changes_applied by operation, lag_bytes (WAL the "
+        "slot still holds), lag_seconds (source commit to table commit of the newest change), last_change_at",
+    )
     notify_url: str | None = Field(default=None, description="gets a signed webhook when the task finishes")
 
 
@@ -301,6 +306,7 @@ class Interface(BaseModel):
     description: str | None = None
     table_name: str | None = None
     query: str | None = None
+    capture: Literal["poll", "cdc"] | None = None
     url_suffix: str | None = None
     method: Literal["GET", "POST"] | None = None
     headers: dict[str, str] | None = None

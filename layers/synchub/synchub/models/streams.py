@@ -59,6 +59,8 @@ class StreamSpec(BaseModel):
     # databases
     table_name: str | None = None
     query: str | None = None
+    # how a realtime_sync learns of changes: polling by cursor_field, or the database's change log (cdc)
+    capture: Literal["poll", "cdc"] = "poll"
     # files
     prefix: str | None = None
     format: Literal["csv", "json", "jsonl"] | None = None

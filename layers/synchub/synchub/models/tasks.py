@@ -169,6 +169,7 @@ PUBLIC_TASK_FIELDS: tuple[str, ...] = (
     "estimated_time",
     "progress_updated_at",
     "next_attempt_at",
+    "capture",
     "notify_url",
 )
 

@@ -1,0 +1,224 @@
+"""Change data capture from PostgreSQL into a lake table: a CDC realtime sync copies the table, then applies
+inserts, updates (a key change and an unchanged TOASTed value among them), deletes and a truncate from the
+table's logical replication slot, so the lake table stays equal to the source row by row. A crash before the
+table commit, one after it and before the slot moves, and a duplicate delivery each leave it equal and commit
+nothing twice; cancelling drops the slot; a slot dropped behind SyncHub's back fails the task with its code."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+
+from synchub.connectors.postgres_cdc import capture_name
+from tests.databases import PostgresTable, postgres  # noqa: F401 - fixtures
+from tests.functional.test_engine import drain
+from tests.lake import lake_api, lake_aws, moto_server, read_table  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.local_destinations
+SLOT = capture_name("ds_cdc", "default")
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch):
+    """A failed delivery comes back at once (the backoff's length is not what these tests are about)."""
+    import synchub.runtime
+
+    monkeypatch.setenv("ENGINE_RETRY_BASE_SECONDS", "0")
+    synchub.runtime.reset()
+
+
+@pytest.fixture
+def orders(postgres):
+    table = PostgresTable(postgres, "cdc_orders")
+    table.connection.execute("ALTER TABLE cdc_orders ADD COLUMN note text")
+    table.insert(1, 1000)
+    for slot in table.connection.execute(
+        "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'synchub_%%'"
+    ).fetchall():
+        table.connection.execute("SELECT pg_drop_replication_slot(%s)", slot)
+    yield table
+    table.close()
+
+
+def start(api, postgres, **parameters):
+    body = {
+        "id": "ds_cdc",
+        "name": "orders by CDC",
+        "type": "postgresql",
+        "connection_config": postgres,
+        "params_config": {"table_name": "cdc_orders", "capture": "cdc", "destination": {"format": "iceberg"}},
+    }
+    assert api.post("/api/sync/data-sources", body).status == 201
+    created = api.post(
+        "/api/sync/tasks",
+        {
+            "data_source_id": "ds_cdc",
+            "task_type": "realtime_sync",
+            "parameters": {"poll_interval": 1, "batch_size": 400, **parameters},
+        },
+    )
+    assert created.status == 201, created.text
+    return created.json
+
+
+def source_rows(table) -> list[tuple]:
+    return [
+        tuple(row)
+        for row in table.connection.execute(
+            "SELECT id, customer, amount, updated_at, note FROM cdc_orders ORDER BY id"
+        ).fetchall()
+    ]
+
+
+def lake_rows() -> list[tuple]:
+    table = read_table("ds_cdc").sort_by("id")
+    columns = [table[name].to_pylist() for name in ("id", "customer", "amount", "updated_at", "note")]
+    return list(zip(*columns))
+
+
+def poll_until_equal(api, aws, table, task_id, seconds=40):
+    """Deliver the engine's messages (a poll comes back after its second) until the lake equals the source."""
+    deadline = time.monotonic() + seconds
+    while True:
+        drain(aws)
+        task = api.get(f"/api/sync/tasks/{task_id}").json
+        assert task["status"] == "running", task
+        if (task.get("capture") or {}).get("phase") == "changes" and lake_rows() == source_rows(table):
+            return task
+        assert time.monotonic() < deadline, f"the lake never caught up: {task}"
+        time.sleep(0.3)
+
+
+def change_everything(table):
+    """Updates, inserts, deletes, a key change and an update that leaves a TOASTed value unsent."""
+    connection = table.connection
+    connection.execute("UPDATE cdc_orders SET amount = amount + 1000, customer = 'changed' WHERE id <= 100")
+    table.insert(1001, 1050)
+    connection.execute("DELETE FROM cdc_orders WHERE id BETWEEN 200 AND 229")
+    connection.execute("UPDATE cdc_orders SET id = 5000 WHERE id = 300")
+    # a value stored out of line (incompressible text over 2 kB), then an update of another column
+    connection.execute(
+        "UPDATE cdc_orders SET note = (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 200) g) WHERE id = 400"
+    )
+    connection.execute("UPDATE cdc_orders SET amount = 1.11 WHERE id = 400")
+    connection.execute("DELETE FROM cdc_orders WHERE id = 1001")
+    connection.execute("INSERT INTO cdc_orders VALUES (1001, 'back', 1.5, now(), 'again')")
+
+
+def slot_exists(table) -> bool:
+    return bool(table.connection.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", [SLOT]).fetchall())
+
+
+def test_a_cdc_sync_copies_then_applies_every_kind_of_change(lake_api, lake_aws, postgres, orders):
+    task = start(lake_api, postgres)
+    copied = poll_until_equal(lake_api, lake_aws, orders, task["id"])
+    assert len(lake_rows()) == 1000 and slot_exists(orders)
+    schema = {field.name: str(field.type) for field in read_table("ds_cdc").schema}
+    assert schema["amount"] == "decimal128(10, 2)" and schema["updated_at"] == "timestamp[us, tz=UTC]"
+    assert "__synchub_op" not in schema
+    assert copied["capture"]["slot"] == SLOT
+
+    change_everything(orders)
+    task = poll_until_equal(lake_api, lake_aws, orders, task["id"])
+    rows = {row[0]: row for row in lake_rows()}
+    assert len(rows) == 1000 + 50 - 30
+    assert rows[1][1] == "changed" and rows[1][2] == Decimal("1001.25")
+    assert 200 not in rows and 300 not in rows and rows[5000][1] == "customer-09"
+    assert rows[400][2] == Decimal("1.11") and len(rows[400][4]) == 6400  # the unsent value kept
+    applied = task["capture"]["changes_applied"]
+    assert applied["insert"] >= 51 and applied["delete"] >= 32 and applied["update"] >= 103
+    assert task["capture"]["lag_bytes"] is not None and task["capture"]["lag_seconds"] >= 0
+
+    orders.connection.execute("TRUNCATE cdc_orders")
+    orders.insert(1, 10)
+    poll_until_equal(lake_api, lake_aws, orders, task["id"])
+    assert len(lake_rows()) == 10
+
+    assert lake_api.post(f"/api/sync/tasks/{task['id']}/cancel").status == 202
+    deadline = time.monotonic() + 20
+    while lake_api.get(f"/api/sync/tasks/{task['id']}").json["status"] != "cancelled":
+        assert time.monotonic() < deadline
+        drain(lake_aws)
+        time.sleep(0.3)
+    assert not slot_exists(orders), "the cancelled task left its replication slot holding WAL"
+
+
+def test_a_slot_dropped_behind_synchub_fails_the_task_with_its_code(lake_api, lake_aws, postgres, orders):
+    task = start(lake_api, postgres)
+    poll_until_equal(lake_api, lake_aws, orders, task["id"])
+    orders.connection.execute("SELECT pg_drop_replication_slot(%s)", [SLOT])
+    deadline = time.monotonic() + 20
+    while (done := lake_api.get(f"/api/sync/tasks/{task['id']}").json)["status"] == "running":
+        assert time.monotonic() < deadline
+        drain(lake_aws)
+        time.sleep(0.3)
+    assert done["status"] == "failed" and done["error_code"] == "CDC_SLOT_LOST"
+    assert "copies the table first" in done["error_message"]
+
+
+def commits_of(task_id: str) -> list:
+    from synchub.settings import get_settings
+    from synchub.tables.commit import lake_catalog
+
+    table = lake_catalog(get_settings()).load_table(("synchub", "ds_cdc"))
+    return [  # one commit is a delete and an append, each a snapshot carrying its id
+        (snapshot.summary.additional_properties.get("synchub.commit-id"), snapshot.summary.operation.value)
+        for snapshot in table.snapshots()
+        if snapshot.summary and snapshot.summary.additional_properties.get("synchub.task-id") == task_id
+    ]
+
+
+@pytest.mark.parametrize("crash", ["before_commit", "before_slot_advance"])
+def test_a_crash_around_the_commit_leaves_the_table_equal_to_the_source(
+    lake_api, lake_aws, postgres, orders, monkeypatch, crash
+):
+    from synchub.connectors.postgres_cdc import PostgresChangeSource
+    from synchub.tables.destination import TableDestination
+
+    task = start(lake_api, postgres)
+    poll_until_equal(lake_api, lake_aws, orders, task["id"])
+    change_everything(orders)
+    crashes = {"left": 1}
+    patched, name = (TableDestination, "finish") if crash == "before_commit" else (PostgresChangeSource, "committed")
+    original = getattr(patched, name)
+
+    def dies_once(self, *args):
+        if crashes["left"]:
+            crashes["left"] -= 1
+            if crash == "before_slot_advance":
+                raise RuntimeError("engine died after the table commit, before the slot moved")
+            raise RuntimeError("engine died with the changes written, before the table commit")
+        return original(self, *args)
+
+    monkeypatch.setattr(patched, name, dies_once)
+    poll_until_equal(lake_api, lake_aws, orders, task["id"])
+    assert crashes["left"] == 0, "the crash never happened"
+    made = commits_of(task["id"])
+    assert len(made) == len(set(made)), f"a commit was made twice: {made}"
+
+
+def test_a_duplicate_delivery_commits_nothing_twice(lake_api, lake_aws, postgres, orders):
+    import boto3
+
+    from local.stack import _sqs_record
+    from tests.functional.test_engine import _invoke_unlocked
+
+    task = start(lake_api, postgres)
+    poll_until_equal(lake_api, lake_aws, orders, task["id"])
+    change_everything(orders)
+    deadline, messages = time.monotonic() + 10, []
+    while not messages:  # the next poll's message, once its delay has passed
+        assert time.monotonic() < deadline
+        messages = (
+            boto3.client("sqs")
+            .receive_message(QueueUrl=lake_aws.refs["SyncQueue"], WaitTimeSeconds=1)
+            .get("Messages", [])
+        )
+    event = {"Records": [_sqs_record(messages[0], "arn:aws:sqs:us-east-1:123456789012:x", "us-east-1")]}
+    for _ in range(3):  # delivered, then twice more
+        _invoke_unlocked(event)
+    assert lake_rows() == source_rows(orders)
+    made = commits_of(task["id"])
+    assert len(made) == len(set(made)), f"a commit was made twice: {made}"
