@@ -222,3 +222,81 @@ def test_a_duplicate_delivery_commits_nothing_twice(lake_api, lake_aws, postgres
     assert lake_rows() == source_rows(orders)
     made = commits_of(task["id"])
     assert len(made) == len(set(made)), f"a commit was made twice: {made}"
+
+
+@pytest.fixture(scope="module")
+def postgres_without_logical_decoding(tmp_path_factory):
+    """A PostgreSQL as installed (wal_level replica): what CDC cannot read."""
+    pgserver = pytest.importorskip("pgserver")
+    from urllib.parse import parse_qs, urlparse
+
+    server = pgserver.get_server(str(tmp_path_factory.mktemp("pgreplica")), cleanup_mode="stop")
+    uri = urlparse(server.get_uri())
+    yield {
+        "host": parse_qs(uri.query)["host"][0],
+        "port": uri.port or 5432,
+        "database": "postgres",
+        "user": "postgres",
+        "sslmode": "disable",
+    }
+    server.cleanup()
+
+
+def test_the_connection_test_names_what_cdc_needs(api, aws, postgres, orders, postgres_without_logical_decoding):
+    import psycopg
+
+    from tests.functional.test_connection_test import connection_test_of
+
+    settings = postgres_without_logical_decoding
+    with psycopg.connect(
+        host=settings["host"], port=settings["port"], dbname="postgres", user="postgres", autocommit=True
+    ) as connection:
+        connection.execute("CREATE TABLE IF NOT EXISTS cdc_orders (id int PRIMARY KEY, note text)")
+    plain = connection_test_of(api, "postgresql", settings, table_name="cdc_orders", capture="cdc")
+    assert plain["ok"] is False and plain["error_code"] == "CDC_NOT_READY", plain
+    assert plain["error_message"].startswith("CDC needs wal_level = logical; this server has wal_level = replica")
+    assert "rds.logical_replication" in plain["error_message"]
+    assert connection_test_of(api, "postgresql", settings, table_name="cdc_orders")["ok"] is True  # polling is fine
+
+    good = connection_test_of(api, "postgresql", postgres, table_name="cdc_orders", capture="cdc")
+    assert good["ok"] is True and good["rows_read"] == 5, good
+    assert not slot_exists(orders), "a connection test made a replication slot"
+    orders.connection.execute("ALTER TABLE cdc_orders REPLICA IDENTITY NOTHING")
+    nothing = connection_test_of(api, "postgresql", postgres, table_name="cdc_orders", capture="cdc")
+    assert "REPLICA IDENTITY NOTHING" in nothing["error_message"], nothing
+
+
+def wait_for_status(api, aws, task_id, status, seconds=20):
+    deadline = time.monotonic() + seconds
+    while (task := api.get(f"/api/sync/tasks/{task_id}").json)["status"] != status:
+        assert time.monotonic() < deadline, task
+        drain(aws)
+        time.sleep(0.3)
+    return task
+
+
+def test_deleting_a_failed_task_or_cancelling_a_paused_one_drops_its_slot(lake_api, lake_aws, postgres, orders):
+    task = start(lake_api, postgres)
+    poll_until_equal(lake_api, lake_aws, orders, task["id"])
+    assert lake_api.post(f"/api/sync/tasks/{task['id']}/pause").status == 202
+    wait_for_status(lake_api, lake_aws, task["id"], "paused")
+    assert slot_exists(orders)  # a paused task keeps its place in the log
+    assert lake_api.post(f"/api/sync/tasks/{task['id']}/cancel").status == 200
+    drain(lake_aws)
+    assert not slot_exists(orders), "cancelling the paused task left its slot"
+
+    orders.connection.execute("DELETE FROM cdc_orders WHERE id > 10")
+    second = lake_api.post(
+        "/api/sync/tasks",
+        {"data_source_id": "ds_cdc", "task_type": "realtime_sync", "parameters": {"poll_interval": 1}},
+    ).json
+    poll_until_equal(lake_api, lake_aws, orders, second["id"])
+    orders.connection.execute("ALTER TABLE cdc_orders ADD COLUMN amount_text text")  # fine: a new column
+    orders.connection.execute("ALTER TABLE cdc_orders ALTER COLUMN amount TYPE text")  # no widening takes this
+    orders.connection.execute("UPDATE cdc_orders SET amount = 'n/a' WHERE id = 1")
+    failed = wait_for_status(lake_api, lake_aws, second["id"], "failed")
+    assert failed["error_code"] == "SCHEMA_CONFLICT", failed
+    assert slot_exists(orders)  # a failed task keeps its slot, for a retry to go on from
+    assert lake_api.delete(f"/api/sync/tasks/{second['id']}").status == 204
+    drain(lake_aws)
+    assert not slot_exists(orders), "deleting the failed task left its slot"

@@ -314,9 +314,10 @@ class PostgresChangeSource(PostgresSource):
                 "Aurora: rds.logical_replication = 1 in the parameter group) and restart the server."
             )
 
-    def check_capture(self) -> None:
-        """The connection test's checks for CDC, each problem in its own words: the server's wal_level, the
-        table's primary key (or replica identity), and the privileges to create the slot and publication."""
+    def check(self) -> None:
+        """The connection test's checks, CDC's among them, each problem in its own words: the table and its
+        key, the server's wal_level, the table's replica identity, and the right to create the slot."""
+        super().check()
         self._require_logical()
         key = self.order[0]  # a table without a primary key fails here, naming it
         identity = self._catalog("SELECT relreplident FROM pg_class WHERE oid = %s::regclass", [self.stream.table_name])

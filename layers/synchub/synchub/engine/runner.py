@@ -78,6 +78,8 @@ class SyncRunner:
         if not isinstance(task_id, str):
             logger.warning("engine message without a task id dropped")
             return "dropped"
+        if isinstance(message.get("release_capture"), dict):
+            return self._release_capture(task_id, message["release_capture"])
         run_id = run_of(message, message_id)
         task = self.lifecycle.find(task_id)
         if task is None:
@@ -120,6 +122,32 @@ class SyncRunner:
                 "transient source failure; retrying through the queue", extra={"task_id": task_id, "error": str(error)}
             )
             raise RetryLater(str(error)) from error
+
+    def _release_capture(self, task_id: str, release: dict[str, Any]) -> str:
+        """Drop the replication slot of a CDC task that ended for good while no run held it (cancelled while
+        pending or paused, or deleted). A source that cannot be reached now is tried again through the queue."""
+        try:
+            data_source, connection = self.data_sources.resolved_connection(release["data_source_id"])
+        except NotFound:
+            logger.warning("the data source is gone; its replication slot cannot be dropped here", extra=release)
+            return "not-released"
+        interface = None
+        if release.get("interface_id"):
+            interface = self.interfaces.get(release["data_source_id"], release["interface_id"])
+        try:
+            stream = stream_for(data_source, {"config": release.get("config") or {}, **release}, interface)
+            source = cast(ChangeSource, open_source(data_source, connection, stream, capture=True))
+            try:
+                dropped = source.release()
+            finally:
+                source.close()
+        except PermanentSourceError as error:
+            logger.warning("could not drop the replication slot", extra={**release, "error": str(error)})
+            return "not-released"
+        except TransientSourceError as error:
+            raise RetryLater(str(error)) from error
+        logger.info("replication slot dropped" if dropped else "no replication slot to drop", extra=release)
+        return "released"
 
     def _waits_behind(self, task: dict[str, Any]) -> bool:
         """A schedule's run queued behind its previous run (overlap ``queue``) waits while that one is active:
@@ -191,7 +219,13 @@ class SyncRunner:
         started = parse_iso(task["start_time"])
         run.on_checkpoint = getattr(source, "acknowledge", None)  # brokers that hold messages until acknowledged
         cursor_field = None if capturing else stream.cursor_field  # captured changes follow the log's order
-        captured: dict[str, Any] | None = None  # a CDC sync's progress: changes applied, replication lag
+        # a CDC sync's progress: its slot, changes applied, replication lag (as the task showed it, at first)
+        captured: dict[str, Any] = dict(task.get("capture") or {}) if capturing else {}
+        if capturing:
+            from synchub.connectors.postgres_cdc import capture_name  # noqa: PLC0415 - only for CDC
+
+            captured.setdefault("slot", capture_name(task["data_source_id"], stream.interface_id))
+            captured.setdefault("phase", "copy")
         # The next batch is read while this one is written and checkpointed: reading has no side effects,
         # so a read ahead that is never used (cancel, continuation, failure) is simply dropped.
         reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
@@ -201,8 +235,9 @@ class SyncRunner:
                 if run.task.get("cancel_requested"):
                     if not run.store(force=True):
                         return "lost-lease"
+                    if capturing and _released(changes, captured):
+                        run.changes["capture"] = captured
                     self._finish(run, "cancelled", stream)
-                    _release(source, capturing)
                     return "cancelled"
                 if run.task.get("pause_requested") and (outcome := self._pause(run, stream)):
                     return outcome
@@ -278,8 +313,9 @@ class SyncRunner:
                         # once per poll (a CDC sync's commit of files a run wrote before it stopped)
                         self._commit_table(run, self._parts(run, stream))
                     if run.task.get("cancel_requested"):
+                        if capturing and _released(changes, captured):
+                            run.changes["capture"] = captured
                         self._finish(run, "cancelled", stream)
-                        _release(source, capturing)
                         return "cancelled"
                     if run.task.get("pause_requested") and (outcome := self._pause(run, stream)):
                         return outcome
@@ -409,7 +445,9 @@ class SyncRunner:
         if extra_ops:
             result["watermark"] = checkpoint.max_cursor
         last: dict[str, Any] = {
-            name: run.changes[name] for name in ("total_rows", "speed", "last_batch_seconds") if name in run.changes
+            name: run.changes[name]
+            for name in ("total_rows", "speed", "last_batch_seconds", "capture")
+            if name in run.changes
         }
         self.lifecycle.finish_task(
             task["id"],
@@ -529,13 +567,16 @@ def _captured(task: dict[str, Any], committed: dict[str, Any]) -> dict[str, Any]
     return {**committed, "changes_applied": total}
 
 
-def _release(source: Any, capturing: bool) -> None:
-    """A cancelled CDC task lets go of its replication slot, so the database keeps no WAL for it."""
-    if capturing:
-        try:
-            source.release()
-        except (PermanentSourceError, TransientSourceError):
-            logger.warning("could not drop the replication slot; drop it by hand", exc_info=True)
+def _released(source: ChangeSource, captured: dict[str, Any]) -> bool:
+    """A cancelled CDC task lets go of its replication slot, so the database keeps no WAL for it: True once
+    dropped (``captured`` then says so); a failure is logged, and deleting the task tries again."""
+    try:
+        source.release()
+    except (PermanentSourceError, TransientSourceError):
+        logger.warning("could not drop the replication slot", extra={"slot": captured.get("slot")}, exc_info=True)
+        return False
+    captured["released"] = True
+    return True
 
 
 def _count_batch(rows: int, seconds: float) -> None:

@@ -296,7 +296,14 @@ class DataSourceService:
         started = time.monotonic()
         try:
             stream = stream_for(record, {"interface_id": interface_id}, interface)
-            source = open_source(record, connection, stream)
+            capturing = stream.capture == "cdc" and record["type"] == "postgresql"
+            if capturing:  # what CDC needs (no slot is made): the sample below is read as a copy would
+                checked = open_source(record, connection, stream, capture=True, settings=self.settings)
+                try:
+                    checked.check()  # type: ignore[attr-defined]
+                finally:
+                    checked.close()
+            source = open_source(record, connection, stream, settings=self.settings)
             try:
                 check = getattr(source, "check", None)
                 if check is not None:

@@ -183,9 +183,28 @@ class TaskLifecycle:
             )
             return {**record, "submitted": True}
 
+    def release_capture(self, task: dict[str, Any]) -> None:
+        """A CDC task that ends for good while no run holds it (cancelled while pending or paused, deleted) has
+        the engine drop its replication slot, unless a retry goes on from it: the slot would otherwise keep WAL
+        on the user's database."""
+        capture = task.get("capture") or {}
+        if not capture.get("slot") or capture.get("released") or task.get("retried_by"):
+            return
+        release = {
+            "data_source_id": task["data_source_id"],
+            "interface_id": task.get("interface_id"),
+            "config": task.get("config") or {},
+            "slot": capture["slot"],
+        }
+        try:
+            self.queue.submit(task, extra={"release_capture": release})
+        except Exception:  # noqa: BLE001 - the task's change stands; the slot's metric and alarm show what is left
+            logger.warning("could not ask the engine to drop the replication slot", extra=release, exc_info=True)
+
     def delete_as_read(self, record: dict[str, Any]) -> bool:
         """Delete ``record`` and take back its statistics, in one transaction conditional on the status and
-        version it was read with; False if it changed or went meanwhile."""
+        version it was read with (a CDC task's replication slot is dropped after); False if it changed or went
+        meanwhile."""
         try:
             (
                 Transaction()
@@ -199,9 +218,10 @@ class TaskLifecycle:
                 .add("checkpoint", self.checkpoints.delete_op(record["id"]))
                 .run()
             )
-            return True
         except TransactionFailed:
             return False
+        self.release_capture(record)
+        return True
 
     # ---- engine-side moves --------------------------------------------------------------------
     def start_task(self, task_id: str, *, lease_owner: str, lease_seconds: int) -> dict[str, Any] | None:

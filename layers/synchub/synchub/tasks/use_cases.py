@@ -272,6 +272,7 @@ class TaskService:
                     {"status": "cancelled", "end_time": now, "updated_at": now, "current_phase": "cancelled"},
                     remove=["resubmit", "pause_requested", "pause_requested_at"],
                 )
+                self.lifecycle.release_capture(after)
                 return public_task(after), 200
             if status == CANCELLABLE_LATER:
                 after = (
