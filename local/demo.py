@@ -60,6 +60,15 @@ class DemoDataset:
 DEMO_PG_DATA_SOURCE_ID = "ds_pg_demo"
 
 
+# The demo table's rows 1 to %s (rows kept from an earlier run stay as they are).
+DEMO_ORDERS_INSERT = (
+    "INSERT INTO demo_orders SELECT n, 'customer-' || lpad((n %% 997)::text, 3, '0'), "
+    "((n * 7919) %% 100000) / 100.0, (ARRAY['EUR','USD','GBP'])[n %% 3 + 1], "
+    "timestamptz '2026-01-01 00:00:00+00' + n * interval '1 minute', 5000000000 + n %% 997 "
+    "FROM generate_series(1, %s) AS n ON CONFLICT (id) DO NOTHING"
+)
+
+
 def logical_postgres(data_dir: str) -> Any:
     """pgserver's PostgreSQL on ``data_dir`` with logical decoding on (``wal_level = logical``, which CDC
     needs): a new data directory is started once, set, and restarted."""
@@ -94,13 +103,7 @@ def start_demo_postgres(data_dir: str, rows: int = DEMO_ROWS) -> dict[str, Any] 
                 "account_id bigint)"
             )
             connection.execute("ALTER TABLE demo_orders ADD COLUMN IF NOT EXISTS account_id bigint")  # older demos
-            connection.execute(
-                "INSERT INTO demo_orders SELECT n, 'customer-' || lpad((n %% 997)::text, 3, '0'), "
-                "((n * 7919) %% 100000) / 100.0, (ARRAY['EUR','USD','GBP'])[n %% 3 + 1], "
-                "timestamptz '2026-01-01 00:00:00+00' + n * interval '1 minute', 5000000000 + n %% 997 "
-                "FROM generate_series(1, %s) AS n ON CONFLICT (id) DO NOTHING",
-                (rows,),
-            )
+            connection.execute(DEMO_ORDERS_INSERT, (rows,))
     except Exception:  # noqa: BLE001 - the rest of the stack works without it
         log.warning("the embedded PostgreSQL did not start; the PostgreSQL demo source is not available", exc_info=True)
         return None

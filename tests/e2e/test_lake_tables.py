@@ -147,3 +147,62 @@ def test_a_table_outlives_a_restart_of_the_stack(tmp_path):
         )
     finally:
         stop_stack(second)
+
+
+def test_a_cdc_sync_of_ds_pg_demo_carries_updates_inserts_and_deletes(stack):
+    """README's CDC example: copy ds_pg_demo, then 100 updates, 50 inserts and 30 deletes made with SQL reach
+    the table within one poll interval plus 10 s; cancelling drops the replication slot."""
+    import time
+
+    from local.demo import DEMO_ORDERS_INSERT
+
+    poll_interval = 5
+    with demo_database(stack) as connection:
+        connection.execute("DELETE FROM demo_orders")  # the seed's 10,000 rows, whatever earlier tests changed
+        connection.execute(DEMO_ORDERS_INSERT, (10_000,))
+        created = requests.post(
+            stack.url("/api/sync/tasks"),
+            json={
+                "data_source_id": "ds_pg_demo",
+                "task_type": "realtime_sync",
+                "parameters": {"capture": "cdc", "poll_interval": poll_interval},
+            },
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
+        task_id = created.json()["id"]
+        deadline = time.monotonic() + 120
+        while (task := requests.get(stack.url(f"/api/sync/tasks/{task_id}"), timeout=10).json())["status"] in (
+            "pending",
+            "running",
+        ) and (task.get("capture") or {}).get("phase") != "changes":
+            assert time.monotonic() < deadline, task
+            time.sleep(0.3)
+        assert task["status"] == "running" and task["processed_rows"] == 10_000, task
+        assert read_table(stack).num_rows == 10_000
+
+        connection.execute("UPDATE demo_orders SET amount = 777.77, customer = 'cdc' WHERE id <= 100")
+        connection.execute(
+            "INSERT INTO demo_orders SELECT n, 'cdc-new', 1.00, 'EUR', now(), 1 FROM generate_series(10001, 10050) n"
+        )
+        connection.execute("DELETE FROM demo_orders WHERE id BETWEEN 9001 AND 9030")
+        changed = time.monotonic()
+        while True:
+            rows = read_table(stack).to_pylist()
+            by_id = {row["id"]: row for row in rows}
+            if (
+                len(rows) == 10_020
+                and sum(row["customer"] == "cdc" and row["amount"] == Decimal("777.77") for row in rows) == 100
+                and not any(9001 <= key <= 9030 for key in by_id)
+            ):
+                break
+            assert time.monotonic() - changed < poll_interval + 10, (len(rows), task)
+            time.sleep(0.5)
+        assert len(by_id) == 10_020
+        task = requests.get(stack.url(f"/api/sync/tasks/{task_id}"), timeout=10).json()
+        assert task["capture"]["changes_applied"]["update"] >= 100 and task["capture"]["lag_bytes"] is not None
+
+        assert requests.post(stack.url(f"/api/sync/tasks/{task_id}/cancel"), timeout=10).status_code == 202
+        assert follow(stack, task_id)[-1]["status"] == "cancelled"
+        slots = connection.execute("SELECT slot_name FROM pg_replication_slots").fetchall()
+        assert slots == [], f"the cancelled CDC task left {slots}"
