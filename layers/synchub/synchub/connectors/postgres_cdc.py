@@ -303,7 +303,12 @@ class PostgresChangeSource(PostgresSource):
         return {"confirmed": rows[0][0] or "0/0", "wal_status": rows[0][1]} if rows else None
 
     def _advance(self, lsn: str) -> None:
-        self._catalog("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", [self.slot, lsn])
+        """Move the slot to ``lsn`` if it stands before it (the server refuses a move backwards)."""
+        self._catalog(
+            "SELECT pg_replication_slot_advance(slot_name, %s::pg_lsn) FROM pg_replication_slots "
+            "WHERE slot_name = %s AND confirmed_flush_lsn < %s::pg_lsn",
+            [lsn, self.slot, lsn],
+        )
 
     # ---- what CDC needs from the server -----------------------------------------------------------
     def _require_logical(self) -> None:

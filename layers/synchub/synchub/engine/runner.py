@@ -293,6 +293,7 @@ class SyncRunner:
                         return "lost-lease"
                     self._commit_table(run, self._parts(run, stream))
                     captured = run.changes["capture"] = _captured(run.task, changes.committed(run.reading.state))
+                    _count_capture(captured)
                     if not cycle_done:
                         continue
                 if cycle_done and not realtime:
@@ -304,6 +305,9 @@ class SyncRunner:
                     wait = int(config.get("poll_interval") or 60)
                     next_poll = utcnow() + timedelta(seconds=wait)
                     run.reading = after_poll(run.reading)
+                    if capturing and not batch.commit:  # an idle poll still reports the slot's lag
+                        captured = run.changes["capture"] = _captured(run.task, changes.committed(run.reading.state))
+                        _count_capture(captured)
                     run.changes.update(
                         current_phase="waiting", next_poll_at=iso(next_poll), total_rows=None, estimated_time=None
                     )
@@ -577,6 +581,15 @@ def _released(source: ChangeSource, captured: dict[str, Any]) -> bool:
         return False
     captured["released"] = True
     return True
+
+
+def _count_capture(captured: dict[str, Any]) -> None:
+    """EMF metrics of a CDC sync after a commit or an idle poll: the WAL its slot keeps on the source (the
+    template's alarm watches it) and how long the newest change took from the source's commit to the table."""
+    if captured.get("lag_bytes") is not None:
+        metrics.add_metric(name="ReplicationSlotRetainedBytes", unit=MetricUnit.Bytes, value=captured["lag_bytes"])
+    if captured.get("lag_seconds") is not None:
+        metrics.add_metric(name="ReplicationLag", unit=MetricUnit.Seconds, value=captured["lag_seconds"])
 
 
 def _count_batch(rows: int, seconds: float) -> None:
