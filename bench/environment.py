@@ -179,16 +179,18 @@ def engine_setting(name: str, value: str) -> Iterator[None]:
 
 
 @contextmanager
-def embedded_postgres(prefix: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """A PostgreSQL server of its own (pgserver, in a temporary folder): its URI, and the connection_config of
-    a data source that reads it."""
+def embedded_postgres(prefix: str, *, logical: bool = False) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A PostgreSQL server of its own (pgserver, in a temporary folder; ``logical``: with logical decoding, for
+    CDC): its URI, and the connection_config of a data source that reads it."""
     import tempfile
     from urllib.parse import parse_qs, urlparse
 
     import pgserver
 
+    from local.demo import logical_postgres
+
     with tempfile.TemporaryDirectory(prefix=prefix) as data_dir:
-        server = pgserver.get_server(data_dir, cleanup_mode="stop")
+        server = logical_postgres(data_dir) if logical else pgserver.get_server(data_dir, cleanup_mode="stop")
         try:
             uri = server.get_uri()
             parsed = urlparse(uri)

@@ -21,7 +21,17 @@ def versions() -> dict[str, str]:
     return {name: version(name) for name in ("boto3", "botocore", "aws-lambda-powertools", "pydantic", "moto")}
 
 
-SECTIONS = ("cold_start", "routes", "engine_throughput", "tables", "scale", "long_syncs", "dollars", "stream_clients")
+SECTIONS = (
+    "cold_start",
+    "routes",
+    "engine_throughput",
+    "tables",
+    "capture",
+    "scale",
+    "long_syncs",
+    "dollars",
+    "stream_clients",
+)
 
 
 def main() -> int:
@@ -49,7 +59,7 @@ def main() -> int:
             timings[section] = round(time.time() - begun, 1)
 
     run("cold_start", lambda: cold_start(repeats=1 if args.smoke else 7))
-    from bench import dollars, long_syncs, routes, scale, stream_clients, tables, throughput
+    from bench import capture, dollars, long_syncs, routes, scale, stream_clients, tables, throughput
 
     run("routes", lambda: routes.measure(repeats=2 if args.smoke else 25))
     run(
@@ -62,6 +72,12 @@ def main() -> int:
             [2_000, 6_000] if args.smoke else [50_000, 200_000],
             repeats=1 if args.smoke else 3,
             changed=500 if args.smoke else tables.CHANGED,
+        ),
+    )
+    run(
+        "capture",
+        lambda: capture.measure(
+            *((2_000, 500, 3) if args.smoke else (capture.CHANGES, capture.KEYS, capture.LAG_SAMPLES))
         ),
     )
     run("scale", lambda: scale.measure(*((1_000, 2_000) if args.smoke else (1_000, 100_000))))
@@ -204,6 +220,14 @@ def print_tables(report: dict) -> None:
                     f"{flat['engine_peak_mb'][1]} MB at {flat['rows'][1]} rows (×{flat['growth']}) "
                     f"{_mark(flat['meets_goal'])}"
                 )
+    if "capture" in report:
+        cdc = report["capture"]
+        print(
+            f"\nCDC, PostgreSQL logical replication → lake table: {cdc['changes']:,} updates across {cdc['keys']:,} "
+            f"keys applied in {cdc['apply_seconds']} s ({cdc['changes_per_s']:,} changes/s); lag at one change a "
+            f"second (poll_interval {cdc['lag']['poll_interval_s']} s, {cdc['lag']['samples']} commits): median "
+            f"{cdc['lag']['median_s']} s, p95 {cdc['lag']['p95_s']} s"
+        )
     if "tables" in report:
         lake = report["tables"]
         print(
