@@ -115,3 +115,74 @@ class MySqlTable:
 
     def close(self) -> None:
         self.connection.close()
+
+
+@pytest.fixture(scope="session")
+def mariadb_binlog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A MariaDB (or MySQL) server of its own with a row binlog, for CDC: started from the machine's server
+    binaries in a temporary folder on a free port; skipped where there are none."""
+    import shutil
+    import subprocess
+    import time
+
+    from local.ports import free_port
+
+    server = shutil.which("mariadbd") or shutil.which("mysqld") or "/usr/sbin/mariadbd"
+    install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+    if not shutil.os.path.exists(server) or not install:
+        pytest.skip("no MariaDB or MySQL server binaries (mariadbd and mariadb-install-db) on this machine")
+    folder = tmp_path_factory.mktemp("mariadb")
+    data = folder / "data"
+    subprocess.run(
+        [
+            install,
+            "--no-defaults",
+            f"--datadir={data}",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            server,
+            "--no-defaults",
+            f"--datadir={data}",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            f"--socket={folder / 'sock'}",
+            f"--log-bin={data / 'binlog'}",
+            "--binlog-format=ROW",
+            "--server-id=1",
+            "--user=root",
+            f"--log-error={folder / 'error.log'}",
+            f"--pid-file={folder / 'pid'}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    import pymysql
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            connection = pymysql.connect(host="127.0.0.1", port=port, user="root", password="", autocommit=True)
+            break
+        except pymysql.err.OperationalError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.skip(f"the MariaDB server did not start: {(folder / 'error.log').read_text()[-500:]}")
+            time.sleep(0.2)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE DATABASE IF NOT EXISTS test")
+    connection.close()
+    yield {"host": "127.0.0.1", "port": port, "database": "test", "user": "root", "password": ""}
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from synchub.connectors.postgres_cdc import capture_name
+from synchub.connectors.capture import capture_name
 from tests.databases import PostgresTable, postgres  # noqa: F401 - fixtures
 from tests.functional.test_engine import drain
 from tests.lake import lake_api, lake_aws, moto_server, read_table  # noqa: F401 - fixtures

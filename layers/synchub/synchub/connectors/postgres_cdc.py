@@ -18,13 +18,12 @@ together; the protocol's decoding is in ``connectors.pgoutput``."""
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Collection
 
-from synchub.connectors.base import Batch, PermanentSourceError, StreamSpec
+from synchub.connectors.base import Batch, StreamSpec
+from synchub.connectors.capture import OPERATIONS, CaptureError, SlotLost
 from synchub.connectors.pgoutput import (
     UNCHANGED,
     Begin,
@@ -40,30 +39,6 @@ from synchub.connectors.sql import PostgresSource
 from synchub.connectors.sql_values import DriverRows
 from synchub.models.columns import CHANGE_OP, Column, postgres_columns
 from synchub.timeutil import iso, utcnow
-
-OPERATIONS = ("insert", "update", "delete", "truncate")
-
-
-class CaptureError(PermanentSourceError):
-    """CDC cannot run as configured (the server's settings, privileges, the table's keys)."""
-
-    code = "CDC_NOT_READY"
-
-
-class SlotLost(PermanentSourceError):
-    """The replication slot is gone: its position, and the changes since, cannot be read again."""
-
-    code = "CDC_SLOT_LOST"
-
-
-def capture_name(data_source_id: str, interface_id: str) -> str:
-    """The slot's and publication's name for a (data source, interface): lowercase letters, digits and
-    underscores, within PostgreSQL's 63 characters."""
-    plain = re.sub(r"[^a-z0-9_]", "_", f"synchub_{data_source_id}_{interface_id}".lower())
-    if len(plain) <= 63:
-        return plain
-    digest = hashlib.blake2b(plain.encode(), digest_size=5).hexdigest()
-    return f"{plain[:52]}_{digest}"
 
 
 @dataclass

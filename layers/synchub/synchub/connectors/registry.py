@@ -37,8 +37,8 @@ def incremental_problem(kind: str, stream: StreamSpec, task_type: str) -> str | 
 
 def capture_problem(kind: str, stream: StreamSpec) -> str | None:
     """Why a CDC realtime sync cannot run on this stream, or None."""
-    if kind != "postgresql":
-        return f"capture cdc reads PostgreSQL's logical replication; {kind} sources are polled (capture poll)."
+    if kind not in ("postgresql", "mysql"):
+        return f"capture cdc reads a database's change log (PostgreSQL, MySQL); {kind} sources cannot."
     if stream.table_target is None:
         return (
             'capture cdc applies updates and deletes to a lake table: set destination {"format": "iceberg"} '
@@ -169,11 +169,11 @@ def open_source(
     if kind in FILE_TYPES:
         return _open_source(data_source, connection, stream, incremental)
     if capture:
-        from synchub.connectors.postgres_cdc import PostgresChangeSource, capture_name  # only for CDC
+        from synchub.connectors.capture import capture_name  # only for CDC
 
         name = capture_name(data_source["id"], stream.interface_id)
         return GuardedSource(
-            lambda: PostgresChangeSource(connection, stream, name=name),
+            lambda: _open_capture(kind, connection, stream, name),
             guard_for(settings or get_settings()),
             destinations(kind, connection),
         )
@@ -182,6 +182,16 @@ def open_source(
         guard_for(settings or get_settings()),
         destinations(kind, connection),
     )
+
+
+def _open_capture(kind: str, connection: dict[str, Any], stream: StreamSpec, name: str) -> Source:
+    if kind == "mysql":
+        from synchub.connectors.mysql_cdc import MySqlChangeSource  # mysql-replication: only for MySQL CDC
+
+        return MySqlChangeSource(connection, stream, name=name)
+    from synchub.connectors.postgres_cdc import PostgresChangeSource  # only for PostgreSQL CDC
+
+    return PostgresChangeSource(connection, stream, name=name)
 
 
 def _open_source(

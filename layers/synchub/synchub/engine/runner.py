@@ -222,9 +222,10 @@ class SyncRunner:
         # a CDC sync's progress: its slot, changes applied, replication lag (as the task showed it, at first)
         captured: dict[str, Any] = dict(task.get("capture") or {}) if capturing else {}
         if capturing:
-            from synchub.connectors.postgres_cdc import capture_name  # noqa: PLC0415 - only for CDC
+            from synchub.connectors.capture import capture_name  # noqa: PLC0415 - only for CDC
 
-            captured.setdefault("slot", capture_name(task["data_source_id"], stream.interface_id))
+            if data_source["type"] == "postgresql":  # a replication slot, which holds WAL until dropped
+                captured.setdefault("slot", capture_name(task["data_source_id"], stream.interface_id))
             captured.setdefault("phase", "copy")
         # The next batch is read while this one is written and checkpointed: reading has no side effects,
         # so a read ahead that is never used (cancel, continuation, failure) is simply dropped.
@@ -267,7 +268,8 @@ class SyncRunner:
                 except (PermanentSourceError, TransientSourceError):
                     run.store(force=True)  # what was read before the failure is kept: a retry goes on from there
                     raise
-                if batch.state is not None and not batch.commit:  # after a commit the source reads on from it
+                if batch.state is not None and not batch.commit and not batch.caught_up:  # a CDC source reads on
+                    # only after its commit, and a caught-up one at the next poll
                     ahead = reader.submit(source.read, batch.state, batch_size, *read_from(run.reading, lookback))
                 run.add(batch, cursor_field=cursor_field, primary_key=stream.primary_key)
                 cycle_done = batch.state is None or batch.caught_up

@@ -31,7 +31,7 @@ STREAM_KEYS: dict[str, frozenset[str]] = {
     for kind, keys in {
         "http": {"url_suffix", "method", "headers", "query_params", "body", "records_path", "total_path", "pagination"},
         "postgresql": {"table_name", "query", "capture"},
-        "mysql": {"table_name", "query"},
+        "mysql": {"table_name", "query", "capture"},
         **{kind: {"prefix", "format", "records_path"} for kind in sorted(FILE_TYPES)},
         "kafka": {"topic", "value_format", "key_field", "consumer_group"},
         "mqtt": {"topic_filter", "qos", "value_format", "idle_seconds"},

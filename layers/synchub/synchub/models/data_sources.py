@@ -115,8 +115,8 @@ CONNECTION_FIELDS = (
 )
 STREAM_FIELDS = (
     "The stream a task reads unless its interface or parameters say otherwise, by type. http: {url_suffix?, "
-    "records_path?, total_path?, pagination?, …}; postgresql, mysql: {table_name or query, primary_key?}, postgresql also "
-    "capture? (poll, or cdc: realtime_sync reads the table's change log); files: "
+    "records_path?, total_path?, pagination?, …}; postgresql, mysql: {table_name or query, primary_key?, capture? (poll, or cdc: "
+    "realtime_sync reads the table's change log)}; files: "
     "{prefix?, format?}; kafka: {topic, value_format? (json, text), key_field?, consumer_group?}; mqtt: "
     "{topic_filter, qos? (0, 1), value_format?, idle_seconds?}; redis: {stream_key} or {key_pattern} (full_sync "
     "only). Any type: cursor_field?, primary_key?, destination? ({format: iceberg | jsonl, table?}: a lake table or "

@@ -296,7 +296,7 @@ class DataSourceService:
         started = time.monotonic()
         try:
             stream = stream_for(record, {"interface_id": interface_id}, interface)
-            capturing = stream.capture == "cdc" and record["type"] == "postgresql"
+            capturing = stream.capture == "cdc" and record["type"] in ("postgresql", "mysql")
             if capturing:  # what CDC needs (no slot is made): the sample below is read as a copy would
                 checked = open_source(record, connection, stream, capture=True, settings=self.settings)
                 try:

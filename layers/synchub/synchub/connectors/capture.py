@@ -1,0 +1,39 @@
+"""What change data capture shares across databases: the operations a change carries, the names of a (data
+source, interface)'s place in the log, and the failures that are CDC's own."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from synchub.connectors.base import PermanentSourceError
+
+OPERATIONS = ("insert", "update", "delete", "truncate")
+
+
+class CaptureError(PermanentSourceError):
+    """CDC cannot run as configured (the server's settings, privileges, the table's keys)."""
+
+    code = "CDC_NOT_READY"
+
+
+class SlotLost(PermanentSourceError):
+    """PostgreSQL's replication slot is gone: its position, and the changes since, cannot be read again."""
+
+    code = "CDC_SLOT_LOST"
+
+
+class PositionLost(PermanentSourceError):
+    """The MySQL binlog no longer holds the position the sync stopped at (purged by the server's retention)."""
+
+    code = "CDC_POSITION_LOST"
+
+
+def capture_name(data_source_id: str, interface_id: str) -> str:
+    """The name of a (data source, interface)'s place in the change log (PostgreSQL's slot and publication):
+    lowercase letters, digits and underscores, within PostgreSQL's 63 characters."""
+    plain = re.sub(r"[^a-z0-9_]", "_", f"synchub_{data_source_id}_{interface_id}".lower())
+    if len(plain) <= 63:
+        return plain
+    digest = hashlib.blake2b(plain.encode(), digest_size=5).hexdigest()
+    return f"{plain[:52]}_{digest}"
