@@ -300,3 +300,64 @@ def test_deleting_a_failed_task_or_cancelling_a_paused_one_drops_its_slot(lake_a
     assert lake_api.delete(f"/api/sync/tasks/{second['id']}").status == 204
     drain(lake_aws)
     assert not slot_exists(orders), "deleting the failed task left its slot"
+
+
+def test_deleting_the_data_source_or_turning_cdc_off_drops_its_slots(lake_api, lake_aws, postgres, orders):
+    task = start(lake_api, postgres)
+    poll_until_equal(lake_api, lake_aws, orders, task["id"])
+    interface = lake_api.post(
+        "/api/sync/data-sources/ds_cdc/interfaces",
+        {"id": "eu", "name": "EU orders", "table_name": "cdc_orders", "capture": "cdc"},
+    )
+    assert interface.status == 201, interface.text
+    eu = lake_api.post(
+        "/api/sync/tasks",
+        {
+            "data_source_id": "ds_cdc",
+            "interface_id": "eu",
+            "task_type": "realtime_sync",
+            "parameters": {"poll_interval": 1},
+        },
+    ).json
+    deadline = time.monotonic() + 30
+    while (lake_api.get(f"/api/sync/tasks/{eu['id']}").json.get("capture") or {}).get("phase") != "changes":
+        assert time.monotonic() < deadline
+        drain(lake_aws)
+        time.sleep(0.2)
+    for running in (task, eu):
+        lake_api.post(f"/api/sync/tasks/{running['id']}/pause")
+    wait_for_status(lake_api, lake_aws, eu["id"], "paused")
+    wait_for_status(lake_api, lake_aws, task["id"], "paused")
+    eu_slot = capture_name("ds_cdc", "eu")
+    slots = {row[0] for row in orders.connection.execute("SELECT slot_name FROM pg_replication_slots").fetchall()}
+    assert {SLOT, eu_slot} <= slots
+
+    busy = lake_api.patch("/api/sync/data-sources/ds_cdc", {"params_config": {"capture": "poll"}})
+    assert busy.status == 409 and busy.json["code"] == "DATA_SOURCE_IN_USE", busy.text  # paused tasks read the log
+    for paused in (task, eu):
+        assert lake_api.post(f"/api/sync/tasks/{paused['id']}/cancel").status == 200
+    drain(lake_aws)  # the cancels' own drops
+    orders.connection.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [SLOT])  # left behind
+    orders.connection.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [eu_slot])
+
+    off = lake_api.patch("/api/sync/data-sources/ds_cdc", {"params_config": {"capture": "poll"}})
+    assert off.status == 200, off.text
+    assert not slot_exists(orders) and slot_exists_named(orders, eu_slot)  # the interface says cdc itself
+
+    assert lake_api.delete("/api/sync/data-sources/ds_cdc/interfaces/eu").status == 204
+    assert not slot_exists_named(orders, eu_slot)
+
+    lake_api.patch("/api/sync/data-sources/ds_cdc", {"params_config": {"capture": "cdc"}})
+    orders.connection.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [SLOT])
+    moved = dict(postgres, port=1)  # a database that does not answer: the slot cannot be dropped
+    assert lake_api.patch("/api/sync/data-sources/ds_cdc", {"connection_config": moved}).status == 200
+    refused = lake_api.delete("/api/sync/data-sources/ds_cdc")
+    assert refused.status == 409 and refused.json["code"] == "CDC_SLOT_NOT_DROPPED", refused.text
+    assert SLOT in refused.json["detail"] and "keep_slots=true" in refused.json["detail"]
+    assert lake_api.patch("/api/sync/data-sources/ds_cdc", {"connection_config": postgres}).status == 200
+    assert lake_api.delete("/api/sync/data-sources/ds_cdc").status == 204
+    assert not slot_exists(orders), "deleting the data source left its slot"
+
+
+def slot_exists_named(table, name) -> bool:
+    return bool(table.connection.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", [name]).fetchall())

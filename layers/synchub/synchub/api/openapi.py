@@ -39,6 +39,10 @@ def answer(model: str | None, description: str, headers: dict[str, Any] | None =
     return found
 
 
+KEEP_SLOTS = (
+    "true: leave the PostgreSQL replication slots the data source's CDC streams made (drop them yourself); by "
+    "default they are dropped first, and a database that cannot be reached answers 409 CDC_SLOT_NOT_DROPPED"
+)
 MERGE_PATCH = (
     "A JSON Merge Patch (RFC 7396, application/merge-patch+json or application/json): the fields to "
     "change, null to remove one; the result is validated as a PUT of the whole resource would be."

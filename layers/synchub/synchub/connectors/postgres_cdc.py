@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Collection
 
-from synchub.connectors.base import Batch, StreamSpec
+from synchub.connectors.base import Batch, StreamSpec, TransientSourceError
 from synchub.connectors.capture import OPERATIONS, CaptureError, SlotLost
 from synchub.connectors.pgoutput import (
     UNCHANGED,
@@ -38,6 +38,7 @@ from synchub.connectors.pgoutput import (
 from synchub.connectors.sql import PostgresSource
 from synchub.connectors.sql_values import DriverRows
 from synchub.models.columns import CHANGE_OP, Column, postgres_columns
+from synchub.observability import logger
 from synchub.timeutil import iso, utcnow
 
 
@@ -341,3 +342,34 @@ class PostgresChangeSource(PostgresSource):
         except psycopg.Error:
             with self.translate_errors():
                 raise
+
+
+class SlotAdmin(PostgresChangeSource):
+    """A data source's replication slots and publications, dropped when the data source, an interface, or CDC
+    itself goes (a slot nobody reads keeps WAL until the database's disk fills). It reads no table."""
+
+    def __init__(self, connection: dict[str, Any]):
+        # PostgresSource's checks want a relation; this one is never read
+        PostgresSource.__init__(self, connection, StreamSpec(table_name="pg_replication_slots"), incremental=False)
+        self.slot = self.publication = ""
+        self.applied = dict.fromkeys(OPERATIONS, 0)
+        self._relation = None
+        self._loaders = {}
+
+    def drop_slots(self, names: list[str]) -> list[str]:
+        """Drop the slots (and publications) of these names that exist; the slots dropped. A slot being read
+        right now is left, as a transient failure."""
+        found = self._catalog(
+            "SELECT slot_name, active FROM pg_replication_slots WHERE slot_name = ANY(%s)", [list(names)]
+        )
+        busy = [str(name) for name, active in found if active]
+        if busy:
+            raise TransientSourceError(f"the replication slot {', '.join(busy)} is being read right now")
+        for name, _active in found:
+            self._as_dba("SELECT pg_drop_replication_slot(%s)", [name], fetch=True)
+        for name in names:
+            try:
+                self._as_dba(f"DROP PUBLICATION IF EXISTS {self.quote(name)}")
+            except CaptureError:  # not the publication's owner: it holds no WAL, so it may stay
+                logger.warning("could not drop the publication", extra={"publication": name})
+        return [str(name) for name, _active in found]

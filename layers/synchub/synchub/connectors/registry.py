@@ -107,7 +107,7 @@ class GuardedSource:
     def __init__(self, open_it: Callable[[], Source], guard: OutboundGuard, first: list[tuple[str, int | None]]):
         self.guard = guard
         self.source: Source = self._guarded(lambda: self._open(open_it, first))
-        for name in ("acknowledge", "committed", "release", "primary_key"):  # what some sources also do
+        for name in ("acknowledge", "committed", "release", "primary_key", "drop_slots"):  # what some also do
             method = getattr(self.source, name, None)
             if method is not None:
                 setattr(self, name, self._guarding(method))
@@ -182,6 +182,17 @@ def open_source(
         guard_for(settings or get_settings()),
         destinations(kind, connection),
     )
+
+
+def open_slot_admin(data_source: dict[str, Any], connection: dict[str, Any], settings: Settings) -> Any:
+    """What drops a PostgreSQL data source's replication slots (``drop_slots``), under the outbound policy."""
+
+    def admin() -> Source:
+        from synchub.connectors.postgres_cdc import SlotAdmin  # only where slots are dropped
+
+        return SlotAdmin(connection)
+
+    return GuardedSource(admin, guard_for(settings), destinations(data_source["type"], connection))
 
 
 def _open_capture(kind: str, connection: dict[str, Any], stream: StreamSpec, name: str) -> Source:

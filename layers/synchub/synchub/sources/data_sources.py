@@ -41,6 +41,7 @@ from synchub.models.merge_patch import patched
 from synchub.models.secrets import MASK, masked_url, merge_secrets, split_secrets, unmasked_url
 from synchub.outbound import refuse_named, url_origin
 from synchub.settings import Settings, get_settings
+from synchub.sources.capture import CaptureSlots, cdc_slots
 from synchub.sources.secrets import SecretVault
 from synchub.timeutil import now_iso
 
@@ -75,6 +76,7 @@ class DataSourceService:
         self.store = DataSourceStore(self.settings)
         self.stats = StatisticsStore(self.settings)
         self.vault = SecretVault(self.settings.secrets_prefix)
+        self.capture = CaptureSlots(self.settings)
 
     def get_record(self, data_source_id: str) -> dict[str, Any]:
         record = self.store.get(data_source_id) if NAME_ID_PATTERN.match(data_source_id) else None
@@ -149,12 +151,13 @@ class DataSourceService:
             raise
         return public_data_source(record)
 
-    def patch(self, data_source_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+    def patch(self, data_source_id: str, patch: dict[str, Any], *, keep_slots: bool = False) -> dict[str, Any]:
         """A JSON Merge Patch of the data source as GET shows it (masked secrets keep their stored values)."""
         shown = public_data_source(self.get_record(data_source_id))
-        return self.replace(data_source_id, patched(UpdateDataSourceRequest, shown, patch))
+        return self.replace(data_source_id, patched(UpdateDataSourceRequest, shown, patch), keep_slots=keep_slots)
 
-    def replace(self, data_source_id: str, request: DataSourceBody) -> dict[str, Any]:
+    def replace(self, data_source_id: str, request: DataSourceBody, *, keep_slots: bool = False) -> dict[str, Any]:
+        """Replace the data source; turning CDC off drops the replication slots it made (``keep_slots``: not)."""
         current = self.get_record(data_source_id)
         self._check_destinations(request)
         changed = changed_read_only(request, public_data_source(current))
@@ -223,6 +226,11 @@ class DataSourceService:
             record["secret_arn"] = self.vault.create(data_source_id, secrets)
         else:
             record.pop("secret_arn", None)
+        if not keep_slots and current.get("type") == "postgresql":
+            interfaces = self.capture.interfaces_of(data_source_id)
+            off = cdc_slots(current, interfaces) - cdc_slots(record, interfaces)
+            if off:
+                self.capture.drop(current, self.resolved_connection(data_source_id)[1], off, why="CDC is turned off")
         try:
             self.store.put(record, must_exist=True)
         except ClientError as error:
@@ -235,8 +243,9 @@ class DataSourceService:
             self.vault.delete(old_notify_arn)
         return public_data_source(record)
 
-    def delete(self, data_source_id: str) -> None:
-        """Delete a data source that has no pending, running or paused task (atomically checked) and no schedule."""
+    def delete(self, data_source_id: str, *, keep_slots: bool = False) -> None:
+        """Delete a data source that has no pending, running or paused task (atomically checked) and no schedule;
+        the replication slots its CDC streams made go first (``keep_slots``: not)."""
         current = self.get_record(data_source_id)
         schedules = ScheduleStore(self.settings).of_data_source(data_source_id)
         if schedules:
@@ -244,6 +253,11 @@ class DataSourceService:
                 f"Data source '{data_source_id}' has schedules ({', '.join(schedules)}); delete them first.",
                 schedules=schedules,
             )
+        if not keep_slots and current.get("type") == "postgresql":
+            slots = cdc_slots(current, self.capture.interfaces_of(data_source_id))
+            if slots:
+                connection = self.resolved_connection(data_source_id)[1]
+                self.capture.drop(current, connection, slots, why="the data source is deleted")
         deletion = (
             Transaction()
             .add("data source", self.store.delete_op(data_source_id))

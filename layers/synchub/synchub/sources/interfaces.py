@@ -7,6 +7,7 @@ from typing import Any
 
 from ulid import ULID
 
+from synchub.connectors.capture import capture_name
 from synchub.dal.data_sources import DataSourceStore
 from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.transactions import ConditionFailed, Transaction, TransactionFailed
@@ -16,6 +17,8 @@ from synchub.models.data_sources import changed_read_only
 from synchub.models.interfaces import CreateInterfaceRequest, InterfaceBody, UpdateInterfaceRequest
 from synchub.models.merge_patch import patched
 from synchub.settings import Settings, get_settings
+from synchub.sources.capture import cdc_slots
+from synchub.sources.data_sources import data_source_service
 from synchub.timeutil import now_iso
 
 # What an answer shows: the ids, every field a request can set (one list: the model's), the times.
@@ -86,12 +89,18 @@ class InterfaceService:
             raise InterfaceExists(f"Interface '{record['id']}' already exists on '{data_source_id}'.") from failure
         return public_interface(record)
 
-    def patch(self, data_source_id: str, interface_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+    def patch(
+        self, data_source_id: str, interface_id: str, patch: dict[str, Any], *, keep_slots: bool = False
+    ) -> dict[str, Any]:
         """A JSON Merge Patch of the interface as GET shows it."""
         shown = public_interface(self.get_record(data_source_id, interface_id))
-        return self.replace(data_source_id, interface_id, patched(UpdateInterfaceRequest, shown, patch))
+        request = patched(UpdateInterfaceRequest, shown, patch)
+        return self.replace(data_source_id, interface_id, request, keep_slots=keep_slots)
 
-    def replace(self, data_source_id: str, interface_id: str, request: InterfaceBody) -> dict[str, Any]:
+    def replace(
+        self, data_source_id: str, interface_id: str, request: InterfaceBody, *, keep_slots: bool = False
+    ) -> dict[str, Any]:
+        """Replace the interface; turning its CDC off drops its replication slot (``keep_slots``: not)."""
         current = self.get_record(data_source_id, interface_id)
         changed = changed_read_only(request, public_interface(current))
         if changed:
@@ -105,14 +114,32 @@ class InterfaceService:
             "created_at": current["created_at"],
             "updated_at": now_iso(),
         }
+        if not keep_slots:
+            self._drop_slot(data_source_id, current, record, why="CDC is turned off on the interface")
         try:
             self.store.put(record, must_exist=True)
         except ConditionFailed as failure:
             raise InterfaceNotFound(f"Interface '{interface_id}' does not exist.") from failure
         return public_interface(record)
 
-    def delete(self, data_source_id: str, interface_id: str) -> None:
-        self.get_record(data_source_id, interface_id)
+    def _drop_slot(
+        self, data_source_id: str, before: dict[str, Any], after: dict[str, Any] | None, *, why: str
+    ) -> None:
+        """Drop the interface's replication slot if its CDC stream goes (deleted, or capture no longer cdc)."""
+        if before.get("capture") == "poll" or (after is not None and after.get("capture") == "cdc"):
+            return  # it read no change log, or still does
+        service = data_source_service()
+        data_source = service.get_record(data_source_id)
+        off = cdc_slots(data_source, [before]) - cdc_slots(data_source, [after] if after else [])
+        off.discard(capture_name(data_source_id, "default"))  # the data source's own stream stays
+        if off:
+            service.capture.drop(data_source, service.resolved_connection(data_source_id)[1], off, why=why)
+
+    def delete(self, data_source_id: str, interface_id: str, *, keep_slots: bool = False) -> None:
+        """Delete the interface; the replication slot its CDC stream made goes first (``keep_slots``: not)."""
+        current = self.get_record(data_source_id, interface_id)
+        if not keep_slots:
+            self._drop_slot(data_source_id, current, None, why="the interface is deleted")
         try:
             self.store.delete(data_source_id, interface_id)
         except ConditionFailed as failure:
