@@ -184,7 +184,7 @@ def open_source(
     )
 
 
-def open_slot_admin(data_source: dict[str, Any], connection: dict[str, Any], settings: Settings) -> Any:
+def open_slot_admin(data_source: dict[str, Any], connection: dict[str, Any], settings: Settings | None = None) -> Any:
     """What drops a PostgreSQL data source's replication slots (``drop_slots``), under the outbound policy."""
 
     def admin() -> Source:
@@ -192,7 +192,7 @@ def open_slot_admin(data_source: dict[str, Any], connection: dict[str, Any], set
 
         return SlotAdmin(connection)
 
-    return GuardedSource(admin, guard_for(settings), destinations(data_source["type"], connection))
+    return GuardedSource(admin, guard_for(settings or get_settings()), destinations(data_source["type"], connection))
 
 
 def _open_capture(kind: str, connection: dict[str, Any], stream: StreamSpec, name: str) -> Source:

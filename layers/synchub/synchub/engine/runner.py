@@ -201,9 +201,7 @@ class SyncRunner:
             raise PermanentSourceError(problem)
         stored = self.lifecycle.checkpoint_of(task) if task.get("checkpoint_seq") else None  # 0: nothing stored yet
         checkpoint = Checkpoint.from_stored(stored) if stored else self._initial_checkpoint(task, stream, incremental)
-        source = open_source(
-            data_source, connection, stream, incremental=incremental, capture=capturing, settings=self.settings
-        )
+        source = open_source(data_source, connection, stream, incremental=incremental, capture=capturing)
         changes = cast(ChangeSource, source)  # what a CDC sync also asks of its source
         if capturing and not stream.primary_key:  # changes apply by key: the table's own, from its catalog
             stream = stream.model_copy(update={"primary_key": changes.primary_key()})

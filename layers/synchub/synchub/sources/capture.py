@@ -65,7 +65,7 @@ class CaptureSlots:
                 f"Data source '{record['id']}' has pending, running or paused tasks, which read its change log; "
                 f"cancel them before {why}."
             ) from failure
-        admin = open_slot_admin(record, connection, self.settings)
+        admin = open_slot_admin(record, connection)
         try:
             admin.drop_slots(sorted(names))
         except (PermanentSourceError, TransientSourceError) as error:

@@ -312,12 +312,12 @@ class DataSourceService:
             stream = stream_for(record, {"interface_id": interface_id}, interface)
             capturing = stream.capture == "cdc" and record["type"] in ("postgresql", "mysql")
             if capturing:  # what CDC needs (no slot is made): the sample below is read as a copy would
-                checked = open_source(record, connection, stream, capture=True, settings=self.settings)
+                checked = open_source(record, connection, stream, capture=True)
                 try:
                     checked.check()  # type: ignore[attr-defined]
                 finally:
                     checked.close()
-            source = open_source(record, connection, stream, settings=self.settings)
+            source = open_source(record, connection, stream)
             try:
                 check = getattr(source, "check", None)
                 if check is not None:
