@@ -22,7 +22,7 @@ COLUMNS = ("id", "customer", "amount", "updated_at", "level")
 
 
 class Orders:
-    def __init__(self, settings):
+    def __init__(self, settings, rows=600):
         import pymysql
 
         self.connection = pymysql.connect(
@@ -38,7 +38,7 @@ class Orders:
             "CREATE TABLE cdc_orders (id INT PRIMARY KEY, customer VARCHAR(64), amount DECIMAL(10,2), "
             "updated_at DATETIME(3) NOT NULL, level TINYINT UNSIGNED)"
         )
-        self.insert(1, 600)
+        self.insert(1, rows)
 
     def execute(self, sql, params=None):
         with self.connection.cursor() as cursor:
@@ -227,3 +227,24 @@ def test_datetimes_land_as_written_through_the_copy_and_the_binlog(lake_api, lak
     row = next(row for row in lake_rows() if row[0] == 2)
     assert row[3] == datetime(2026, 6, 30, 23, 59, 59, 125000)
     assert str(read_table("ds_mycdc").schema.field("updated_at").type) == "timestamp[us]"
+
+
+def test_ten_thousand_rows_then_updates_inserts_and_deletes_arrive_within_a_poll_and_ten_seconds(
+    lake_api, lake_aws, mariadb_binlog
+):
+    """The issue's scenario against MariaDB: a copy of 10,000 rows, then 100 updates, 50 inserts and 30 deletes
+    made with SQL are in the table within one poll interval (1 s) plus 10 s: 10,020 rows, equal to the source."""
+    orders = Orders(mariadb_binlog, rows=10_000)
+    try:
+        task = start(lake_api, mariadb_binlog)
+        poll_until_equal(lake_api, lake_aws, orders, task["id"], seconds=120)
+        orders.execute("UPDATE cdc_orders SET amount = 777.77, customer = 'cdc' WHERE id <= 100")
+        orders.insert(10_001, 10_050)
+        orders.execute("DELETE FROM cdc_orders WHERE id BETWEEN 9001 AND 9030")
+        changed = time.monotonic()
+        poll_until_equal(lake_api, lake_aws, orders, task["id"], seconds=1 + 10)
+        assert time.monotonic() - changed < 1 + 10
+        rows = lake_rows()
+        assert len(rows) == 10_020 and sum(row[1] == "cdc" for row in rows) == 100
+    finally:
+        orders.connection.close()
