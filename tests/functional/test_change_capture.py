@@ -361,3 +361,16 @@ def test_deleting_the_data_source_or_turning_cdc_off_drops_its_slots(lake_api, l
 
 def slot_exists_named(table, name) -> bool:
     return bool(table.connection.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", [name]).fetchall())
+
+
+@pytest.mark.parametrize("keyless", ["no primary key", "replica identity nothing"])
+def test_a_table_without_a_key_to_apply_changes_by_fails_with_its_code(lake_api, lake_aws, postgres, orders, keyless):
+    if keyless == "no primary key":
+        orders.connection.execute("ALTER TABLE cdc_orders DROP CONSTRAINT cdc_orders_pkey")
+    else:
+        orders.connection.execute("ALTER TABLE cdc_orders REPLICA IDENTITY NOTHING")
+    task = start(lake_api, postgres)
+    done = wait_for_status(lake_api, lake_aws, task["id"], "failed")
+    assert done["error_code"] == "CDC_NO_KEY", done
+    assert ("primary key" if keyless == "no primary key" else "REPLICA IDENTITY DEFAULT") in done["error_message"]
+    assert not slot_exists(orders), "a task that cannot apply changes left a slot"

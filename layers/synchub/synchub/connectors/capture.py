@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Callable
 
 from synchub.connectors.base import PermanentSourceError
 
@@ -15,6 +16,27 @@ class CaptureError(PermanentSourceError):
     """CDC cannot run as configured (the server's settings, privileges, the table's keys)."""
 
     code = "CDC_NOT_READY"
+
+
+class NoKey(PermanentSourceError):
+    """The table has no key to apply changes by (no primary key, or PostgreSQL's REPLICA IDENTITY NOTHING)."""
+
+    code = "CDC_NO_KEY"
+
+
+def keyed(find_key: Callable[[], str]) -> str:
+    """The key ``find_key`` gives, its failure (a table without one) raised as CDC's own ``NoKey``."""
+    try:
+        return find_key()
+    except NoKey:
+        raise
+    except PermanentSourceError as error:
+        if "primary key" not in str(error):
+            raise
+        raise NoKey(
+            f"{error} CDC applies updates and deletes by key: give the table a primary key, or name a unique "
+            "column in primary_key."
+        ) from error
 
 
 class SlotLost(PermanentSourceError):

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Collection
 
 from synchub.connectors.base import Batch, PermanentSourceError, StreamSpec
-from synchub.connectors.capture import OPERATIONS, CaptureError, PositionLost
+from synchub.connectors.capture import OPERATIONS, CaptureError, PositionLost, keyed
 from synchub.connectors.sql import MySqlSource
 from synchub.connectors.sql_values import DriverRows
 from synchub.models.columns import CHANGE_OP, Column
@@ -56,6 +56,7 @@ class MySqlChangeSource(MySqlSource):
         """The copy's next page, then the next transactions' changes (about ``batch_size`` rows, whole
         transactions). A copy's last page and each batch of changes ask to be committed (``Batch.commit``)."""
         if state is None:
+            self.primary_key()  # a table without a key fails here (CDC_NO_KEY)
             self._require_row_binlog()
             log_file, log_pos = self._binlog_position()
             state = {"phase": "copy", "log_file": log_file, "log_pos": log_pos}
@@ -265,5 +266,5 @@ class MySqlChangeSource(MySqlSource):
         return False
 
     def primary_key(self) -> str:
-        """The key changes apply by: the stream's primary_key, else the table's own."""
-        return self.order[0]
+        """The key changes apply by: the stream's primary_key, else the table's own (``CDC_NO_KEY`` without)."""
+        return keyed(lambda: self.order[0])

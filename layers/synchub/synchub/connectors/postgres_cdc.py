@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, Collection
 
 from synchub.connectors.base import Batch, StreamSpec, TransientSourceError
-from synchub.connectors.capture import OPERATIONS, CaptureError, SlotLost
+from synchub.connectors.capture import OPERATIONS, CaptureError, NoKey, SlotLost, keyed
 from synchub.connectors.pgoutput import (
     UNCHANGED,
     Begin,
@@ -101,6 +101,7 @@ class PostgresChangeSource(PostgresSource):
         """Create the publication and a fresh slot (a slot left by an earlier task is dropped: this task copies
         the table again); the slot's first position."""
         self._require_logical()
+        self._require_identity()
         table = self.quote(self.stream.table_name or "")
         if not self._catalog("SELECT 1 FROM pg_publication WHERE pubname = %s", [self.publication]):
             self._as_dba(f"CREATE PUBLICATION {self.publication} FOR TABLE {table}")
@@ -243,8 +244,8 @@ class PostgresChangeSource(PostgresSource):
         return {**self.lag(state), "applied": applied}
 
     def primary_key(self) -> str:
-        """The key changes apply by: the stream's primary_key, else the table's own."""
-        return self.order[0]
+        """The key changes apply by: the stream's primary_key, else the table's own (``CDC_NO_KEY`` without)."""
+        return keyed(lambda: self.order[0])
 
     def lag(self, state: dict[str, Any] | None) -> dict[str, Any]:
         """How far the table is behind the source: bytes of WAL the slot still holds, and the changes applied
@@ -300,13 +301,7 @@ class PostgresChangeSource(PostgresSource):
         key, the server's wal_level, the table's replica identity, and the right to create the slot."""
         super().check()
         self._require_logical()
-        key = self.order[0]  # a table without a primary key fails here, naming it
-        identity = self._catalog("SELECT relreplident FROM pg_class WHERE oid = %s::regclass", [self.stream.table_name])
-        if identity and identity[0][0] == "n":
-            raise CaptureError(
-                f"table '{self.stream.table_name}' has REPLICA IDENTITY NOTHING, so its updates and deletes carry "
-                f"no key: ALTER TABLE {self.stream.table_name} REPLICA IDENTITY DEFAULT (its primary key {key})"
-            )
+        self._require_identity()
         rights = self._catalog(
             "SELECT rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user "
             "UNION ALL SELECT pg_has_role(current_user, 'rds_replication', 'member') "
@@ -316,6 +311,16 @@ class PostgresChangeSource(PostgresSource):
         slot_exists = self._slot() is not None
         if not any(row[0] for row in rights) and not slot_exists:
             raise CaptureError(f"the user may not create replication slots. {self.dba_sql()}")
+
+    def _require_identity(self) -> None:
+        """The table has a key, and its updates and deletes carry it (its replica identity)."""
+        key = self.primary_key()
+        identity = self._catalog("SELECT relreplident FROM pg_class WHERE oid = %s::regclass", [self.stream.table_name])
+        if identity and identity[0][0] == "n":
+            raise NoKey(
+                f"table '{self.stream.table_name}' has REPLICA IDENTITY NOTHING, so its updates and deletes carry "
+                f"no key: ALTER TABLE {self.stream.table_name} REPLICA IDENTITY DEFAULT (its primary key {key})"
+            )
 
     def dba_sql(self) -> str:
         """What a DBA runs where SyncHub's user may not create the publication and slot itself."""
