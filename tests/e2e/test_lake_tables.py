@@ -181,11 +181,19 @@ def test_a_cdc_sync_of_ds_pg_demo_carries_updates_inserts_and_deletes(stack):
         assert task["status"] == "running" and task["processed_rows"] == 10_000, task
         assert read_table(stack).num_rows == 10_000
 
-        connection.execute("UPDATE demo_orders SET amount = 777.77, customer = 'cdc' WHERE id <= 100")
-        connection.execute(
-            "INSERT INTO demo_orders SELECT n, 'cdc-new', 1.00, 'EUR', now(), 1 FROM generate_series(10001, 10050) n"
+        changes = (  # as README makes them, with local.demo_sql
+            "UPDATE demo_orders SET amount = 777.77, customer = 'cdc' WHERE id <= 100; "
+            "INSERT INTO demo_orders SELECT n, 'cdc-new', 1.00, 'EUR', now(), 1 FROM generate_series(10001, 10050) n; "
+            "DELETE FROM demo_orders WHERE id BETWEEN 9001 AND 9030"
         )
-        connection.execute("DELETE FROM demo_orders WHERE id BETWEEN 9001 AND 9030")
+        ran = subprocess.run(
+            [sys.executable, "-m", "local.demo_sql", changes, "--url", stack.base_url],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert ran.returncode == 0, ran.stderr
         changed = time.monotonic()
         while True:
             rows = read_table(stack).to_pylist()
