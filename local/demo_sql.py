@@ -2,7 +2,7 @@
 
     .venv/bin/python -m local.demo_sql "UPDATE demo_orders SET amount = 0 WHERE id <= 100"
 
-Prints the rows a query returns, or how many rows a statement changed. SYNCHUB_URL names another stack."""
+Prints the rows each query returns, and what each other statement did (``UPDATE 100``). SYNCHUB_URL names another stack."""
 
 from __future__ import annotations
 
@@ -34,11 +34,14 @@ def main(argv: list[str] | None = None) -> int:
         host=config["host"], port=config["port"], dbname=config["database"], user=config["user"], autocommit=True
     ) as connection:
         cursor = connection.execute(args.sql)
-        if cursor.description:
-            for row in cursor.fetchall():
-                print("\t".join("" if value is None else str(value) for value in row))
-        else:
-            print(f"{cursor.rowcount} rows")
+        while True:  # each statement's answer: its rows, or what it did ("UPDATE 100")
+            if cursor.description:
+                for row in cursor.fetchall():
+                    print("\t".join("" if value is None else str(value) for value in row))
+            else:
+                print(cursor.statusmessage)
+            if not cursor.nextset():
+                break
     return 0
 
 
