@@ -36,14 +36,18 @@ class InterfaceStore:
             }
         }
 
-    def get_with_source(self, data_source_id: str, interface_id: str) -> tuple[bool, dict[str, Any] | None]:
-        """(whether the data source exists, the interface or None) in one consistent BatchGetItem."""
+    def get_with_source(
+        self, data_source_id: str, interface_id: str
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(the data source's id, type and capture setting, or None; the interface or None) in one consistent
+        BatchGetItem."""
         request = {
             self.table: {"Keys": [self.key(data_source_id, interface_id)], "ConsistentRead": True},
             self.data_sources_table: {
                 "Keys": [{"id": {"S": data_source_id}}],
                 "ConsistentRead": True,
-                "ProjectionExpression": "id",
+                "ProjectionExpression": "id, #type, params_config.capture",
+                "ExpressionAttributeNames": {"#type": "type"},
             },
         }
         found: dict[str, list[dict[str, Any]]] = {}
@@ -53,7 +57,8 @@ class InterfaceStore:
                 found.setdefault(table, []).extend(items)
             request = response.get("UnprocessedKeys") or {}
         interfaces = found.get(self.table) or []
-        return bool(found.get(self.data_sources_table)), from_item(interfaces[0]) if interfaces else None
+        sources = found.get(self.data_sources_table) or []
+        return (from_item(sources[0]) if sources else None), (from_item(interfaces[0]) if interfaces else None)
 
     def put(self, record: dict[str, Any], *, must_exist: bool) -> None:
         try:

@@ -226,8 +226,9 @@ class DataSourceService:
             record["secret_arn"] = self.vault.create(data_source_id, secrets)
         else:
             record.pop("secret_arn", None)
-        if not keep_slots and current.get("type") == "postgresql":
-            interfaces = self.capture.interfaces_of(data_source_id)
+        capture_before = (current.get("params_config") or {}).get("capture")
+        if not keep_slots and current.get("type") == "postgresql" and capture_before == "cdc":
+            interfaces = self.capture.interfaces_of(data_source_id)  # those without capture of their own follow
             off = cdc_slots(current, interfaces) - cdc_slots(record, interfaces)
             if off:
                 self.capture.drop(current, self.resolved_connection(data_source_id)[1], off, why="CDC is turned off")

@@ -48,17 +48,21 @@ class InterfaceService:
         self.data_sources = DataSourceStore(self.settings)
 
     def get_record(self, data_source_id: str, interface_id: str) -> dict[str, Any]:
+        return self._records(data_source_id, interface_id)[1]
+
+    def _records(self, data_source_id: str, interface_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The data source (its id, type and capture setting) and the interface, read together."""
         if not NAME_ID_PATTERN.match(data_source_id):
             raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.")
         if NAME_ID_PATTERN.match(interface_id):
-            source_exists, record = self.store.get_with_source(data_source_id, interface_id)
+            source, record = self.store.get_with_source(data_source_id, interface_id)
         else:
-            source_exists, record = self.data_sources.get(data_source_id) is not None, None
-        if not source_exists:
+            source, record = self.data_sources.get(data_source_id), None
+        if source is None:
             raise DataSourceNotFound(f"Data source '{data_source_id}' does not exist.")
         if record is None:
             raise InterfaceNotFound(f"Interface '{interface_id}' of data source '{data_source_id}' does not exist.")
-        return record
+        return source, record
 
     def get(self, data_source_id: str, interface_id: str) -> dict[str, Any]:
         return public_interface(self.get_record(data_source_id, interface_id))
@@ -101,7 +105,7 @@ class InterfaceService:
         self, data_source_id: str, interface_id: str, request: InterfaceBody, *, keep_slots: bool = False
     ) -> dict[str, Any]:
         """Replace the interface; turning its CDC off drops its replication slot (``keep_slots``: not)."""
-        current = self.get_record(data_source_id, interface_id)
+        source, current = self._records(data_source_id, interface_id)
         changed = changed_read_only(request, public_interface(current))
         if changed:
             raise read_only_changed(changed)
@@ -115,7 +119,7 @@ class InterfaceService:
             "updated_at": now_iso(),
         }
         if not keep_slots:
-            self._drop_slot(data_source_id, current, record, why="CDC is turned off on the interface")
+            self._drop_slot(source, current, record, why="CDC is turned off on the interface")
         try:
             self.store.put(record, must_exist=True)
         except ConditionFailed as failure:
@@ -123,23 +127,22 @@ class InterfaceService:
         return public_interface(record)
 
     def _drop_slot(
-        self, data_source_id: str, before: dict[str, Any], after: dict[str, Any] | None, *, why: str
+        self, source: dict[str, Any], before: dict[str, Any], after: dict[str, Any] | None, *, why: str
     ) -> None:
-        """Drop the interface's replication slot if its CDC stream goes (deleted, or capture no longer cdc)."""
-        if before.get("capture") == "poll" or (after is not None and after.get("capture") == "cdc"):
-            return  # it read no change log, or still does
-        service = data_source_service()
-        data_source = service.get_record(data_source_id)
-        off = cdc_slots(data_source, [before]) - cdc_slots(data_source, [after] if after else [])
-        off.discard(capture_name(data_source_id, "default"))  # the data source's own stream stays
+        """Drop the interface's replication slot if its CDC stream goes (deleted, or capture no longer cdc).
+        ``source``: the data source's id, type and capture setting, as read with the interface."""
+        off = cdc_slots(source, [before]) - cdc_slots(source, [after] if after else [])
+        off.discard(capture_name(source["id"], "default"))  # the data source's own stream stays
         if off:
-            service.capture.drop(data_source, service.resolved_connection(data_source_id)[1], off, why=why)
+            service = data_source_service()
+            data_source = service.get_record(source["id"])
+            service.capture.drop(data_source, service.resolved_connection(source["id"])[1], off, why=why)
 
     def delete(self, data_source_id: str, interface_id: str, *, keep_slots: bool = False) -> None:
         """Delete the interface; the replication slot its CDC stream made goes first (``keep_slots``: not)."""
-        current = self.get_record(data_source_id, interface_id)
+        source, current = self._records(data_source_id, interface_id)
         if not keep_slots:
-            self._drop_slot(data_source_id, current, None, why="the interface is deleted")
+            self._drop_slot(source, current, None, why="the interface is deleted")
         try:
             self.store.delete(data_source_id, interface_id)
         except ConditionFailed as failure:
