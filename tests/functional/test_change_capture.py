@@ -374,3 +374,20 @@ def test_a_table_without_a_key_to_apply_changes_by_fails_with_its_code(lake_api,
     assert done["error_code"] == "CDC_NO_KEY", done
     assert ("primary key" if keyless == "no primary key" else "REPLICA IDENTITY DEFAULT") in done["error_message"]
     assert not slot_exists(orders), "a task that cannot apply changes left a slot"
+
+
+def test_a_second_cdc_task_on_a_stream_being_read_is_refused(lake_api, lake_aws, postgres, orders):
+    task = start(lake_api, postgres)
+    poll_until_equal(lake_api, lake_aws, orders, task["id"])
+    second = lake_api.post("/api/sync/tasks", {"data_source_id": "ds_cdc", "task_type": "realtime_sync"})
+    assert second.status == 409 and second.json["code"] == "CDC_STREAM_IN_USE", second.text
+    assert task["id"] in second.json["detail"]
+    polled = lake_api.post(  # polling the same stream reads no change log: allowed beside it
+        "/api/sync/tasks",
+        {"data_source_id": "ds_cdc", "task_type": "full_sync"},
+    )
+    assert polled.status == 201, polled.text
+    assert lake_api.post(f"/api/sync/tasks/{task['id']}/cancel").status == 202
+    wait_for_status(lake_api, lake_aws, task["id"], "cancelled")
+    again = lake_api.post("/api/sync/tasks", {"data_source_id": "ds_cdc", "task_type": "realtime_sync"})
+    assert again.status == 201, again.text

@@ -47,6 +47,10 @@ class DataSourceInUse(Conflict):
     code, title = "DATA_SOURCE_IN_USE", "Data source in use"
 
 
+class CaptureInUse(Conflict):
+    code, title = "CDC_STREAM_IN_USE", "Change log already read"
+
+
 class DataSourceExists(Conflict):
     code, title = "DATA_SOURCE_EXISTS", "Data source exists"
 

@@ -22,6 +22,7 @@ from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.paging import MAX_PAGE_OFFSET, InvalidToken, PageState, decode_token, encode_token
 from synchub.dal.transactions import ConditionFailed, Transaction, TransactionFailed
 from synchub.errors import (
+    CaptureInUse,
     Conflict,
     InvalidState,
     SyncHubError,
@@ -34,6 +35,7 @@ from synchub.errors import (
 from synchub.ids import is_task_id, task_id_floor
 from synchub.models.aggregate import scope_of
 from synchub.models.merge_patch import patched
+from synchub.models.schedules import ACTIVE_STATUSES
 from synchub.models.tasks import (
     INCREMENTAL_TYPES,
     TERMINAL_STATUSES,
@@ -231,6 +233,27 @@ class TaskService:
             raise ValidationFailed(
                 problem, errors=[{"loc": ["body", "task_type"], "msg": problem, "type": "value_error"}]
             )
+        if request.task_type == "realtime_sync" and stream.capture == "cdc":
+            self._one_capture_per_stream(data_source, interface, stream.interface_id)
+
+    def _one_capture_per_stream(
+        self, data_source: dict[str, Any], interface: dict[str, Any] | None, interface_id: str
+    ) -> None:
+        """A stream's change log has one reader (its slot): refuse a second CDC task while one is active."""
+        for status in sorted(ACTIVE_STATUSES):
+            index = replace(
+                self.tasks.listing_index(data_source_id=data_source["id"], status=status),
+                equals=("task_type", "realtime_sync"),
+            )
+            for task in self.tasks.page(index, PageState(cursors=[None], page=1), 100).items:
+                if (task.get("interface_id") or "default") != interface_id:
+                    continue
+                if stream_for(data_source, task, interface).capture == "cdc":
+                    raise CaptureInUse(
+                        f"Task '{task['id']}' ({status}) already reads this stream's change log; a second CDC task "
+                        "would take its place in the log from it. Cancel it first (its slot is dropped).",
+                        task_id=task["id"],
+                    )
 
     # ---- update -------------------------------------------------------------------------------
     def patch_task(self, task_id: str, patch: dict[str, Any]) -> dict[str, Any]:
