@@ -391,3 +391,26 @@ def test_a_second_cdc_task_on_a_stream_being_read_is_refused(lake_api, lake_aws,
     wait_for_status(lake_api, lake_aws, task["id"], "cancelled")
     again = lake_api.post("/api/sync/tasks", {"data_source_id": "ds_cdc", "task_type": "realtime_sync"})
     assert again.status == 201, again.text
+
+
+def test_a_quiet_table_on_a_busy_database_lets_its_slot_move_on(lake_api, lake_aws, postgres, orders):
+    """WAL written for other tables does not pile up behind the slot of a table that does not change."""
+    task = start(lake_api, postgres)
+    poll_until_equal(lake_api, lake_aws, orders, task["id"])
+    connection = orders.connection
+    connection.execute("DROP TABLE IF EXISTS busy_elsewhere")
+    connection.execute("CREATE TABLE busy_elsewhere (id int, note text)")
+    connection.execute("INSERT INTO busy_elsewhere SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g")
+    written = connection.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+    deadline = time.monotonic() + 20
+    while True:
+        drain(lake_aws)
+        confirmed = connection.execute(
+            "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = %s", [SLOT]
+        ).fetchone()[0]
+        if confirmed >= written:
+            break
+        assert time.monotonic() < deadline, f"the slot stayed at {confirmed}, behind {written}"
+        time.sleep(0.3)
+    assert lake_rows() == source_rows(orders)
+    connection.execute("DROP TABLE busy_elsewhere")

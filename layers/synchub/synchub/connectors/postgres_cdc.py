@@ -133,10 +133,13 @@ class PostgresChangeSource(PostgresSource):
             )
         if lsn_number(slot["confirmed"]) < position:  # an earlier run read this far and stored it, then stopped
             self._advance(state["lsn"])
+        # Read up to where the WAL stands now: once caught up there, the slot may move to it even when none of
+        # the WAL since was this table's (a quiet table on a busy database must not hold the WAL back).
+        horizon = str(self._catalog("SELECT pg_current_wal_lsn()::text", [])[0][0])
         messages = self._catalog(
-            "SELECT data FROM pg_logical_slot_peek_binary_changes(%s, NULL, %s, 'proto_version', '1', "
+            "SELECT data FROM pg_logical_slot_peek_binary_changes(%s, %s::pg_lsn, %s, 'proto_version', '1', "
             "'publication_names', %s)",
-            [self.slot, int(batch_size), self.publication],
+            [self.slot, horizon, int(batch_size), self.publication],
         )
         values, read, end, newest = [], 0, state["lsn"], state.get("last_change_at")
         skipping = False
@@ -160,6 +163,9 @@ class PostgresChangeSource(PostgresSource):
         values = self._filled(values)
         for row in values:
             self.applied[row[-1]] += 1
+        caught_up = read < batch_size
+        if caught_up and lsn_number(horizon) > lsn_number(end):
+            end = horizon
         next_state = {"phase": "changes", "lsn": end, "last_change_at": newest}
         columns = self._columns_of_relation()
         names = [column.name for column in columns]
@@ -168,7 +174,7 @@ class PostgresChangeSource(PostgresSource):
             next_state,
             columns=columns,
             commit=bool(values) or end != state["lsn"],
-            caught_up=read < batch_size,
+            caught_up=caught_up,
         )
 
     def _is_ours(self, relation: Relation) -> bool:
