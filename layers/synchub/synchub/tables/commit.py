@@ -141,12 +141,13 @@ class TableWriter:
             new_files = files[already:]
             if not new_files and (mode != "replace" or table is None):
                 return TableCommit(self.qualified_name)
+            schemas = [pq.read_schema(io.new_input(path).open()) for path in new_files]  # each footer once
             step = mode
             if mode == "changes":
-                copy = copy_files(io, new_files)
-                if copy and len(copy) < len(new_files):  # a copy not committed yet goes first, on its own
+                copies = copy_count(schemas)
+                if copies and copies < len(new_files):  # a copy not committed yet goes first, on its own
                     self.commit(
-                        files[: already + len(copy)],
+                        files[: already + copies],
                         mode=mode,
                         task_id=task_id,
                         run_id=run_id,
@@ -154,8 +155,8 @@ class TableWriter:
                         primary_key=primary_key,
                     )
                     continue
-                step = "replace" if copy else "changes"
-            columns = [column for column in self._file_columns(io, new_files) if column.name != CHANGE_OP]
+                step = "replace" if copies else "changes"
+            columns = [column for column in merged_file_columns(schemas) if column.name != CHANGE_OP]
             if table is None:
                 table = self._create(columns)
             else:
@@ -181,15 +182,6 @@ class TableWriter:
         from pyiceberg.io import load_file_io  # noqa: PLC0415
 
         return load_file_io({**self.catalog.properties}, self.location)
-
-    def _file_columns(self, io: Any, files: list[str]) -> list[Column]:
-        """The columns of every file (their footers), merged."""
-        columns: list[Column] = []
-        for path in files:
-            schema = pq.read_schema(io.new_input(path).open())
-            found = [column_of(field) for field in schema]
-            columns = merged_columns(columns, found) if columns else found
-        return columns
 
     def _create(self, columns: list[Column]) -> Any:
         return self.catalog.create_table_if_not_exists(
@@ -224,10 +216,7 @@ class TableWriter:
         kept = newest_per_key(rows, primary_key, cursor_field)
         if kept.num_rows == rows.num_rows:
             return files
-        path = files[0].rsplit("/", 1)[0] + f"/merged-{reached:05d}.parquet"
-        bucket, key = path.removeprefix("s3://").split("/", 1)
-        aws.client("s3").put_object(Bucket=bucket, Key=key, Body=parquet_bytes(kept))
-        return [path]
+        return [written_beside(files[0], f"merged-{reached:05d}.parquet", kept)]
 
     def _applied(
         self, io: Any, files: list[str], columns: list[Column], primary_key: str | None, reached: int
@@ -248,10 +237,7 @@ class TableWriter:
         standing = latest.filter(pc.not_equal(latest[CHANGE_OP], "delete")).drop_columns([CHANGE_OP])
         if not standing.num_rows:
             return [], keys, truncated
-        path = files[0].rsplit("/", 1)[0] + f"/applied-{reached:05d}.parquet"
-        bucket, key = path.removeprefix("s3://").split("/", 1)
-        aws.client("s3").put_object(Bucket=bucket, Key=key, Body=parquet_bytes(standing))
-        return [path], keys, truncated
+        return [written_beside(files[0], f"applied-{reached:05d}.parquet", standing)], keys, truncated
 
     def _commit(
         self,
@@ -287,14 +273,27 @@ class TableWriter:
         return made
 
 
-def copy_files(io: Any, files: list[str]) -> list[str]:
-    """The leading files of a CDC sync that hold its first copy (rows without an operation column)."""
-    copy = []
-    for path in files:
-        if CHANGE_OP in pq.read_schema(io.new_input(path).open()).names:
-            break
-        copy.append(path)
-    return copy
+def merged_file_columns(schemas: list[pa.Schema]) -> list[Column]:
+    """The columns of every file (their footers' schemas), merged."""
+    columns: list[Column] = []
+    for schema in schemas:
+        found = [column_of(field) for field in schema]
+        columns = merged_columns(columns, found) if columns else found
+    return columns
+
+
+def copy_count(schemas: list[pa.Schema]) -> int:
+    """How many of a CDC sync's leading files hold its first copy (rows without an operation column)."""
+    return next((n for n, schema in enumerate(schemas) if CHANGE_OP in schema.names), len(schemas))
+
+
+def written_beside(sibling: str, name: str, rows: pa.Table) -> str:
+    """Write ``rows`` as Parquet file ``name`` in the folder of the file ``sibling`` (an ``s3://`` path); its
+    path. The name is fixed by what it holds, so writing it again after a crash is harmless."""
+    path = sibling.rsplit("/", 1)[0] + f"/{name}"
+    bucket, key = path.removeprefix("s3://").split("/", 1)
+    aws.client("s3").put_object(Bucket=bucket, Key=key, Body=parquet_bytes(rows))
+    return path
 
 
 def merge_keys(io: Any, files: list[str], primary_key: str) -> set[Any]:
