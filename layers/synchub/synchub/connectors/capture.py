@@ -1,13 +1,16 @@
 """What change data capture shares across databases: the operations a change carries, the names of a (data
-source, interface)'s place in the log, and the failures that are CDC's own."""
+source, interface)'s place in the log, the first copy's pages, the age of the newest change applied, and the
+failures that are CDC's own."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from typing import Callable
+from datetime import datetime
+from typing import Any, Callable
 
-from synchub.connectors.base import PermanentSourceError
+from synchub.connectors.base import Batch, PermanentSourceError
+from synchub.timeutil import utcnow
 
 OPERATIONS = ("insert", "update", "delete", "truncate")
 
@@ -59,3 +62,20 @@ def capture_name(data_source_id: str, interface_id: str) -> str:
         return plain
     digest = hashlib.blake2b(plain.encode(), digest_size=5).hexdigest()
     return f"{plain[:52]}_{digest}"
+
+
+def copy_page(read: Callable[..., Batch], state: dict[str, Any], batch_size: int, position: dict[str, Any]) -> Batch:
+    """The first copy's next page, read by the SQL source's own keyset ``read``; the last one asks to be committed
+    and hands over to the changes from ``position``, where the log stood before the copy began."""
+    page = read(state.get("copy"), batch_size)
+    if page.state is not None:
+        return Batch(page.rows, {**state, "copy": page.state}, page.total_rows, columns=page.columns)
+    return Batch(page.rows, {"phase": "changes", **position}, page.total_rows, columns=page.columns, commit=True)
+
+
+def newest_change(state: dict[str, Any] | None) -> dict[str, Any]:
+    """When the newest change applied was committed at the source, and how long ago (nothing before one)."""
+    last = (state or {}).get("last_change_at")
+    if not last:
+        return {}
+    return {"last_change_at": last, "lag_seconds": round((utcnow() - datetime.fromisoformat(last)).total_seconds(), 3)}

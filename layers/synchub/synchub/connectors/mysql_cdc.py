@@ -19,11 +19,11 @@ from datetime import datetime, timezone
 from typing import Any, Collection
 
 from synchub.connectors.base import Batch, PermanentSourceError, StreamSpec
-from synchub.connectors.capture import OPERATIONS, CaptureError, PositionLost, keyed
+from synchub.connectors.capture import OPERATIONS, CaptureError, PositionLost, copy_page, keyed, newest_change
 from synchub.connectors.sql import MySqlSource
 from synchub.connectors.sql_values import DriverRows
 from synchub.models.columns import CHANGE_OP, Column
-from synchub.timeutil import iso, utcnow
+from synchub.timeutil import iso
 
 # mysql-replication warns at every read of a binlog written without column names; rows take them by position
 logging.getLogger("pymysqlreplication").setLevel(logging.ERROR)
@@ -61,11 +61,8 @@ class MySqlChangeSource(MySqlSource):
             log_file, log_pos = self._binlog_position()
             state = {"phase": "copy", "log_file": log_file, "log_pos": log_pos}
         if state.get("phase") == "copy":
-            page = super().read(state.get("copy"), batch_size)
-            if page.state is not None:
-                return Batch(page.rows, {**state, "copy": page.state}, page.total_rows, columns=page.columns)
-            changes = {"phase": "changes", "log_file": state["log_file"], "log_pos": state["log_pos"]}
-            return Batch(page.rows, changes, page.total_rows, columns=page.columns, commit=True)
+            position = {"log_file": state["log_file"], "log_pos": state["log_pos"]}
+            return copy_page(super().read, state, batch_size, position)
         return self._changes(state, batch_size)
 
     def _changes(self, state: dict[str, Any], batch_size: int) -> Batch:
@@ -256,10 +253,7 @@ class MySqlChangeSource(MySqlSource):
                 at = names.index(state["log_file"])
                 lag["lag_bytes"] = sum(size for _name, size in logs[at:]) - int(state["log_pos"])
             lag["position"] = f"{state['log_file']}:{state['log_pos']}"
-        if state.get("last_change_at"):
-            lag["last_change_at"] = state["last_change_at"]
-            lag["lag_seconds"] = round((utcnow() - datetime.fromisoformat(state["last_change_at"])).total_seconds(), 3)
-        return lag
+        return {**lag, **newest_change(state)}
 
     def release(self) -> bool:
         """Nothing to let go of: the binlog is the server's, kept by its own retention."""

@@ -19,11 +19,10 @@ together; the protocol's decoding is in ``connectors.pgoutput``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Collection
 
 from synchub.connectors.base import Batch, StreamSpec, TransientSourceError
-from synchub.connectors.capture import OPERATIONS, CaptureError, NoKey, SlotLost, keyed
+from synchub.connectors.capture import OPERATIONS, CaptureError, NoKey, SlotLost, copy_page, keyed, newest_change
 from synchub.connectors.pgoutput import (
     UNCHANGED,
     Begin,
@@ -39,7 +38,7 @@ from synchub.connectors.sql import PostgresSource
 from synchub.connectors.sql_values import DriverRows
 from synchub.models.columns import CHANGE_OP, Column, postgres_columns
 from synchub.observability import logger
-from synchub.timeutil import iso, utcnow
+from synchub.timeutil import iso
 
 
 @dataclass
@@ -85,16 +84,7 @@ class PostgresChangeSource(PostgresSource):
         if state is None:
             state = {"phase": "copy", "lsn": self._start_capture()}
         if state.get("phase") == "copy":
-            page = super().read(state.get("copy"), batch_size)
-            if page.state is not None:
-                return Batch(page.rows, {**state, "copy": page.state}, page.total_rows, columns=page.columns)
-            return Batch(
-                page.rows,
-                {"phase": "changes", "lsn": state["lsn"]},
-                page.total_rows,
-                columns=page.columns,
-                commit=True,
-            )
+            return copy_page(super().read, state, batch_size, {"lsn": state["lsn"]})
         return self._changes(state, batch_size)
 
     def _start_capture(self) -> str:
@@ -254,19 +244,20 @@ class PostgresChangeSource(PostgresSource):
         return keyed(lambda: self.order[0])
 
     def lag(self, state: dict[str, Any] | None) -> dict[str, Any]:
-        """How far the table is behind the source: bytes of WAL the slot still holds, and the changes applied
-        (by operation) in this invocation."""
+        """How far the table is behind the source: bytes of WAL the slot still holds, and the age of the newest
+        change applied."""
         row = self._catalog(
             "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint FROM pg_replication_slots "
             "WHERE slot_name = %s",
             [self.slot],
         )
         phase = (state or {}).get("phase", "copy")
-        lag: dict[str, Any] = {"phase": phase, "slot": self.slot, "lag_bytes": int(row[0][0]) if row else None}
-        last = (state or {}).get("last_change_at")
-        if last:
-            lag["last_change_at"] = last
-            lag["lag_seconds"] = round((utcnow() - datetime.fromisoformat(last)).total_seconds(), 3)
+        lag: dict[str, Any] = {
+            "phase": phase,
+            "slot": self.slot,
+            "lag_bytes": int(row[0][0]) if row else None,
+            **newest_change(state),
+        }
         if phase == "changes":
             lag["position"] = (state or {}).get("lsn")
         return lag

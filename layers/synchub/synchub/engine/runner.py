@@ -293,7 +293,6 @@ class SyncRunner:
                         return "lost-lease"
                     self._commit_table(run, self._parts(run, stream))
                     captured = run.changes["capture"] = _captured(run.task, changes.committed(run.reading.state))
-                    _count_capture(captured)
                     if not cycle_done:
                         continue
                 if cycle_done and not realtime:
@@ -307,7 +306,6 @@ class SyncRunner:
                     run.reading = after_poll(run.reading)
                     if capturing and not batch.commit:  # an idle poll still reports the slot's lag
                         captured = run.changes["capture"] = _captured(run.task, changes.committed(run.reading.state))
-                        _count_capture(captured)
                     run.changes.update(
                         current_phase="waiting", next_poll_at=iso(next_poll), total_rows=None, estimated_time=None
                     )
@@ -563,11 +561,16 @@ class SyncRunner:
 
 
 def _captured(task: dict[str, Any], committed: dict[str, Any]) -> dict[str, Any]:
-    """The task's ``capture`` progress: the changes applied so far by operation (those of the commit just made
-    added to what the task showed), and the replication lag after it."""
+    """The task's ``capture`` progress after a commit or an idle poll: the changes applied so far by operation
+    (those of the commit just made added to what the task showed), and the replication lag, also published as
+    EMF metrics (the template's alarm watches the WAL a slot keeps on the source)."""
     shown = (task.get("capture") or {}).get("changes_applied") or {}
     applied = committed.pop("applied", {})
     total = {operation: int(shown.get(operation) or 0) + int(applied.get(operation) or 0) for operation in applied}
+    if committed.get("lag_bytes") is not None:
+        metrics.add_metric(name="ReplicationSlotRetainedBytes", unit=MetricUnit.Bytes, value=committed["lag_bytes"])
+    if committed.get("lag_seconds") is not None:
+        metrics.add_metric(name="ReplicationLag", unit=MetricUnit.Seconds, value=committed["lag_seconds"])
     return {**committed, "changes_applied": total}
 
 
@@ -581,15 +584,6 @@ def _released(source: ChangeSource, captured: dict[str, Any]) -> bool:
         return False
     captured["released"] = True
     return True
-
-
-def _count_capture(captured: dict[str, Any]) -> None:
-    """EMF metrics of a CDC sync after a commit or an idle poll: the WAL its slot keeps on the source (the
-    template's alarm watches it) and how long the newest change took from the source's commit to the table."""
-    if captured.get("lag_bytes") is not None:
-        metrics.add_metric(name="ReplicationSlotRetainedBytes", unit=MetricUnit.Bytes, value=captured["lag_bytes"])
-    if captured.get("lag_seconds") is not None:
-        metrics.add_metric(name="ReplicationLag", unit=MetricUnit.Seconds, value=captured["lag_seconds"])
 
 
 def _count_batch(rows: int, seconds: float) -> None:
