@@ -3,6 +3,7 @@ or MySQL server of the machine when one answers on 127.0.0.1:3306 (skipped other
 
 from __future__ import annotations
 
+import os
 import socket
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
@@ -129,10 +130,13 @@ def mariadb_binlog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
 
     server = shutil.which("mariadbd") or shutil.which("mysqld") or "/usr/sbin/mariadbd"
     install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
-    if not shutil.os.path.exists(server) or not install:
+    if not os.path.exists(server) or not install:
         pytest.skip("no MariaDB or MySQL server binaries (mariadbd and mariadb-install-db) on this machine")
     folder = tmp_path_factory.mktemp("mariadb")
-    data = folder / "data"
+    data, scratch = folder / "data", folder / "tmp"
+    scratch.mkdir()
+    # a temporary folder of its own: servers set up at once in one /tmp collide on their temporary tables
+    environment = {**os.environ, "TMPDIR": str(scratch)}
     subprocess.run(
         [
             install,
@@ -145,6 +149,7 @@ def mariadb_binlog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         check=True,
         capture_output=True,
         timeout=120,
+        env=environment,
     )
     port = free_port()
     process = subprocess.Popen(
@@ -159,6 +164,7 @@ def mariadb_binlog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
             "--binlog-format=ROW",
             "--server-id=1",
             "--user=root",
+            f"--tmpdir={scratch}",
             f"--log-error={folder / 'error.log'}",
             f"--pid-file={folder / 'pid'}",
         ],
