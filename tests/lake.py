@@ -5,7 +5,7 @@ template's tables, queues, buckets and Glue database built in it."""
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 import requests
@@ -110,3 +110,75 @@ def register_empty_table(name: str, database: str = "synchub") -> None:
             "Parameters": {"table_type": "ICEBERG", "metadata_location": f"s3://{bucket}/{key}"},
         },
     )
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed delivery comes back at once (the backoff's length is not what these tests are about); autouse
+    in each module that imports it."""
+    import synchub.runtime
+
+    monkeypatch.setenv("ENGINE_RETRY_BASE_SECONDS", "0")
+    synchub.runtime.reset()
+
+
+def wait_for_status(api: Any, aws: Stack, task_id: str, status: str, seconds: float = 20) -> dict[str, Any]:
+    """Deliver the engine's messages until the task is in ``status``; the task."""
+    import time
+
+    from tests.functional.test_engine import drain
+
+    deadline = time.monotonic() + seconds
+    while (task := api.get(f"/api/sync/tasks/{task_id}").json)["status"] != status:
+        assert time.monotonic() < deadline, task
+        drain(aws)
+        time.sleep(0.3)
+    return task
+
+
+def caught_up(api: Any, aws: Stack, task_id: str, equal: Callable[[], bool], seconds: float = 40) -> dict[str, Any]:
+    """Deliver the engine's messages (a poll comes back after its second) until the running CDC task has copied
+    its table and ``equal()`` says the lake equals the source; the task."""
+    import time
+
+    from tests.functional.test_engine import drain
+
+    deadline = time.monotonic() + seconds
+    while True:
+        drain(aws)
+        task = api.get(f"/api/sync/tasks/{task_id}").json
+        assert task["status"] == "running", task
+        if (task.get("capture") or {}).get("phase") == "changes" and equal():
+            return task
+        assert time.monotonic() < deadline, f"the lake never caught up: {task}"
+        time.sleep(0.3)
+
+
+def crash_once(monkeypatch: pytest.MonkeyPatch, owner: type, name: str, why: str) -> dict[str, int]:
+    """``owner.name`` raises once (an engine that dies there), then works; the count of crashes left."""
+    original = getattr(owner, name)
+    crashes = {"left": 1}
+
+    def dies_once(self: Any, *args: Any) -> Any:
+        if crashes["left"]:
+            crashes["left"] -= 1
+            raise RuntimeError(why)
+        return original(self, *args)
+
+    monkeypatch.setattr(owner, name, dies_once)
+    return crashes
+
+
+def commit_ids(name: str, task_id: str | None = None) -> list[tuple[str | None, str]]:
+    """(commit id, operation) of the table's snapshots (of one task's commits): one commit may be a delete and
+    an append, each a snapshot carrying its id, so a pair seen twice is a commit made twice."""
+    from synchub.settings import get_settings
+    from synchub.tables.commit import lake_catalog
+
+    table = lake_catalog(get_settings()).load_table(("synchub", name))
+    return [
+        (snapshot.summary.additional_properties.get("synchub.commit-id"), snapshot.summary.operation.value)
+        for snapshot in table.snapshots()
+        if snapshot.summary
+        and (task_id is None or snapshot.summary.additional_properties.get("synchub.task-id") == task_id)
+    ]

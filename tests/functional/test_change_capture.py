@@ -14,19 +14,20 @@ import pytest
 from synchub.connectors.capture import capture_name
 from tests.databases import PostgresTable, postgres  # noqa: F401 - fixtures
 from tests.functional.test_engine import drain
-from tests.lake import lake_api, lake_aws, moto_server, read_table  # noqa: F401 - fixtures
+from tests.lake import (  # noqa: F401 - fixtures
+    caught_up,
+    commit_ids,
+    crash_once,
+    lake_api,
+    lake_aws,
+    moto_server,
+    no_backoff,
+    read_table,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.local_destinations
 SLOT = capture_name("ds_cdc", "default")
-
-
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch):
-    """A failed delivery comes back at once (the backoff's length is not what these tests are about)."""
-    import synchub.runtime
-
-    monkeypatch.setenv("ENGINE_RETRY_BASE_SECONDS", "0")
-    synchub.runtime.reset()
 
 
 @pytest.fixture
@@ -79,16 +80,8 @@ def lake_rows() -> list[tuple]:
 
 
 def poll_until_equal(api, aws, table, task_id, seconds=40):
-    """Deliver the engine's messages (a poll comes back after its second) until the lake equals the source."""
-    deadline = time.monotonic() + seconds
-    while True:
-        drain(aws)
-        task = api.get(f"/api/sync/tasks/{task_id}").json
-        assert task["status"] == "running", task
-        if (task.get("capture") or {}).get("phase") == "changes" and lake_rows() == source_rows(table):
-            return task
-        assert time.monotonic() < deadline, f"the lake never caught up: {task}"
-        time.sleep(0.3)
+    """Deliver the engine's messages until the lake equals the source; the task."""
+    return caught_up(api, aws, task_id, lambda: lake_rows() == source_rows(table), seconds)
 
 
 def change_everything(table):
@@ -137,11 +130,7 @@ def test_a_cdc_sync_copies_then_applies_every_kind_of_change(lake_api, lake_aws,
     assert len(lake_rows()) == 10
 
     assert lake_api.post(f"/api/sync/tasks/{task['id']}/cancel").status == 202
-    deadline = time.monotonic() + 20
-    while lake_api.get(f"/api/sync/tasks/{task['id']}").json["status"] != "cancelled":
-        assert time.monotonic() < deadline
-        drain(lake_aws)
-        time.sleep(0.3)
+    wait_for_status(lake_api, lake_aws, task["id"], "cancelled")
     assert not slot_exists(orders), "the cancelled task left its replication slot holding WAL"
 
 
@@ -149,25 +138,13 @@ def test_a_slot_dropped_behind_synchub_fails_the_task_with_its_code(lake_api, la
     task = start(lake_api, postgres)
     poll_until_equal(lake_api, lake_aws, orders, task["id"])
     orders.connection.execute("SELECT pg_drop_replication_slot(%s)", [SLOT])
-    deadline = time.monotonic() + 20
-    while (done := lake_api.get(f"/api/sync/tasks/{task['id']}").json)["status"] == "running":
-        assert time.monotonic() < deadline
-        drain(lake_aws)
-        time.sleep(0.3)
+    done = wait_for_status(lake_api, lake_aws, task["id"], "failed")
     assert done["status"] == "failed" and done["error_code"] == "CDC_SLOT_LOST"
     assert "copies the table first" in done["error_message"]
 
 
 def commits_of(task_id: str) -> list:
-    from synchub.settings import get_settings
-    from synchub.tables.commit import lake_catalog
-
-    table = lake_catalog(get_settings()).load_table(("synchub", "ds_cdc"))
-    return [  # one commit is a delete and an append, each a snapshot carrying its id
-        (snapshot.summary.additional_properties.get("synchub.commit-id"), snapshot.summary.operation.value)
-        for snapshot in table.snapshots()
-        if snapshot.summary and snapshot.summary.additional_properties.get("synchub.task-id") == task_id
-    ]
+    return commit_ids("ds_cdc", task_id)
 
 
 @pytest.mark.parametrize("crash", ["before_commit", "before_slot_advance"])
@@ -180,19 +157,14 @@ def test_a_crash_around_the_commit_leaves_the_table_equal_to_the_source(
     task = start(lake_api, postgres)
     poll_until_equal(lake_api, lake_aws, orders, task["id"])
     change_everything(orders)
-    crashes = {"left": 1}
-    patched, name = (TableDestination, "finish") if crash == "before_commit" else (PostgresChangeSource, "committed")
-    original = getattr(patched, name)
-
-    def dies_once(self, *args):
-        if crashes["left"]:
-            crashes["left"] -= 1
-            if crash == "before_slot_advance":
-                raise RuntimeError("engine died after the table commit, before the slot moved")
-            raise RuntimeError("engine died with the changes written, before the table commit")
-        return original(self, *args)
-
-    monkeypatch.setattr(patched, name, dies_once)
+    if crash == "before_commit":
+        crashes = crash_once(
+            monkeypatch, TableDestination, "finish", "engine died with the changes written, before the table commit"
+        )
+    else:
+        crashes = crash_once(
+            monkeypatch, PostgresChangeSource, "committed", "engine died after the table commit, before the slot moved"
+        )
     poll_until_equal(lake_api, lake_aws, orders, task["id"])
     assert crashes["left"] == 0, "the crash never happened"
     made = commits_of(task["id"])
@@ -264,15 +236,6 @@ def test_the_connection_test_names_what_cdc_needs(api, aws, postgres, orders, po
     orders.connection.execute("ALTER TABLE cdc_orders REPLICA IDENTITY NOTHING")
     nothing = connection_test_of(api, "postgresql", postgres, table_name="cdc_orders", capture="cdc")
     assert "REPLICA IDENTITY NOTHING" in nothing["error_message"], nothing
-
-
-def wait_for_status(api, aws, task_id, status, seconds=20):
-    deadline = time.monotonic() + seconds
-    while (task := api.get(f"/api/sync/tasks/{task_id}").json)["status"] != status:
-        assert time.monotonic() < deadline, task
-        drain(aws)
-        time.sleep(0.3)
-    return task
 
 
 def test_deleting_a_failed_task_or_cancelling_a_paused_one_drops_its_slot(lake_api, lake_aws, postgres, orders):

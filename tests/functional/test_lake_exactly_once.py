@@ -12,7 +12,7 @@ from local.orders_server import PAGINATIONS, OrdersServer
 from synchub.tasks.lifecycle import task_lifecycle
 from tests.conftest import FUNCTIONS
 from tests.functional.test_engine import OneBatchContext, _invoke_unlocked, drain, engine_source
-from tests.lake import lake_api, lake_aws, moto_server, read_table  # noqa: F401 - fixtures
+from tests.lake import lake_api, lake_aws, moto_server, no_backoff, read_table  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.local_destinations
 ROWS = 2345
@@ -23,15 +23,6 @@ def orders():
     server = OrdersServer(rows=ROWS)
     yield server
     server.close()
-
-
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch):
-    """A failed delivery comes back at once (the backoff's length is not what these tests are about)."""
-    import synchub.runtime
-
-    monkeypatch.setenv("ENGINE_RETRY_BASE_SECONDS", "0")
-    synchub.runtime.reset()
 
 
 @pytest.fixture

@@ -14,8 +14,17 @@ from decimal import Decimal
 import pytest
 
 from tests.databases import mariadb_binlog, mysql, mysql_settings  # noqa: F401 - fixtures
-from tests.functional.test_engine import drain
-from tests.lake import lake_api, lake_aws, moto_server, read_table  # noqa: F401 - fixtures
+from tests.lake import (  # noqa: F401 - fixtures
+    caught_up,
+    commit_ids,
+    crash_once,
+    lake_api,
+    lake_aws,
+    moto_server,
+    no_backoff,
+    read_table,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.local_destinations
 COLUMNS = ("id", "customer", "amount", "updated_at", "level")
@@ -72,14 +81,6 @@ def orders(mariadb_binlog):
     table.connection.close()
 
 
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch):
-    import synchub.runtime
-
-    monkeypatch.setenv("ENGINE_RETRY_BASE_SECONDS", "0")
-    synchub.runtime.reset()
-
-
 def start(api, settings):
     body = {
         "id": "ds_mycdc",
@@ -111,15 +112,8 @@ def lake_rows():
 
 
 def poll_until_equal(api, aws, orders, task_id, seconds=40):
-    deadline = time.monotonic() + seconds
-    while True:
-        drain(aws)
-        task = api.get(f"/api/sync/tasks/{task_id}").json
-        assert task["status"] == "running", task
-        if (task.get("capture") or {}).get("phase") == "changes" and lake_rows() == orders.rows():
-            return task
-        assert time.monotonic() < deadline, f"the lake never caught up: {task}"
-        time.sleep(0.3)
+    """Deliver the engine's messages until the lake equals the source; the task."""
+    return caught_up(api, aws, task_id, lambda: lake_rows() == orders.rows(), seconds)
 
 
 def change_everything(orders):
@@ -160,27 +154,11 @@ def test_a_crash_around_the_commit_leaves_the_table_equal(
     task = start(lake_api, mariadb_binlog)
     poll_until_equal(lake_api, lake_aws, orders, task["id"])
     change_everything(orders)
-    crashes = {"left": 1}
     patched, name = (TableDestination, "finish") if crash == "before_commit" else (MySqlChangeSource, "committed")
-    original = getattr(patched, name)
-
-    def dies_once(self, *args):
-        if crashes["left"]:
-            crashes["left"] -= 1
-            raise RuntimeError(f"engine died {crash.replace('_', ' ')}")
-        return original(self, *args)
-
-    monkeypatch.setattr(patched, name, dies_once)
+    crashes = crash_once(monkeypatch, patched, name, f"engine died {crash.replace('_', ' ')}")
     poll_until_equal(lake_api, lake_aws, orders, task["id"])
     assert crashes["left"] == 0, "the crash never happened"
-    from synchub.settings import get_settings
-    from synchub.tables.commit import lake_catalog
-
-    table = lake_catalog(get_settings()).load_table(("synchub", "ds_mycdc"))
-    made = [
-        (snapshot.summary.additional_properties.get("synchub.commit-id"), snapshot.summary.operation.value)
-        for snapshot in table.snapshots()
-    ]
+    made = commit_ids("ds_mycdc")
     assert len(made) == len(set(made)), f"a commit was made twice: {made}"
 
 
@@ -189,11 +167,7 @@ def test_a_purged_binlog_fails_the_task_with_its_code(lake_api, lake_aws, mariad
     poll_until_equal(lake_api, lake_aws, orders, task["id"])
     orders.execute("RESET MASTER")  # every binlog deleted: the task's position with them
     orders.execute("UPDATE cdc_orders SET customer = 'lost' WHERE id = 1")
-    deadline = time.monotonic() + 20
-    while (done := lake_api.get(f"/api/sync/tasks/{task['id']}").json)["status"] == "running":
-        assert time.monotonic() < deadline, done
-        drain(lake_aws)
-        time.sleep(0.3)
+    done = wait_for_status(lake_api, lake_aws, task["id"], "failed")
     assert done["status"] == "failed" and done["error_code"] == "CDC_POSITION_LOST", done
     assert "copies the table first" in done["error_message"]
 
