@@ -79,7 +79,8 @@ def requested(stack: Stack, service: str, operation: str, params: dict[str, Any]
             yield f"dynamodb:{operation}", arn
     elif service == "sqs":
         name = str(params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]
-        yield f"sqs:{operation}", f"arn:aws:sqs:{stack.region}:{ACCOUNT_ID}:{name}"
+        # SQS authorises a batch request as its single action (SendMessageBatch needs sqs:SendMessage)
+        yield f"sqs:{operation.removesuffix('Batch')}", f"arn:aws:sqs:{stack.region}:{ACCOUNT_ID}:{name}"
     elif service == "s3" and operation == "DeleteObjects":
         for entry in params["Delete"]["Objects"]:
             action = "s3:DeleteObjectVersion" if entry.get("VersionId") else "s3:DeleteObject"

@@ -39,6 +39,7 @@ class HttpSource:
         self.stream = stream
         # Query parameters that are credentials (api_key=…) live in connection_config, where they are write-only.
         self.query_params = dict(connection.get("query_params") or {})
+        self.page_range: dict[str, Any] | None = None  # a parallel sync's share: pages (or offsets) first … end
 
     def _same_origin(self, url: str, what: str) -> str:
         if url_origin(url) != url_origin(self.base_url):
@@ -104,10 +105,13 @@ class HttpSource:
         """Whole pages until at least ``batch_size`` rows (or the end): checkpoints fall on page boundaries.
         With a cursor field and a watermark, only rows at or past it that were not ``delivered`` at it."""
         pagination = self.stream.pagination
+        size = min(batch_size, pagination.page_size)
+        if self.page_range is not None:  # the pages as split: the size they were counted in
+            size = int(self.page_range["size"])
+            state = state or {"page" if pagination.style == "page" else "offset": self.page_range["first"]}
         state = dict(state or {})
         rows: list[dict[str, Any]] = []
         total = None
-        size = min(batch_size, pagination.page_size)
         while True:
             document = self._fetch(self._url(state, size))
             records = dig(document, self.stream.records_path)
@@ -130,6 +134,47 @@ class HttpSource:
                 return Batch(rows, state, total)
 
     def _next_state(self, state: dict[str, Any], document: Any, count: int, size: int) -> dict[str, Any] | None:
+        following = self._following(state, document, count, size)
+        end = self.page_range.get("end") if self.page_range is not None and following else None
+        if end is not None and following and int(following.get("page", following.get("offset", 0))) >= int(end):
+            return None  # the next range's first page
+        return following
+
+    # ---- ranges ---------------------------------------------------------------------------------
+    def split(self, parts: int) -> tuple[list[dict[str, Any]], int | None]:
+        """Up to ``parts`` ranges of about as many pages each, counted from the total the first page gives
+        (``total_path``), as stored ranges ({index, first, end, size}: pages or offsets, ``end`` exclusive,
+        None on the last range, which reads on to the end however many rows came meanwhile); and the total."""
+        pagination = self.stream.pagination
+        if pagination.style not in ("page", "offset") or not self.stream.total_path:
+            raise PermanentSourceError("only an API paged by page number or offset that gives its total can be split")
+        size = pagination.page_size
+        found = dig(self._fetch(self._url({}, size)), self.stream.total_path)
+        if not isinstance(found, (int, float)) or isinstance(found, bool):
+            raise PermanentSourceError(f"the source's first page has no number at '{self.stream.total_path}'")
+        total = int(found)
+        pages = max(1, -(-total // size))
+        parts = max(1, min(parts, pages))
+        cuts = [pages * part // parts for part in range(parts + 1)]
+
+        def position(page: int) -> int:
+            return pagination.first_page + page if pagination.style == "page" else page * size
+
+        return [
+            {
+                "index": index,
+                "first": position(cuts[index]),
+                "end": position(cuts[index + 1]) if index < parts - 1 else None,
+                "size": size,
+            }
+            for index in range(parts)
+        ], total
+
+    def limit_to(self, page_range: dict[str, Any]) -> None:
+        """Read only the range's pages from now on."""
+        self.page_range = page_range
+
+    def _following(self, state: dict[str, Any], document: Any, count: int, size: int) -> dict[str, Any] | None:
         pagination = self.stream.pagination
         if pagination.has_more_path is not None and not dig(document, pagination.has_more_path):
             return None

@@ -35,6 +35,38 @@ def incremental_problem(kind: str, stream: StreamSpec, task_type: str) -> str | 
     )
 
 
+def parallel_problem(kind: str, stream: StreamSpec, task_type: str, parallelism: int) -> str | None:
+    """Why a sync cannot be split into ``parallelism`` ranges read at once, or None: a full sync of a SQL table
+    (ranges of its primary key) or of an HTTP API paged by page number or offset that says its total (ranges
+    of pages), landing in the lake (one commit of every range's files)."""
+    if parallelism <= 1:
+        return None
+    if task_type != "full_sync":
+        return (
+            f"parallelism splits a full_sync into ranges copied at once; a {task_type} reads its changes in order "
+            "(leave parallelism out, or 1)."
+        )
+    if stream.lands_in_dynamodb:
+        return (
+            "parallelism commits every range's files at once, which needs a lake destination: set destination "
+            '{"format": "iceberg"} or {"format": "jsonl"}.'
+        )
+    if kind in ("postgresql", "mysql"):
+        if not stream.table_name:
+            return "parallelism splits a table by its primary key: set table_name (a query cannot be split)."
+        return None
+    if kind == "http":
+        if stream.pagination.style not in ("page", "offset"):
+            return (
+                f"parallelism splits an HTTP API into ranges of pages, which needs page or offset pagination; "
+                f"this stream pages by {stream.pagination.style}, where each page names the next."
+            )
+        if not stream.total_path:
+            return "parallelism splits an HTTP API into ranges of pages, which needs its total: set total_path."
+        return None
+    return f"parallelism splits SQL tables and paged HTTP APIs; {kind} sources are read by one invocation."
+
+
 def capture_problem(kind: str, stream: StreamSpec) -> str | None:
     """Why a CDC realtime sync cannot run on this stream, or None."""
     if kind not in ("postgresql", "mysql"):
@@ -107,7 +139,8 @@ class GuardedSource:
     def __init__(self, open_it: Callable[[], Source], guard: OutboundGuard, first: list[tuple[str, int | None]]):
         self.guard = guard
         self.source: Source = self._guarded(lambda: self._open(open_it, first))
-        for name in ("acknowledge", "committed", "release", "primary_key", "drop_slots"):  # what some also do
+        # what some also do
+        for name in ("acknowledge", "committed", "release", "primary_key", "drop_slots", "split", "limit_to"):
             method = getattr(self.source, name, None)
             if method is not None:
                 setattr(self, name, self._guarding(method))

@@ -40,6 +40,7 @@ class SqlSource(SqlCatalog):
         if incremental and not stream.cursor_field:
             raise PermanentSourceError("incremental and realtime syncs need a cursor_field")
         self.incremental = incremental
+        self.key_range: dict[str, Any] | None = None  # a parallel sync's share: {low, high} of the primary key
         self._order: list[str] | None = None
         self._connection: Any = None
 
@@ -68,6 +69,12 @@ class SqlSource(SqlCatalog):
         self, after: list[Any] | None, watermark: Any, delivered: Collection[Any] | None
     ) -> tuple[str, list[Any]]:
         clauses, params = [], []
+        if self.key_range is not None:
+            key = self.quote(self.order[-1])
+            for bound, operator in (("low", ">="), ("high", "<")):
+                if self.key_range.get(bound) is not None:
+                    clauses.append(f"{key} {operator} %s")
+                    params.append(self.key_range[bound])
         if after is not None:
             columns = ", ".join(self.quote(c) for c in self.order)
             clauses.append(f"({columns}) > ({', '.join(['%s'] * len(after))})")
@@ -85,6 +92,20 @@ class SqlSource(SqlCatalog):
                 clauses.append(f"{cursor} >= %s")
                 params.append(watermark)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    # ---- ranges ---------------------------------------------------------------------------------
+    def split(self, parts: int) -> tuple[list[dict[str, Any]], int | None]:
+        """Up to ``parts`` ranges of the primary key with about as many rows each (``sql_ranges``), as stored
+        ranges ({index, low, high}), and the table's row count."""
+        from synchub.connectors.sql_ranges import key_ranges  # noqa: PLC0415 - sql_ranges builds on this module
+
+        ranges = key_ranges(self, parts)
+        total = int(self._catalog(f"SELECT COUNT(*) FROM {self.relation()}", [])[0][0])
+        return [key_range.stored() for key_range in ranges], total
+
+    def limit_to(self, key_range: dict[str, Any]) -> None:
+        """Read only the keys ``low <= key < high`` from now on (a bound left out: unbounded on that side)."""
+        self.key_range = key_range
 
     # ---- reading --------------------------------------------------------------------------------
     def read(

@@ -9,6 +9,7 @@ the ranges together hold every row once, whatever rows come and go meanwhile."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from synchub.connectors.base import PermanentSourceError
@@ -24,6 +25,10 @@ class KeyRange:
     low: Any = None  # the range's first key (inclusive); None: from the table's first
     high: Any = None  # the next range's first key (exclusive); None: to the table's last
 
+    def stored(self) -> dict[str, Any]:
+        """The range as a task stores it (dates and times as ISO text, which the database compares as such)."""
+        return {"index": self.index, "low": _storable(self.low), "high": _storable(self.high)}
+
     def where(self, quoted_key: str) -> tuple[str, list[Any]]:
         """The SQL condition selecting the range's rows, and its parameters."""
         clauses, params = [], []
@@ -34,6 +39,15 @@ class KeyRange:
             clauses.append(f"{quoted_key} < %s")
             params.append(self.high)
         return " AND ".join(clauses) or "TRUE", params
+
+
+def _storable(key: Any) -> Any:
+    if key is None or isinstance(key, (bool, int, str)):
+        return key
+    if isinstance(key, Decimal):
+        return int(key) if key == key.to_integral_value() else str(key)
+    isoformat = getattr(key, "isoformat", None)
+    return isoformat() if callable(isoformat) else str(key)
 
 
 def boundaries(sorted_keys: list[Any], parts: int) -> list[Any]:

@@ -52,6 +52,34 @@ class EngineQueue:
         )
         return response["MessageId"]
 
+    def submit_many(
+        self, task: dict[str, Any], *, run_id: str, extras: list[dict[str, Any]], hop: int = 0
+    ) -> list[str]:
+        """Send one message of the task's run per entry of ``extras`` (a parallel sync's ranges), ten to a
+        request; returns the SQS message ids. Raises if SQS refused any (a run's fan-out is sent again whole)."""
+        params: dict[str, Any] = {}
+        correlation = task.get("correlation_id") or correlation_id()
+        if correlation:
+            params["MessageAttributes"] = {CORRELATION_ATTRIBUTE: {"DataType": "String", "StringValue": correlation}}
+        sent: list[str] = []
+        for start in range(0, len(extras), 10):
+            entries = [
+                {
+                    "Id": str(n),
+                    "MessageBody": json.dumps(
+                        {**task_message(task, hop=hop, run_id=run_id), **extra}, separators=(",", ":")
+                    ),
+                    **params,
+                }
+                for n, extra in enumerate(extras[start : start + 10])
+            ]
+            response = aws.client("sqs").send_message_batch(QueueUrl=self.settings.sync_queue_url, Entries=entries)
+            if response.get("Failed"):
+                failed = response["Failed"][0]
+                raise RuntimeError(f"SQS refused a message of the fan-out: {failed.get('Code')} {failed.get('Message')}")
+            sent.extend(entry["MessageId"] for entry in response.get("Successful") or [])
+        return sent
+
     def queue_figures(self) -> dict[str, int]:
         """Visible, in-flight and delayed message counts of the sync queue (approximate, as SQS says)."""
         response = aws.client("sqs").get_queue_attributes(

@@ -30,6 +30,7 @@ from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.watermarks import WatermarkStore
 from synchub.engine.checkpoint import Checkpoint, after_poll, first, progress, read_from, resumed
 from synchub.engine.parts import PartsInProgress, part_size_bytes
+from synchub.engine.ranges import ParallelSync, is_parallel
 from synchub.errors import NotFound
 from synchub.models.schedules import ACTIVE_STATUSES
 from synchub.models.tasks import INCREMENTAL_TYPES
@@ -70,6 +71,7 @@ class SyncRunner:
         self.data_sources = data_sources
         self.watermarks = WatermarkStore(settings)
         self.interfaces = InterfaceStore(settings)
+        self.parallel = ParallelSync(self)
 
     # ---- entry point ----------------------------------------------------------------------------
     def handle(self, message: dict[str, Any], message_id: str, remaining_ms: Callable[[], int]) -> str:
@@ -113,6 +115,10 @@ class SyncRunner:
             self._fail(task, run_id, f"The task exceeded {self.settings.engine_max_hops} continuations.", "HOP_LIMIT")
             return "failed"
         try:
+            if is_parallel(task):
+                return self.parallel.handle(task, run_id, message, hop, remaining_ms)
+            if message.get("range") is not None:
+                return "stale"
             return self._run(task, run_id, hop, remaining_ms)
         except PermanentSourceError as error:
             self._fail(task, run_id, str(error), error.code)
@@ -178,7 +184,9 @@ class SyncRunner:
             logger.warning("could not record the retry on the task", extra={"task_id": task_id}, exc_info=True)
 
     # ---- the batch loop -------------------------------------------------------------------------
-    def _run(self, task: dict[str, Any], run_id: str, hop: int, remaining_ms: Callable[[], int]) -> str:
+    def stream_of(self, task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Any]:
+        """The task's data source, its connection settings and the stream it reads; permanently failing when
+        the data source or interface is gone."""
         try:
             data_source, connection = self.data_sources.resolved_connection(task["data_source_id"])
         except NotFound as error:
@@ -188,7 +196,10 @@ class SyncRunner:
             interface = self.interfaces.get(task["data_source_id"], task["interface_id"])
             if interface is None:
                 raise PermanentSourceError(f"interface '{task['interface_id']}' no longer exists")
-        stream = stream_for(data_source, task, interface)
+        return data_source, connection, stream_for(data_source, task, interface)
+
+    def _run(self, task: dict[str, Any], run_id: str, hop: int, remaining_ms: Callable[[], int]) -> str:
+        data_source, connection, stream = self.stream_of(task)
         config = task.get("config") or {}
         batch_size = int(config.get("batch_size") or self.settings.default_batch_size)
         timeout = config.get("timeout")
@@ -209,7 +220,7 @@ class SyncRunner:
             self.lifecycle,
             task,
             run_id,
-            self._destination(task, stream),
+            self.destination_of(task, stream),
             checkpoint,
             part_bytes=part_size_bytes(self.settings),
             progress_interval=self.settings.progress_interval_seconds,
@@ -335,7 +346,7 @@ class SyncRunner:
             reader.shutdown(wait=True, cancel_futures=True)  # the source is closed only once no read is running
             source.close()
 
-    def _destination(self, task: dict[str, Any], stream: Any, task_id: str | None = None) -> Any:
+    def destination_of(self, task: dict[str, Any], stream: Any, task_id: str | None = None) -> Any:
         """Where the task's rows go (``task_id``: where an earlier attempt's went): a lake table, JSON Lines
         files, or the DynamoDB destination table."""
         target = stream.table_target
@@ -399,7 +410,7 @@ class SyncRunner:
         this run's own, numbered 1 to n (with their rows where this invocation wrote them)."""
         task, checkpoint = run.task, run.reading
         earlier = [
-            {"key": self._destination(task, stream, attempt).part_key(n)}
+            {"key": self.destination_of(task, stream, attempt).part_key(n)}
             for attempt, parts in self._attempts(run)
             for n in range(1, parts + 1)
         ]
@@ -443,7 +454,7 @@ class SyncRunner:
             )
         if committed and getattr(destination, "format", None) == "iceberg":
             result.update(self._commit_table(run, parts))
-        extra_ops = self._watermark_ops(task, stream, checkpoint) if committed else []
+        extra_ops = self.watermark_ops(task, stream, checkpoint) if committed else []
         if extra_ops:
             result["watermark"] = checkpoint.max_cursor
         last: dict[str, Any] = {
@@ -475,16 +486,20 @@ class SyncRunner:
         """Commit the sync's files no earlier commit of it took to its table (a redelivered or resumed run finds
         its commit made); what the commit did, for the task's result. A type change no widening reconciles
         fails the task, permanently, with the table as it was."""
-        from pyiceberg.exceptions import CommitFailedException  # noqa: PLC0415 - only for tables
-
-        from synchub.models.columns import SchemaConflict  # noqa: PLC0415
-
-        destination = run.destination
         summary = {
             "task_id": run.task["id"],
             "run_id": run.run_id,
             "earlier_task_ids": [attempt for attempt, _ in self._attempts(run)],
         }
+        return self.commit_files(run.destination, parts, summary)
+
+    def commit_files(self, destination: Any, parts: list[dict], summary: dict[str, Any]) -> dict[str, Any]:
+        """Commit ``parts`` to the destination's table as ``summary`` (task, run, earlier attempts) names them;
+        what the commit did."""
+        from pyiceberg.exceptions import CommitFailedException  # noqa: PLC0415 - only for tables
+
+        from synchub.models.columns import SchemaConflict  # noqa: PLC0415
+
         try:
             commit = destination.finish(parts, summary)
         except SchemaConflict as error:
@@ -505,7 +520,7 @@ class SyncRunner:
         if not run.store(force=True):
             return "lost-lease"
         task, checkpoint = run.task, run.reading
-        extra_ops = self._watermark_ops(task, stream, checkpoint) if task["task_type"] == "realtime_sync" else []
+        extra_ops = self.watermark_ops(task, stream, checkpoint) if task["task_type"] == "realtime_sync" else []
         paused = self.lifecycle.pause_task(
             run.task["id"],
             lease_owner=run.run_id,
@@ -520,7 +535,7 @@ class SyncRunner:
         logger.info("task paused", extra={"task_id": run.task["id"], "rows": run.reading.rows})
         return "paused"
 
-    def _watermark_ops(self, task: dict[str, Any], stream: Any, checkpoint: Checkpoint) -> list[dict[str, Any]]:
+    def watermark_ops(self, task: dict[str, Any], stream: Any, checkpoint: Checkpoint) -> list[dict[str, Any]]:
         """The transaction item committing the newest cursor the run wrote as the watermark, if it moves it."""
         if checkpoint.max_cursor is None or not self._moves_watermark(task, stream, checkpoint):
             return []

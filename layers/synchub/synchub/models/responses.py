@@ -81,6 +81,10 @@ class Task(BaseModel):
         description="CDC realtime syncs: phase (copy, changes), changes_applied by operation, lag_bytes (WAL the "
         "slot still holds), lag_seconds (source commit to table commit of the newest change), last_change_at",
     )
+    ranges: dict[str, Any] | None = Field(
+        default=None,
+        description="parallel syncs (parameters.parallelism): count of ranges, how many finished, rows per range",
+    )
     notify_url: str | None = Field(default=None, description="gets a signed webhook when the task finishes")
 
 

@@ -68,6 +68,18 @@ class TaskParameters(BaseModel):
     timeout: Annotated[StrictInt, Field(ge=1, le=7 * 86_400, description="seconds")] | None = None
     poll_interval: Annotated[StrictInt, Field(ge=1, le=86_400, description="seconds (realtime_sync)")] | None = None
     destination: DestinationChoice | None = None
+    parallelism: (
+        Annotated[
+            StrictInt,
+            Field(
+                ge=1,
+                le=32,
+                description="full_sync: key or page ranges read by this many engine invocations at once, "
+                "committed as one",
+            ),
+        ]
+        | None
+    ) = None
 
     @model_validator(mode="after")
     def _storable(self) -> "TaskParameters":
@@ -195,6 +207,14 @@ def public_task(record: dict[str, Any]) -> dict[str, Any]:
     """The contract's view of a stored task: internal bookkeeping (leases, index keys) left out."""
     view = {name: record.get(name) for name in PUBLIC_TASK_FIELDS}
     view["notify_url"] = masked_url(view.get("notify_url"))
+    ranges = (record.get("fanout") or {}).get("ranges")
+    if ranges:  # a parallel sync: its ranges, how many have finished, and each one's rows so far
+        shown = record.get("range_rows") or {}
+        view["ranges"] = {
+            "count": len(ranges),
+            "finished": int(record.get("ranges_done") or 0),
+            "rows": [int(shown.get(str(spec["index"])) or 0) for spec in ranges],
+        }
     if record.get("status") != "running":
         for name in LIVE_PROGRESS_FIELDS:
             if view[name] is None:

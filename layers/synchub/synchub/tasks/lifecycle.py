@@ -19,6 +19,7 @@ from typing import Any, Iterable
 from synchub.dal.checkpoints import CheckpointStore
 from synchub.dal.data_sources import DataSourceStore
 from synchub.dal.engine_queue import EngineQueue
+from synchub.dal.ranges import RangeStore
 from synchub.dal.statistics import StatisticsStore
 from synchub.dal.tasks import TaskStore, index_keys
 from synchub.dal.transactions import ConditionFailed, Transaction, TransactionFailed
@@ -42,6 +43,7 @@ class TaskLifecycle:
         self.stats = StatisticsStore(self.settings)
         self.data_sources = DataSourceStore(self.settings)
         self.checkpoints = CheckpointStore(self.settings)
+        self.ranges = RangeStore(self.settings)
         self.queue = queue or EngineQueue(self.settings)
         self.clock = clock
 
@@ -215,7 +217,7 @@ class TaskLifecycle:
                     ),
                 )
                 .add("statistics", *self.stats.change_ops(record, None))
-                .add("checkpoint", self.checkpoints.delete_op(record["id"]))
+                .add("checkpoint", self.checkpoints.delete_op(record["id"]), *self.ranges.delete_ops(record))
                 .run()
             )
         except TransactionFailed:

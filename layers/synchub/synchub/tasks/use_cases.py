@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 from botocore.exceptions import ClientError
 
 from synchub.connectors.base import PermanentSourceError
-from synchub.connectors.registry import incremental_problem, stream_for
+from synchub.connectors.registry import incremental_problem, parallel_problem, stream_for
 from synchub.dal.interfaces import InterfaceStore
 from synchub.dal.paging import MAX_PAGE_OFFSET, InvalidToken, PageState, decode_token, encode_token
 from synchub.dal.transactions import ConditionFailed, Transaction, TransactionFailed
@@ -90,8 +90,8 @@ class TaskService:
         """Store a new pending task, then submit it to the engine (the reaper retries a failed submit). A
         schedule's run carries its schedule, may wait behind the previous run, and is stored in one transaction
         with the schedule's own records of it (``scheduled.ops``: one firing makes one task)."""
-        if request.task_type in INCREMENTAL_TYPES:
-            self._check_incremental(request)
+        if request.task_type in INCREMENTAL_TYPES or int(request.config().get("parallelism") or 1) > 1:
+            self._check_stream(request)
         refuse_named(self.lifecycle.settings, {("notify_url",): request.notify_url})
         record = self.lifecycle.new_record(
             data_source_id=request.data_source_id,
@@ -209,9 +209,9 @@ class TaskService:
             pagination["next_token"] = encode_token(index, result.state)
         return {"tasks": [public_task(item) for item in result.items], "pagination": pagination}
 
-    def _check_incremental(self, request: CreateTaskRequest) -> None:
-        """An incremental or realtime sync needs a way to tell new rows from old: refuse one without it now,
-        rather than fail it when it runs."""
+    def _check_stream(self, request: CreateTaskRequest) -> None:
+        """An incremental or realtime sync needs a way to tell new rows from old, and a parallel one a stream it
+        can split: refuse one without it now, rather than fail it when it runs."""
         data_source = self.lifecycle.data_sources.get(request.data_source_id)
         interface = (
             InterfaceStore(self.lifecycle.settings).get(request.data_source_id, request.interface_id)
@@ -228,10 +228,21 @@ class TaskService:
             raise ValidationFailed(
                 str(error), errors=[{"loc": ["body", "parameters"], "msg": str(error), "type": "value_error"}]
             ) from error
-        problem = incremental_problem(data_source["type"], stream, request.task_type)
+        problem = (
+            incremental_problem(data_source["type"], stream, request.task_type)
+            if request.task_type in INCREMENTAL_TYPES
+            else None
+        )
         if problem:
             raise ValidationFailed(
                 problem, errors=[{"loc": ["body", "task_type"], "msg": problem, "type": "value_error"}]
+            )
+        parallel = parallel_problem(
+            data_source["type"], stream, request.task_type, int(request.config().get("parallelism") or 1)
+        )
+        if parallel:
+            raise ValidationFailed(
+                parallel, errors=[{"loc": ["body", "parameters", "parallelism"], "msg": parallel, "type": "value_error"}]
             )
         if request.task_type == "realtime_sync" and stream.capture == "cdc":
             self._one_capture_per_stream(data_source, interface, stream.interface_id)
