@@ -117,7 +117,7 @@ class RangeStore:
         the task's sum by the difference (nothing when it is not above), set ``fields`` (heartbeat, lease),
         only while the task runs under ``lease_owner`` and shows ``shown`` for the range. Raises
         ``ConditionFailed`` (with the task as it is) otherwise."""
-        names = {"#status": "status", "#owner": "lease_owner", "#rows": "range_rows", "#range": str(index)}
+        names = {"#status": "status", "#owner": "lease_owner"}
         names.update({f"#f{n}": name for n, name in enumerate(fields)})
         values: dict[str, Any] = {":running": "running", ":run": lease_owner, ":one": 1}
         values.update({f":f{n}": value for n, value in enumerate(fields.values())})
@@ -126,7 +126,7 @@ class RangeStore:
         names["#version"] = "version"
         condition = "#status = :running AND #owner = :run"
         if rows > shown:
-            names["#processed"] = "processed_rows"
+            names.update({"#processed": "processed_rows", "#rows": "range_rows", "#range": str(index)})
             values.update({":rows": rows, ":shown": shown, ":delta": rows - shown})
             sets.append("#rows.#range = :rows")
             adds.append("#processed :delta")
