@@ -35,6 +35,12 @@ def main() -> None:
     parser.add_argument(
         "--no-engine", action="store_true", help="serve the API without invoking queue consumers: tasks stay pending"
     )
+    parser.add_argument(
+        "--engine-concurrency",
+        type=int,
+        default=int(os.environ.get("ENGINE_CONCURRENCY", 10)),
+        help="engine invocations at once (the template's EngineMaxConcurrency; env ENGINE_CONCURRENCY, default 10)",
+    )
     parser.add_argument("--no-schedules", action="store_true", help="do not run scheduled functions")
     parser.add_argument(
         "--no-postgres",
@@ -85,6 +91,7 @@ def main() -> None:
         ws_port=args.ws_port,
         moto_port=moto_port,
         engine=not args.no_engine,
+        engine_concurrency=max(2, args.engine_concurrency),
         schedules=not args.no_schedules,
         demo_postgres=not args.no_postgres,
         demo_brokers=not args.no_brokers,

@@ -1,4 +1,6 @@
-"""Loads each function's handler from its CodeUri and invokes it like Lambda would (one at a time)."""
+"""Loads each function's handler from its CodeUri and invokes it like Lambda would: in one execution
+environment at a time, or (a queue consumer with a maximum concurrency) in up to that many at once, each
+with its own copy of the handler's module."""
 
 from __future__ import annotations
 
@@ -53,28 +55,63 @@ def invoking() -> str | None:
 
 
 class LocalFunction:
-    """One function's execution environment: its module loaded once, invocations serialised."""
+    """One function's execution environments: each loads the handler's module once and runs one invocation
+    at a time; ``concurrency`` environments at most (Lambda's concurrency for the function), made as needed."""
 
     def __init__(self, spec: FunctionSpec, region: str = "us-east-1", account: str = "123456789012"):
         self.spec = spec
         self.region = region
         self.account = account
-        self._lock = threading.Lock()
-        self._handler: Callable[[dict, Any], Any] | None = None
+        self.concurrency = 1
+        self._idle: list[Callable[[dict, Any], Any]] = []  # loaded environments not running an invocation
+        self._made = 0
+        self._running = 0
+        self._free = threading.Condition()
+        self._handler: Callable[[dict, Any], Any] | None = None  # the first environment's handler
 
     def _load(self) -> Callable[[dict, Any], Any]:
-        if self._handler is None:
+        """A free environment's handler, made (loaded) when every one is busy and fewer than ``concurrency``
+        exist; waits for one to be free otherwise."""
+        with self._free:
+            while not self._idle and self._made >= self.concurrency:
+                self._free.wait()
+            if self._idle:
+                self._running += 1
+                return self._idle.pop()
+            self._made += 1
+            self._running += 1
+            number = self._made
+        try:
             with _LOADING:
-                try:
-                    self._handler = self._import()
-                except Exception as error:
-                    raise FunctionLoadError(f"{self.spec.logical_id}: {type(error).__name__}: {error}") from error
+                handler = self._import(number)
+        except Exception as error:
+            with self._free:
+                self._made -= 1
+                self._running -= 1
+                self._free.notify()
+            raise FunctionLoadError(f"{self.spec.logical_id}: {type(error).__name__}: {error}") from error
+        if number == 1:
+            self._handler = handler
+        return handler
+
+    def handler(self) -> Callable[[dict, Any], Any]:
+        """The first environment's handler, loaded if need be (to call it outside ``invoke``: as a second,
+        concurrent environment would, or to read what it declares)."""
+        if self._handler is None:
+            self._release(self._load())
+        assert self._handler is not None
         return self._handler
 
-    def _import(self) -> Callable[[dict, Any], Any]:
+    def _release(self, handler: Callable[[dict, Any], Any]) -> None:
+        with self._free:
+            self._running -= 1
+            self._idle.append(handler)
+            self._free.notify()
+
+    def _import(self, number: int = 1) -> Callable[[dict, Any], Any]:
         module_name, function_name = self.spec.handler.rsplit(".", 1)
         path = self.spec.code_dir / f"{module_name.replace('.', '/')}.py"
-        unique = f"synchub_fn_{self.spec.logical_id}"
+        unique = f"synchub_fn_{self.spec.logical_id}" + (f"_{number}" if number > 1 else "")
         loader_spec = importlib.util.spec_from_file_location(unique, path)
         assert loader_spec and loader_spec.loader, f"cannot load {path}"
         module = importlib.util.module_from_spec(loader_spec)
@@ -85,7 +122,7 @@ class LocalFunction:
     @property
     def busy(self) -> bool:
         """Whether an invocation is running."""
-        return self._lock.locked()
+        return self._running > 0
 
     def context(self) -> LambdaContext:
         name = self.spec.logical_id
@@ -99,11 +136,11 @@ class LocalFunction:
         )
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        with self._lock:
-            handler = self._load()
-            outer = invoking()
-            _invoking.function = self.spec.logical_id
-            try:
-                return handler(event, self.context())
-            finally:
-                _invoking.function = outer
+        handler = self._load()
+        outer = invoking()
+        _invoking.function = self.spec.logical_id
+        try:
+            return handler(event, self.context())
+        finally:
+            _invoking.function = outer
+            self._release(handler)

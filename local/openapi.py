@@ -41,7 +41,7 @@ def _route_apps(template: dict[str, Any]) -> list[Any]:
     for spec in functions(template).values():
         if not spec.events_of("Api"):
             continue
-        LocalFunction(spec)._load()
+        LocalFunction(spec).handler()
         apps.append(sys.modules[f"synchub_fn_{spec.logical_id}"].app)
     return apps
 

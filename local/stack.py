@@ -140,9 +140,12 @@ class LocalStack:
     host: str = "127.0.0.1"
     template: dict[str, Any] = field(default_factory=load_template)
 
+    # The engine's maximum concurrency (the template's EngineMaxConcurrency): a machine has no account limit.
+    engine_concurrency: int = 10
+
     @property
     def parameters(self) -> dict[str, str]:
-        return {"AuthMode": "cognito" if self.auth else "none"}
+        return {"AuthMode": "cognito" if self.auth else "none", "EngineMaxConcurrency": str(self.engine_concurrency)}
 
     def start(self) -> None:
         self.emulator = start_emulator(self.moto_port)
@@ -209,13 +212,17 @@ class LocalStack:
                         )
                     )
                 for props in function.spec.events_of("SQS"):
-                    self.threads.append(
+                    # Lambda polls with up to the mapping's maximum concurrency, each batch in an environment
+                    concurrency = int((props.get("ScalingConfig") or {}).get("MaximumConcurrency") or 1)
+                    function.concurrency = max(function.concurrency, concurrency)
+                    self.threads.extend(
                         threading.Thread(
                             target=self._poll_queue,
                             args=(function, props),
-                            name=f"sqs-{function.spec.logical_id}",
+                            name=f"sqs-{function.spec.logical_id}-{n}",
                             daemon=True,
                         )
+                        for n in range(concurrency)
                     )
         if self.schedules and "ScheduleGroup" in self.stack.refs:
             self.scheduler = LocalScheduler(

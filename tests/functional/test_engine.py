@@ -300,8 +300,7 @@ def test_duplicate_and_concurrent_deliveries_write_each_row_once(api, aws, order
 def _invoke_unlocked(event):
     """Invoke the engine handler directly (two concurrent executions, as two Lambda environments)."""
     function = FUNCTIONS["SyncEngineFunction"]
-    function._load()
-    return function._handler(event, function.context())
+    return function.handler()(event, function.context())
 
 
 def test_transient_failures_retry_then_succeed(api, aws, orders):

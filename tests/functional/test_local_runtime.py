@@ -32,7 +32,7 @@ def test_handlers_load_one_at_a_time(monkeypatch):
     first, second = (LocalFunction(FUNCTIONS[name].spec) for name in ("SyncEngineFunction", "GetTaskFunction"))
     inside, release, order = threading.Event(), threading.Event(), []
 
-    def slow_import(self):
+    def slow_import(self, number=1):
         order.append(f"{self.spec.logical_id} in")
         if self is first:
             inside.set()
@@ -52,3 +52,35 @@ def test_handlers_load_one_at_a_time(monkeypatch):
     loading.join(5)
     waiting.join(5)
     assert order == ["SyncEngineFunction in", "SyncEngineFunction out", "GetTaskFunction in", "GetTaskFunction out"]
+
+
+def test_a_function_runs_up_to_its_concurrency_at_once_each_in_its_own_environment(monkeypatch):
+    """Three environments run three invocations at once, each with a module of its own (its globals, as a
+    Powertools BatchProcessor, are not shared); a fourth invocation waits for one of them to be free."""
+    function = LocalFunction(FUNCTIONS["GetTaskFunction"].spec)
+    function.concurrency = 3
+    entered, release, modules = threading.Semaphore(0), threading.Event(), []
+
+    def environment(self, number=1):
+        def handler(event, context):
+            modules.append(number)
+            entered.release()
+            release.wait(5)
+            return number
+
+        return handler
+
+    monkeypatch.setattr(LocalFunction, "_import", environment)
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(function.invoke({}))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for _ in range(3):
+        assert entered.acquire(timeout=5)
+    assert not entered.acquire(timeout=0.3)  # the fourth waits: three environments at most
+    assert sorted(modules) == [1, 2, 3] and function.busy
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert len(results) == 4 and set(results) == {1, 2, 3}  # the fourth ran in an environment made before
+    assert not function.busy

@@ -24,9 +24,11 @@ ROWS = 2345
 
 
 @pytest.fixture(autouse=True)
-def small_parts(monkeypatch):
-    """Parts of about 10 KB: each batch closes a part, so a range stores its checkpoint many times."""
+def small_parts(monkeypatch, lake_aws):
+    """Parts of about 10 KB: each batch closes a part, so a range stores its checkpoint many times; and an
+    engine allowed more invocations at once than the template's default of 2."""
     monkeypatch.setenv("PART_SIZE_MB", "0.01")
+    monkeypatch.setenv("ENGINE_MAX_CONCURRENCY", "16")
     get_settings.cache_clear()
 
 
@@ -294,3 +296,13 @@ def test_a_postgresql_table_with_a_skewed_key_syncs_in_ranges_of_about_as_many_r
     assert len({commit for commit, _ in commit_ids("ds_parallel_pg", task["id"])}) == 1
     connection.execute("DROP TABLE parallel_orders")
     connection.close()
+
+
+def test_no_more_ranges_than_the_engine_may_run_at_once(lake_api, lake_aws, orders, monkeypatch):
+    monkeypatch.setenv("ENGINE_MAX_CONCURRENCY", "3")
+    get_settings.cache_clear()
+    register(lake_api, orders)
+    task = create(lake_api, 8)
+    drain(lake_aws)
+    done = assert_exactly_the_source(lake_api, task["id"])
+    assert done["ranges"]["count"] == 3 and done["config"]["parallelism"] == 8

@@ -171,7 +171,9 @@ class ParallelSync:
             previous = None
             source = open_source(data_source, connection, stream)
             try:
-                ranges, total = source.split(parallelism_of(task))  # type: ignore[attr-defined]
+                # no more ranges than engine invocations may run at once: the others would only queue
+                parts = min(parallelism_of(task), self.settings.engine_max_concurrency)
+                ranges, total = source.split(parts)  # type: ignore[attr-defined]
             finally:
                 source.close()
         rows, finished = {}, []
