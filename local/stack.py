@@ -213,7 +213,8 @@ class LocalStack:
                     )
                 for props in function.spec.events_of("SQS"):
                     # Lambda polls with up to the mapping's maximum concurrency, each batch in an environment
-                    concurrency = int((props.get("ScalingConfig") or {}).get("MaximumConcurrency") or 1)
+                    scaling = props.get("ScalingConfig") or {}
+                    concurrency = int(self.stack.resolve(scaling.get("MaximumConcurrency") or 1))
                     function.concurrency = max(function.concurrency, concurrency)
                     self.threads.extend(
                         threading.Thread(
@@ -321,7 +322,7 @@ class LocalStack:
         source = QueueEventSource.from_template(function, props, self.stack, boto3.client("sqs"))
         while not self.stop_event.is_set():
             try:
-                source.poll_once(wait_seconds=1)
+                source.poll_once(wait_seconds=20)  # long polling, as Lambda polls (an idle poller costs nothing)
             except Exception:  # emulator shutting down, or a bug in the poller itself
                 if self.stop_event.is_set():
                     return

@@ -16,6 +16,7 @@ checkpoints, and together are the parallel sync's exactly-once protocol, which s
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -208,6 +209,7 @@ class ParallelSync:
         self, task: dict[str, Any], run_id: str, index: int, hop: int, remaining_ms: Callable[[], int]
     ) -> str:
         """Read range ``index`` from its checkpoint to its end, or until the task stops or time runs short."""
+        began = time.monotonic()
         ranges = task["fanout"]["ranges"]
         if index in (task.get("ranges_finished") or ()):
             if int(task.get("ranges_done") or 0) >= len(ranges):  # the last range's commit did not finish
@@ -273,18 +275,27 @@ class ParallelSync:
                     run.close_part()
                     if not run.store(force=True):
                         return "lost-lease"
-                    return self._finished(run.task, run_id, index)
+                    return self._finished(run.task, run_id, index, began)
                 if not run.store():
                     return "lost-lease"
         finally:
             source.close()
 
-    def _finished(self, task: dict[str, Any], run_id: str, index: int) -> str:
+    def _finished(self, task: dict[str, Any], run_id: str, index: int, began: float) -> str:
         after = self.store.finish(task["id"], index, lease_owner=run_id)
         if after is None:
             return "lost-lease"
         done, count = int(after.get("ranges_done") or 0), len(after["fanout"]["ranges"])
-        logger.info("range finished", extra={"task_id": task["id"], "range": index, "finished": done, "of": count})
+        logger.info(
+            "range finished",
+            extra={
+                "task_id": task["id"],
+                "range": index,
+                "finished": done,
+                "of": count,
+                "seconds": round(time.monotonic() - began, 3),  # this invocation's share of the range
+            },
+        )
         if done < count:
             return "range-finished"
         return self.commit(after, run_id)
@@ -293,6 +304,7 @@ class ParallelSync:
     def commit(self, task: dict[str, Any], run_id: str) -> str:
         """Every range is finished: commit all their files as one (a table snapshot replacing the table, or one
         manifest) and finish the task. A repeated commit (a redelivered last range) finds it made."""
+        began = time.monotonic()
         _, _, stream = self.runner.stream_of(task)
         parts: list[dict[str, Any]] = []
         attempts: list[str] = []
@@ -343,7 +355,15 @@ class ParallelSync:
         )
         if finished is None:
             return "lost-lease"
-        logger.info("parallel sync committed", extra={"task_id": task["id"], "rows": rows, "parts": len(parts)})
+        logger.info(
+            "parallel sync committed",
+            extra={
+                "task_id": task["id"],
+                "rows": rows,
+                "parts": len(parts),
+                "seconds": round(time.monotonic() - began, 3),
+            },
+        )
         return "success"
 
     def _attempts(self, task_id: str, index: int, checkpoint: Checkpoint) -> list[tuple[str, int]]:

@@ -18,6 +18,7 @@ import os
 import random
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -141,7 +142,7 @@ class TableWriter:
             new_files = files[already:]
             if not new_files and (mode != "replace" or table is None):
                 return TableCommit(self.qualified_name)
-            schemas = [pq.read_schema(io.new_input(path).open()) for path in new_files]  # each footer once
+            schemas = footer_schemas(io, new_files)  # each footer once
             step = mode
             if mode == "changes":
                 copies = copy_count(schemas)
@@ -168,7 +169,14 @@ class TableWriter:
                 keys, truncated = None, False
             try:
                 return self._commit(
-                    table, prepared, step, primary_key, {COMMIT_ID: commit_id, **properties}, keys, truncated
+                    table,
+                    prepared,
+                    step,
+                    primary_key,
+                    {COMMIT_ID: commit_id, **properties},
+                    keys,
+                    truncated,
+                    schemas if prepared == new_files else None,
                 )
             except CommitFailedException:
                 if attempt == COMMIT_ATTEMPTS:
@@ -248,14 +256,16 @@ class TableWriter:
         properties: dict[str, str],
         keys: set[Any] | None = None,
         truncated: bool = False,
+        schemas: list[pa.Schema] | None = None,
     ) -> TableCommit:
+        """Commit ``files`` (their footers' ``schemas`` when read already) as ``mode`` says, in one transaction."""
         from pyiceberg.expressions import AlwaysTrue, In  # noqa: PLC0415
 
         with table.transaction() as transaction, warnings.catch_warnings():
             # pyiceberg warns of a delete that matched no rows: for a merge of new keys that is the normal case
             warnings.filterwarnings("ignore", "Delete operation did not match any records")
             if files:
-                schema = pa.unify_schemas([pq.read_schema(table.io.new_input(path).open()) for path in files])
+                schema = pa.unify_schemas(schemas if schemas is not None else footer_schemas(table.io, files))
                 with transaction.update_schema() as update:
                     update.union_by_name(schema)
             if (mode == "replace" or truncated) and table.current_snapshot() is not None:
@@ -271,6 +281,14 @@ class TableWriter:
         made = committed(table.refresh(), properties[COMMIT_ID]) or TableCommit(self.qualified_name)
         made.repeated = False
         return made
+
+
+def footer_schemas(io: Any, files: list[str]) -> list[pa.Schema]:
+    """The schemas in the files' Parquet footers, read at once (a parallel sync commits many files)."""
+    if len(files) <= 1:
+        return [pq.read_schema(io.new_input(path).open()) for path in files]
+    with ThreadPoolExecutor(max_workers=min(16, len(files)), thread_name_prefix="footers") as pool:
+        return list(pool.map(lambda path: pq.read_schema(io.new_input(path).open()), files))
 
 
 def merged_file_columns(schemas: list[pa.Schema]) -> list[Column]:
