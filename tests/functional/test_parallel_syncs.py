@@ -12,11 +12,10 @@ import boto3
 import pytest
 
 from local.orders_server import PAGINATIONS, OrdersServer
-from synchub.dal.ranges import RangeStore
 from synchub.settings import get_settings
 from tests.conftest import FUNCTIONS
-from tests.functional.test_engine import OneBatchContext, drain, engine_source
 from tests.databases import postgres  # noqa: F401 - fixture
+from tests.functional.test_engine import OneBatchContext, drain, engine_source
 from tests.lake import commit_ids, crash_once, lake_api, lake_aws, moto_server, no_backoff, read_table  # noqa: F401
 
 pytestmark = pytest.mark.local_destinations
@@ -186,9 +185,7 @@ def _queue_url(aws):
     return boto3.client("sqs").get_queue_url(QueueName=aws.refs["SyncQueue"].rsplit("/", 1)[-1])["QueueUrl"]
 
 
-def test_cancelling_during_the_fan_out_leaves_no_commit_and_no_running_range(
-    lake_api, lake_aws, orders, monkeypatch
-):
+def test_cancelling_during_the_fan_out_leaves_no_commit_and_no_running_range(lake_api, lake_aws, orders, monkeypatch):
     register(lake_api, orders)
     first = create(lake_api, 1)
     drain(lake_aws)

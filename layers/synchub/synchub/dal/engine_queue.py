@@ -76,7 +76,9 @@ class EngineQueue:
             response = aws.client("sqs").send_message_batch(QueueUrl=self.settings.sync_queue_url, Entries=entries)
             if response.get("Failed"):
                 failed = response["Failed"][0]
-                raise RuntimeError(f"SQS refused a message of the fan-out: {failed.get('Code')} {failed.get('Message')}")
+                raise RuntimeError(
+                    f"SQS refused a message of the fan-out: {failed.get('Code')} {failed.get('Message')}"
+                )
             sent.extend(entry["MessageId"] for entry in response.get("Successful") or [])
         return sent
 

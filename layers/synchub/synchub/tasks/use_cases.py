@@ -242,7 +242,8 @@ class TaskService:
         )
         if parallel:
             raise ValidationFailed(
-                parallel, errors=[{"loc": ["body", "parameters", "parallelism"], "msg": parallel, "type": "value_error"}]
+                parallel,
+                errors=[{"loc": ["body", "parameters", "parallelism"], "msg": parallel, "type": "value_error"}],
             )
         if request.task_type == "realtime_sync" and stream.capture == "cdc":
             self._one_capture_per_stream(data_source, interface, stream.interface_id)
