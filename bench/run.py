@@ -27,6 +27,7 @@ SECTIONS = (
     "engine_throughput",
     "tables",
     "capture",
+    "parallel",
     "scale",
     "long_syncs",
     "dollars",
@@ -59,7 +60,7 @@ def main() -> int:
             timings[section] = round(time.time() - begun, 1)
 
     run("cold_start", lambda: cold_start(repeats=1 if args.smoke else 7))
-    from bench import capture, dollars, long_syncs, routes, scale, stream_clients, tables, throughput
+    from bench import capture, dollars, long_syncs, parallel, routes, scale, stream_clients, tables, throughput
 
     run("routes", lambda: routes.measure(repeats=2 if args.smoke else 25))
     run(
@@ -80,6 +81,7 @@ def main() -> int:
             *((2_000, 500, 3) if args.smoke else (capture.CHANGES, capture.KEYS, capture.LAG_SAMPLES))
         ),
     )
+    run("parallel", lambda: parallel.measure(*((20_000, (1, 2)) if args.smoke else (parallel.PG_ROWS,))))
     run("scale", lambda: scale.measure(*((1_000, 2_000) if args.smoke else (1_000, 100_000))))
     run("long_syncs", lambda: long_syncs.measure((10, 100, 1_000) if args.smoke else (10, 1_000, 10_000)))
     run("dollars", dollars.measure)
@@ -228,6 +230,21 @@ def print_tables(report: dict) -> None:
             f"second (poll_interval {cdc['lag']['poll_interval_s']} s, {cdc['lag']['samples']} commits): median "
             f"{cdc['lag']['median_s']} s, p95 {cdc['lag']['p95_s']} s"
         )
+    if "parallel" in report:
+        runs = report["parallel"]
+        print(
+            f"\nParallel syncs under the local stack (engine concurrency {runs['engine_concurrency']}, {runs['cpus']} CPUs)"
+        )
+        print(
+            f"{'source':28} {'parallelism':>11} {'ranges':>6} {'seconds':>8} {'rows/s':>8} {'speed-up':>8} {'goal':>5}"
+        )
+        for key in ("latency_bound_http", "postgresql"):
+            for row in runs[key]["runs"]:
+                goal = f"{row['goal_speedup']:5.1f} {_mark(row['meets_goal'])}" if "goal_speedup" in row else ""
+                print(
+                    f"{key:28} {row['parallelism']:11d} {row['ranges']:6d} {row['seconds']:8.2f} "
+                    f"{row['rows_per_s']:8d} {row['speedup']:8.2f} {goal}"
+                )
     if "tables" in report:
         lake = report["tables"]
         print(
