@@ -78,10 +78,15 @@ def start_emulator(port: int) -> Any:
 
         return wsgi
 
+    class PromptRequestHandler(MotoRequestHandler):
+        # A response goes out as it is written (headers, then body): with Nagle's algorithm the body waited for
+        # the client's delayed ACK of the headers, up to 40 ms a request, where AWS answers in a few.
+        disable_nagle_algorithm = True
+
     class AtomicMotoServer(ThreadedMotoServer):
         def _server_entry(self) -> None:
             app = atomic_dynamodb(DomainDispatcherApplication(create_backend_app))
-            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=PromptRequestHandler)
             self._server_ready_event.set()
             self._server.serve_forever()
 

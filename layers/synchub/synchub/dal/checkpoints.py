@@ -28,6 +28,21 @@ class CheckpointStore:
         )
         return from_item(response.get("Item"))
 
+    def get_many(self, task_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored checkpoints of ``task_ids`` (those that have one), by id, in consistent BatchGetItems of
+        up to 100 keys."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(task_ids), 100):
+            keys = [{"task_id": {"S": task_id}} for task_id in task_ids[start : start + 100]]
+            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = aws.client("dynamodb").batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    stored = from_item(item) or {}
+                    found[stored["task_id"]] = stored
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
     def put(self, task_id: str, seq: int, checkpoint: dict[str, Any]) -> bool:
         """Store checkpoint number ``seq`` unless a later one is stored already; False if it is."""
         try:

@@ -37,6 +37,11 @@ class RangeStore:
         """Range ``index``'s stored checkpoint (with its ``seq``), or None."""
         return self.checkpoints.get(range_key(task_id, index))
 
+    def checkpoints_of(self, task_id: str, count: int) -> dict[int, dict[str, Any]]:
+        """The stored checkpoints of ranges 0 … ``count - 1`` (those that have one), by range number."""
+        found = self.checkpoints.get_many([range_key(task_id, index) for index in range(count)])
+        return {int(key.rpartition(RANGE_MARK)[2]): stored for key, stored in found.items()}
+
     def put_checkpoint(self, task_id: str, index: int, seq: int, checkpoint: dict[str, Any]) -> bool:
         """Store the range's checkpoint number ``seq`` unless one as late is stored (another run of the range
         got there first); False then."""
@@ -133,42 +138,40 @@ class RangeStore:
             condition += " AND #rows.#range = :shown"
         return self._update(task_id, f"SET {', '.join(sets)} ADD {', '.join(adds)}", condition, values, names)
 
-    def show_progress(self, task_id: str, lease_owner: str, fields: dict[str, Any]) -> None:
-        """Set the task's percentage, speed and estimate (``fields``), only if the percentage rises: ranges
-        computing it from what each last saw never take it back."""
-        names = {f"#f{n}": name for n, name in enumerate(fields)}
-        values = {f":f{n}": value for n, value in enumerate(fields.values())}
-        try:
-            self._update(
-                task_id,
-                "SET " + ", ".join(f"#f{n} = :f{n}" for n in range(len(fields))),
-                "#status = :running AND #owner = :run AND (attribute_not_exists(#progress) OR #progress < :progress)",
-                {**values, ":running": "running", ":run": lease_owner, ":progress": fields["progress"]},
-                {**names, "#status": "status", "#owner": "lease_owner", "#progress": "progress"},
-            )
-        except ConditionFailed:
-            pass  # another range showed as much or more; or the task stopped
-
-    def finish(self, task_id: str, index: int, *, lease_owner: str) -> dict[str, Any] | None:
-        """Count range ``index`` finished, once: the task as stored (its ``ranges_done`` says whether this
-        was the last), the task as it is if the range was counted already, or None if the task is not this
-        run's."""
-        try:
-            return self._update(
-                task_id,
-                "SET #finished = list_append(#finished, :range) ADD #done :one, #version :one",
-                "#status = :running AND #owner = :run AND NOT contains(#finished, :index)",
-                {":running": "running", ":run": lease_owner, ":range": [index], ":index": index, ":one": 1},
-                {
-                    "#status": "status",
-                    "#owner": "lease_owner",
-                    "#finished": "ranges_finished",
-                    "#done": "ranges_done",
-                    "#version": "version",
-                },
-            )
-        except ConditionFailed as failure:
-            task = failure.old
-            if task is None or task.get("status") != "running" or task.get("lease_owner") != lease_owner:
-                return None
-            return task
+    def finish(self, task_id: str, index: int, *, lease_owner: str, shown: int, rows: int) -> dict[str, Any] | None:
+        """Count range ``index`` finished, once, with its last rows (``rows``; ``shown``: what the task shows for
+        it) added as ``report`` adds them: the task as stored (its ``ranges_done`` says whether this was the
+        last), the task as it is if the range was counted already, or None if the task is not this run's."""
+        for _ in range(5):
+            names = {
+                "#status": "status",
+                "#owner": "lease_owner",
+                "#finished": "ranges_finished",
+                "#done": "ranges_done",
+                "#version": "version",
+            }
+            values: dict[str, Any] = {
+                ":running": "running",
+                ":run": lease_owner,
+                ":range": [index],
+                ":index": index,
+                ":one": 1,
+            }
+            sets, adds = ["#finished = list_append(#finished, :range)"], ["#done :one", "#version :one"]
+            condition = "#status = :running AND #owner = :run AND NOT contains(#finished, :index)"
+            if rows > shown:
+                names.update({"#processed": "processed_rows", "#rows": "range_rows", "#range": str(index)})
+                values.update({":rows": rows, ":shown": shown, ":delta": rows - shown})
+                sets.append("#rows.#range = :rows")
+                adds.append("#processed :delta")
+                condition += " AND #rows.#range = :shown"
+            try:
+                return self._update(task_id, f"SET {', '.join(sets)} ADD {', '.join(adds)}", condition, values, names)
+            except ConditionFailed as failure:
+                task = failure.old
+                if task is None or task.get("status") != "running" or task.get("lease_owner") != lease_owner:
+                    return None
+                if index in (task.get("ranges_finished") or ()):
+                    return task
+                shown = int((task.get("range_rows") or {}).get(str(index)) or 0)  # a duplicate run reported
+        return None

@@ -53,7 +53,7 @@ def is_parallel(task: dict[str, Any]) -> bool:
 class RangeLedger:
     """What a range's ``PartsInProgress`` stores through, in place of the task's lifecycle: the range's
     checkpoint in its own item (fenced by its ``seq``), then its rows added to the task's sum with the
-    heartbeat; then the task's percentage, speed and estimate, only ever raised."""
+    heartbeat (the task's percentage, speed and estimate follow from that sum: ``models.tasks.public_task``)."""
 
     def __init__(self, store: RangeStore, index: int, shown: int, heartbeat_seconds: int):
         self.store, self.index, self.shown, self.heartbeat_seconds = store, index, shown, heartbeat_seconds
@@ -96,27 +96,7 @@ class RangeLedger:
         else:
             return None
         self.shown = max(self.shown, rows)
-        self._show(task, lease_owner, now)
         return {**task, "checkpoint_seq": seq}
-
-    def _show(self, task: dict[str, Any], lease_owner: str, now: Any) -> None:
-        total, rows = task.get("total_rows"), int(task.get("processed_rows") or 0)
-        if not total or not task.get("start_time"):
-            return
-        percent = min(99, int(rows * 100 / max(int(total), 1)))
-        if percent <= int(task.get("progress") or 0):
-            return
-        speed = round(rows / max(0.001, (now - parse_iso(task["start_time"])).total_seconds()), 2)
-        self.store.show_progress(
-            task["id"],
-            lease_owner,
-            {
-                "progress": percent,
-                "speed": speed,
-                "estimated_time": round(max(0, int(total) - rows) / speed, 1) if speed > 0 else None,
-                "current_phase": "syncing",
-            },
-        )
 
 
 class ParallelSync:
@@ -271,18 +251,20 @@ class ParallelSync:
                     raise
                 run.add(batch, cursor_field=stream.cursor_field, primary_key=stream.primary_key)
                 run.changes = {"processed_rows": run.reading.rows}
-                if batch.state is None:
+                if batch.state is None:  # the range's last part and checkpoint, then its count with its rows
                     run.close_part()
-                    if not run.store(force=True):
+                    if run.reading != run.stored and not self.store.put_checkpoint(
+                        task["id"], index, run.seq + 1, run.reading.stored()
+                    ):
                         return "lost-lease"
-                    return self._finished(run.task, run_id, index, began)
+                    return self._finished(run.task, run_id, index, began, ledger.shown, run.reading.rows)
                 if not run.store():
                     return "lost-lease"
         finally:
             source.close()
 
-    def _finished(self, task: dict[str, Any], run_id: str, index: int, began: float) -> str:
-        after = self.store.finish(task["id"], index, lease_owner=run_id)
+    def _finished(self, task: dict[str, Any], run_id: str, index: int, began: float, shown: int, rows: int) -> str:
+        after = self.store.finish(task["id"], index, lease_owner=run_id, shown=shown, rows=rows)
         if after is None:
             return "lost-lease"
         done, count = int(after.get("ranges_done") or 0), len(after["fanout"]["ranges"])
@@ -309,9 +291,11 @@ class ParallelSync:
         parts: list[dict[str, Any]] = []
         attempts: list[str] = []
         rows, newest, newest_keys = 0, None, ()
-        for spec in task["fanout"]["ranges"]:
+        ranges = task["fanout"]["ranges"]
+        stored_checkpoints = self.store.checkpoints_of(task["id"], len(ranges))
+        for spec in ranges:
             index = spec["index"]
-            stored = self.store.checkpoint(task["id"], index)
+            stored = stored_checkpoints.get(index)
             checkpoint = Checkpoint.from_stored(stored) if stored else Checkpoint()
             rows += checkpoint.rows
             for attempt, count in self._attempts(task["id"], index, checkpoint):

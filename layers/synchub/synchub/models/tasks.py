@@ -203,6 +203,27 @@ def in_words(status: str) -> str:
 LIVE_PROGRESS_FIELDS = ("speed", "current_phase", "estimated_time", "progress_updated_at", "next_attempt_at")
 
 
+def ranged_progress(record: dict[str, Any]) -> dict[str, Any]:
+    """A running parallel sync's percentage, speed (rows/s) and estimated seconds left, from the rows its ranges
+    have added up (``processed_rows``, only ever raised) by their last report: ranges in several invocations
+    add to one counter, so what follows from it is worked out where it is shown."""
+    rows, total = int(record.get("processed_rows") or 0), record.get("total_rows")
+    started, reported = record.get("start_time"), record.get("progress_updated_at")
+    if not total or not started or not reported:
+        return {}
+    elapsed = (_moment(reported) - _moment(started)).total_seconds()
+    speed = round(rows / elapsed, 2) if elapsed > 0 else None
+    return {
+        "progress": min(99, rows * 100 // max(int(total), 1)),
+        "speed": speed,
+        "estimated_time": round(max(0, int(total) - rows) / speed, 1) if speed else None,
+    }
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def public_task(record: dict[str, Any]) -> dict[str, Any]:
     """The contract's view of a stored task: internal bookkeeping (leases, index keys) left out."""
     view = {name: record.get(name) for name in PUBLIC_TASK_FIELDS}
@@ -215,6 +236,8 @@ def public_task(record: dict[str, Any]) -> dict[str, Any]:
             "finished": int(record.get("ranges_done") or 0),
             "rows": [int(shown.get(str(spec["index"])) or 0) for spec in ranges],
         }
+        if record.get("status") == "running":
+            view.update(ranged_progress(record))
     if record.get("status") != "running":
         for name in LIVE_PROGRESS_FIELDS:
             if view[name] is None:
