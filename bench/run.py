@@ -81,7 +81,7 @@ def main() -> int:
             *((2_000, 500, 3) if args.smoke else (capture.CHANGES, capture.KEYS, capture.LAG_SAMPLES))
         ),
     )
-    run("parallel", lambda: parallel.measure(*((20_000, (1, 2)) if args.smoke else (parallel.PG_ROWS,))))
+    run("parallel", lambda: parallel.measure(*((20_000, 2_000, (1, 2)) if args.smoke else ())))
     run("scale", lambda: scale.measure(*((1_000, 2_000) if args.smoke else (1_000, 100_000))))
     run("long_syncs", lambda: long_syncs.measure((10, 100, 1_000) if args.smoke else (10, 1_000, 10_000)))
     run("dollars", dollars.measure)
@@ -238,7 +238,7 @@ def print_tables(report: dict) -> None:
         print(
             f"{'source':28} {'parallelism':>11} {'ranges':>6} {'seconds':>8} {'rows/s':>8} {'speed-up':>8} {'goal':>5}"
         )
-        for key in ("latency_bound_http", "postgresql"):
+        for key in ("ds_123", "latency_bound_http", "postgresql"):
             for row in runs[key]["runs"]:
                 goal = f"{row['goal_speedup']:5.1f} {_mark(row['meets_goal'])}" if "goal_speedup" in row else ""
                 print(
