@@ -24,7 +24,9 @@ from synchub.outbound import url_origin
 
 # No automatic retries (the engine retries through the queue, with backoff) and no automatic redirects: they
 # are followed here, within the source's origin.
-_pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, read=30))
+# Connections kept per host: a read ahead beside the run's own reads, and (locally, where invocations share one
+# process) a parallel sync's ranges, without discarding connections each time.
+_pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, read=30), maxsize=16)
 MAX_REDIRECTS = 5
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 

@@ -212,7 +212,8 @@ class ParallelSync:
             self.runner.destination_of(task, stream, range_task_id(task["id"], index)),
             checkpoint,
             part_bytes=part_size_bytes(self.settings),
-            progress_interval=self.settings.progress_interval_seconds,
+            # the ranges together write the task about as often as one sync does, however many there are
+            progress_interval=self.settings.progress_interval_seconds * len(ranges),
         )
         run.seq = int(stored.get("seq") or 0) if stored else 0
         started = parse_iso(task["start_time"])
