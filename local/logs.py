@@ -78,6 +78,9 @@ class JsonFormat(logging.Formatter):
 
 def configure(*, as_json: bool = False) -> None:
     """One handler on the root logger for every event of the process, the functions' included."""
+    # Made first: Powertools puts a filter suppressing the functions' records on the root's handlers it finds
+    import synchub.observability  # noqa: F401, PLC0415 - creates the functions' logger (named after the service)
+
     handler = logging.StreamHandler(sys.stdout)
     handler.addFilter(FunctionName())
     handler.setFormatter(JsonFormat() if as_json else TextFormat())
@@ -88,8 +91,6 @@ def configure(*, as_json: bool = False) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     # The functions' Powertools logger: as text, through the root handler instead of its own; as JSON, its own
     # handler (the deployed format, correlation ids included) tagged with the function. Either way once.
-    import synchub.observability  # noqa: F401, PLC0415 - creates the functions' logger (named after the service)
-
     functions = logging.getLogger("synchub")
     for powertools_handler in list(functions.handlers):
         if as_json:
