@@ -73,7 +73,7 @@ class RangeLedger:
                 return None
             seq += 1
         now = utcnow()
-        fields = {
+        fields: dict[str, Any] = {
             "heartbeat_at": iso(now),
             "progress_updated_at": iso(now),
             "updated_at": iso(now),
