@@ -117,7 +117,7 @@ def test_concurrent_duplicates_create_one_task(api, aws, data_source):
         authorizer=claims,
     )
     for environment in environments:  # load the handlers first, so the requests really overlap
-        environment._load()
+        environment.handler()
     start = threading.Barrier(len(environments))
 
     def send(environment: LocalFunction) -> dict:

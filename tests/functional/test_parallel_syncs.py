@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from local.orders_server import PAGINATIONS, OrdersServer
+from synchub.dal.ranges import RangeStore
 from synchub.settings import get_settings
 from tests.conftest import FUNCTIONS
 from tests.databases import postgres  # noqa: F401 - fixture
@@ -303,3 +304,47 @@ def test_no_more_ranges_than_the_engine_may_run_at_once(lake_api, lake_aws, orde
     drain(lake_aws)
     done = assert_exactly_the_source(lake_api, task["id"])
     assert done["ranges"]["count"] == 3 and done["config"]["parallelism"] == 8
+
+
+def test_pausing_a_parallel_sync_parks_every_range_and_resume_goes_on_from_their_checkpoints(
+    lake_api, lake_aws, orders, monkeypatch
+):
+    from tests.helpers import statistics_match_the_stored_tasks
+
+    monkeypatch.setattr(FUNCTIONS["SyncEngineFunction"], "context", lambda: OneBatchContext())
+    register(lake_api, orders)
+    task = create(lake_api, 4)
+    source = engine_source(lake_aws)
+    for _ in range(5):  # the plan, then the four ranges read a batch each
+        assert source.poll_once() == 1
+    assert lake_api.post(f"/api/sync/tasks/{task['id']}/pause").status == 202
+    drain(lake_aws)
+    paused = lake_api.get(f"/api/sync/tasks/{task['id']}").json
+    assert paused["status"] == "paused" and queued_messages(lake_aws) == []  # every range stopped
+    read_before = orders.requests
+    assert lake_api.post(f"/api/sync/tasks/{task['id']}/resume").status in (200, 202)
+    drain(lake_aws, rounds=400)
+    done = assert_exactly_the_source(lake_api, task["id"])
+    assert done["ranges"]["count"] == 4
+    pages = -(-ROWS // 100)
+    assert orders.requests - read_before <= pages - 4 * 2  # only what the ranges had not read: 2 pages each
+    statistics_match_the_stored_tasks(lake_api, lake_aws)  # one task, counted once
+
+
+def test_an_api_paged_by_offset_splits_into_ranges_of_offsets(lake_api, lake_aws, orders):
+    register(lake_api, orders, **PAGINATIONS["offset"])
+    task = create(lake_api, 5)
+    drain(lake_aws)
+    done = assert_exactly_the_source(lake_api, task["id"])
+    assert done["ranges"]["count"] == 5 and min(done["ranges"]["rows"]) > 0
+
+
+def test_deleting_a_parallel_sync_deletes_its_ranges_checkpoints(lake_api, lake_aws, orders):
+    register(lake_api, orders)
+    task = create(lake_api, 3)
+    drain(lake_aws)
+    assert_exactly_the_source(lake_api, task["id"])
+    store = RangeStore(get_settings())
+    assert len(store.checkpoints_of(task["id"], 3)) == 3
+    assert lake_api.delete(f"/api/sync/tasks/{task['id']}").status == 204
+    assert store.checkpoints_of(task["id"], 3) == {}
