@@ -1,5 +1,10 @@
 """Relational sources (PostgreSQL with psycopg, MySQL/MariaDB with PyMySQL): a table or a query, read
-by keyset paging on the primary key (full) or on (cursor field, primary key) (incremental)."""
+by keyset paging on the primary key (full) or on (cursor field, primary key) (incremental), or within one
+range of the primary key (a parallel sync's share).
+
+Size: over 300 lines because the keyset paging, the key range it may be limited to and the two drivers'
+connections and error classification make one reader, which the subclasses complete; the catalog lookups
+are in ``sql_catalog``, the ranges' boundaries in ``sql_ranges`` and the values in ``sql_values``."""
 
 from __future__ import annotations
 
