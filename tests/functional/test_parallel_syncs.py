@@ -348,3 +348,31 @@ def test_deleting_a_parallel_sync_deletes_its_ranges_checkpoints(lake_api, lake_
     assert len(store.checkpoints_of(task["id"], 3)) == 3
     assert lake_api.delete(f"/api/sync/tasks/{task['id']}").status == 204
     assert store.checkpoints_of(task["id"], 3) == {}
+
+
+def test_a_cancel_reaches_a_range_at_its_next_batch_between_its_reports(lake_api, lake_aws, orders, monkeypatch):
+    """Reports a minute apart and parts that never fill: the range still stops after the batch it was reading
+    when the cancel came, not at its next report."""
+    from synchub.connectors.http import HttpSource
+
+    monkeypatch.setenv("PART_SIZE_MB", "64")
+    monkeypatch.setenv("PROGRESS_INTERVAL_SECONDS", "60")
+    get_settings.cache_clear()
+    register(lake_api, orders)
+    task = create(lake_api, 2, batch_size=100)
+    source = engine_source(lake_aws)
+    assert source.poll_once() == 1  # the plan
+    original, reads = HttpSource.read, {"n": 0}
+
+    def cancelled_during_the_second_read(self, *args, **kwargs):
+        reads["n"] += 1
+        if reads["n"] == 2:
+            assert lake_api.post(f"/api/sync/tasks/{task['id']}/cancel").status == 202
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(HttpSource, "read", cancelled_during_the_second_read)
+    assert source.poll_once() == 1  # one range, until it sees the cancel
+    assert reads["n"] == 2
+    assert lake_api.get(f"/api/sync/tasks/{task['id']}").json["status"] == "cancelled"
+    drain(lake_aws)
+    assert reads["n"] == 2  # the other range's message finds the task cancelled and reads nothing

@@ -53,6 +53,17 @@ class RangeStore:
         return [self.checkpoints.delete_op(range_key(task["id"], index)) for index in range(len(ranges))]
 
     # ---- the task's counters ------------------------------------------------------------------
+    def stops(self, task_id: str) -> dict[str, Any]:
+        """What a range between its reports checks after each batch: whether the task is to stop (cancel or
+        pause asked), in one eventually consistent read of those fields (half a read unit)."""
+        response = aws.client("dynamodb").get_item(
+            TableName=self.tasks_table,
+            Key={"id": {"S": task_id}},
+            ProjectionExpression="cancel_requested, pause_requested",
+        )
+        found = from_item(response.get("Item")) or {}
+        return {name: found.get(name) for name in ("cancel_requested", "pause_requested")}
+
     def _update(self, task_id: str, expression: str, condition: str, values: dict[str, Any], names: dict[str, str]):
         try:
             response = aws.client("dynamodb").update_item(

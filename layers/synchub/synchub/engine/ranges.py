@@ -259,8 +259,11 @@ class ParallelSync:
                     ):
                         return "lost-lease"
                     return self._finished(run.task, run_id, index, began, ledger.shown, run.reading.rows)
+                reported = run.stored_at
                 if not run.store():
                     return "lost-lease"
+                if run.stored_at == reported:  # nothing stored: still, a cancel or pause reaches it at each batch
+                    run.task = {**run.task, **self.store.stops(task["id"])}
         finally:
             source.close()
 
