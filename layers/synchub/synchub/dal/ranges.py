@@ -10,13 +10,12 @@ conditional counter that tells the last range it is the last).
 
 from __future__ import annotations
 
-from typing import Any
-
-from botocore.exceptions import ClientError
+from typing import Any, Callable
 
 from synchub import aws
 from synchub.dal.checkpoints import CheckpointStore
 from synchub.dal.codec import from_item, to_attr
+from synchub.dal.tasks import TaskStore
 from synchub.dal.transactions import ConditionFailed
 from synchub.settings import Settings
 
@@ -29,7 +28,7 @@ def range_key(task_id: str, index: int) -> str:
 
 class RangeStore:
     def __init__(self, settings: Settings):
-        self.tasks_table = settings.tasks_table
+        self.tasks = TaskStore(settings)
         self.checkpoints = CheckpointStore(settings)
 
     # ---- each range's checkpoint --------------------------------------------------------------
@@ -57,7 +56,7 @@ class RangeStore:
         """What a range between its reports checks after each batch: whether the task is to stop (cancel or
         pause asked), in one eventually consistent read of those fields (half a read unit)."""
         response = aws.client("dynamodb").get_item(
-            TableName=self.tasks_table,
+            TableName=self.tasks.table,
             Key={"id": {"S": task_id}},
             ProjectionExpression="cancel_requested, pause_requested",
         )
@@ -65,22 +64,64 @@ class RangeStore:
         return {name: found.get(name) for name in ("cancel_requested", "pause_requested")}
 
     def _update(self, task_id: str, expression: str, condition: str, values: dict[str, Any], names: dict[str, str]):
-        try:
-            response = aws.client("dynamodb").update_item(
-                TableName=self.tasks_table,
-                Key={"id": {"S": task_id}},
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={key: to_attr(value) for key, value in values.items()},
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise ConditionFailed(from_item(error.response.get("Item"))) from error
-            raise
-        return from_item(response.get("Attributes")) or {}
+        """One update of the task item through the tasks' store: the task as stored, or ``ConditionFailed``."""
+        return self.tasks.update(
+            {
+                "Update": {
+                    "TableName": self.tasks.table,
+                    "Key": {"id": {"S": task_id}},
+                    "UpdateExpression": expression,
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": {key: to_attr(value) for key, value in values.items()},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+        )
+
+    def _raising_rows(
+        self,
+        task_id: str,
+        index: int,
+        *,
+        lease_owner: str,
+        shown: int,
+        rows: int,
+        sets: list[str],
+        adds: list[str],
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        done: Callable[[dict[str, Any]], bool] = lambda task: False,
+    ) -> dict[str, Any] | None:
+        """Update the task while it runs under ``lease_owner`` (``sets``, ``adds``, ``condition``), raising range
+        ``index``'s figure from ``shown`` to ``rows`` and the task's sum by the difference (nothing when
+        ``rows`` is not above). Another run of the range that raised the figure meanwhile makes it try again
+        from there. The task as stored; the task as it is when ``done(task)`` says the update is not needed;
+        None if the task is not this run's."""
+        for _ in range(5):
+            all_names = {"#status": "status", "#owner": "lease_owner", "#version": "version", **names}
+            all_values = {":running": "running", ":run": lease_owner, ":one": 1, **values}
+            all_sets, all_adds = list(sets), [*adds, "#version :one"]
+            full = "#status = :running AND #owner = :run" + (f" AND {condition}" if condition else "")
+            if rows > shown:
+                all_names.update({"#processed": "processed_rows", "#rows": "range_rows", "#range": str(index)})
+                all_values.update({":rows": rows, ":shown": shown, ":delta": rows - shown})
+                all_sets.append("#rows.#range = :rows")
+                all_adds.append("#processed :delta")
+                full += " AND #rows.#range = :shown"
+            try:
+                return self._update(
+                    task_id, f"SET {', '.join(all_sets)} ADD {', '.join(all_adds)}", full, all_values, all_names
+                )
+            except ConditionFailed as failure:
+                task = failure.old
+                if task is None or task.get("status") != "running" or task.get("lease_owner") != lease_owner:
+                    return None
+                if done(task):
+                    return task
+                shown = range_rows(task, index)  # a duplicate run of the range reported
+        return None
 
     def plan(
         self,
@@ -128,61 +169,42 @@ class RangeStore:
         shown: int,
         rows: int,
         fields: dict[str, Any],
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
         """Range ``index`` has read ``rows`` rows (``shown``: what the task shows for it): raise its figure and
-        the task's sum by the difference (nothing when it is not above), set ``fields`` (heartbeat, lease),
-        only while the task runs under ``lease_owner`` and shows ``shown`` for the range. Raises
-        ``ConditionFailed`` (with the task as it is) otherwise."""
-        names = {"#status": "status", "#owner": "lease_owner"}
-        names.update({f"#f{n}": name for n, name in enumerate(fields)})
-        values: dict[str, Any] = {":running": "running", ":run": lease_owner, ":one": 1}
-        values.update({f":f{n}": value for n, value in enumerate(fields.values())})
-        sets = [f"#f{n} = :f{n}" for n in range(len(fields))]
-        adds = ["#version :one"]
-        names["#version"] = "version"
-        condition = "#status = :running AND #owner = :run"
-        if rows > shown:
-            names.update({"#processed": "processed_rows", "#rows": "range_rows", "#range": str(index)})
-            values.update({":rows": rows, ":shown": shown, ":delta": rows - shown})
-            sets.append("#rows.#range = :rows")
-            adds.append("#processed :delta")
-            condition += " AND #rows.#range = :shown"
-        return self._update(task_id, f"SET {', '.join(sets)} ADD {', '.join(adds)}", condition, values, names)
+        the task's sum by the difference, and set ``fields`` (heartbeat, lease), while the task runs under
+        ``lease_owner``. The task as stored, or None if it is not this run's."""
+        return self._raising_rows(
+            task_id,
+            index,
+            lease_owner=lease_owner,
+            shown=shown,
+            rows=rows,
+            sets=[f"#f{n} = :f{n}" for n in range(len(fields))],
+            adds=[],
+            condition="",
+            names={f"#f{n}": name for n, name in enumerate(fields)},
+            values={f":f{n}": value for n, value in enumerate(fields.values())},
+        )
 
     def finish(self, task_id: str, index: int, *, lease_owner: str, shown: int, rows: int) -> dict[str, Any] | None:
         """Count range ``index`` finished, once, with its last rows (``rows``; ``shown``: what the task shows for
         it) added as ``report`` adds them: the task as stored (its ``ranges_done`` says whether this was the
         last), the task as it is if the range was counted already, or None if the task is not this run's."""
-        for _ in range(5):
-            names = {
-                "#status": "status",
-                "#owner": "lease_owner",
-                "#finished": "ranges_finished",
-                "#done": "ranges_done",
-                "#version": "version",
-            }
-            values: dict[str, Any] = {
-                ":running": "running",
-                ":run": lease_owner,
-                ":range": [index],
-                ":index": index,
-                ":one": 1,
-            }
-            sets, adds = ["#finished = list_append(#finished, :range)"], ["#done :one", "#version :one"]
-            condition = "#status = :running AND #owner = :run AND NOT contains(#finished, :index)"
-            if rows > shown:
-                names.update({"#processed": "processed_rows", "#rows": "range_rows", "#range": str(index)})
-                values.update({":rows": rows, ":shown": shown, ":delta": rows - shown})
-                sets.append("#rows.#range = :rows")
-                adds.append("#processed :delta")
-                condition += " AND #rows.#range = :shown"
-            try:
-                return self._update(task_id, f"SET {', '.join(sets)} ADD {', '.join(adds)}", condition, values, names)
-            except ConditionFailed as failure:
-                task = failure.old
-                if task is None or task.get("status") != "running" or task.get("lease_owner") != lease_owner:
-                    return None
-                if index in (task.get("ranges_finished") or ()):
-                    return task
-                shown = int((task.get("range_rows") or {}).get(str(index)) or 0)  # a duplicate run reported
-        return None
+        return self._raising_rows(
+            task_id,
+            index,
+            lease_owner=lease_owner,
+            shown=shown,
+            rows=rows,
+            sets=["#finished = list_append(#finished, :range)"],
+            adds=["#done :one"],
+            condition="NOT contains(#finished, :index)",
+            names={"#finished": "ranges_finished", "#done": "ranges_done"},
+            values={":range": [index], ":index": index},
+            done=lambda task: index in (task.get("ranges_finished") or ()),
+        )
+
+
+def range_rows(task: dict[str, Any], index: int) -> int:
+    """The rows the task shows for range ``index``."""
+    return int((task.get("range_rows") or {}).get(str(index)) or 0)

@@ -29,8 +29,7 @@ from synchub.connectors.base import (
 )
 from synchub.connectors.lake import LakeDestination
 from synchub.connectors.registry import open_source, parallel_problem
-from synchub.dal.ranges import RangeStore
-from synchub.dal.transactions import ConditionFailed
+from synchub.dal.ranges import RangeStore, range_rows
 from synchub.engine.checkpoint import Checkpoint, resumed
 from synchub.engine.parts import PartsInProgress, part_size_bytes
 from synchub.observability import logger
@@ -82,20 +81,12 @@ class RangeLedger:
         if "next_attempt_at" in changes:
             fields["next_attempt_at"] = None
         rows = int(changes.get("processed_rows") or 0)
-        for _ in range(5):
-            try:
-                task = self.store.report(
-                    task_id, self.index, lease_owner=lease_owner, shown=self.shown, rows=rows, fields=fields
-                )
-                break
-            except ConditionFailed as failure:
-                old = failure.old
-                if not old or old.get("status") != "running" or old.get("lease_owner") != lease_owner:
-                    return None
-                self.shown = int((old.get("range_rows") or {}).get(str(self.index)) or 0)  # a duplicate run's
-        else:
+        task = self.store.report(
+            task_id, self.index, lease_owner=lease_owner, shown=self.shown, rows=rows, fields=fields
+        )
+        if task is None:
             return None
-        self.shown = max(self.shown, rows)
+        self.shown = range_rows(task, self.index)
         return {**task, "checkpoint_seq": seq}
 
 
@@ -203,8 +194,7 @@ class ParallelSync:
         checkpoint = Checkpoint.from_stored(stored) if stored else Checkpoint()
         source = open_source(data_source, connection, stream)
         source.limit_to(ranges[index])  # type: ignore[attr-defined]
-        shown = int((task.get("range_rows") or {}).get(str(index)) or 0)
-        ledger = RangeLedger(self.store, index, shown, self.settings.heartbeat_timeout_seconds)
+        ledger = RangeLedger(self.store, index, range_rows(task, index), self.settings.heartbeat_timeout_seconds)
         run = PartsInProgress(
             ledger,  # type: ignore[arg-type]
             task,
