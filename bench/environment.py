@@ -125,38 +125,41 @@ def bench_stack(stack_name: str = "synchub-bench", *, separate_emulator: bool = 
             synchub.runtime.reset()
 
 
-def register_orders_source(
+def orders_source(
     data_source_id: str,
     base_url: str,
     *,
     name: str = "Orders API",
     page_size: int | None = None,
     destination: dict | None = None,
-) -> None:
-    """The benchmarks' HTTP source: ``/orders`` of a local.orders_server.OrdersServer, registered through the
-    service (call inside :func:`bench_stack`, once the stack's environment is in place)."""
+) -> dict:
+    """The benchmarks' HTTP source as a create request's body: ``/orders`` of a
+    local.orders_server.OrdersServer, paged by page number, with its total."""
+    pagination = {"style": "page", "size_param": "page_size", **({"page_size": page_size} if page_size else {})}
+    return {
+        "id": data_source_id,
+        "name": name,
+        "type": "http",
+        "connection_config": {"base_url": base_url},
+        "params_config": {
+            "url_suffix": "/orders",
+            "records_path": "items",
+            "total_path": "meta.total",
+            "primary_key": "id",
+            "pagination": pagination,
+            "destination": destination or {"format": "jsonl"},
+        },
+    }
+
+
+def register_orders_source(data_source_id: str, base_url: str, **options: Any) -> None:
+    """:func:`orders_source` registered through the service (call inside :func:`bench_stack`, once the stack's
+    environment is in place)."""
     from synchub.models.data_sources import CreateDataSourceRequest
     from synchub.sources.data_sources import data_source_service
 
-    pagination = {"style": "page", "size_param": "page_size", **({"page_size": page_size} if page_size else {})}
     data_source_service().create(
-        CreateDataSourceRequest.model_validate(
-            {
-                "id": data_source_id,
-                "name": name,
-                "type": "http",
-                "connection_config": {"base_url": base_url},
-                "params_config": {
-                    "url_suffix": "/orders",
-                    "records_path": "items",
-                    "total_path": "meta.total",
-                    "primary_key": "id",
-                    "pagination": pagination,
-                    "destination": destination or {"format": "jsonl"},
-                },
-            }
-        ),
-        "bench",
+        CreateDataSourceRequest.model_validate(orders_source(data_source_id, base_url, **options)), "bench"
     )
 
 

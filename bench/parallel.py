@@ -115,7 +115,7 @@ def measure(
     PostgreSQL table."""
     import psycopg
 
-    from bench.environment import embedded_postgres
+    from bench.environment import embedded_postgres, orders_source
     from local.orders_server import OrdersServer
 
     api = OrdersServer(http_rows)
@@ -148,18 +148,9 @@ def measure(
                 ).raise_for_status()
                 requests.post(
                     f"{base}/api/sync/data-sources",
-                    json={
-                        "id": "ds_latency_bench",
-                        "name": "latency-bound API",
-                        "type": "http",
-                        "connection_config": {"base_url": api.base_url},
-                        "params_config": {
-                            "url_suffix": "/orders",
-                            "records_path": "items",
-                            "total_path": "meta.total",
-                            "pagination": {"style": "page", "size_param": "page_size", "page_size": 100},
-                        },
-                    },
+                    json=orders_source(
+                        "ds_latency_bench", api.base_url, name="latency-bound API", destination={"format": "iceberg"}
+                    ),
                     timeout=30,
                 ).raise_for_status()
                 demo = _series(base, "ds_123", "bench_ds123", parallelisms, lambda n: DS_123_GOAL if n == 8 else None)

@@ -95,3 +95,18 @@ def follow(stack: RunningStack, task_id: str, timeout: float = 120) -> list[dict
             return snapshots
         time.sleep(0.2)
     raise AssertionError(f"task {task_id} still {snapshots[-1]['status']} after {timeout} s")
+
+
+def lake_table(stack: RunningStack, name: str):
+    """A lake table as README reads it: pyiceberg's Glue catalog at the stack's emulator, dummy credentials."""
+    from pyiceberg.catalog.glue import GlueCatalog
+
+    endpoint = f"http://127.0.0.1:{stack.moto_port}"
+    credentials = {"region": "us-east-1", "access-key-id": "testing", "secret-access-key": "testing"}
+    catalog = GlueCatalog(
+        "synchub",
+        **{"glue.endpoint": endpoint, "s3.endpoint": endpoint},
+        **{f"glue.{k}": v for k, v in credentials.items()},
+        **{f"s3.{k}": v for k, v in credentials.items()},
+    )
+    return catalog.load_table(("synchub", name))

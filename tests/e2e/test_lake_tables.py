@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT, RunningStack, follow, stack  # noqa: F401 - stack: this module's own
+from tests.e2e.conftest import ROOT, RunningStack, follow, lake_table, stack  # noqa: F401 - stack: this module's own
 
 pytestmark = pytest.mark.e2e
 
@@ -29,24 +29,8 @@ def sync(stack: RunningStack, task_type: str) -> dict:
 
 
 def read_table(stack: RunningStack):
-    """The table as README reads it: pyiceberg's Glue catalog at the emulator, with dummy credentials."""
-    from pyiceberg.catalog.glue import GlueCatalog
-
-    endpoint = f"http://127.0.0.1:{stack.moto_port}"
-    catalog = GlueCatalog(
-        "synchub",
-        **{
-            "glue.endpoint": endpoint,
-            "glue.region": "us-east-1",
-            "glue.access-key-id": "testing",
-            "glue.secret-access-key": "testing",
-            "s3.endpoint": endpoint,
-            "s3.region": "us-east-1",
-            "s3.access-key-id": "testing",
-            "s3.secret-access-key": "testing",
-        },
-    )
-    return catalog.load_table(("synchub", "ds_pg_demo")).scan().to_arrow()
+    """ds_pg_demo's table as it stands."""
+    return lake_table(stack, "ds_pg_demo").scan().to_arrow()
 
 
 def synchub(stack: RunningStack, *args: str) -> subprocess.CompletedProcess:

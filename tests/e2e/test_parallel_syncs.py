@@ -12,23 +12,9 @@ import pytest
 import requests
 from websockets.sync.client import connect
 
-from tests.e2e.conftest import RunningStack, stack  # noqa: F401 - stack: this module's own
+from tests.e2e.conftest import lake_table, stack  # noqa: F401 - stack: this module's own
 
 pytestmark = pytest.mark.e2e
-
-
-def lake_table(stack: RunningStack, name: str):
-    from pyiceberg.catalog.glue import GlueCatalog
-
-    endpoint = f"http://127.0.0.1:{stack.moto_port}"
-    credentials = {"region": "us-east-1", "access-key-id": "testing", "secret-access-key": "testing"}
-    catalog = GlueCatalog(
-        "synchub",
-        **{"glue.endpoint": endpoint, "s3.endpoint": endpoint},
-        **{f"glue.{k}": v for k, v in credentials.items()},
-        **{f"s3.{k}": v for k, v in credentials.items()},
-    )
-    return catalog.load_table(("synchub", name))
 
 
 def test_a_sync_of_ds_123_over_8_ranges_commits_10000_rows_once_with_rising_progress(stack):

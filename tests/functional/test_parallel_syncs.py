@@ -11,12 +11,13 @@ import json
 import boto3
 import pytest
 
-from local.orders_server import PAGINATIONS, OrdersServer
+from local.orders_server import OrdersServer
 from synchub.dal.ranges import RangeStore
 from synchub.settings import get_settings
 from tests.conftest import FUNCTIONS
 from tests.databases import postgres  # noqa: F401 - fixture
 from tests.functional.test_engine import OneBatchContext, drain, engine_source
+from tests.functional.test_engine import register as register_orders
 from tests.lake import commit_ids, crash_once, lake_api, lake_aws, moto_server, no_backoff, read_table  # noqa: F401
 
 pytestmark = pytest.mark.local_destinations
@@ -39,23 +40,9 @@ def orders():
     server.close()
 
 
-def register(api, orders, ds="ds_orders", **extra):
-    body = {
-        "id": ds,
-        "name": "orders",
-        "type": "http",
-        "connection_config": {"base_url": orders.base_url},
-        "params_config": {
-            "records_path": "items",
-            "total_path": "meta.total",
-            "primary_key": "id",
-            "cursor_field": "updated_at",
-            "destination": {"format": "iceberg"},
-            **PAGINATIONS["page"],
-            **extra,
-        },
-    }
-    assert api.post("/api/sync/data-sources", body).status == 201
+def register(api, orders, **extra):
+    """The orders API as test_engine registers it, landing in the lake table ds_orders."""
+    register_orders(api, orders, destination={"format": "iceberg"}, **extra)
 
 
 def create(api, parallelism, ds="ds_orders", **parameters):
@@ -332,7 +319,7 @@ def test_pausing_a_parallel_sync_parks_every_range_and_resume_goes_on_from_their
 
 
 def test_an_api_paged_by_offset_splits_into_ranges_of_offsets(lake_api, lake_aws, orders):
-    register(lake_api, orders, **PAGINATIONS["offset"])
+    register(lake_api, orders, style="offset")
     task = create(lake_api, 5)
     drain(lake_aws)
     done = assert_exactly_the_source(lake_api, task["id"])
